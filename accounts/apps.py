@@ -1,0 +1,7 @@
+from core import appconfig
+
+
+class AccountsConfig(appconfig.PlatformAppConfig):
+    name = "accounts"
+    scope = "shared"
+    verbose_name = "Accounts"

@@ -1,0 +1,75 @@
+"""Writes on accounts: one function per action."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from core.errors import validation_errors
+from core.validators import validate_cn_mobile
+
+
+def _check_phone_free(phone: str, *, exclude_pk: int | None = None) -> None:
+    if not phone:
+        return
+    try:
+        validate_cn_mobile(phone)
+    except ValidationError as exc:
+        raise ValidationError({"phone": exc.messages})
+    qs = User.objects.filter(phone=phone)
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    if qs.exists():
+        raise ValidationError({"phone": _("This mobile number is already registered.")})
+
+
+@transaction.atomic
+def user_register(*, username: str, password: str, phone: str = "", display_name: str = "",
+                  email: str = "", is_federation_admin: bool = False) -> User:
+    """Create a shopper account (roles are granted separately)."""
+    username = (username or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not username:
+        errors["username"] = [_("Enter a username.")]
+    elif User.objects.filter(username__iexact=username).exists():
+        errors["username"] = [_("This username is taken.")]
+    try:
+        _check_phone_free(phone)
+    except ValidationError as exc:
+        errors.update(validation_errors(exc))
+    candidate = User(username=username, phone=phone, display_name=display_name, email=email)
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        errors["password"] = list(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    user = get_user_model().objects.create_user(
+        username=username, password=password, phone=phone, display_name=display_name,
+        email=email, is_federation_admin=is_federation_admin,
+        is_staff=is_federation_admin,
+    )
+    return user
+
+
+@transaction.atomic
+def user_update_profile(*, user: User, display_name: str, phone: str, email: str = "") -> User:
+    _check_phone_free(phone, exclude_pk=user.pk)
+    user.display_name = display_name.strip()
+    user.phone = phone
+    user.email = email
+    user.full_clean(exclude=["password", "username"])
+    user.save(update_fields=["display_name", "phone", "email"])
+    return user
+
+
+def user_ensure(*, username: str, password: str, **fields) -> tuple[User, bool]:
+    """Idempotent creation for the demo province: returns (user, created)."""
+    existing = User.objects.filter(username=username).first()
+    if existing is not None:
+        return existing, False
+    return user_register(username=username, password=password, **fields), True

@@ -1,0 +1,7 @@
+from core import appconfig
+
+
+class AdmissionConfig(appconfig.PlatformAppConfig):
+    name = "admission"
+    scope = "tenant"
+    verbose_name = "Merchant admission"

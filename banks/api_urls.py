@@ -1,0 +1,11 @@
+from django.urls import path
+
+from banks import api
+
+urlpatterns = [
+    path("storefront/", api.StorefrontApi.as_view(), name="api-storefront"),
+    path("console/branches/", api.ConsoleBranchListApi.as_view(), name="api-console-branches"),
+    path("console/branches/<int:branch_id>/", api.ConsoleBranchDetailApi.as_view(),
+         name="api-console-branch"),
+    path("console/staff/", api.ConsoleStaffListApi.as_view(), name="api-console-staff"),
+]

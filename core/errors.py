@@ -1,0 +1,69 @@
+"""One error shape for the API and one for pages.
+
+Services raise Django's ``ValidationError`` (field messages) or ``ApplicationError`` (a
+business rule refused). The API returns both as HTTP 400 with
+``{"message": "...", "errors": {"field": ["..."]}}``; every DRF error is reshaped alike.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApplicationError(Exception):
+    """A business rule refused the action; the message is meant for the user."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+
+
+def validation_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {field: [str(m) for e in errs for m in e.messages]
+                for field, errs in exc.error_dict.items()}
+    return {"non_field_errors": [str(m) for m in exc.messages]}
+
+
+def first_message(errors: dict[str, list[str]]) -> str:
+    for messages in errors.values():
+        if messages:
+            return messages[0]
+    return ""
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        errors = validation_errors(exc)
+        return Response({"message": first_message(errors), "errors": errors},
+                        status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ApplicationError):
+        errors = {exc.field or "non_field_errors": [exc.message]}
+        return Response({"message": exc.message, "errors": errors}, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        errors = data if isinstance(data, dict) else {"non_field_errors": data}
+        errors = {k: [str(m) for m in (v if isinstance(v, list) else [v])]
+                  for k, v in errors.items()}
+        response.data = {"message": first_message(errors), "errors": errors}
+    else:
+        detail = data.get("detail", "") if isinstance(data, dict) else data
+        response.data = {"message": str(detail), "errors": {}}
+    return response

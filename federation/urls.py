@@ -1,0 +1,9 @@
+from django.urls import path
+
+from federation import views
+
+app_name = "federation"
+urlpatterns = [
+    path("", views.console_home, name="home"),
+    path("banks/new/", views.bank_onboard_page, name="bank-onboard"),
+]

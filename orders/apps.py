@@ -1,0 +1,7 @@
+from core import appconfig
+
+
+class OrdersConfig(appconfig.PlatformAppConfig):
+    name = "orders"
+    scope = "shared"
+    verbose_name = "Orders"

@@ -1,0 +1,18 @@
+from celery import shared_task
+from django.db import connection
+
+from rewards.selectors import programme_current
+
+
+@shared_task(name="rewards.tasks.describe_programme")
+def describe_programme() -> dict:
+    """Report the points programme of the schema the task runs in.
+
+    Queued inside a bank's schema, tenant-schemas-celery runs it in that schema; the
+    tests use it to prove that a real worker keeps banks apart.
+    """
+    programme = programme_current()
+    return {
+        "schema": connection.schema_name,
+        "programme": programme.name if programme else None,
+    }
