@@ -9,7 +9,7 @@ from accounts.profile import profile_lines
 class MeApi(APIView):
     """The signed-in person and their roles."""
 
-    class OutputSerializer(serializers.Serializer):
+    class MeOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         username = serializers.CharField()
         display_name = serializers.CharField()
@@ -17,10 +17,10 @@ class MeApi(APIView):
         is_federation_admin = serializers.BooleanField()
         roles = serializers.ListField(child=serializers.CharField())
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(responses=MeOutputSerializer)
     def get(self, request):
         user = request.user
         data = {"id": user.pk, "username": user.username, "display_name": user.display_name,
                 "phone": user.phone, "is_federation_admin": user.is_federation_admin,
                 "roles": profile_lines(user)}
-        return Response(self.OutputSerializer(data).data)
+        return Response(self.MeOutputSerializer(data).data)

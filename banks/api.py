@@ -14,7 +14,7 @@ class StorefrontApi(APIView):
 
     permission_classes = [AllowAny]
 
-    class OutputSerializer(serializers.Serializer):
+    class StorefrontOutputSerializer(serializers.Serializer):
         code = serializers.CharField()
         name = serializers.CharField()
         short_name = serializers.CharField()
@@ -22,13 +22,13 @@ class StorefrontApi(APIView):
         brand_color = serializers.CharField()
         branches = BranchSerializer(many=True)
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(responses=StorefrontOutputSerializer)
     def get(self, request):
         bank = request.bank
         data = {"code": bank.code, "name": bank.name, "short_name": bank.short_name,
                 "slogan": bank.slogan, "brand_color": bank.brand_color,
                 "branches": branch_list(bank=bank)}
-        return Response(self.OutputSerializer(data).data)
+        return Response(self.StorefrontOutputSerializer(data).data)
 
 
 class ConsoleBranchListApi(APIView):
@@ -53,13 +53,13 @@ class ConsoleBranchDetailApi(APIView):
 class ConsoleStaffListApi(APIView):
     permission_classes = [IsBankStaff]
 
-    class OutputSerializer(serializers.Serializer):
+    class StaffOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         username = serializers.CharField(source="user.username")
         display_name = serializers.CharField(source="user.display_name")
         role = serializers.CharField()
         branch = serializers.CharField(source="branch.code", allow_null=True, default=None)
 
-    @extend_schema(responses=OutputSerializer(many=True))
+    @extend_schema(responses=StaffOutputSerializer(many=True))
     def get(self, request):
-        return Response(self.OutputSerializer(staff_list(bank=request.bank), many=True).data)
+        return Response(self.StaffOutputSerializer(staff_list(bank=request.bank), many=True).data)

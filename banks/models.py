@@ -115,3 +115,6 @@ class BankEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.bank_id}"

@@ -1,4 +1,5 @@
-"""Shared catalog: merchants' public shop profiles, categories, products, SKUs, stock, batches and traceability.
+"""Shared catalog: merchants' public shop profiles, categories, products, SKUs, stock,
+batches and traceability.
 
 Lives in the public schema (shared by the province).
 """

@@ -113,7 +113,7 @@ class ManagedProcess:
     proc: subprocess.Popen | None = field(default=None, init=False)
 
     def start(self, wait: bool = True) -> ManagedProcess:
-        out = subprocess.DEVNULL
+        out = None  # inherit the owner's output
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             out = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
@@ -168,3 +168,16 @@ def stripe_process(port: int, state_file: Path, log_path: Path | None = None,
     if from_scratch:
         args.append("--from-scratch")
     return ManagedProcess(name="stripe", args=args, port=port, log_path=log_path)
+
+
+def database_url(settings_dict: dict) -> str:
+    """A DATABASE_URL for a Django database settings dict (Unix-socket hosts included),
+    used to point child processes (worker, web) at the same database."""
+    from urllib.parse import quote
+
+    user = quote(settings_dict.get("USER") or "", safe="")
+    password = quote(settings_dict.get("PASSWORD") or "", safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = quote(settings_dict.get("HOST") or "", safe="")
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{quote(settings_dict['NAME'], safe='')}"

@@ -16,8 +16,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from django.utils.translation import gettext_lazy as _
-
 from config import embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -9,6 +9,16 @@ from banks.serializers import BankSerializer
 from banks.services import BranchSpec, bank_onboard
 
 
+class BranchInputSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=30)
+    name = serializers.CharField(max_length=100)
+    county = serializers.CharField(max_length=60)
+    address = serializers.CharField(max_length=200)
+    phone = serializers.CharField(max_length=30, required=False, default="")
+    opening_hours = serializers.CharField(max_length=120, required=False, default="")
+    is_pickup_point = serializers.BooleanField(required=False, default=True)
+
+
 class BankListOnboardApi(APIView):
     """Member banks: list them, or onboard one (federation admins only).
 
@@ -18,16 +28,7 @@ class BankListOnboardApi(APIView):
 
     permission_classes = [IsFederationAdmin]
 
-    class BranchInput(serializers.Serializer):
-        code = serializers.CharField(max_length=30)
-        name = serializers.CharField(max_length=100)
-        county = serializers.CharField(max_length=60)
-        address = serializers.CharField(max_length=200)
-        phone = serializers.CharField(max_length=30, required=False, default="")
-        opening_hours = serializers.CharField(max_length=120, required=False, default="")
-        is_pickup_point = serializers.BooleanField(required=False, default=True)
-
-    class InputSerializer(serializers.Serializer):
+    class BankOnboardInputSerializer(serializers.Serializer):
         code = serializers.CharField(max_length=30)
         name = serializers.CharField(max_length=100)
         short_name = serializers.CharField(max_length=30, required=False, default="")
@@ -36,15 +37,17 @@ class BankListOnboardApi(APIView):
         brand_color = serializers.CharField(max_length=7, required=False, default="#1f7a4d")
         domains = serializers.ListField(child=serializers.CharField(max_length=253),
                                         required=False, default=list)
-        branches = serializers.ListField(child=BranchInput(), required=False, default=list)
+        branches = serializers.ListField(child=BranchInputSerializer(), required=False,
+                                         default=list)
 
     @extend_schema(responses=BankSerializer(many=True))
     def get(self, request):
         return Response(BankSerializer(bank_list_active(), many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: BankSerializer, 200: BankSerializer})
+    @extend_schema(request=BankOnboardInputSerializer,
+                   responses={201: BankSerializer, 200: BankSerializer})
     def post(self, request):
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.BankOnboardInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         data["branches"] = [BranchSpec(**b) for b in data["branches"]]

@@ -1,4 +1,5 @@
-"""Orders: carts, checkouts split into per-merchant orders, fulfilment, refunds and referral attribution.
+"""Orders: carts, checkouts split into per-merchant orders, fulfilment, refunds and
+referral attribution.
 
 Lives in the public schema (shared by the province).
 """

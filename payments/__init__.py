@@ -1,4 +1,5 @@
-"""Payments and clearing: gateway calls, webhooks, the double-entry clearing ledger, settlement and payouts.
+"""Payments and clearing: gateway calls, webhooks, the double-entry clearing ledger,
+settlement and payouts.
 
 Lives in the public schema (shared by the province).
 """

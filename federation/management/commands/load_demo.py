@@ -1,0 +1,13 @@
+from django.core.management.base import BaseCommand
+
+from fixtures.loader import load_demo_province
+
+
+class Command(BaseCommand):
+    help = "Load (or complete) the demo province: banks, branches, staff, shoppers."
+
+    def handle(self, *args, **options):
+        summary = load_demo_province()
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo province ready: {len(summary.banks)} banks, "
+            f"{summary.created} objects created this time."))
