@@ -1,5 +1,5 @@
 """Run localstripe (the Stripe-compatible server used in development and tests) on
-loopback, keeping its state in a file we choose.
+loopback (or --host), keeping its state in a file we choose.
 
 localstripe itself listens on every interface and pickles its state to one fixed file in
 /tmp, which two instances (say ``make run`` and ``make test``) would share. This wrapper
@@ -20,6 +20,8 @@ from pathlib import Path
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8420)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (0.0.0.0 inside a container)")
     parser.add_argument("--state-file", type=Path, required=True)
     parser.add_argument("--from-scratch", action="store_true")
     args = parser.parse_args()
@@ -51,7 +53,7 @@ def main() -> None:
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", args.port))
+    sock.bind((args.host, args.port))
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     web.run_app(server.app, sock=sock, print=None)
 

@@ -1,0 +1,126 @@
+"""Tenancy: schemas per bank, routing by host, unknown hosts, the app split."""
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connection
+from django_tenants.utils import schema_context, schema_exists
+
+from banks.models import Bank
+
+pytestmark = pytest.mark.django_db
+
+
+def tables_in(schema: str) -> set[str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                    [schema])
+        return {row[0] for row in cur.fetchall()}
+
+
+def test_each_bank_has_its_own_schema_with_the_tenant_apps(province):
+    for bank in (province.bank_a, province.bank_b):
+        assert schema_exists(bank.schema_name)
+        tables = tables_in(bank.schema_name)
+        assert "rewards_pointsprogramme" in tables
+        # shared tables live only in the public schema
+        assert "banks_bank" not in tables
+        assert "accounts_user" not in tables
+    public = tables_in("public")
+    assert {"banks_bank", "banks_domain", "accounts_user"} <= public
+    assert "rewards_pointsprogramme" not in public
+
+
+def test_a_banks_private_rows_are_invisible_from_another_bank(province):
+    from rewards.models import PointsProgramme
+
+    with schema_context(province.bank_a.schema_name):
+        names_a = list(PointsProgramme.objects.values_list("name", flat=True))
+    with schema_context(province.bank_b.schema_name):
+        names_b = list(PointsProgramme.objects.values_list("name", flat=True))
+    assert names_a == ["甲农商行积分"]
+    assert names_b == ["乙农商行积分"]
+
+
+def test_storefront_answers_on_the_banks_domain_with_its_name_and_branches(province,
+                                                                            client_on):
+    response = client_on(province.bank_a).get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "甲县农村商业银行" in html
+    assert "甲农商行营业部" in html and "甲县城东支行" in html
+    assert "乙农商行营业部" not in html  # bank B's branch
+
+
+def test_portal_lists_every_member_bank_with_a_link_to_its_storefront(province, client_on):
+    response = client_on(None).get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "甲县农村商业银行" in html and "乙县农村商业银行" in html
+    assert 'href="http://bank-a.localhost/"' in html
+    assert 'href="http://bank-b.localhost/"' in html
+
+
+@pytest.mark.parametrize("path", ["/", "/console/", "/api/v1/storefront/", "/healthz",
+                                  "/accounts/login/"])
+def test_unknown_host_gets_a_404_page_never_a_500(province, client_on, path):
+    from django.test import Client
+
+    response = Client(HTTP_HOST="no-such-bank.localhost").get(path)
+    assert response.status_code == 404
+    assert "no-such-bank.localhost" in response.content.decode()
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_unknown_host_page_is_in_chinese_by_default(province):
+    from django.test import Client
+
+    html = Client(HTTP_HOST="nowhere.example.com").get("/").content.decode()
+    assert "找不到" in html or "没有" in html
+
+
+def test_an_inactive_bank_is_not_served(province, client_on):
+    Bank.objects.filter(pk=province.bank_b.pk).update(is_active=False)
+    assert client_on(province.bank_b).get("/").status_code == 404
+
+
+def test_unknown_path_on_a_bank_is_a_404_page(province, client_on):
+    response = client_on(province.bank_a).get("/no/such/page/")
+    assert response.status_code == 404
+
+
+def test_healthz_reports_database_redis_and_worker_as_json(province, client_on):
+    for bank in (None, province.bank_a):
+        response = client_on(bank).get("/healthz")
+        body = response.json()
+        assert body["database"] == {"ok": True}
+        assert body["redis"] == {"ok": True}
+        assert "ok" in body["worker"]
+        assert body["host"] == ("portal" if bank is None else "bank-a")
+        assert response.status_code == (200 if body["ok"] else 503)
+
+
+def test_cache_keys_are_per_bank(province):
+    with schema_context(province.bank_a.schema_name):
+        cache.set("storefront-banner", "A's banner", 30)
+    with schema_context(province.bank_b.schema_name):
+        assert cache.get("storefront-banner") is None
+    with schema_context(province.bank_a.schema_name):
+        assert cache.get("storefront-banner") == "A's banner"
+        cache.delete("storefront-banner")
+
+
+def test_system_check_agrees_with_the_app_split():
+    from core.checks import check_app_scopes
+
+    assert check_app_scopes() == []
+    call_command("check")  # raises SystemCheckError on any error
+
+
+def test_system_check_refuses_an_app_in_the_wrong_schema(settings):
+    from core.checks import check_app_scopes
+
+    settings.SHARED_APPS = [a for a in settings.SHARED_APPS if a != "catalog"]
+    settings.TENANT_APPS = [*settings.TENANT_APPS, "catalog"]
+    ids = {e.id for e in check_app_scopes()}
+    assert "core.E003" in ids
