@@ -107,6 +107,14 @@ def api_on():
     return make
 
 
+def _close_sessions_of_stopped_children(django_db_blocker) -> None:
+    """Child processes may leave a backend behind for a moment after they exit; end them
+    so that pytest-django can drop the test database."""
+    with django_db_blocker.unblock(), connection.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
 def _child_env() -> dict[str, str]:
     from config.embedded import database_url
 
@@ -139,6 +147,7 @@ def celery_worker_process(province, django_db_blocker):
             pytest.fail(f"the Celery worker did not start:\n{log}")
     yield worker
     worker.stop()
+    _close_sessions_of_stopped_children(django_db_blocker)
 
 
 @pytest.fixture(scope="session")
@@ -157,3 +166,4 @@ def web_server(province, django_db_blocker):
     yield SimpleNamespace(port=port, url=lambda host="localhost", path="/":
                           f"http://{host}:{port}{path}")
     server.stop()
+    _close_sessions_of_stopped_children(django_db_blocker)
