@@ -31,9 +31,10 @@ keepalive = 5  # behind a proxy that keeps connections open
 max_requests = 1000
 max_requests_jitter = 100
 
-# The heartbeat file lives in memory: a container's /tmp may be on a slow overlay.
-if os.path.isdir("/dev/shm"):
-    worker_tmp_dir = "/dev/shm"
+# The workers' heartbeat files live in memory: a container's /tmp may be on a slow
+# overlay file system. (gunicorn creates them itself, unlinked; nothing else goes there.)
+if os.path.isdir("/dev/shm"):  # noqa: S108
+    worker_tmp_dir = "/dev/shm"  # noqa: S108
 
 # Logs go to stdout/stderr, for the container runtime to collect. The access log
 # carries the Host header: it names the bank (or the portal) that served the request.
