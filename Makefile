@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 ## Bring the whole platform up on embedded services with the demo province.
 run: $(STAMP)
-	$(BIN)/python manage.py runplatform
+	$(BIN)/python -m config.run
 
 ## Run the whole test suite (starts its own Redis, Stripe-compatible server and worker).
 test: $(STAMP)

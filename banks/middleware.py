@@ -15,6 +15,12 @@ from django_tenants.utils import get_tenant_domain_model
 
 
 class BankRoutingMiddleware(TenantMainMiddleware):
+    @staticmethod
+    def hostname_from_request(request):
+        # Host names are case-insensitive; domains are stored in lower case. A leading
+        # "www." is not stripped: a bank's domain is matched exactly as onboarded.
+        return request.get_host().split(":")[0].lower()
+
     def process_request(self, request):
         connection.set_schema_to_public()
         request.bank = None

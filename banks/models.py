@@ -22,6 +22,9 @@ class Bank(TenantMixin):
     brand_color = models.CharField(_("brand colour"), max_length=7, default="#1f7a4d",
                                    validators=[HEX_COLOR])
     is_active = models.BooleanField(_("active"), default=True)
+    # Policy: a merchant's product goes live only after the bank's staff review it.
+    requires_listing_review = models.BooleanField(_("products need review before listing"),
+                                                  default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     # The schema is created (and migrated) when the row is first saved, inside the

@@ -136,6 +136,7 @@ def bank_onboard(*, code: str, name: str, short_name: str = "", region: str = ""
             % {"domain": d.domain, "bank": d.tenant.name} for d in taken]})
 
     created = existing is None
+    created_schema = created
     if created:
         bank = Bank(code=code, name=name, short_name=short_name, region=region,
                     slogan=slogan, brand_color=brand_color,
@@ -146,6 +147,7 @@ def bank_onboard(*, code: str, name: str, short_name: str = "", region: str = ""
         bank = existing
         if not schema_exists(bank.schema_name):
             bank.create_schema(check_if_exists=True, verbosity=0)
+            created_schema = True
 
     result = OnboardResult(bank=bank, created=created)
     has_primary = bank.domains.filter(is_primary=True).exists()
@@ -167,7 +169,7 @@ def bank_onboard(*, code: str, name: str, short_name: str = "", region: str = ""
                               is_pickup_point=spec.is_pickup_point)
         result.added_branches.append(spec.code)
 
-    if created:
+    if created_schema:
         with schema_context(bank.schema_name):
             bank_schema_ready.send(sender=Bank, bank=bank)
     if created or result.added_domains or result.added_branches:
@@ -197,3 +199,12 @@ def staff_grant(*, bank: Bank, user, role: str, branch: Branch | None = None,
     BankEvent.objects.create(bank=bank, actor=acting_user, action="staff_granted",
                              detail={"user": user.username, "role": role})
     return membership
+
+
+@transaction.atomic
+def federation_admin_grant(*, user):
+    """Make ``user`` a federation admin (the portal's console and admin site)."""
+    user.is_federation_admin = True
+    user.is_staff = True
+    user.save(update_fields=["is_federation_admin", "is_staff"])
+    return user

@@ -1,1 +1,229 @@
-# Models arrive with the work that needs them; see docs/architecture.md.
+"""The shared catalog: merchants' public shop profiles, categories, products, SKUs, stock,
+wholesale tiers, batches and their traceability. Shared by every bank's storefront.
+
+A merchant's admission dossier is the admitting bank's secret and lives in that bank's
+schema (``admission``); here is only what every shopper may see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from banks.models import Bank
+
+
+class MerchantKind(models.TextChoices):
+    COOPERATIVE = "cooperative", _("Farmers' cooperative")
+    FAMILY_FARM = "family_farm", _("Family farm")
+    ENTERPRISE = "enterprise", _("Enterprise")
+    INDIVIDUAL = "individual", _("Individual business")
+
+
+class MerchantStatus(models.TextChoices):
+    APPLIED = "applied", _("Applied")
+    UNDER_REVIEW = "under_review", _("Under review")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    SUSPENDED = "suspended", _("Suspended")
+
+
+class Merchant(models.Model):
+    """A merchant's public shop profile. It belongs to the one bank that admits it and
+    settles its money; its status changes only through catalog.services.merchant_transition."""
+
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="merchants")
+    name = models.CharField(_("shop name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=20, choices=MerchantKind.choices)
+    county = models.CharField(_("county"), max_length=60)
+    township = models.CharField(_("township"), max_length=60, blank=True, default="")
+    intro = models.TextField(_("introduction"), blank=True, default="")
+    status = models.CharField(_("status"), max_length=20, choices=MerchantStatus.choices,
+                              default=MerchantStatus.APPLIED)
+    status_reason = models.CharField(_("reason"), max_length=300, blank=True, default="")
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    is_featured = models.BooleanField(_("curated by the bank"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["bank_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["bank", "name"], name="catalog_merchant_name_unique"),
+        ]
+        indexes = [models.Index(fields=["bank", "status"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_trading(self) -> bool:
+        return self.status == MerchantStatus.APPROVED
+
+
+class MerchantRole(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    STAFF = "staff", _("Shop staff")
+
+
+class MerchantMember(models.Model):
+    """A person who runs a merchant's shop (the "merchant member" role)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="merchant_memberships")
+    role = models.CharField(max_length=10, choices=MerchantRole.choices,
+                            default=MerchantRole.OWNER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "user"], name="catalog_member_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant}"
+
+
+class Category(models.Model):
+    """A node of the category tree (two levels in the demo; any depth is allowed)."""
+
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="children")
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(_("name"), max_length=40)
+    name_en = models.CharField(_("English name"), max_length=60, blank=True, default="")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "slug"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProductStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PENDING_REVIEW = "pending_review", _("Pending review")
+    LISTED = "listed", _("Listed")
+    DELISTED = "delisted", _("Delisted")
+
+
+class Product(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="products")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
+    name = models.CharField(_("name"), max_length=120)
+    subtitle = models.CharField(_("subtitle"), max_length=200, blank=True, default="")
+    description = models.TextField(_("description"), blank=True, default="")
+    origin_province = models.CharField(_("province of origin"), max_length=30, blank=True,
+                                       default="")
+    origin_county = models.CharField(_("county of origin"), max_length=60)
+    origin_township = models.CharField(_("township of origin"), max_length=60, blank=True,
+                                       default="")
+    gi_label = models.CharField(_("geographical indication"), max_length=80, blank=True,
+                                default="")
+    image = models.ImageField(_("image"), upload_to="products/%Y/%m/", blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=ProductStatus.choices,
+                              default=ProductStatus.DRAFT)
+    status_reason = models.CharField(max_length=300, blank=True, default="")
+    is_featured = models.BooleanField(_("curated pick"), default=False)
+    sales_count = models.PositiveIntegerField(default=0)
+    # Lowest retail price of its SKUs, kept by the services, for sorting and facets.
+    price_from = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # Search: tokens built by catalog.search (Chinese uni/bigrams, pinyin, synonyms).
+    search_vector = SearchVectorField(null=True, editable=False)
+    search_text = models.TextField(blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    listed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-listed_at", "-id"]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="catalog_product_search_gin"),
+            GinIndex(fields=["search_text"], name="catalog_product_text_trgm",
+                     opclasses=["gin_trgm_ops"]),
+            models.Index(fields=["status", "category"]),
+            models.Index(fields=["status", "price_from"]),
+            models.Index(fields=["status", "-listed_at"]),
+            models.Index(fields=["status", "-sales_count"]),
+            models.Index(fields=["merchant", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+UNITS = ["斤", "公斤", "克", "箱", "袋", "盒", "瓶", "罐", "个", "只", "件", "份", "提", "束"]
+
+
+class Sku(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="skus")
+    spec = models.CharField(_("specification"), max_length=60)
+    unit = models.CharField(_("unit"), max_length=8, choices=[(u, u) for u in UNITS])
+    price = models.DecimalField(_("retail price"), max_digits=12, decimal_places=2,
+                                validators=[MinValueValidator(Decimal("0.01"))])
+    stock = models.IntegerField(_("stock"), default=0)
+
+    class Meta:
+        ordering = ["price", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(stock__gte=0), name="catalog_sku_stock_nonneg"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="catalog_sku_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} {self.spec}"
+
+
+class WholesaleTier(models.Model):
+    """B2B price: from ``min_quantity`` units on, each unit costs ``unit_price``."""
+
+    sku = models.ForeignKey(Sku, on_delete=models.CASCADE, related_name="tiers")
+    min_quantity = models.PositiveIntegerField(validators=[MinValueValidator(2)])
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2,
+                                     validators=[MinValueValidator(Decimal("0.01"))])
+
+    class Meta:
+        ordering = ["min_quantity"]
+        constraints = [
+            models.UniqueConstraint(fields=["sku", "min_quantity"], name="catalog_tier_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"≥{self.min_quantity}: {self.unit_price}"
+
+
+class Batch(models.Model):
+    """A harvest or production batch, traceable to its farm by a public page and QR code."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="batches")
+    code = models.CharField(_("batch code"), max_length=40)
+    harvest_date = models.DateField(_("harvest or production date"))
+    farm = models.CharField(_("farm"), max_length=100)
+    plot = models.CharField(_("plot"), max_length=100, blank=True, default="")
+    # [{"kind": "fertiliser"|"pesticide"|..., "name": str, "date": "YYYY-MM-DD",
+    #   "amount": str}]
+    inputs = models.JSONField(_("inputs used"), default=list, blank=True)
+    lab_report = models.TextField(_("lab report"), blank=True, default="")
+    inspection_report = models.TextField(_("inspection report"), blank=True, default="")
+    report_file = models.FileField(_("report document"), upload_to="batches/%Y/%m/",
+                                   blank=True)
+    trace_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-harvest_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "code"], name="catalog_batch_code_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code

@@ -9,7 +9,7 @@ service is configured.
   file of ours instead of its fixed ``/tmp`` file (see ``config/stripe_server.py``).
 
 Redis and the Stripe-compatible server are long-running processes whose lifetime belongs
-to whoever started them (``manage.py runplatform`` or the test session), so they are
+to whoever started them (``python -m config.run`` or the test session), so they are
 started explicitly through :class:`ManagedProcess` and stopped by the same owner.
 """
 

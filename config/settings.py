@@ -5,9 +5,9 @@ configuration at all (see config/embedded.py and docs/operations.md):
 
 DATABASE_URL     PostgreSQL 15+ (default: embedded PostgreSQL under .data/postgres)
 REDIS_URL        Redis for Celery and the cache (default: the embedded redis-server that
-                 `manage.py runplatform` or the test session starts on EMBEDDED_REDIS_PORT)
+                 `python -m config.run` or the test session starts on EMBEDDED_REDIS_PORT)
 STRIPE_API_BASE  Stripe-compatible server (default: the embedded localstripe on
-                 EMBEDDED_STRIPE_PORT); set it empty to talk to Stripe itself
+                 EMBEDDED_STRIPE_PORT); the value "stripe" means Stripe itself
 STRIPE_API_KEY   secret key (default: a test key the local server accepts)
 """
 
@@ -57,8 +57,10 @@ DJANGO_SHARED = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.admin",
+    "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 PLATFORM_SHARED = [
     "core",
@@ -192,8 +194,9 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Basic first, so that a request without credentials gets 401 with a challenge.
         "rest_framework.authentication.BasicAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -205,6 +208,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI's files are served by the platform itself: no asset from the internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- i18n --------------------------------------------------------------------------------

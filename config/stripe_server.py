@@ -3,7 +3,7 @@ loopback (or --host), keeping its state in a file we choose.
 
 localstripe itself listens on every interface and pickles its state to one fixed file in
 /tmp, which two instances (say ``make run`` and ``make test``) would share. This wrapper
-binds 127.0.0.1 only and points the store at ``--state-file``.
+binds 127.0.0.1 (or ``--host``) and points the store at ``--state-file``.
 
     python -m config.stripe_server --port 8420 --state-file .data/stripe/state.pickle
 """

@@ -6,12 +6,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import views as core_views
 
-urlpatterns = [
-    path("healthz", core_views.healthz, name="healthz"),
-    path("i18n/setlang/", set_language, name="set_language"),
-    path("accounts/", include("accounts.urls")),
-    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"),
-         name="api-docs"),
-    path("api/v1/me/", include("accounts.api_urls")),
-]
+
+def common_urls(urlconf: str) -> list:
+    """URLs on every host. The OpenAPI schema describes the API of the host it is served
+    on (the portal's or a bank domain's), so it is built from that host's urlconf."""
+    return [
+        path("healthz", core_views.healthz, name="healthz"),
+        path("i18n/setlang/", set_language, name="set_language"),
+        path("accounts/", include("accounts.urls")),
+        path("api/v1/schema/", SpectacularAPIView.as_view(urlconf=urlconf), name="api-schema"),
+        path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"),
+             name="api-docs"),
+        path("api/v1/me/", include("accounts.api_urls")),
+    ]

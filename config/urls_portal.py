@@ -4,14 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from banks import views as bank_views
-from config.urls_common import urlpatterns as common
+from config.urls_common import common_urls
 
 urlpatterns = [
     path("", bank_views.portal_home, name="home"),
     path("federation/", include("federation.urls")),
     path("api/v1/federation/", include("federation.api_urls")),
     path("admin/", admin.site.urls),
-    *common,
+    *common_urls("config.urls_portal"),
 ]
 
 handler404 = "core.views.page_not_found"

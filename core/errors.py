@@ -27,6 +27,17 @@ class ApplicationError(Exception):
         self.code = code
 
 
+def _flatten(value, path: tuple = ()) -> list[str]:
+    """DRF nests the errors of list items and nested serializers; give them as flat
+    messages that say where they are, e.g. ``[0].name: This field is required.``"""
+    if isinstance(value, dict):
+        return [m for key, inner in value.items() for m in _flatten(inner, (*path, key))]
+    if isinstance(value, list | tuple):
+        return [m for item in value for m in _flatten(item, path)]
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return [f"{where}: {value}" if where else str(value)]
+
+
 def validation_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
     if hasattr(exc, "error_dict"):
         return {field: [str(m) for e in errs for m in e.messages]
@@ -60,8 +71,7 @@ def api_exception_handler(exc, context):
     data = response.data
     if isinstance(exc, exceptions.ValidationError):
         errors = data if isinstance(data, dict) else {"non_field_errors": data}
-        errors = {k: [str(m) for m in (v if isinstance(v, list) else [v])]
-                  for k, v in errors.items()}
+        errors = {key: _flatten(value) for key, value in errors.items()}
         response.data = {"message": first_message(errors), "errors": errors}
     else:
         detail = data.get("detail", "") if isinstance(data, dict) else data

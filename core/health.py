@@ -50,10 +50,10 @@ def check_worker() -> dict:
         age = time.time() - float(value)
         if age < HEARTBEAT_FRESH_SECONDS:
             return {"ok": True, "heartbeat_age_seconds": round(age, 1)}
-    from config.celery import app
+    from celery import current_app
 
     try:
-        replies = app.control.ping(timeout=1.0)
+        replies = current_app.control.ping(timeout=1.0)
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "error": exc.__class__.__name__}
     return {"ok": bool(replies), "workers": len(replies)}

@@ -200,3 +200,12 @@ def test_console_pages_are_404_for_non_admins(province, client_on):
         assert client_on(None, user).get("/federation/banks/new/").status_code == 404
     anonymous = client_on(None).get("/federation/")
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+
+
+def test_api_nested_errors_say_which_branch_and_field(province, api_on):
+    response = api_on(None, province.fed_admin).post(
+        "/api/v1/federation/banks/", {**PAYLOAD, "branches": [{"code": "hq"}]}, format="json")
+    assert response.status_code == 400
+    messages = response.json()["errors"]["branches"]
+    assert any(m.startswith("[0].name: ") for m in messages)
+    assert any(m.startswith("[0].county: ") for m in messages)

@@ -1,4 +1,5 @@
-"""`make run`: bring the whole platform up on embedded services with the demo province.
+"""`make run` (``python -m config.run``): bring the whole platform up on embedded services
+with the demo province.
 
 Starts (unless configured to use external ones) Redis and the Stripe-compatible server,
 migrates every schema, loads the demo province, then runs the Celery worker, Celery beat
@@ -14,11 +15,16 @@ import signal
 import sys
 import time
 
-from django.conf import settings
-from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+import django
 
-from config import embedded
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.core.management.base import BaseCommand, CommandError  # noqa: E402
+
+from config import embedded  # noqa: E402
 
 
 def _interrupt(signum, frame):
@@ -102,7 +108,7 @@ class Command(BaseCommand):
             self.stdout.write("\nStopping the platform ...")
         finally:
             stop_all()
-        self.stdout.write("Stopped. Data is kept under .data/.")
+        self.stdout.write(f"Stopped. Data is kept under {embedded.DATA_DIR}/.")
 
     def _print_welcome(self, port: int, summary) -> None:
         from banks.selectors import bank_list_active, bank_primary_domain
@@ -122,3 +128,12 @@ class Command(BaseCommand):
                 w(f"  {username:<18} {what}")
         w("")
         w(f"Logs: {embedded.DATA_DIR / 'logs'}/   Press Ctrl-C to stop.")
+
+
+def main() -> None:
+    command = Command()
+    command.run_from_argv([sys.argv[0], "run", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()
