@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from banks.models import Bank
+from catalog.storage import public_storage
 
 
 class MerchantKind(models.TextChoices):
@@ -130,7 +131,8 @@ class Product(models.Model):
                                        default="")
     gi_label = models.CharField(_("geographical indication"), max_length=80, blank=True,
                                 default="")
-    image = models.ImageField(_("image"), upload_to="products/%Y/%m/", blank=True)
+    image = models.ImageField(_("image"), upload_to="products/%Y/%m/", blank=True,
+                              storage=public_storage)
     status = models.CharField(_("status"), max_length=20, choices=ProductStatus.choices,
                               default=ProductStatus.DRAFT)
     status_reason = models.CharField(max_length=300, blank=True, default="")
@@ -215,7 +217,7 @@ class Batch(models.Model):
     lab_report = models.TextField(_("lab report"), blank=True, default="")
     inspection_report = models.TextField(_("inspection report"), blank=True, default="")
     report_file = models.FileField(_("report document"), upload_to="batches/%Y/%m/",
-                                   blank=True)
+                                   blank=True, storage=public_storage)
     trace_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

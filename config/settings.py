@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from celery.schedules import crontab
+
 from config import embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -164,6 +166,10 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
         "task": "core.tasks.heartbeat",
         "schedule": 15.0,
+    },
+    "admission-flags": {  # licences expiring or expired, re-reviews due
+        "task": "admission.tasks.scan_all_banks",
+        "schedule": crontab(hour=2, minute=30),
     },
 }
 

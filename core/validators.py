@@ -43,3 +43,20 @@ def mask_id_number(value: str) -> str:
     if len(value) <= 7:
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+
+
+def validate_cn_id_number(value: str) -> None:
+    """An 18-character resident ID number (GB 11643) with its check character."""
+    code = (value or "").strip().upper()
+    if len(code) != 18 or not code[:17].isdigit() or not (code[17].isdigit() or
+                                                          code[17] == "X"):
+        raise ValidationError(_("An ID number has 17 digits and a check digit or X."),
+                              code="invalid_id")
+    total = sum(int(d) * w for d, w in zip(code[:17], ID_WEIGHTS, strict=True))
+    if ID_CHECK[total % 11] != code[17]:
+        raise ValidationError(_("The ID number's check digit is wrong."),
+                              code="invalid_id_checksum")

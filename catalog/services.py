@@ -1,0 +1,385 @@
+"""Writes on the shared catalog: merchants' shop profiles and their state machine,
+products and theirs, SKUs, wholesale tiers, stock, batches, and the search index.
+
+State machines live here, one table each; nothing else assigns a status. An illegal
+transition raises ``ApplicationError`` (a clear 400), never a silent no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from banks.models import Bank
+from catalog import search
+from catalog.models import (
+    UNITS,
+    Batch,
+    Category,
+    Merchant,
+    MerchantKind,
+    MerchantMember,
+    MerchantRole,
+    MerchantStatus,
+    Product,
+    ProductStatus,
+    Sku,
+    WholesaleTier,
+)
+from core.errors import ApplicationError
+from core.money import quantize_money
+
+# --- merchant state machine ---------------------------------------------------------------
+
+M = MerchantStatus
+MERCHANT_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    # action: (from states, to state)
+    "start_review": ((M.APPLIED,), M.UNDER_REVIEW),
+    "approve": ((M.UNDER_REVIEW,), M.APPROVED),
+    "reject": ((M.APPLIED, M.UNDER_REVIEW), M.REJECTED),
+    "suspend": ((M.APPROVED,), M.SUSPENDED),
+    "reinstate": ((M.SUSPENDED,), M.APPROVED),
+    "reapply": ((M.REJECTED,), M.APPLIED),
+}
+REASON_REQUIRED = {"reject", "suspend"}
+
+
+def merchant_allowed_actions(merchant: Merchant) -> list[str]:
+    return [a for a, (sources, _to) in MERCHANT_TRANSITIONS.items()
+            if merchant.status in sources]
+
+
+@transaction.atomic
+def merchant_transition(*, merchant: Merchant, action: str, reason: str = "") -> Merchant:
+    """Move a merchant through its admission state machine (callers audit it)."""
+    if action not in MERCHANT_TRANSITIONS:
+        raise ApplicationError(_("Unknown action “%(a)s”.") % {"a": action}, field="action")
+    locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+    sources, target = MERCHANT_TRANSITIONS[action]
+    if locked.status not in sources:
+        raise ApplicationError(
+            _("A merchant that is “%(status)s” cannot be %(action)s.")
+            % {"status": locked.get_status_display(), "action": _action_label(action)},
+            code="illegal_transition")
+    reason = (reason or "").strip()
+    if action in REASON_REQUIRED and not reason:
+        raise ApplicationError(_("Give a reason."), field="reason")
+    locked.status = target
+    locked.status_reason = reason
+    locked.status_changed_at = timezone.now()
+    locked.save(update_fields=["status", "status_reason", "status_changed_at"])
+    merchant.status, merchant.status_reason = locked.status, locked.status_reason
+    merchant.status_changed_at = locked.status_changed_at
+    return locked
+
+
+def _action_label(action: str) -> str:
+    return {
+        "start_review": _("taken into review"), "approve": _("approved"),
+        "reject": _("rejected"), "suspend": _("suspended"), "reinstate": _("reinstated"),
+        "reapply": _("re-submitted"),
+    }.get(action, action)
+
+
+@transaction.atomic
+def merchant_register(*, bank: Bank, owner, name: str, kind: str, county: str,
+                      township: str = "", intro: str = "") -> Merchant:
+    """A new merchant applies to ``bank``; ``owner`` becomes its owner member."""
+    errors: dict[str, list[str]] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = [_("Enter the shop's name.")]
+    elif Merchant.objects.filter(bank=bank, name=name).exists():
+        errors["name"] = [_("A shop of this name already exists at this bank.")]
+    if kind not in MerchantKind.values:
+        errors["kind"] = [_("Choose the kind of business.")]
+    if not (county or "").strip():
+        errors["county"] = [_("Enter the county.")]
+    if errors:
+        raise ValidationError(errors)
+    merchant = Merchant.objects.create(bank=bank, name=name, kind=kind, county=county.strip(),
+                                       township=(township or "").strip(),
+                                       intro=(intro or "").strip())
+    MerchantMember.objects.create(merchant=merchant, user=owner, role=MerchantRole.OWNER)
+    return merchant
+
+
+@transaction.atomic
+def merchant_update_profile(*, merchant: Merchant, intro: str, township: str = "") -> Merchant:
+    merchant.intro = (intro or "").strip()
+    merchant.township = (township or "").strip()
+    merchant.save(update_fields=["intro", "township"])
+    return merchant
+
+
+@transaction.atomic
+def merchant_set_featured(*, merchant: Merchant, featured: bool) -> Merchant:
+    merchant.is_featured = featured
+    merchant.save(update_fields=["is_featured"])
+    return merchant
+
+
+# --- products ------------------------------------------------------------------------------
+
+P = ProductStatus
+PRODUCT_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "submit": ((P.DRAFT, P.DELISTED), P.PENDING_REVIEW),  # or LISTED, by bank policy
+    "approve_listing": ((P.PENDING_REVIEW,), P.LISTED),
+    "reject_listing": ((P.PENDING_REVIEW,), P.DRAFT),
+    "delist": ((P.LISTED, P.PENDING_REVIEW), P.DELISTED),
+}
+
+
+@dataclass(frozen=True)
+class SkuSpec:
+    spec: str
+    unit: str
+    price: Decimal
+    stock: int = 0
+    tiers: Sequence[tuple[int, Decimal]] = ()  # (min quantity, unit price)
+
+
+def _validate_product_fields(*, name: str, category: Category | None, origin_county: str,
+                             errors: dict[str, list[str]]) -> None:
+    if not (name or "").strip():
+        errors.setdefault("name", []).append(_("Enter the product's name."))
+    if category is None:
+        errors.setdefault("category", []).append(_("Choose a category."))
+    if not (origin_county or "").strip():
+        errors.setdefault("origin_county", []).append(_("Enter the county of origin."))
+
+
+def _validate_skus(skus: Sequence[SkuSpec], errors: dict[str, list[str]]) -> None:
+    for index, sku in enumerate(skus, start=1):
+        label = _("Specification %(n)s") % {"n": index}
+        if not (sku.spec or "").strip():
+            errors.setdefault("skus", []).append(_("%(l)s: enter the specification.")
+                                                 % {"l": label})
+        if sku.unit not in UNITS:
+            errors.setdefault("skus", []).append(_("%(l)s: choose a unit.") % {"l": label})
+        if sku.price is None or Decimal(sku.price) <= 0:
+            errors.setdefault("skus", []).append(_("%(l)s: the price must be above zero.")
+                                                 % {"l": label})
+        if sku.stock is None or int(sku.stock) < 0:
+            errors.setdefault("skus", []).append(_("%(l)s: stock cannot be negative.")
+                                                 % {"l": label})
+        previous_price = Decimal(sku.price or 0)
+        seen: set[int] = set()
+        for min_qty, unit_price in sorted(sku.tiers):
+            if min_qty < 2 or min_qty in seen:
+                errors.setdefault("skus", []).append(
+                    _("%(l)s: wholesale tiers start at 2 units, one price per quantity.")
+                    % {"l": label})
+            elif Decimal(unit_price) <= 0 or Decimal(unit_price) > previous_price:
+                errors.setdefault("skus", []).append(
+                    _("%(l)s: a larger quantity must not cost more per unit.") % {"l": label})
+            seen.add(min_qty)
+            previous_price = Decimal(unit_price)
+
+
+@transaction.atomic
+def product_create(*, merchant: Merchant, name: str, category: Category | None,
+                   origin_county: str, skus: Sequence[SkuSpec], subtitle: str = "",
+                   description: str = "", origin_province: str = "",
+                   origin_township: str = "", gi_label: str = "", image=None) -> Product:
+    errors: dict[str, list[str]] = {}
+    _validate_product_fields(name=name, category=category, origin_county=origin_county,
+                             errors=errors)
+    if not skus:
+        errors.setdefault("skus", []).append(_("Add at least one specification."))
+    _validate_skus(skus, errors)
+    if errors:
+        raise ValidationError(errors)
+    product = Product.objects.create(
+        merchant=merchant, category=category, name=name.strip(), subtitle=subtitle.strip(),
+        description=description.strip(), origin_province=origin_province.strip(),
+        origin_county=origin_county.strip(), origin_township=origin_township.strip(),
+        gi_label=gi_label.strip())
+    if image:
+        product.image.save(image.name, image, save=True)
+    for spec in skus:
+        _sku_create(product, spec)
+    _refresh_price_from(product)
+    return product
+
+
+def _sku_create(product: Product, spec: SkuSpec) -> Sku:
+    sku = Sku.objects.create(product=product, spec=spec.spec.strip(), unit=spec.unit,
+                             price=quantize_money(spec.price), stock=int(spec.stock))
+    WholesaleTier.objects.bulk_create(
+        WholesaleTier(sku=sku, min_quantity=q, unit_price=quantize_money(p))
+        for q, p in sorted(spec.tiers))
+    return sku
+
+
+def _refresh_price_from(product: Product) -> None:
+    product.price_from = product.skus.aggregate(p=Min("price"))["p"]
+    product.save(update_fields=["price_from"])
+
+
+@transaction.atomic
+def product_update(*, product: Product, name: str, category: Category | None,
+                   origin_county: str, subtitle: str = "", description: str = "",
+                   origin_province: str = "", origin_township: str = "",
+                   gi_label: str = "", image=None) -> Product:
+    errors: dict[str, list[str]] = {}
+    _validate_product_fields(name=name, category=category, origin_county=origin_county,
+                             errors=errors)
+    if errors:
+        raise ValidationError(errors)
+    product.name, product.category = name.strip(), category
+    product.subtitle, product.description = subtitle.strip(), description.strip()
+    product.origin_province, product.origin_county = origin_province.strip(), origin_county
+    product.origin_township, product.gi_label = origin_township.strip(), gi_label.strip()
+    product.save()
+    if image:
+        product.image.save(image.name, image, save=True)
+    if product.status == P.LISTED:
+        product_reindex(product_ids=[product.pk])
+    return product
+
+
+@transaction.atomic
+def sku_add(*, product: Product, spec: SkuSpec) -> Sku:
+    errors: dict[str, list[str]] = {}
+    _validate_skus([spec], errors)
+    if errors:
+        raise ValidationError(errors)
+    sku = _sku_create(product, spec)
+    _refresh_price_from(product)
+    return sku
+
+
+@transaction.atomic
+def stock_set(*, sku: Sku, stock: int) -> Sku:
+    """The merchant counts its stock: set the absolute figure (never below zero)."""
+    if stock is None or int(stock) < 0:
+        raise ValidationError({"stock": [_("Stock cannot be negative.")]})
+    Sku.objects.filter(pk=sku.pk).update(stock=int(stock))
+    sku.refresh_from_db(fields=["stock"])
+    return sku
+
+
+@transaction.atomic
+def stock_adjust(*, sku: Sku, delta: int) -> Sku:
+    """Add or take stock atomically; taking more than there is is refused."""
+    updated = (Sku.objects.filter(pk=sku.pk, stock__gte=-min(delta, 0))
+               .update(stock=F("stock") + delta))
+    if not updated:
+        raise ApplicationError(_("Not enough stock."), field="stock", code="out_of_stock")
+    sku.refresh_from_db(fields=["stock"])
+    return sku
+
+
+@transaction.atomic
+def product_transition(*, product: Product, action: str, reason: str = "") -> Product:
+    if action not in PRODUCT_TRANSITIONS:
+        raise ApplicationError(_("Unknown action “%(a)s”.") % {"a": action}, field="action")
+    locked = (Product.objects.select_for_update().select_related("merchant__bank")
+              .get(pk=product.pk))
+    sources, target = PRODUCT_TRANSITIONS[action]
+    if locked.status not in sources:
+        raise ApplicationError(
+            _("A product that is “%(status)s” cannot take this step.")
+            % {"status": locked.get_status_display()}, code="illegal_transition")
+    if action in {"submit", "approve_listing"}:
+        if not locked.merchant.is_trading:
+            raise ApplicationError(_("Only an approved merchant's products can be listed."),
+                                   code="merchant_not_approved")
+        if not locked.skus.exists():
+            raise ApplicationError(_("Add at least one specification first."), field="skus")
+    if action == "submit" and not locked.merchant.bank.requires_listing_review:
+        target = P.LISTED
+    if action == "reject_listing" and not (reason or "").strip():
+        raise ApplicationError(_("Give a reason."), field="reason")
+    locked.status = target
+    locked.status_reason = (reason or "").strip()
+    fields = ["status", "status_reason"]
+    if target == P.LISTED:
+        locked.listed_at = timezone.now()
+        fields.append("listed_at")
+    locked.save(update_fields=fields)
+    if target == P.LISTED:
+        product_reindex(product_ids=[locked.pk])
+    product.status, product.status_reason = locked.status, locked.status_reason
+    product.listed_at = locked.listed_at
+    return locked
+
+
+@transaction.atomic
+def product_set_featured(*, product: Product, featured: bool) -> Product:
+    product.is_featured = featured
+    product.save(update_fields=["is_featured"])
+    return product
+
+
+# --- batches and traceability ----------------------------------------------------------------
+
+INPUT_KINDS = ("fertiliser", "pesticide", "feed", "veterinary", "other")
+
+
+@transaction.atomic
+def batch_create(*, product: Product, code: str, harvest_date, farm: str, plot: str = "",
+                 inputs: Iterable[dict] = (), lab_report: str = "",
+                 inspection_report: str = "", report_file=None) -> Batch:
+    errors: dict[str, list[str]] = {}
+    code = (code or "").strip()
+    if not code:
+        errors["code"] = [_("Enter the batch code.")]
+    elif Batch.objects.filter(product=product, code=code).exists():
+        errors["code"] = [_("This product already has a batch with this code.")]
+    if harvest_date is None:
+        errors["harvest_date"] = [_("Enter the harvest or production date.")]
+    elif harvest_date > timezone.localdate():
+        errors["harvest_date"] = [_("The harvest date cannot be in the future.")]
+    if not (farm or "").strip():
+        errors["farm"] = [_("Enter the farm.")]
+    clean_inputs = []
+    for item in inputs:
+        kind, name = item.get("kind", ""), (item.get("name") or "").strip()
+        if kind not in INPUT_KINDS or not name:
+            errors.setdefault("inputs", []).append(
+                _("Each input needs a kind (fertiliser, pesticide, ...) and a name."))
+            continue
+        clean_inputs.append({"kind": kind, "name": name,
+                             "date": str(item.get("date") or ""),
+                             "amount": str(item.get("amount") or "")})
+    if errors:
+        raise ValidationError(errors)
+    batch = Batch.objects.create(product=product, code=code, harvest_date=harvest_date,
+                                 farm=farm.strip(), plot=(plot or "").strip(),
+                                 inputs=clean_inputs, lab_report=(lab_report or "").strip(),
+                                 inspection_report=(inspection_report or "").strip())
+    if report_file:
+        batch.report_file.save(report_file.name, report_file, save=True)
+    return batch
+
+
+# --- search index ----------------------------------------------------------------------------
+
+def product_reindex(*, product_ids: Iterable[int]) -> int:
+    """Rebuild the search tokens of these products (see catalog.search)."""
+    products = (Product.objects.filter(pk__in=list(product_ids))
+                .select_related("category__parent", "merchant"))
+    rows = []
+    for p in products:
+        others = [p.subtitle, p.category.name, p.category.parent.name if p.category.parent
+                  else "", p.origin_province, p.origin_county, p.origin_township,
+                  p.gi_label, p.merchant.name]
+        strong, weak = search.document_tokens(name=p.name, others=others)
+        rows.append((strong, weak, search.document_text(name=p.name, others=others), p.pk))
+    if rows:
+        with connection.cursor() as cur:
+            cur.executemany(
+                "UPDATE catalog_product SET search_vector = "
+                "setweight(array_to_tsvector(%s::text[]), 'A') || "
+                "setweight(array_to_tsvector(%s::text[]), 'B'), search_text = %s "
+                "WHERE id = %s", rows)
+    return len(rows)
