@@ -19,20 +19,13 @@ def _storefront_url(request, domain: str | None) -> str | None:
     return f"{request.scheme}://{domain}{suffix}/"
 
 
-def portal_home(request):
-    """The federation portal: every member bank with a link to its storefront."""
-    banks = [
+def portal_banks(request) -> list[dict]:
+    """Every member bank with a link to its storefront, for the portal's home page."""
+    return [
         {"bank": bank, "url": _storefront_url(request, bank_primary_domain(bank)),
          "branches": list(bank.branches.all())}
         for bank in bank_list_active()
     ]
-    return render(request, "banks/portal_home.html", {"banks": banks})
-
-
-def storefront_home(request):
-    """A bank's storefront: its name and branches (the catalog arrives with its issue)."""
-    return render(request, "banks/storefront_home.html",
-                  {"branches": branch_list(bank=request.bank)})
 
 
 @bank_staff_required()

@@ -2,12 +2,17 @@
 
 from django.urls import include, path
 
-from banks import views as bank_views
+from admission import views as admission_views
+from catalog import views as catalog_views
 from config.urls_common import common_urls
 
 urlpatterns = [
-    path("", bank_views.storefront_home, name="home"),
+    path("", catalog_views.home, name="home"),
+    path("", include("catalog.urls")),
     path("console/", include("banks.console_urls")),
+    path("console/", include("admission.console_urls")),
+    path("merchant/apply/", admission_views.apply, name="merchant-apply"),
+    path("merchant/", include("catalog.merchant_urls")),
     path("api/v1/", include("banks.api_urls")),
     *common_urls("config.urls_bank"),
 ]

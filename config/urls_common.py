@@ -1,7 +1,9 @@
 """URLs served on every host: the portal and each bank's domain."""
 
-from django.urls import include, path
+from django.conf import settings
+from django.urls import include, path, re_path
 from django.views.i18n import set_language
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import views as core_views
@@ -18,4 +20,8 @@ def common_urls(urlconf: str) -> list:
         path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"),
              name="api-docs"),
         path("api/v1/me/", include("accounts.api_urls")),
+        # Public catalog files (product images, batch reports). In production the proxy
+        # serves this folder; a bank's private files are never under it.
+        re_path(r"^media/public/(?P<path>.*)$", serve,
+                {"document_root": settings.MEDIA_ROOT / "public"}),
     ]

@@ -3,11 +3,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from banks import views as bank_views
+from catalog import views as catalog_views
 from config.urls_common import common_urls
 
 urlpatterns = [
-    path("", bank_views.portal_home, name="home"),
+    path("", catalog_views.home, name="home"),
+    path("", include("catalog.urls")),
     path("federation/", include("federation.urls")),
     path("api/v1/federation/", include("federation.api_urls")),
     path("admin/", admin.site.urls),

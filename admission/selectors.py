@@ -1,0 +1,48 @@
+"""Reads on admission files, in the bank's own schema and scoped to that bank."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from admission.models import Dossier, Flag
+from banks.models import Bank
+from catalog.models import Merchant, MerchantStatus
+from catalog.selectors import bank_merchant
+
+
+def dossier_for_bank(*, bank: Bank, merchant_id: int) -> tuple[Merchant, Dossier]:
+    """The merchant (of this bank) and its dossier (in this bank's schema); 404 for
+    anything of another bank."""
+    merchant = bank_merchant(bank=bank, merchant_id=merchant_id)
+    dossier = (Dossier.objects.filter(merchant_id=merchant.pk)
+               .prefetch_related("licences", "inspections__inspector", "events__actor",
+                                 "documents", "flags").first())
+    if dossier is None:
+        raise Http404
+    return merchant, dossier
+
+
+QUEUE_TABS = {
+    "queue": (MerchantStatus.APPLIED, MerchantStatus.UNDER_REVIEW),
+    "approved": (MerchantStatus.APPROVED,),
+    "suspended": (MerchantStatus.SUSPENDED,),
+    "rejected": (MerchantStatus.REJECTED,),
+}
+
+
+def admission_queue(*, bank: Bank, tab: str) -> QuerySet[Merchant]:
+    statuses = QUEUE_TABS.get(tab, QUEUE_TABS["queue"])
+    return (Merchant.objects.filter(bank=bank, status__in=statuses)
+            .order_by("status", "created_at"))
+
+
+def open_flags() -> QuerySet[Flag]:
+    return Flag.objects.filter(resolved_at__isnull=True).select_related("dossier")
+
+
+def flags_by_merchant() -> dict[int, list[Flag]]:
+    out: dict[int, list[Flag]] = {}
+    for flag in open_flags():
+        out.setdefault(flag.dossier.merchant_id, []).append(flag)
+    return out

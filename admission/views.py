@@ -1,0 +1,172 @@
+"""Admission pages: the merchant's application (any signed-in person, on the bank's
+domain) and the bank console's queue, dossier, inspection and decisions, and the review
+of product listings. Staff of another bank get 404 for all of it."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from admission import selectors, services
+from admission.forms import ApplyForm, DecisionForm, InspectionForm
+from admission.models import LicenceKind
+from banks.models import StaffRole
+from banks.permissions import bank_staff_required
+from catalog import selectors as catalog_selectors
+from catalog import services as catalog_services
+from catalog.models import Merchant
+from core.errors import ApplicationError
+from core.forms import add_service_errors
+
+
+@login_required
+def apply(request):
+    if request.bank is None:
+        raise Http404
+    form = ApplyForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        licences = [services.LicenceSpec(kind=LicenceKind.BUSINESS, number=d["licence_number"],
+                                         expires_on=d["licence_expires"],
+                                         document=d.get("licence_scan"))]
+        if d.get("sc_number"):
+            licences.append(services.LicenceSpec(kind=LicenceKind.FOOD_PRODUCTION,
+                                                 number=d["sc_number"],
+                                                 expires_on=d["sc_expires"]))
+        try:
+            dossier = services.admission_apply(
+                bank=request.bank, applicant=request.user, shop_name=d["shop_name"],
+                kind=d["kind"], county=d["county"], township=d["township"],
+                intro=d["intro"], uscc=d["uscc"], legal_rep_name=d["legal_rep_name"],
+                legal_rep_id=d["legal_rep_id"], contact_phone=d["contact_phone"],
+                address=d["address"], licences=licences)
+        except ValidationError as exc:
+            add_service_errors(form, exc, {"licences": "licence_expires"})
+        else:
+            messages.success(request, _("Application sent. The bank will review it and "
+                                        "arrange an on-site inspection."))
+            return redirect("merchant:shop", dossier.merchant_id)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "admission/apply.html", {"form": form}, status=status)
+
+
+STAFF_ROLES = (StaffRole.ACCOUNT_MANAGER, StaffRole.CREDIT_OFFICER)
+
+
+@bank_staff_required(*STAFF_ROLES)
+def queue(request):
+    tab = request.GET.get("tab", "queue")
+    if tab not in selectors.QUEUE_TABS:
+        tab = "queue"
+    merchants = list(selectors.admission_queue(bank=request.bank, tab=tab))
+    flags = selectors.flags_by_merchant()
+    flagged = [(m, flags[m.pk]) for m in
+               Merchant.objects.filter(bank=request.bank, pk__in=list(flags))]
+    return render(request, "admission/queue.html", {
+        "tab": tab, "merchants": merchants, "flagged": flagged,
+        "tabs": list(selectors.QUEUE_TABS)})
+
+
+@bank_staff_required(*STAFF_ROLES)
+def dossier(request, merchant_id: int):
+    merchant, file = selectors.dossier_for_bank(bank=request.bank, merchant_id=merchant_id)
+    return render(request, "admission/dossier.html", {
+        "merchant": merchant, "dossier": file,
+        "actions": catalog_services.merchant_allowed_actions(merchant),
+        "inspection_form": InspectionForm(), "decision_form": DecisionForm(),
+        "flags": [f for f in file.flags.all() if f.resolved_at is None],
+    })
+
+
+@bank_staff_required(*STAFF_ROLES)
+@require_POST
+def inspection_add(request, merchant_id: int):
+    merchant, file = selectors.dossier_for_bank(bank=request.bank, merchant_id=merchant_id)
+    form = InspectionForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.inspection_record(dossier=file, inspector=request.user,
+                                       **form.cleaned_data)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect("admission:dossier", merchant.pk)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Inspection recorded."))
+            return redirect("admission:dossier", merchant.pk)
+    return render(request, "admission/dossier.html", {
+        "merchant": merchant, "dossier": file,
+        "actions": catalog_services.merchant_allowed_actions(merchant),
+        "inspection_form": form, "decision_form": DecisionForm(), "flags": []}, status=400)
+
+
+DECISIONS = {
+    "start_review": services.review_start,
+    "approve": services.merchant_approve,
+    "reject": services.merchant_reject,
+    "suspend": services.merchant_suspend,
+    "reinstate": services.merchant_reinstate,
+}
+
+
+@bank_staff_required(*STAFF_ROLES)
+@require_POST
+def decide(request, merchant_id: int, action: str):
+    merchant, file = selectors.dossier_for_bank(bank=request.bank, merchant_id=merchant_id)
+    service = DECISIONS.get(action)
+    if service is None:
+        raise Http404
+    form = DecisionForm(request.POST)
+    form.is_valid()
+    kwargs = {"dossier": file, "actor": request.user}
+    if action in {"reject", "suspend", "reinstate"}:
+        kwargs["reason"] = form.cleaned_data.get("reason", "")
+    try:
+        service(**kwargs)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("admission:dossier", merchant.pk)
+    merchant.refresh_from_db()
+    messages.success(request, _("%(m)s is now “%(s)s”.")
+                     % {"m": merchant.name, "s": merchant.get_status_display()})
+    return redirect("admission:dossier", merchant.pk)
+
+
+@bank_staff_required(*STAFF_ROLES)
+@require_POST
+def feature(request, merchant_id: int):
+    merchant = catalog_selectors.bank_merchant(bank=request.bank, merchant_id=merchant_id)
+    catalog_services.merchant_set_featured(merchant=merchant,
+                                           featured=request.POST.get("featured") == "1")
+    return redirect("admission:dossier", merchant.pk)
+
+
+@bank_staff_required(*STAFF_ROLES)
+def listings(request):
+    return render(request, "admission/listings.html", {
+        "products": catalog_selectors.listing_review_queue(bank=request.bank)})
+
+
+@bank_staff_required(*STAFF_ROLES)
+@require_POST
+def listing_decide(request, product_id: int, action: str):
+    product = catalog_selectors.bank_product(bank=request.bank, product_id=product_id)
+    if action not in {"approve_listing", "reject_listing", "delist"}:
+        raise Http404
+    form = DecisionForm(request.POST)
+    form.is_valid()
+    try:
+        catalog_services.product_transition(product=product, action=action,
+                                            reason=form.cleaned_data.get("reason", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("%(p)s is now “%(s)s”.")
+                         % {"p": product.name, "s": product.get_status_display()})
+    return redirect("admission:listings")

@@ -1,0 +1,120 @@
+"""Storefront pages (every bank's domain and the portal): home, category and search
+listings, product, shop and traceability pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.cache import cache_control
+
+from banks.selectors import branch_list
+from banks.views import portal_banks
+from catalog import selectors
+from catalog.models import Category
+from catalog.qr import qr_png, qr_svg
+
+
+def _listing_context(request, listing, *, title: str, category=None):
+    params = request.GET.copy()
+    params.pop("page", None)
+
+    def link(**changes):
+        merged = params.copy()
+        for key, value in changes.items():
+            if value in (None, ""):
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        merged.pop("page", None)
+        encoded = merged.urlencode()
+        return f"?{encoded}" if encoded else "?"
+
+    lq = listing.query
+    facets = listing.facets
+    for entry in facets.get("origin", []):
+        entry["link"] = link(origin="" if lq.origin == entry["value"] else entry["value"])
+        entry["active"] = lq.origin == entry["value"]
+    for entry in facets.get("bank", []):
+        entry["link"] = link(bank="" if lq.bank == entry["value"] else entry["value"])
+        entry["active"] = lq.bank == entry["value"]
+    for entry in facets.get("price", []):
+        entry["link"] = link(price="" if lq.price == entry["value"] else entry["value"])
+        entry["active"] = lq.price == entry["value"]
+    for entry in facets.get("category", []):
+        entry["url"] = reverse("catalog:category", args=[entry["slug"]]) + (
+            "?" + urlencode({"q": lq.q}) if lq.q else "")
+    sorts = [(key, link(sort=key)) for key in selectors.SORTS]
+    page_base = params.urlencode()
+    return {
+        "listing": listing, "lq": lq, "facets": facets, "title": title,
+        "category": category, "sorts": sorts,
+        "page_prefix": f"?{page_base}&page=" if page_base else "?page=",
+        "categories": selectors.category_tree(),
+    }
+
+
+def home(request):
+    bank = request.bank
+    sections = selectors.storefront_home(host_bank=bank)
+    context = {"sections": sections, "categories": selectors.category_tree()}
+    if bank is not None:
+        context["branches"] = branch_list(bank=bank)
+        return render(request, "catalog/storefront_home.html", context)
+    context["banks"] = portal_banks(request)
+    return render(request, "catalog/portal_home.html", context)
+
+
+def search(request):
+    lq = selectors.parse_listing_query(request.GET)
+    listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
+    return render(request, "catalog/listing.html",
+                  _listing_context(request, listing, title=lq.q or ""))
+
+
+def category(request, slug: str):
+    cat = get_object_or_404(Category, slug=slug)
+    lq = selectors.parse_listing_query(request.GET, category=cat)
+    listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
+    return render(request, "catalog/listing.html",
+                  _listing_context(request, listing, title=cat.name, category=cat))
+
+
+def product(request, product_id: int):
+    item = selectors.product_detail(product_id=product_id)
+    return render(request, "catalog/product.html", {
+        "product": item,
+        "batch": selectors.current_batch(item),
+        "skus": list(item.skus.all()),
+        "more": list(selectors.merchant_products(merchant=item.merchant)
+                     .exclude(pk=item.pk)[:6]),
+    })
+
+
+def shop(request, merchant_id: int):
+    merchant = selectors.merchant_shop(merchant_id=merchant_id)
+    return render(request, "catalog/shop.html", {
+        "merchant": merchant,
+        "products": list(selectors.merchant_products(merchant=merchant)[:60]),
+    })
+
+
+def _trace_url(request, batch) -> str:
+    return request.build_absolute_uri(reverse("catalog:trace", args=[batch.trace_token]))
+
+
+def trace(request, token):
+    batch = selectors.batch_for_trace(token=token)
+    return render(request, "catalog/trace.html", {
+        "batch": batch, "product": batch.product, "trace_url": _trace_url(request, batch)})
+
+
+@cache_control(max_age=86400, public=True)
+def trace_qr(request, token, fmt: str):
+    batch = selectors.batch_for_trace(token=token)
+    url = _trace_url(request, batch)
+    if fmt == "svg":
+        return HttpResponse(qr_svg(url), content_type="image/svg+xml")
+    return HttpResponse(qr_png(url), content_type="image/png")

@@ -1,0 +1,121 @@
+"""Bank staff take a merchant from application to approved and listed, entirely through
+pages; staff of another bank get 404 for all of it."""
+
+import datetime
+
+import pytest
+from django_tenants.utils import schema_context
+
+from admission.models import Dossier, DossierEvent
+from catalog.models import Merchant, Product
+from tests.catalog_factories import category, valid_id_number, valid_uscc
+
+pytestmark = pytest.mark.django_db
+
+
+def application(n=901, **change):
+    data = {
+        "shop_name": "甲县青山柑橘专业合作社", "kind": "cooperative", "county": "甲县",
+        "township": "青山乡", "intro": "柑橘种植二十年。", "uscc": valid_uscc(n),
+        "legal_rep_name": "李四", "legal_rep_id": valid_id_number(n),
+        "contact_phone": "13912345678", "address": "甲县青山乡 8 号",
+        "licence_number": "JX-2026-001", "licence_expires": "2030-12-31",
+    }
+    data.update(change)
+    return data
+
+
+def test_application_to_listed_product_entirely_through_pages(province, client_on):
+    bank = province.bank_a
+    category()
+    applicant = client_on(bank, province.shopper)
+    response = applicant.post("/merchant/apply/", application())
+    assert response.status_code == 302
+    merchant = Merchant.objects.get(name="甲县青山柑橘专业合作社")
+    assert (merchant.bank, merchant.status) == (bank, "applied")
+    with schema_context(bank.schema_name):
+        dossier = Dossier.objects.get(merchant_id=merchant.pk)
+        assert dossier.legal_rep_id_masked.startswith("450") and "*" in dossier.legal_rep_id_masked
+
+    staff = client_on(bank, province.a_credit)
+    assert "甲县青山柑橘专业合作社" in staff.get("/console/merchants/").content.decode()
+    assert staff.get(f"/console/merchants/{merchant.pk}/").status_code == 200
+    # approving before review and inspection is refused with a message, nothing changes
+    staff.post(f"/console/merchants/{merchant.pk}/approve/")
+    merchant.refresh_from_db()
+    assert merchant.status == "applied"
+    assert staff.post(f"/console/merchants/{merchant.pk}/start_review/").status_code == 302
+    staff.post(f"/console/merchants/{merchant.pk}/approve/")
+    merchant.refresh_from_db()
+    assert merchant.status == "under_review"  # no inspection yet
+    response = staff.post(f"/console/merchants/{merchant.pk}/inspections/", {
+        "inspected_on": datetime.date.today().isoformat(), "findings": "果园管理规范",
+        "verdict": "pass"})
+    assert response.status_code == 302
+    staff.post(f"/console/merchants/{merchant.pk}/approve/")
+    merchant.refresh_from_db()
+    assert merchant.status == "approved"
+
+    # the merchant lists a product; the bank reviews it
+    owner = client_on(bank, province.shopper)
+    response = owner.post(f"/merchant/{merchant.pk}/products/new/", {
+        "name": "青山脐橙", "category": category().pk, "origin_county": "甲县",
+        "sku-spec": "5斤装", "sku-unit": "箱", "sku-price": "49.90", "sku-stock": "100",
+        "sku-tiers": "10 = 45.00"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    product = Product.objects.get(name="青山脐橙")
+    owner.post(f"/merchant/{merchant.pk}/products/{product.pk}/submit/")
+    product.refresh_from_db()
+    assert product.status == "pending_review"
+    assert "青山脐橙" in staff.get("/console/listings/").content.decode()
+    staff.post(f"/console/listings/{product.pk}/approve_listing/")
+    product.refresh_from_db()
+    assert product.status == "listed"
+    # it shows in another bank's storefront search
+    html = client_on(province.bank_b).get("/search/?q=脐橙").content.decode()
+    assert "青山脐橙" in html
+    with schema_context(bank.schema_name):
+        actions = list(DossierEvent.objects.filter(dossier__merchant_id=merchant.pk)
+                       .order_by("id").values_list("action", flat=True))
+    assert actions == ["apply", "start_review", "inspect", "approve"]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"uscc": "91450300MA5K123456"}, "uscc"),            # wrong check character
+    ({"uscc": "123"}, "uscc"),
+    ({"legal_rep_id": "450302198001019999"}, "legal_rep_id"),
+    ({"contact_phone": "12345"}, "contact_phone"),
+    ({"licence_expires": "2020-01-01"}, "licence_expires"),
+    ({"shop_name": ""}, "shop_name"),
+])
+def test_bad_application_is_a_400_page_and_creates_nothing(province, client_on, change, field):
+    before = Merchant.objects.count()
+    response = client_on(province.bank_a, province.shopper).post(
+        "/merchant/apply/", application(**change))
+    assert response.status_code == 400
+    assert response.context["form"].errors.get(field), response.context["form"].errors
+    assert Merchant.objects.count() == before
+
+
+def test_staff_of_another_bank_get_404_for_admission_pages(province, client_on):
+    from tests.catalog_factories import apply_merchant
+
+    dossier = apply_merchant(province.bank_a)
+    mid = dossier.merchant_id
+    other = client_on(province.bank_b, province.b_admin)
+    # B's staff on B's domain asking for A's merchant
+    for path in (f"/console/merchants/{mid}/",):
+        assert other.get(path).status_code == 404
+    for action in ("start_review", "approve", "reject", "suspend"):
+        assert other.post(f"/console/merchants/{mid}/{action}/",
+                          {"reason": "x"}).status_code == 404
+    assert other.post(f"/console/merchants/{mid}/inspections/", {
+        "inspected_on": "2026-01-01", "findings": "x", "verdict": "pass"}).status_code == 404
+    assert "测试合作社" not in other.get("/console/merchants/").content.decode()
+    # B's staff on A's domain: not staff there
+    assert client_on(province.bank_a, province.b_admin).get(
+        f"/console/merchants/{mid}/").status_code == 404
+    assert Merchant.objects.get(pk=mid).status == "applied"
+    # a shopper is not staff
+    assert client_on(province.bank_a, province.shopper).get(
+        "/console/merchants/").status_code == 404
