@@ -28,7 +28,7 @@ from admission.models import (
     LicenceKind,
     Verdict,
 )
-from banks.models import Bank
+from banks.models import Bank, StaffRole
 from catalog.models import Merchant, MerchantStatus
 from catalog.services import merchant_register, merchant_transition
 from core.errors import ApplicationError
@@ -39,6 +39,8 @@ from core.validators import (
     validate_uscc,
 )
 
+# Who in a bank works on admission (a bank admin may always).
+STAFF_ROLES = (StaffRole.ACCOUNT_MANAGER, StaffRole.CREDIT_OFFICER)
 REVIEW_INTERVAL_DAYS = 365
 EXPIRY_WARNING_DAYS = 30
 
@@ -262,3 +264,13 @@ def flags_scan(*, today: datetime.date | None = None) -> dict[str, int]:
                             detail=detail[key], raised_on=today)
         raised += 1
     return {"raised": raised, "resolved": resolved, "open": len(wanted)}
+
+
+# The staff decisions on a merchant, by action name (pages and API dispatch through it).
+DECISIONS = {
+    "start_review": review_start,
+    "approve": merchant_approve,
+    "reject": merchant_reject,
+    "suspend": merchant_suspend,
+    "reinstate": merchant_reinstate,
+}

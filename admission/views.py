@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from admission import selectors, services
 from admission.forms import ApplyForm, DecisionForm, InspectionForm
 from admission.models import LicenceKind
-from banks.models import StaffRole
+from admission.services import STAFF_ROLES
 from banks.permissions import bank_staff_required
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
@@ -53,9 +53,6 @@ def apply(request):
             return redirect("merchant:shop", dossier.merchant_id)
     status = 400 if request.method == "POST" else 200
     return render(request, "admission/apply.html", {"form": form}, status=status)
-
-
-STAFF_ROLES = (StaffRole.ACCOUNT_MANAGER, StaffRole.CREDIT_OFFICER)
 
 
 @bank_staff_required(*STAFF_ROLES)
@@ -106,20 +103,11 @@ def inspection_add(request, merchant_id: int):
         "inspection_form": form, "decision_form": DecisionForm(), "flags": []}, status=400)
 
 
-DECISIONS = {
-    "start_review": services.review_start,
-    "approve": services.merchant_approve,
-    "reject": services.merchant_reject,
-    "suspend": services.merchant_suspend,
-    "reinstate": services.merchant_reinstate,
-}
-
-
 @bank_staff_required(*STAFF_ROLES)
 @require_POST
 def decide(request, merchant_id: int, action: str):
     merchant, file = selectors.dossier_for_bank(bank=request.bank, merchant_id=merchant_id)
-    service = DECISIONS.get(action)
+    service = services.DECISIONS.get(action)
     if service is None:
         raise Http404
     form = DecisionForm(request.POST)

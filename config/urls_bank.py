@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from admission import views as admission_views
+from catalog import api_urls as catalog_api_urls
 from catalog import views as catalog_views
 from config.urls_common import common_urls
 
@@ -14,6 +15,9 @@ urlpatterns = [
     path("merchant/apply/", admission_views.apply, name="merchant-apply"),
     path("merchant/", include("catalog.merchant_urls")),
     path("api/v1/", include("banks.api_urls")),
+    path("api/v1/", include(catalog_api_urls.public_urlpatterns)),
+    path("api/v1/", include(catalog_api_urls.merchant_urlpatterns)),
+    path("api/v1/", include("admission.api_urls")),
     *common_urls("config.urls_bank"),
 ]
 

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from catalog import api_urls as catalog_api_urls
 from catalog import views as catalog_views
 from config.urls_common import common_urls
 
@@ -11,6 +12,7 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("federation/", include("federation.urls")),
     path("api/v1/federation/", include("federation.api_urls")),
+    path("api/v1/", include(catalog_api_urls.public_urlpatterns)),
     path("admin/", admin.site.urls),
     *common_urls("config.urls_portal"),
 ]

@@ -1,0 +1,183 @@
+"""Admission API: applying (any signed-in person, on the bank's domain) and the bank
+staff's actions. Every id goes through a bank-scoped selector: other banks' are 404."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from admission import selectors, services
+from admission.models import Dossier, LicenceKind, Verdict
+from admission.services import DECISIONS, STAFF_ROLES
+from banks.permissions import IsBankStaff
+from catalog import selectors as catalog_selectors
+from catalog import services as catalog_services
+from catalog.models import MerchantKind
+from catalog.serializers import MerchantBriefSerializer, ProductCardSerializer
+
+
+class MerchantStateSerializer(MerchantBriefSerializer):
+    class Meta(MerchantBriefSerializer.Meta):
+        fields = [*MerchantBriefSerializer.Meta.fields, "status", "status_reason",
+                  "status_changed_at", "is_featured"]
+
+
+class DossierSerializer(serializers.ModelSerializer):
+    licences = serializers.SerializerMethodField()
+    inspections = serializers.SerializerMethodField()
+    events = serializers.SerializerMethodField()
+    open_flags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dossier
+        fields = ["uscc", "legal_rep_name", "legal_rep_id_masked", "contact_phone",
+                  "address", "next_review_due", "licences", "inspections", "events",
+                  "open_flags"]
+
+    def get_licences(self, obj) -> list[dict]:
+        return [{"kind": x.kind, "number": x.number, "expires_on": x.expires_on}
+                for x in obj.licences.all()]
+
+    def get_inspections(self, obj) -> list[dict]:
+        return [{"inspected_on": x.inspected_on, "inspector": x.inspector.username,
+                 "verdict": x.verdict, "findings": x.findings} for x in obj.inspections.all()]
+
+    def get_events(self, obj) -> list[dict]:
+        return [{"at": x.created_at, "actor": x.actor.username if x.actor else None,
+                 "action": x.action, "from": x.from_status, "to": x.to_status,
+                 "reason": x.reason} for x in obj.events.all()]
+
+    def get_open_flags(self, obj) -> list[dict]:
+        return [{"kind": f.kind, "detail": f.detail, "raised_on": f.raised_on}
+                for f in obj.flags.all() if f.resolved_at is None]
+
+
+class LicenceInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=LicenceKind.choices)
+    number = serializers.CharField(max_length=60)
+    expires_on = serializers.DateField()
+
+
+class ApplyApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class ApplyInputSerializer(serializers.Serializer):
+        shop_name = serializers.CharField(max_length=100)
+        kind = serializers.ChoiceField(choices=MerchantKind.choices)
+        county = serializers.CharField(max_length=60)
+        township = serializers.CharField(max_length=60, required=False, default="")
+        intro = serializers.CharField(required=False, default="", allow_blank=True)
+        uscc = serializers.CharField(max_length=18)
+        legal_rep_name = serializers.CharField(max_length=60)
+        legal_rep_id = serializers.CharField(max_length=18)
+        contact_phone = serializers.CharField(max_length=11)
+        address = serializers.CharField(max_length=200)
+        licences = LicenceInputSerializer(many=True)
+
+    @extend_schema(request=ApplyInputSerializer, responses={201: MerchantStateSerializer})
+    def post(self, request):
+        if request.bank is None:
+            raise NotFound
+        serializer = self.ApplyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data["licences"] = [services.LicenceSpec(**lic) for lic in data["licences"]]
+        dossier = services.admission_apply(bank=request.bank, applicant=request.user, **data)
+        merchant = catalog_selectors.bank_merchant(bank=request.bank,
+                                                   merchant_id=dossier.merchant_id)
+        return Response(MerchantStateSerializer(merchant).data, status=status.HTTP_201_CREATED)
+
+
+class _StaffApi(APIView):
+    permission_classes = [IsBankStaff]
+    staff_roles = STAFF_ROLES
+
+
+class AdmissionQueueApi(_StaffApi):
+    @extend_schema(parameters=[OpenApiParameter("tab", str, enum=list(selectors.QUEUE_TABS))],
+                   responses=MerchantStateSerializer(many=True))
+    def get(self, request):
+        tab = request.query_params.get("tab", "queue")
+        return Response(MerchantStateSerializer(
+            selectors.admission_queue(bank=request.bank, tab=tab).select_related("bank"),
+            many=True).data)
+
+
+class DossierApi(_StaffApi):
+    class DossierOutputSerializer(serializers.Serializer):
+        merchant = MerchantStateSerializer()
+        dossier = DossierSerializer()
+        allowed_actions = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(responses=DossierOutputSerializer)
+    def get(self, request, merchant_id: int):
+        merchant, dossier = selectors.dossier_for_bank(bank=request.bank,
+                                                       merchant_id=merchant_id)
+        return Response(self.DossierOutputSerializer({
+            "merchant": merchant, "dossier": dossier,
+            "allowed_actions": catalog_services.merchant_allowed_actions(merchant)}).data)
+
+
+class InspectionApi(_StaffApi):
+    class InspectionInputSerializer(serializers.Serializer):
+        inspected_on = serializers.DateField()
+        findings = serializers.CharField()
+        verdict = serializers.ChoiceField(choices=Verdict.choices)
+
+    @extend_schema(request=InspectionInputSerializer, responses={201: DossierSerializer})
+    def post(self, request, merchant_id: int):
+        _merchant, dossier = selectors.dossier_for_bank(bank=request.bank,
+                                                        merchant_id=merchant_id)
+        serializer = self.InspectionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.inspection_record(dossier=dossier, inspector=request.user,
+                                   **serializer.validated_data)
+        return Response(DossierSerializer(dossier).data, status=status.HTTP_201_CREATED)
+
+
+class DecisionApi(_StaffApi):
+    class DecisionInputSerializer(serializers.Serializer):
+        action = serializers.ChoiceField(choices=list(DECISIONS))
+        reason = serializers.CharField(max_length=300, required=False, default="",
+                                       allow_blank=True)
+
+    @extend_schema(request=DecisionInputSerializer, responses=MerchantStateSerializer)
+    def post(self, request, merchant_id: int):
+        _merchant, dossier = selectors.dossier_for_bank(bank=request.bank,
+                                                        merchant_id=merchant_id)
+        serializer = self.DecisionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        action = serializer.validated_data["action"]
+        kwargs = {"dossier": dossier, "actor": request.user}
+        if action in {"reject", "suspend", "reinstate"}:
+            kwargs["reason"] = serializer.validated_data["reason"]
+        merchant = DECISIONS[action](**kwargs)
+        return Response(MerchantStateSerializer(merchant).data)
+
+
+class ListingQueueApi(_StaffApi):
+    @extend_schema(responses=ProductCardSerializer(many=True))
+    def get(self, request):
+        return Response(ProductCardSerializer(
+            catalog_selectors.listing_review_queue(bank=request.bank)
+            .select_related("merchant__bank"), many=True).data)
+
+
+class ListingDecisionApi(_StaffApi):
+    class ListingDecisionInputSerializer(serializers.Serializer):
+        action = serializers.ChoiceField(choices=["approve_listing", "reject_listing",
+                                                  "delist"])
+        reason = serializers.CharField(max_length=300, required=False, default="",
+                                       allow_blank=True)
+
+    @extend_schema(request=ListingDecisionInputSerializer, responses=ProductCardSerializer)
+    def post(self, request, product_id: int):
+        product = catalog_selectors.bank_product(bank=request.bank, product_id=product_id)
+        serializer = self.ListingDecisionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        catalog_services.product_transition(product=product, **serializer.validated_data)
+        return Response({"id": product.pk, "status": product.status})

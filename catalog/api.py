@@ -1,0 +1,228 @@
+"""Catalog API: public reads (every host) and the merchant's product management (on the
+domain of the merchant's bank, members only)."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog import selectors, services
+from catalog.models import UNITS, Category
+from catalog.serializers import (
+    CategorySerializer,
+    MerchantProductSerializer,
+    ProductCardSerializer,
+    ProductDetailSerializer,
+    ShopSerializer,
+    SkuSerializer,
+    TraceSerializer,
+)
+
+
+class CategoryListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=CategorySerializer(many=True))
+    def get(self, request):
+        return Response(CategorySerializer(selectors.category_tree(), many=True).data)
+
+
+class ProductListApi(APIView):
+    """Listing and search: the same as the storefront (host bank's merchants first)."""
+
+    permission_classes = [AllowAny]
+
+    class ListingSerializer(serializers.Serializer):
+        total = serializers.IntegerField()
+        page = serializers.IntegerField()
+        pages = serializers.IntegerField()
+        results = ProductCardSerializer(many=True, source="products")
+        facets = serializers.DictField()
+
+    @extend_schema(
+        parameters=[OpenApiParameter(n, str, required=False) for n in
+                    ("q", "category", "origin", "price", "bank", "sort", "page", "per_page")],
+        responses=ListingSerializer)
+    def get(self, request):
+        category = None
+        if request.query_params.get("category"):
+            category = get_object_or_404(Category, slug=request.query_params["category"])
+        lq = selectors.parse_listing_query(request.query_params, category=category)
+        listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
+        return Response(self.ListingSerializer(listing).data)
+
+
+class ProductDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=ProductDetailSerializer)
+    def get(self, request, product_id: int):
+        product = selectors.product_detail(product_id=product_id)
+        return Response(ProductDetailSerializer(product, context={"request": request}).data)
+
+
+class ShopApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=ShopSerializer)
+    def get(self, request, merchant_id: int):
+        return Response(ShopSerializer(selectors.merchant_shop(merchant_id=merchant_id)).data)
+
+
+class TraceApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=TraceSerializer)
+    def get(self, request, token):
+        batch = selectors.batch_for_trace(token=token)
+        return Response(TraceSerializer(batch, context={"request": request}).data)
+
+
+# --- merchant product management ---------------------------------------------------------
+
+class SkuInputSerializer(serializers.Serializer):
+    spec = serializers.CharField(max_length=60)
+    unit = serializers.ChoiceField(choices=UNITS)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    stock = serializers.IntegerField(default=0)
+    tiers = serializers.ListField(child=serializers.ListField(
+        child=serializers.DecimalField(max_digits=12, decimal_places=2), min_length=2,
+        max_length=2), required=False, default=list,
+        help_text="[[min_quantity, unit_price], ...]")
+
+    @staticmethod
+    def spec_of(d: dict) -> services.SkuSpec:
+        return services.SkuSpec(spec=d["spec"], unit=d["unit"], price=d["price"],
+                                stock=d["stock"],
+                                tiers=[(int(q), p) for q, p in d["tiers"]])
+
+
+class ProductInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+    subtitle = serializers.CharField(max_length=200, required=False, default="")
+    description = serializers.CharField(required=False, default="", allow_blank=True)
+    origin_province = serializers.CharField(max_length=30, required=False, default="")
+    origin_county = serializers.CharField(max_length=60)
+    origin_township = serializers.CharField(max_length=60, required=False, default="")
+    gi_label = serializers.CharField(max_length=80, required=False, default="")
+
+
+class BatchInputSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+    harvest_date = serializers.DateField()
+    farm = serializers.CharField(max_length=100)
+    plot = serializers.CharField(max_length=100, required=False, default="")
+    inputs = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+    lab_report = serializers.CharField(required=False, default="", allow_blank=True)
+    inspection_report = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class _MemberApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def merchant(self, request, merchant_id: int):
+        return selectors.merchant_for_member(user=request.user, bank=request.bank,
+                                             merchant_id=merchant_id)
+
+    def product(self, request, merchant_id: int, product_id: int):
+        return selectors.product_for_member(merchant=self.merchant(request, merchant_id),
+                                            product_id=product_id)
+
+    def product_data(self, request, product):
+        product = selectors.product_for_member(merchant=product.merchant,
+                                               product_id=product.pk)
+        return MerchantProductSerializer(product, context={"request": request}).data
+
+
+class MerchantProductListApi(_MemberApi):
+    class CreateSerializer(ProductInputSerializer):
+        skus = SkuInputSerializer(many=True)
+
+    @extend_schema(responses=MerchantProductSerializer(many=True))
+    def get(self, request, merchant_id: int):
+        merchant = self.merchant(request, merchant_id)
+        return Response(MerchantProductSerializer(
+            selectors.products_of_merchant(merchant=merchant), many=True,
+            context={"request": request}).data)
+
+    @extend_schema(request=CreateSerializer, responses={201: MerchantProductSerializer})
+    def post(self, request, merchant_id: int):
+        merchant = self.merchant(request, merchant_id)
+        serializer = self.CreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data["skus"] = [SkuInputSerializer.spec_of(s) for s in data["skus"]]
+        product = services.product_create(merchant=merchant, **data)
+        return Response(self.product_data(request, product), status=status.HTTP_201_CREATED)
+
+
+class MerchantProductDetailApi(_MemberApi):
+    @extend_schema(responses=MerchantProductSerializer)
+    def get(self, request, merchant_id: int, product_id: int):
+        return Response(self.product_data(request, self.product(request, merchant_id,
+                                                                product_id)))
+
+    @extend_schema(request=ProductInputSerializer, responses=MerchantProductSerializer)
+    def put(self, request, merchant_id: int, product_id: int):
+        product = self.product(request, merchant_id, product_id)
+        serializer = ProductInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.product_update(product=product, **serializer.validated_data)
+        return Response(self.product_data(request, product))
+
+
+class MerchantSkuCreateApi(_MemberApi):
+    @extend_schema(request=SkuInputSerializer, responses={201: SkuSerializer})
+    def post(self, request, merchant_id: int, product_id: int):
+        product = self.product(request, merchant_id, product_id)
+        serializer = SkuInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        sku = services.sku_add(product=product,
+                               spec=SkuInputSerializer.spec_of(serializer.validated_data))
+        return Response(SkuSerializer(sku).data, status=status.HTTP_201_CREATED)
+
+
+class MerchantStockApi(_MemberApi):
+    class StockSerializer(serializers.Serializer):
+        stock = serializers.IntegerField(min_value=0)
+
+    @extend_schema(request=StockSerializer, responses=SkuSerializer)
+    def put(self, request, merchant_id: int, product_id: int, sku_id: int):
+        product = self.product(request, merchant_id, product_id)
+        sku = get_object_or_404(product.skus.all(), pk=sku_id)
+        serializer = self.StockSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(SkuSerializer(services.stock_set(
+            sku=sku, stock=serializer.validated_data["stock"])).data)
+
+
+class MerchantBatchCreateApi(_MemberApi):
+    @extend_schema(request=BatchInputSerializer, responses={201: TraceSerializer})
+    def post(self, request, merchant_id: int, product_id: int):
+        product = self.product(request, merchant_id, product_id)
+        serializer = BatchInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        batch = services.batch_create(product=product, **serializer.validated_data)
+        return Response(TraceSerializer(batch, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class MerchantProductActionApi(_MemberApi):
+    class ActionSerializer(serializers.Serializer):
+        action = serializers.ChoiceField(choices=["submit", "delist"])
+
+    @extend_schema(request=ActionSerializer, responses=MerchantProductSerializer)
+    def post(self, request, merchant_id: int, product_id: int):
+        product = self.product(request, merchant_id, product_id)
+        serializer = self.ActionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.product_transition(product=product,
+                                    action=serializer.validated_data["action"])
+        return Response(self.product_data(request, product))
+
+

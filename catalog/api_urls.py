@@ -1,0 +1,27 @@
+from django.urls import path
+
+from catalog import api
+
+public_urlpatterns = [
+    path("catalog/categories/", api.CategoryListApi.as_view(), name="api-categories"),
+    path("catalog/products/", api.ProductListApi.as_view(), name="api-products"),
+    path("catalog/products/<int:product_id>/", api.ProductDetailApi.as_view(),
+         name="api-product"),
+    path("catalog/shops/<int:merchant_id>/", api.ShopApi.as_view(), name="api-shop"),
+    path("catalog/trace/<uuid:token>/", api.TraceApi.as_view(), name="api-trace"),
+]
+
+merchant_urlpatterns = [
+    path("merchant/<int:merchant_id>/products/", api.MerchantProductListApi.as_view(),
+         name="api-merchant-products"),
+    path("merchant/<int:merchant_id>/products/<int:product_id>/",
+         api.MerchantProductDetailApi.as_view(), name="api-merchant-product"),
+    path("merchant/<int:merchant_id>/products/<int:product_id>/skus/",
+         api.MerchantSkuCreateApi.as_view(), name="api-merchant-skus"),
+    path("merchant/<int:merchant_id>/products/<int:product_id>/skus/<int:sku_id>/stock/",
+         api.MerchantStockApi.as_view(), name="api-merchant-stock"),
+    path("merchant/<int:merchant_id>/products/<int:product_id>/batches/",
+         api.MerchantBatchCreateApi.as_view(), name="api-merchant-batches"),
+    path("merchant/<int:merchant_id>/products/<int:product_id>/actions/",
+         api.MerchantProductActionApi.as_view(), name="api-merchant-product-action"),
+]

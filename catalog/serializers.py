@@ -1,0 +1,97 @@
+from rest_framework import serializers
+
+from catalog.models import Batch, Category, Merchant, Product, Sku, WholesaleTier
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    children = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Category
+        fields = ["id", "slug", "name", "name_en", "children"]
+
+    def get_children(self, obj) -> list[dict]:
+        return [{"id": c.id, "slug": c.slug, "name": c.name, "name_en": c.name_en}
+                for c in obj.children.all()]
+
+
+class MerchantBriefSerializer(serializers.ModelSerializer):
+    bank = serializers.CharField(source="bank.code")
+    bank_name = serializers.CharField(source="bank.name")
+
+    class Meta:
+        model = Merchant
+        fields = ["id", "name", "kind", "county", "township", "bank", "bank_name"]
+
+
+class ShopSerializer(MerchantBriefSerializer):
+    class Meta(MerchantBriefSerializer.Meta):
+        fields = [*MerchantBriefSerializer.Meta.fields, "intro", "is_featured"]
+
+
+class ProductCardSerializer(serializers.ModelSerializer):
+    merchant = MerchantBriefSerializer()
+    category = serializers.CharField(source="category.slug")
+    image = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Product
+        fields = ["id", "name", "subtitle", "category", "origin_province", "origin_county",
+                  "origin_township", "gi_label", "price_from", "sales_count", "image",
+                  "merchant", "listed_at"]
+
+    def get_image(self, obj) -> str | None:
+        return obj.image.url if obj.image else None
+
+
+class TierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WholesaleTier
+        fields = ["min_quantity", "unit_price"]
+
+
+class SkuSerializer(serializers.ModelSerializer):
+    tiers = TierSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Sku
+        fields = ["id", "spec", "unit", "price", "stock", "tiers"]
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    trace_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Batch
+        fields = ["id", "code", "harvest_date", "farm", "plot", "inputs", "lab_report",
+                  "inspection_report", "trace_token", "trace_url"]
+
+    def get_trace_url(self, obj) -> str:
+        request = self.context.get("request")
+        path = f"/trace/{obj.trace_token}/"
+        return request.build_absolute_uri(path) if request else path
+
+
+class ProductDetailSerializer(ProductCardSerializer):
+    skus = SkuSerializer(many=True, read_only=True)
+    batches = BatchSerializer(many=True, read_only=True)
+
+    class Meta(ProductCardSerializer.Meta):
+        fields = [*ProductCardSerializer.Meta.fields, "description", "skus", "batches"]
+
+
+class MerchantProductSerializer(ProductDetailSerializer):
+    class Meta(ProductDetailSerializer.Meta):
+        fields = [*ProductDetailSerializer.Meta.fields, "status", "status_reason"]
+
+
+class TraceSerializer(BatchSerializer):
+    product = serializers.SerializerMethodField()
+
+    class Meta(BatchSerializer.Meta):
+        fields = [*BatchSerializer.Meta.fields, "product"]
+
+    def get_product(self, obj) -> dict:
+        p = obj.product
+        return {"id": p.id, "name": p.name, "origin_county": p.origin_county,
+                "merchant": p.merchant.name, "bank": p.merchant.bank.name}
