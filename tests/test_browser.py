@@ -105,7 +105,7 @@ def test_shopper_logs_in_and_sees_the_profile_on_a_phone(phone_page, web_server,
     page.goto(web_server.url("bank-a.localhost", "/accounts/login/"))
     page.fill("input[name=username]", "t-shopper")
     page.fill("input[name=password]", province.password)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url("**/accounts/profile/")
     assert page.locator("input[name=display_name]").input_value() == "张三"
     shot(page, "profile-phone")
@@ -118,7 +118,7 @@ def test_staff_console_and_language_switch(page, web_server, province):
     page.goto(web_server.url("bank-a.localhost", "/accounts/login/?next=/console/"))
     page.fill("input[name=username]", "t-a-admin")
     page.fill("input[name=password]", province.password)
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url("**/console/")
     assert "甲县城东支行" in page.content()
     shot(page, "console-zh")
@@ -134,8 +134,62 @@ def test_staff_of_one_bank_get_404_on_another_banks_console(page, web_server, pr
     page.fill("input[name=username]", "t-a-admin")
     page.fill("input[name=password]", province.password)
     with page.expect_navigation():
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
     assert page.url.endswith("/console/")
     response = page.goto(web_server.url("bank-b.localhost", "/console/"))
     assert response.status == 404
     assert "乙县城东" not in page.content() and "乙农商行营业部" not in page.content()
+
+
+@pytest.fixture(scope="session")
+def bank_b_produce(province, django_db_blocker):
+    """A listed product of a bank-B merchant with a batch, committed so that the web
+    server sees it."""
+    import datetime
+
+    from catalog.services import batch_create
+    from tests.catalog_factories import approved_merchant, listed_product
+
+    with django_db_blocker.unblock():
+        merchant, _dossier = approved_merchant(province.bank_b, province.b_admin,
+                                               name="乙县山珍合作社")
+        product = listed_product(merchant, name="乙县野生猴头菇", price="68.00",
+                                 subtitle="林下仿野生 · 当季鲜采")
+        batch = batch_create(product=product, code="HTG-2026-03",
+                             harvest_date=datetime.date(2026, 3, 18), farm="乙县松林基地",
+                             plot="南坡 2 号林地",
+                             inputs=[{"kind": "fertiliser", "name": "松木屑菌棒",
+                                      "date": "2026-01-10", "amount": "每棚 800 棒"}],
+                             lab_report="农残及重金属检测合格（报告编号 YX-2026-0318）")
+    return product, batch
+
+
+def test_shopper_searches_on_bank_a_and_traces_a_bank_b_product(page, web_server, province,
+                                                                 bank_b_produce):
+    product, batch = bank_b_produce
+    page.goto(web_server.url("bank-a.localhost"))
+    page.fill("form.topsearch input[name=q]", "猴头菇")
+    with page.expect_navigation():
+        page.press("form.topsearch input[name=q]", "Enter")
+    assert "/search/" in page.url
+    shot(page, "search-results")
+    with page.expect_navigation():
+        page.click("a.pcard:has-text('乙县野生猴头菇')")
+    assert page.url.endswith(f"/p/{product.pk}/")
+    assert "乙县山珍合作社" in page.content() and "乙县农村商业银行" in page.content()
+    shot(page, "product")
+    with page.expect_navigation():
+        page.click(f"a[href='/trace/{batch.trace_token}/']")
+    assert "乙县松林基地" in page.content() and "松木屑菌棒" in page.content()
+    shot(page, "trace")
+    qr = page.locator("img[src$='qr.svg']")
+    assert qr.evaluate("img => img.complete && img.naturalWidth > 0")
+
+
+def test_pinyin_search_on_a_phone(phone_page, web_server, province, bank_b_produce):
+    page = phone_page
+    page.goto(web_server.url("bank-a.localhost", "/search/?q=houtougu"))
+    assert "乙县野生猴头菇" in page.content()
+    shot(page, "search-phone")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
