@@ -37,6 +37,23 @@ def admission_queue(*, bank: Bank, tab: str) -> QuerySet[Merchant]:
             .order_by("status", "created_at"))
 
 
+def dossier_file(*, dossier: Dossier, kind: str, item_id: int):
+    """A stored file of this dossier, or 404."""
+    sources = {
+        "document": (dossier.documents, "file"),
+        "licence": (dossier.licences, "document"),
+        "inspection": (dossier.inspections, "photo"),
+    }
+    if kind not in sources:
+        raise Http404
+    manager, attr = sources[kind]
+    item = manager.filter(pk=item_id).first()
+    field = getattr(item, attr, None) if item is not None else None
+    if not field:
+        raise Http404
+    return field
+
+
 def open_flags() -> QuerySet[Flag]:
     return Flag.objects.filter(resolved_at__isnull=True).select_related("dossier")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -124,6 +124,29 @@ def decide(request, merchant_id: int, action: str):
     messages.success(request, _("%(m)s is now “%(s)s”.")
                      % {"m": merchant.name, "s": merchant.get_status_display()})
     return redirect("admission:dossier", merchant.pk)
+
+
+@bank_staff_required(*STAFF_ROLES)
+@require_POST
+def document_upload(request, merchant_id: int):
+    merchant, file = selectors.dossier_for_bank(bank=request.bank, merchant_id=merchant_id)
+    try:
+        services.document_add(dossier=file, title=request.POST.get("title", ""),
+                              file=request.FILES.get("file"), actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Document added to the dossier."))
+    return redirect("admission:dossier", merchant.pk)
+
+
+@bank_staff_required(*STAFF_ROLES)
+def private_file(request, merchant_id: int, kind: str, item_id: int):
+    """A dossier's private file (document, licence scan, inspection photo), to this bank's
+    staff only: these files are never under a public URL."""
+    _merchant, file = selectors.dossier_for_bank(bank=request.bank, merchant_id=merchant_id)
+    field = selectors.dossier_file(dossier=file, kind=kind, item_id=item_id)
+    return FileResponse(field.open("rb"), filename=field.name.rsplit("/", 1)[-1])
 
 
 @bank_staff_required(*STAFF_ROLES)

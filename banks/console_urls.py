@@ -6,4 +6,5 @@ app_name = "console"
 urlpatterns = [
     path("", views.console_home, name="home"),
     path("branches/<int:branch_id>/", views.console_branch, name="branch"),
+    path("policy/", views.console_policy, name="policy"),
 ]

@@ -208,3 +208,13 @@ def federation_admin_grant(*, user):
     user.is_staff = True
     user.save(update_fields=["is_federation_admin", "is_staff"])
     return user
+
+
+@transaction.atomic
+def bank_set_listing_policy(*, bank: Bank, requires_review: bool, acting_user) -> Bank:
+    """Whether a merchant's product goes live only after the bank's staff review it."""
+    bank.requires_listing_review = bool(requires_review)
+    bank.save(update_fields=["requires_listing_review"])
+    BankEvent.objects.create(bank=bank, actor=acting_user, action="listing_policy",
+                             detail={"requires_listing_review": bank.requires_listing_review})
+    return bank

@@ -1,5 +1,9 @@
-from django.shortcuts import render
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
+from banks.models import StaffRole
 from banks.permissions import bank_staff_required
 from banks.selectors import (
     bank_list_active,
@@ -8,6 +12,7 @@ from banks.selectors import (
     branch_list,
     staff_list,
 )
+from banks.services import bank_set_listing_policy
 
 
 def _storefront_url(request, domain: str | None) -> str | None:
@@ -36,6 +41,15 @@ def console_home(request):
         "branches": branch_list(bank=bank),
         "staff": staff_list(bank=bank),
     })
+
+
+@bank_staff_required(StaffRole.BANK_ADMIN)
+@require_POST
+def console_policy(request):
+    bank_set_listing_policy(bank=request.bank, acting_user=request.user,
+                            requires_review=request.POST.get("requires_listing_review") == "1")
+    messages.success(request, _("Policy saved."))
+    return redirect("console:home")
 
 
 @bank_staff_required()

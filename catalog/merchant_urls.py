@@ -6,6 +6,7 @@ app_name = "merchant"
 urlpatterns = [
     path("", views.home, name="home"),
     path("<int:merchant_id>/", views.shop, name="shop"),
+    path("<int:merchant_id>/profile/", views.profile, name="profile"),
     path("<int:merchant_id>/products/new/", views.product_new, name="product-new"),
     path("<int:merchant_id>/products/<int:product_id>/", views.product_edit, name="product"),
     path("<int:merchant_id>/products/<int:product_id>/skus/", views.sku_add, name="sku-add"),

@@ -40,6 +40,16 @@ def shop(request, merchant_id: int):
 
 
 @login_required
+@require_POST
+def profile(request, merchant_id: int):
+    merchant = _merchant(request, merchant_id)
+    services.merchant_update_profile(merchant=merchant, intro=request.POST.get("intro", ""),
+                                     township=request.POST.get("township", ""))
+    messages.success(request, _("Shop profile saved."))
+    return redirect("merchant:shop", merchant.pk)
+
+
+@login_required
 def product_new(request, merchant_id: int):
     merchant = _merchant(request, merchant_id)
     form = ProductForm(request.POST or None, request.FILES or None)

@@ -119,3 +119,61 @@ def test_staff_of_another_bank_get_404_for_admission_pages(province, client_on):
     # a shopper is not staff
     assert client_on(province.bank_a, province.shopper).get(
         "/console/merchants/").status_code == 404
+
+
+def test_private_documents_are_for_the_banks_staff_only(province, client_on):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.catalog_factories import apply_merchant
+
+    mid = apply_merchant(province.bank_a).merchant_id
+    staff = client_on(province.bank_a, province.a_credit)
+    upload = SimpleUploadedFile("inspection-notes.txt", "现场核查记录".encode())
+    assert staff.post(f"/console/merchants/{mid}/documents/",
+                      {"title": "核查记录", "file": upload}).status_code == 302
+    with schema_context(province.bank_a.schema_name):
+        doc = Dossier.objects.get(merchant_id=mid).documents.get()
+    url = f"/console/merchants/{mid}/files/document/{doc.pk}/"
+    response = staff.get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).decode() == "现场核查记录"
+    assert client_on(province.bank_a, province.shopper).get(url).status_code == 404
+    assert client_on(province.bank_b, province.b_admin).get(url).status_code == 404
+    assert client_on(province.bank_a, province.b_admin).get(url).status_code == 404
+    # stored in the bank's own folder, not under the public media folder
+    assert "/public/" not in doc.file.path and province.bank_a.schema_name in doc.file.path
+
+
+def test_bank_admin_sets_the_listing_policy(province, client_on):
+    from tests.catalog_factories import approved_merchant, category
+
+    merchant, _ = approved_merchant(province.bank_a, province.a_credit)
+    from catalog.services import SkuSpec, product_create, product_transition
+
+    admin = client_on(province.bank_a, province.a_admin)
+    assert client_on(province.bank_a, province.a_manager).post(
+        "/console/policy/", {}).status_code == 403  # not an admin of this bank
+    assert admin.post("/console/policy/", {}).status_code == 302
+    province.bank_a.refresh_from_db()
+    assert province.bank_a.requires_listing_review is False
+    product = product_create(merchant=merchant, name="免审核的米", category=category(),
+                             origin_county="甲县",
+                             skus=[SkuSpec(spec="5kg", unit="袋", price="30", stock=5)])
+    product_transition(product=product, action="submit")
+    assert product.status == "listed"
+    admin.post("/console/policy/", {"requires_listing_review": "1"})
+    province.bank_a.refresh_from_db()
+    assert province.bank_a.requires_listing_review is True
+
+
+def test_merchant_edits_the_shop_profile(province, client_on):
+    from tests.catalog_factories import approved_merchant
+
+    merchant, _ = approved_merchant(province.bank_a, province.a_credit, owner=province.shopper)
+    owner = client_on(province.bank_a, province.shopper)
+    assert owner.post(f"/merchant/{merchant.pk}/profile/",
+                      {"intro": "三代种橙", "township": "青山乡"}).status_code == 302
+    merchant.refresh_from_db()
+    assert (merchant.intro, merchant.township) == ("三代种橙", "青山乡")
+    assert client_on(province.bank_a, province.a_manager).post(
+        f"/merchant/{merchant.pk}/profile/", {"intro": "x"}).status_code == 404

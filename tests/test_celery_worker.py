@@ -38,3 +38,12 @@ def test_worker_heartbeat_makes_healthz_report_the_worker(province, celery_worke
     assert body["worker"]["ok"] is True
     assert "heartbeat_age_seconds" in body["worker"]
     assert body["ok"] is True
+
+
+def test_the_daily_flag_scan_runs_in_each_banks_schema(province, celery_worker_process):
+    from admission.tasks import scan_all_banks, scan_bank_flags
+
+    assert scan_all_banks.delay().get(timeout=30) >= 2
+    with schema_context(province.bank_a.schema_name):
+        result = scan_bank_flags.delay()
+    assert set(result.get(timeout=30)) == {"raised", "resolved", "open"}
