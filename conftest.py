@@ -109,10 +109,18 @@ def api_on():
 
 def _close_sessions_of_stopped_children(django_db_blocker) -> None:
     """Child processes may leave a backend behind for a moment after they exit; end them
-    so that pytest-django can drop the test database."""
+    (and wait: pg_terminate_backend only signals) so that pytest-django can drop the test
+    database."""
+    others = ("SELECT pid FROM pg_stat_activity "
+              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
     with django_db_blocker.unblock(), connection.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cur.execute(f"SELECT pg_terminate_backend(pid) FROM ({others}) AS o")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cur.execute(others)
+            if not cur.fetchall():
+                break
+            time.sleep(0.1)
 
 
 def _child_env() -> dict[str, str]:
