@@ -11,3 +11,12 @@ class BanksConfig(appconfig.PlatformAppConfig):
         from banks.selectors import profile_roles
 
         register_profile_section(profile_roles)
+
+        from django.db.models.signals import post_delete, post_save
+
+        from banks.middleware import clear_host_cache
+        from banks.models import Bank, Domain
+
+        for model in (Bank, Domain):
+            post_save.connect(clear_host_cache, sender=model, dispatch_uid=f"host-{model}")
+            post_delete.connect(clear_host_cache, sender=model, dispatch_uid=f"host-d-{model}")

@@ -3,6 +3,8 @@ host must be a member bank's domain, and an unknown host gets a 404 page, never 
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
@@ -13,8 +15,32 @@ from django.utils import translation
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_tenant_domain_model
 
+# Host -> bank, per process: the lookup is two statements and model building on every
+# request (about 2 ms, see bench/README.md). Entries live HOST_CACHE_SECONDS; saving or
+# deleting a Bank or Domain clears this process's cache at once (banks/signals.py), other
+# processes see the change within HOST_CACHE_SECONDS. Unknown hosts are never cached, and
+# the cache is bounded, so random Host headers cannot grow it.
+HOST_CACHE_SECONDS = 30
+HOST_CACHE_SIZE = 1000
+_host_cache: dict[str, tuple[float, object]] = {}
+
+
+def clear_host_cache(*args, **kwargs) -> None:
+    _host_cache.clear()
+
 
 class BankRoutingMiddleware(TenantMainMiddleware):
+    def get_tenant(self, domain_model, hostname):
+        now = time.monotonic()
+        hit = _host_cache.get(hostname)
+        if hit is not None and now - hit[0] < HOST_CACHE_SECONDS:
+            return hit[1]
+        tenant = super().get_tenant(domain_model, hostname)  # raises DoesNotExist
+        if len(_host_cache) >= HOST_CACHE_SIZE:
+            _host_cache.clear()
+        _host_cache[hostname] = (now, tenant)
+        return tenant
+
     @staticmethod
     def hostname_from_request(request):
         # Host names are case-insensitive; domains are stored in lower case. A leading

@@ -106,21 +106,56 @@ def reset_banks() -> None:
 
 # --- 1. onboarding ----------------------------------------------------------------------
 
-def onboard(index: int, prefix: str = "bench") -> float:
+def onboard(index: int, prefix: str = "bench") -> tuple[float, float]:
+    """Onboard one bank; return (seconds for bank_onboard, seconds of that in create_schema)."""
     from banks.services import BranchSpec, bank_onboard
 
+    _schema_seconds.clear()
     start = time.perf_counter()
     bank_onboard(code=f"{prefix}-{index}", name=f"Bench Bank {prefix} {index}",
                  branches=[BranchSpec(code="main", name="Main branch", county="Bench County",
                                       address="1 Bench Road")])
-    return time.perf_counter() - start
+    return time.perf_counter() - start, sum(_schema_seconds)
+
+
+_schema_seconds: list[float] = []
+
+
+def _time_create_schema() -> None:
+    """Record how long TenantMixin.create_schema (CREATE SCHEMA + migrations) takes."""
+    from banks.models import Bank
+
+    original = Bank.create_schema
+
+    def create_schema(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _schema_seconds.append(time.perf_counter() - start)
+
+    Bank.create_schema = create_schema
+
+
+def tenant_schema_size(schema: str) -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s", [schema])
+        tables = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = %s", [schema])
+        indexes = cur.fetchone()[0]
+        cur.execute(f'SELECT count(*) FROM "{schema}".django_migrations')
+        migrations = cur.fetchone()[0]
+    return {"schema": schema, "tables": tables, "indexes": indexes,
+            "migrations_applied": migrations}
 
 
 def bench_onboarding(sizes: list[int], baseline_repeats: int) -> dict:
     """Each series starts from no bank at all. The first (smallest) series is the baseline;
     it is short, so it is repeated and its median total is used."""
 
-    def series_run(size: int) -> tuple[float, list[float]]:
+    def series_run(size: int) -> tuple[float, list[tuple[float, float]]]:
         reset_banks()
         samples = []
         start = time.perf_counter()
@@ -128,15 +163,18 @@ def bench_onboarding(sizes: list[int], baseline_repeats: int) -> dict:
             samples.append(onboard(i))
         return time.perf_counter() - start, samples
 
+    _time_create_schema()
     reset_banks()
-    warmup = onboard(0, prefix="warmup")  # first onboarding in the process: imports etc.
+    warmup, _ = onboard(0, prefix="warmup")  # first onboarding in the process: imports etc.
     series = []
     for position, size in enumerate(sizes):
         repeats = baseline_repeats if position == 0 and len(sizes) > 1 else 1
         runs = [series_run(size) for _ in range(repeats)]
         totals = [t for t, _ in runs]
         total = statistics.median(totals)
-        samples = [x for _, run_samples in runs for x in run_samples]
+        pairs = [x for _, run_samples in runs for x in run_samples]
+        samples = [total_s for total_s, _ in pairs]
+        schema_samples = [schema_s for _, schema_s in pairs]
         entry = {
             "banks": size,
             "repeats": repeats,
@@ -146,6 +184,8 @@ def bench_onboarding(sizes: list[int], baseline_repeats: int) -> dict:
             "per_bank_min_s": min(samples),
             "per_bank_max_s": max(samples),
             "samples_s": samples,
+            "create_schema_samples_s": schema_samples,
+            "create_schema_share": sum(schema_samples) / sum(samples),
         }
         if repeats > 1:
             entry["repeat_totals_s"] = totals
@@ -160,7 +200,8 @@ def bench_onboarding(sizes: list[int], baseline_repeats: int) -> dict:
             entry["first_k"] = k
             entry["first_k_mean_s"] = statistics.fmean(entry["samples_s"][:k])
             entry["last_k_mean_s"] = statistics.fmean(entry["samples_s"][-k:])
-    return {"warmup_s": warmup, "baseline_banks": sizes[0], "series": series}
+    return {"warmup_s": warmup, "baseline_banks": sizes[0], "series": series,
+            "tenant_schema": tenant_schema_size("bank_bench_1")}
 
 
 # --- 2. no-op migrate -------------------------------------------------------------------
@@ -368,7 +409,17 @@ def machine_info() -> dict:
         "psycopg2": psycopg2.__version__.split()[0],
         "postgresql": pg,
         "loadavg_at_start": os.getloadavg(),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
     }
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
 
 
 def _dist_version(name: str) -> str | None:
@@ -393,13 +444,18 @@ def print_report(result: dict) -> None:
     print(f"\n1. Onboarding (bank_onboard, one branch each; first series: median of "
           f"{o['series'][0]['repeats']} runs; warm-up bank: {o['warmup_s']:.3f} s)")
     print(f"   {'banks':>5}  {'total s':>8}  {'s/bank':>7}  {'median':>7}  {'min':>6}  "
-          f"{'max':>6}  {'ratio vs ' + str(o['baseline_banks']):>11}  first/last k mean s (k)")
+          f"{'max':>6}  {'ratio vs ' + str(o['baseline_banks']):>11}  {'schema %':>8}  "
+          f"first/last k mean s (k)")
     for s in o["series"]:
         fl = (f"{s['first_k_mean_s']:.3f} / {s['last_k_mean_s']:.3f} ({s['first_k']})"
               if "first_k" in s else "-")
         print(f"   {s['banks']:>5}  {s['total_s']:>8.2f}  {s['per_bank_s']:>7.3f}  "
               f"{s['per_bank_median_s']:>7.3f}  {s['per_bank_min_s']:>6.3f}  "
-              f"{s['per_bank_max_s']:>6.3f}  {s['per_bank_ratio_vs_first_series']:>11.2f}  {fl}")
+              f"{s['per_bank_max_s']:>6.3f}  {s['per_bank_ratio_vs_first_series']:>11.2f}  "
+              f"{100 * s['create_schema_share']:>8.0f}  {fl}")
+    ts = o["tenant_schema"]
+    print(f"   a bank schema: {ts['tables']} tables, {ts['indexes']} indexes, "
+          f"{ts['migrations_applied']} migrations; schema % = share of time in create_schema")
 
     g = result["migrate"]
     ip, cli = g["in_process"], g["cli"]

@@ -80,8 +80,29 @@ def test_unknown_host_page_is_in_chinese_by_default(province):
 
 
 def test_an_inactive_bank_is_not_served(province, client_on):
-    Bank.objects.filter(pk=province.bank_b.pk).update(is_active=False)
+    assert client_on(province.bank_b).get("/").status_code == 200
+    bank = Bank.objects.get(pk=province.bank_b.pk)
+    bank.is_active = False
+    bank.save()  # clears this process's host cache at once
     assert client_on(province.bank_b).get("/").status_code == 404
+
+
+def test_host_lookups_are_cached_per_process(province):
+    from django.test import RequestFactory
+    from django.test.utils import CaptureQueriesContext
+
+    from banks.middleware import BankRoutingMiddleware, clear_host_cache
+
+    def route():
+        request = RequestFactory(HTTP_HOST="bank-a.localhost").get("/")
+        with CaptureQueriesContext(connection) as ctx:
+            BankRoutingMiddleware(lambda r: None).process_request(request)
+        assert request.bank == province.bank_a
+        return len(ctx.captured_queries)
+
+    clear_host_cache()
+    assert route() >= 1   # looked up
+    assert route() == 0   # from the cache
 
 
 def test_unknown_path_on_a_bank_is_a_404_page(province, client_on):
