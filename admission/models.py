@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from catalog.models import MerchantStatus
 from core.validators import validate_uscc
 
 
@@ -89,15 +90,29 @@ class Inspection(models.Model):
         return f"{self.inspected_on} {self.verdict}"
 
 
+class EventAction(models.TextChoices):
+    APPLY = "apply", _("Applied")
+    START_REVIEW = "start_review", _("Taken into review")
+    INSPECT = "inspect", _("On-site inspection")
+    APPROVE = "approve", _("Approved")
+    REJECT = "reject", _("Rejected")
+    SUSPEND = "suspend", _("Suspended")
+    REINSTATE = "reinstate", _("Reinstated")
+    REAPPLY = "reapply", _("Re-submitted")
+    RENEW_LICENCE = "renew_licence", _("Licence renewed")
+
+
 class DossierEvent(models.Model):
     """Audit trail: who moved the merchant from which state to which, and why."""
 
     dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                               related_name="+")
-    action = models.CharField(max_length=30)
-    from_status = models.CharField(max_length=20, blank=True, default="")
-    to_status = models.CharField(max_length=20, blank=True, default="")
+    action = models.CharField(max_length=30, choices=EventAction.choices)
+    from_status = models.CharField(max_length=20, blank=True, default="",
+                                   choices=MerchantStatus.choices)
+    to_status = models.CharField(max_length=20, blank=True, default="",
+                                 choices=MerchantStatus.choices)
     reason = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 

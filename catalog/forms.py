@@ -2,7 +2,6 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import UNITS, Category
-from catalog.services import INPUT_KINDS
 
 
 class ProductForm(forms.Form):
@@ -62,8 +61,9 @@ class BatchForm(forms.Form):
     plot = forms.CharField(label=_("Plot"), max_length=100, required=False)
     inputs = forms.CharField(
         label=_("Inputs used"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("One per line: kind | name | date | amount; kinds: ")
-        + ", ".join(INPUT_KINDS))
+        help_text=_("One per line: kind | name | date | amount, e.g. "
+                    "“肥料 | 有机肥 | 2026-03-01 | 200公斤/亩”; "
+                    "kinds: 肥料, 农药, 饲料, 兽药, 其他"))
     lab_report = forms.CharField(label=_("Lab report"), required=False,
                                  widget=forms.Textarea(attrs={"rows": 2}))
     inspection_report = forms.CharField(label=_("Inspection report"), required=False,

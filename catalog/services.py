@@ -177,7 +177,10 @@ def _validate_skus(skus: Sequence[SkuSpec], errors: dict[str, list[str]]) -> Non
                 errors.setdefault("skus", []).append(
                     _("%(l)s: wholesale tiers start at 2 units, one price per quantity.")
                     % {"l": label})
-            elif Decimal(unit_price) <= 0 or Decimal(unit_price) > previous_price:
+            elif Decimal(unit_price) <= 0:
+                errors.setdefault("skus", []).append(
+                    _("%(l)s: a wholesale price must be above zero.") % {"l": label})
+            elif Decimal(unit_price) > previous_price:
                 errors.setdefault("skus", []).append(
                     _("%(l)s: a larger quantity must not cost more per unit.") % {"l": label})
             seen.add(min_qty)
@@ -323,6 +326,9 @@ def product_set_featured(*, product: Product, featured: bool) -> Product:
 # --- batches and traceability ----------------------------------------------------------------
 
 INPUT_KINDS = ("fertiliser", "pesticide", "feed", "veterinary", "other")
+# What a merchant may type for each kind (the code, or its Chinese name).
+INPUT_KIND_NAMES = {"肥料": "fertiliser", "农药": "pesticide", "饲料": "feed",
+                    "兽药": "veterinary", "其他": "other"}
 
 
 @transaction.atomic
@@ -344,9 +350,10 @@ def batch_create(*, product: Product, code: str, harvest_date, farm: str, plot: 
     clean_inputs = []
     for item in inputs:
         kind, name = item.get("kind", ""), (item.get("name") or "").strip()
+        kind = INPUT_KIND_NAMES.get(kind, kind)
         if kind not in INPUT_KINDS or not name:
             errors.setdefault("inputs", []).append(
-                _("Each input needs a kind (fertiliser, pesticide, ...) and a name."))
+                _("Each input needs a kind (肥料, 农药, 饲料, 兽药 or 其他) and a name."))
             continue
         clean_inputs.append({"kind": kind, "name": name,
                              "date": str(item.get("date") or ""),
