@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -37,6 +38,9 @@ def _start() -> None:
 def stop_services() -> None:
     while _started:
         _started.pop().stop()
+    # Logs and browser screenshots: kept with PLATFORM_KEEP_TEST_FILES=1 (to look at them).
+    if os.environ.get("PLATFORM_KEEP_TEST_FILES") != "1":
+        shutil.rmtree(TEST_TMP, ignore_errors=True)
 
 
 _start()
