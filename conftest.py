@@ -71,6 +71,12 @@ def province(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _no_listing_cache(settings):
+    """Tests see the catalog as it is at once (the storefront caches counts and facets)."""
+    settings.CATALOG_LISTING_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _public_schema_after_each_test():
     yield
     if connection.connection is not None or connection.schema_name:

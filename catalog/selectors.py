@@ -3,9 +3,12 @@ banks; a storefront shows its own bank's merchants and curated picks first."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import (
     Case,
     Count,
@@ -129,40 +132,84 @@ def _search(qs: QuerySet[Product], q: str) -> tuple[QuerySet[Product], bool]:
 
 def storefront_listing(*, host_bank: Bank | None, lq: ListingQuery,
                        with_facets: bool = True) -> Listing:
-    """A page of products for a storefront (host_bank) or the portal (None)."""
+    """A page of products for a storefront (host_bank) or the portal (None).
+
+    Default order on a bank's storefront: that bank's merchants' products first (curated
+    picks, then best sellers), then the rest of the province by sales. It is read as two
+    index-backed queries (the bank's part, then the province's) rather than one sort of
+    the whole catalog by a computed "is it ours" column, which would sort every row.
+    """
     qs = _filtered(lq)
     searched = False
     if lq.q:
         qs, searched = _search(qs, lq.q)
         if not searched:
             qs = qs.none()
-    home_first = Value(0, output_field=IntegerField())
-    if host_bank is not None:
-        home_first = Case(When(merchant__bank_id=host_bank.pk, then=Value(1)),
-                          default=Value(0), output_field=IntegerField())
-    qs = qs.annotate(home=home_first)
+    per_page = max(1, min(lq.per_page, 100))
     orderings = {
         "price_asc": ["price_from", "-id"],
         "price_desc": ["-price_from", "-id"],
         "newest": ["-listed_at", "-id"],
         "sales": ["-sales_count", "-id"],
     }
-    if lq.sort in orderings:
-        qs = qs.order_by(*orderings[lq.sort])
-    elif searched:
-        qs = qs.order_by("-rank", "-home", "-sales_count", "-id")
+    if lq.sort in orderings or searched or host_bank is None:
+        if lq.sort in orderings:
+            qs = qs.order_by(*orderings[lq.sort])
+        elif searched:
+            home = Value(0, output_field=IntegerField())
+            if host_bank is not None:
+                home = Case(When(merchant__bank_id=host_bank.pk, then=Value(1)),
+                            default=Value(0), output_field=IntegerField())
+            qs = qs.annotate(home=home).order_by("-rank", "-home", "-sales_count", "-id")
+        else:
+            qs = qs.order_by("-sales_count", "-id")
+        total = _cached_count(lq, "all", qs)
+        page, pages = _page_of(lq.page, total, per_page)
+        products = list(_card_queryset(qs)[(page - 1) * per_page: page * per_page])
     else:
-        qs = qs.order_by("-home", "-is_featured", "-merchant__is_featured", "-sales_count",
-                         "-id")
-    total = qs.count()
-    per_page = max(1, min(lq.per_page, 100))
-    pages = max(1, (total + per_page - 1) // per_page)
-    page = max(1, min(lq.page, pages))
-    products = list(_card_queryset(qs)[(page - 1) * per_page: page * per_page])
+        own = qs.filter(merchant__bank_id=host_bank.pk).order_by(
+            "-is_featured", "-sales_count", "-id")
+        rest = qs.exclude(merchant__bank_id=host_bank.pk).order_by("-sales_count", "-id")
+        own_total = _cached_count(lq, f"own-{host_bank.pk}", own)
+        total = own_total + _cached_count(lq, f"rest-{host_bank.pk}", rest)
+        page, pages = _page_of(lq.page, total, per_page)
+        start, end = (page - 1) * per_page, page * per_page
+        products = []
+        if start < own_total:
+            products += list(_card_queryset(own)[start:min(end, own_total)])
+        if end > own_total:
+            products += list(_card_queryset(rest)[max(0, start - own_total):end - own_total])
     listing = Listing(products=products, total=total, page=page, pages=pages, query=lq)
     if with_facets:
-        listing.facets = _facets(lq)
+        listing.facets = _cached_facets(lq)
     return listing
+
+
+def _page_of(requested: int, total: int, per_page: int) -> tuple[int, int]:
+    pages = max(1, (total + per_page - 1) // per_page)
+    return max(1, min(requested, pages)), pages
+
+
+def _filters_key(lq: ListingQuery, part: str) -> str:
+    raw = "|".join([part, lq.q, str(lq.category.pk if lq.category else ""), lq.origin,
+                    lq.price, lq.bank])
+    return "catalog:listing:" + hashlib.sha1(raw.encode()).hexdigest()  # noqa: S324
+
+
+def _cached_count(lq: ListingQuery, part: str, qs: QuerySet[Product]) -> int:
+    """Counting a whole catalog is the costly part of a listing; counts (and facets) may
+    lag the catalog by CATALOG_LISTING_CACHE_SECONDS."""
+    seconds = settings.CATALOG_LISTING_CACHE_SECONDS
+    if not seconds:
+        return qs.count()
+    return cache.get_or_set(_filters_key(lq, "count-" + part), qs.count, seconds)
+
+
+def _cached_facets(lq: ListingQuery) -> dict[str, list[dict]]:
+    seconds = settings.CATALOG_LISTING_CACHE_SECONDS
+    if not seconds:
+        return _facets(lq)
+    return cache.get_or_set(_filters_key(lq, "facets"), lambda: _facets(lq), seconds)
 
 
 def _facet_base(lq: ListingQuery, exclude: str) -> QuerySet[Product]:

@@ -173,6 +173,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Storefront listings: product counts and facets are cached this long (0: not at all).
+CATALOG_LISTING_CACHE_SECONDS = int(env("CATALOG_LISTING_CACHE_SECONDS", "30"))
+
 # --- card payments -----------------------------------------------------------------------
 
 EMBEDDED_STRIPE_PORT = int(env("EMBEDDED_STRIPE_PORT", "8420"))

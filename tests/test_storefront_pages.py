@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from admission.models import Flag
+from banks.middleware import clear_host_cache
 from admission.services import flags_scan
 from catalog.services import batch_create
 from tests.catalog_factories import approved_merchant, listed_product
@@ -24,6 +25,7 @@ def shops(province):
 
 
 def count_queries(client, path):
+    clear_host_cache()  # every measured request looks its bank up the same way
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(path)
     assert response.status_code == 200
@@ -143,3 +145,25 @@ def test_flags_show_in_the_banks_queue(province, client_on, shops):
     assert a.name in html.decode()
     assert client_on(province.bank_a, province.a_credit).get(
         f"/console/merchants/{a.pk}/").status_code == 200
+
+
+def test_paging_across_the_banks_own_part_and_the_province(province, shops):
+    from catalog.models import Product
+    from catalog.selectors import ListingQuery, storefront_listing
+
+    a, b = shops
+    for i in range(5):
+        listed_product(a, name=f"甲货{i}")
+    for i in range(6):
+        listed_product(b, name=f"乙货{i}")
+    Product.objects.filter(name__startswith="乙货").update(sales_count=100)
+    seen = []
+    for page in (1, 2, 3):
+        listing = storefront_listing(host_bank=province.bank_a,
+                                     lq=ListingQuery(page=page, per_page=4),
+                                     with_facets=False)
+        assert listing.total == 11 and listing.pages == 3
+        seen += [p.name for p in listing.products]
+    assert len(seen) == 11 and len(set(seen)) == 11
+    assert all(n.startswith("甲货") for n in seen[:5])   # the host bank's first
+    assert all(n.startswith("乙货") for n in seen[5:])
