@@ -231,7 +231,9 @@ def flags_scan(*, today: datetime.date | None = None) -> dict[str, int]:
     """Raise and resolve monitoring flags in the current bank's schema. Idempotent."""
     today = today or timezone.localdate()
     trading = (MerchantStatus.APPROVED, MerchantStatus.SUSPENDED)
-    merchant_ids = set(Merchant.objects.filter(status__in=trading).values_list("pk", flat=True))
+    merchant_ids = set(Merchant.objects.filter(status__in=trading,
+                                               bank__schema_name=connection.schema_name)
+                       .values_list("pk", flat=True))
     raised = resolved = 0
     wanted: set[tuple[int, str, str]] = set()
     detail: dict[tuple[int, str, str], str] = {}

@@ -11,7 +11,8 @@ Technique (measured in bench/README.md):
   - pinyin of the name: the whole syllable string from each syllable on
     (xianggangluohanguo, gangluohanguo, luohanguo, ...), and the same for the initials
     (xglhg, glhg, lhg, ...), matched by prefix, so "luohan" and "lhg" both find it;
-  - ASCII words (brand names, grades) as they are.
+  - ASCII words (brand names, grades) as they are;
+  - the full pinyin of regional synonyms of the name (malingshu for 土豆).
   Name tokens get weight A, the rest weight B, so name matches rank first.
 * A query is split on whitespace; each word must match (AND). A Chinese word is expanded
   with its regional synonyms (土豆 = 马铃薯 = 洋芋), each alternative being the AND of its
@@ -101,13 +102,15 @@ def _unique(tokens: Iterable[str]) -> list[str]:
 
 def document_tokens(*, name: str, others: Iterable[str]) -> tuple[list[str], list[str]]:
     """(weight-A tokens, weight-B tokens) for a product."""
+    # Chinese synonyms are expanded at query time only: indexing their characters would
+    # make 山药 (yam) find 土豆 (potato), one of whose regional names is 山药蛋. Their full
+    # pinyin is indexed, so that "malingshu" finds 土豆 too.
     synonyms = [syn for word in _SYNONYMS if word in (name or "")
                 for syn in _SYNONYMS[word] if syn != word]
     strong = _unique([*cjk_grams(name), *pinyin_tokens(name), *ascii_tokens(name)])
     other_text = " ".join(others)
     weak = _unique([*cjk_grams(other_text), *ascii_tokens(other_text),
-                    *(g for syn in synonyms for g in cjk_grams(syn)),
-                    *(t for syn in synonyms for t in pinyin_tokens(syn))])
+                    *("".join(lazy_pinyin(syn)) for syn in synonyms)])
     weak = [t for t in weak if t not in set(strong)]
     return strong, weak
 

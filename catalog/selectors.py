@@ -3,6 +3,7 @@ banks; a storefront shows its own bank's merchants and curated picks first."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -196,20 +197,30 @@ def _filters_key(lq: ListingQuery, part: str) -> str:
     return "catalog:listing:" + hashlib.sha1(raw.encode()).hexdigest()  # noqa: S324
 
 
-def _cached_count(lq: ListingQuery, part: str, qs: QuerySet[Product]) -> int:
-    """Counting a whole catalog is the costly part of a listing; counts (and facets) may
-    lag the catalog by CATALOG_LISTING_CACHE_SECONDS."""
+def _cached(key: str, compute):
+    """Counting a whole catalog is the costly part of a listing; counts and facets may lag
+    the catalog by CATALOG_LISTING_CACHE_SECONDS. Without the cache (Redis down) the
+    page is slower, not broken."""
     seconds = settings.CATALOG_LISTING_CACHE_SECONDS
     if not seconds:
-        return qs.count()
-    return cache.get_or_set(_filters_key(lq, "count-" + part), qs.count, seconds)
+        return compute()
+    try:
+        value = cache.get(key)
+    except Exception:  # noqa: BLE001 - the cache is an optimisation only
+        return compute()
+    if value is None:
+        value = compute()
+        with contextlib.suppress(Exception):
+            cache.set(key, value, seconds)
+    return value
+
+
+def _cached_count(lq: ListingQuery, part: str, qs: QuerySet[Product]) -> int:
+    return _cached(_filters_key(lq, "count-" + part), qs.count)
 
 
 def _cached_facets(lq: ListingQuery) -> dict[str, list[dict]]:
-    seconds = settings.CATALOG_LISTING_CACHE_SECONDS
-    if not seconds:
-        return _facets(lq)
-    return cache.get_or_set(_filters_key(lq, "facets"), lambda: _facets(lq), seconds)
+    return _cached(_filters_key(lq, "facets"), lambda: _facets(lq))
 
 
 def _facet_base(lq: ListingQuery, exclude: str) -> QuerySet[Product]:

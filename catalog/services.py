@@ -206,10 +206,22 @@ def product_create(*, merchant: Merchant, name: str, category: Category | None,
         origin_county=origin_county.strip(), origin_township=origin_township.strip(),
         gi_label=gi_label.strip())
     if image:
-        product.image.save(image.name, image, save=True)
+        _save_image(product, image)
     for spec in skus:
         _sku_create(product, spec)
     _refresh_price_from(product)
+    return product
+
+
+def _save_image(product: Product, image) -> None:
+    # Write only the image column: a full save of an instance held since before the last
+    # reindex would write back its stale search columns.
+    product.image.save(image.name, image, save=False)
+    product.save(update_fields=["image"])
+
+
+def product_set_image(*, product: Product, image) -> Product:
+    _save_image(product, image)
     return product
 
 
@@ -241,9 +253,11 @@ def product_update(*, product: Product, name: str, category: Category | None,
     product.subtitle, product.description = subtitle.strip(), description.strip()
     product.origin_province, product.origin_county = origin_province.strip(), origin_county
     product.origin_township, product.gi_label = origin_township.strip(), gi_label.strip()
-    product.save()
+    product.save(update_fields=["name", "category", "subtitle", "description",
+                                "origin_province", "origin_county", "origin_township",
+                                "gi_label"])
     if image:
-        product.image.save(image.name, image, save=True)
+        _save_image(product, image)
     if product.status == P.LISTED:
         product_reindex(product_ids=[product.pk])
     return product

@@ -1,7 +1,6 @@
 """The demo province loads through the real services, and loading it again adds nothing."""
 
 import pytest
-from django.core.management import call_command
 from django_tenants.utils import schema_exists
 
 from accounts.models import User
@@ -12,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_demo_province_is_complete_and_idempotent(province, client_on):
-    summary = load_demo_province()
+    summary = load_demo_province(catalog=False)  # the catalog has its own test below
     data = province_data()
     codes = [b["code"] for b in data["banks"]]
     assert len(codes) >= 6
@@ -31,15 +30,42 @@ def test_demo_province_is_complete_and_idempotent(province, client_on):
 
     banks_before = Bank.objects.count()
     users_before = User.objects.count()
-    again = load_demo_province()
+    again = load_demo_province(catalog=False)
     assert again.created == 0
     assert (Bank.objects.count(), User.objects.count()) == (banks_before, users_before)
 
-    call_command("load_demo")  # the command the run uses, also idempotent
-    assert Bank.objects.count() == banks_before
 
     client = client_on(Bank.objects.get(code="qinghe"))
     response = client.post("/accounts/login/", {"username": "qinghe-admin",
                                                 "password": data["password"]})
     assert response.status_code == 302
     assert "青禾农商行营业部" in client.get("/console/").content.decode()
+
+
+def test_demo_catalog_of_one_bank_goes_through_admission_and_is_idempotent(
+        province, settings, tmp_path, client_on):
+    from catalog.models import Merchant, Product
+    from fixtures.catalog_demo import load_demo_catalog
+
+    settings.MEDIA_ROOT = tmp_path  # the images are files: keep them out of .data/
+    load_demo_province(catalog=False)
+    bank = Bank.objects.get(code="qinghe")
+    first = load_demo_catalog(banks=[bank], password=province_data()["password"])
+    assert first.created > 0
+    merchants = Merchant.objects.filter(bank=bank)
+    statuses = set(merchants.values_list("status", flat=True))
+    assert statuses == {"approved", "applied", "under_review", "suspended"}
+    listed = Product.objects.filter(merchant__bank=bank, status="listed")
+    assert listed.count() >= 80
+    assert not listed.filter(image="").exists()
+    assert not listed.filter(batches__isnull=True).exists()
+    assert Product.objects.filter(merchant__bank=bank, status="pending_review").exists()
+    again = load_demo_catalog(banks=[bank], password=province_data()["password"])
+    assert again.created == 0
+    from catalog.selectors import visible_products
+
+    top = visible_products().filter(merchant__bank=bank).order_by("-is_featured",
+                                                                   "-sales_count").first()
+    assert top.name in client_on(bank).get("/").content.decode()
+    suspended = merchants.get(status="suspended")
+    assert client_on(bank).get(f"/shop/{suspended.pk}/").status_code == 404

@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from admission.models import Flag
-from banks.middleware import clear_host_cache
 from admission.services import flags_scan
+from banks.middleware import clear_host_cache
 from catalog.services import batch_create
 from tests.catalog_factories import approved_merchant, listed_product
 

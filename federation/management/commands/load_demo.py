@@ -4,10 +4,12 @@ from fixtures.loader import load_demo_province
 
 
 class Command(BaseCommand):
-    help = "Load (or complete) the demo province: banks, branches, staff, shoppers."
+    help = ("Load (or complete) the demo province: banks, branches, staff, shoppers, and the "
+            "shared catalog (merchants through admission, products, images, batches).")
 
     def handle(self, *args, **options):
         summary = load_demo_province()
         self.stdout.write(self.style.SUCCESS(
             f"Demo province ready: {len(summary.banks)} banks, "
-            f"{summary.created} objects created this time."))
+            f"{summary.created} objects created this time; catalog: "
+            f"{summary.catalog_counts or 'unchanged'}."))
