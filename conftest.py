@@ -20,15 +20,6 @@ from rest_framework.test import APIClient
 
 PASSWORD = "Test@pass-2026"
 
-
-@pytest.fixture(scope="session", autouse=True)
-def _fast_password_hashing(django_db_setup):
-    """Tests hash many passwords; PBKDF2's deliberate slowness is not what they test."""
-    from django.conf import settings
-    from django.contrib.auth.hashers import get_hashers
-
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    get_hashers.cache_clear()
 TEST_TMP = Path(os.environ.get("PLATFORM_TEST_TMP", "/tmp"))
 
 

@@ -197,6 +197,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+if env_bool("PLATFORM_INSECURE_FAST_PASSWORD_HASHER", False):  # the test suite only
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- API ---------------------------------------------------------------------------------

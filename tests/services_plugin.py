@@ -22,6 +22,11 @@ TEST_TMP = Path(tempfile.mkdtemp(prefix="platform-tests-"))
 os.environ.setdefault("PLATFORM_TEST_TMP", str(TEST_TMP))
 
 
+# Tests hash many passwords; PBKDF2's deliberate slowness is not what they test. The
+# variable reaches the worker and web server the tests start, so they verify the hashes.
+os.environ["PLATFORM_INSECURE_FAST_PASSWORD_HASHER"] = "1"
+
+
 def _start() -> None:
     if not os.environ.get("REDIS_URL"):
         port = embedded.free_port()

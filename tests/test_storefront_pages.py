@@ -150,17 +150,19 @@ def test_flags_show_in_the_banks_queue(province, client_on, shops):
 def test_paging_across_the_banks_own_part_and_the_province(province, shops):
     from catalog.models import Product
     from catalog.selectors import ListingQuery, storefront_listing
+    from tests.catalog_factories import category
 
     a, b = shops
+    cat = category("paging-test", "分页测试", "paging-root", "分页根")
     for i in range(5):
-        listed_product(a, name=f"甲货{i}")
+        listed_product(a, name=f"甲货{i}", cat=cat)
     for i in range(6):
-        listed_product(b, name=f"乙货{i}")
+        listed_product(b, name=f"乙货{i}", cat=cat)
     Product.objects.filter(name__startswith="乙货").update(sales_count=100)
     seen = []
     for page in (1, 2, 3):
         listing = storefront_listing(host_bank=province.bank_a,
-                                     lq=ListingQuery(page=page, per_page=4),
+                                     lq=ListingQuery(page=page, per_page=4, category=cat),
                                      with_facets=False)
         assert listing.total == 11 and listing.pages == 3
         seen += [p.name for p in listing.products]
