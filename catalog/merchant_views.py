@@ -22,6 +22,11 @@ def _merchant(request, merchant_id: int):
                                          merchant_id=merchant_id)
 
 
+def _member_product(request, merchant_id: int, product_id: int):
+    merchant = _merchant(request, merchant_id)
+    return merchant, selectors.product_for_member(merchant=merchant, product_id=product_id)
+
+
 @login_required
 def home(request):
     merchants = list(selectors.merchants_of_member(user=request.user, bank=request.bank))
@@ -73,8 +78,7 @@ def product_new(request, merchant_id: int):
 
 @login_required
 def product_edit(request, merchant_id: int, product_id: int):
-    merchant = _merchant(request, merchant_id)
-    product = selectors.product_for_member(merchant=merchant, product_id=product_id)
+    merchant, product = _member_product(request, merchant_id, product_id)
     initial = {f: getattr(product, f) for f in _PRODUCT_FIELDS}
     form = ProductForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -113,8 +117,7 @@ def _back(merchant, product):
 @login_required
 @require_POST
 def sku_add(request, merchant_id: int, product_id: int):
-    merchant = _merchant(request, merchant_id)
-    product = selectors.product_for_member(merchant=merchant, product_id=product_id)
+    merchant, product = _member_product(request, merchant_id, product_id)
     form = SkuForm(request.POST, prefix="sku")
     if form.is_valid():
         d = form.cleaned_data
@@ -132,8 +135,7 @@ def sku_add(request, merchant_id: int, product_id: int):
 @login_required
 @require_POST
 def stock_set(request, merchant_id: int, product_id: int, sku_id: int):
-    merchant = _merchant(request, merchant_id)
-    product = selectors.product_for_member(merchant=merchant, product_id=product_id)
+    merchant, product = _member_product(request, merchant_id, product_id)
     sku = product.skus.filter(pk=sku_id).first()
     form = StockForm(request.POST)
     if sku is None or not form.is_valid():
@@ -147,8 +149,7 @@ def stock_set(request, merchant_id: int, product_id: int, sku_id: int):
 @login_required
 @require_POST
 def batch_add(request, merchant_id: int, product_id: int):
-    merchant = _merchant(request, merchant_id)
-    product = selectors.product_for_member(merchant=merchant, product_id=product_id)
+    merchant, product = _member_product(request, merchant_id, product_id)
     form = BatchForm(request.POST, request.FILES, prefix="batch")
     if form.is_valid():
         try:
@@ -163,8 +164,7 @@ def batch_add(request, merchant_id: int, product_id: int):
 @login_required
 @require_POST
 def product_action(request, merchant_id: int, product_id: int, action: str):
-    merchant = _merchant(request, merchant_id)
-    product = selectors.product_for_member(merchant=merchant, product_id=product_id)
+    merchant, product = _member_product(request, merchant_id, product_id)
     if action not in {"submit", "delist"}:
         messages.error(request, _("Unknown action."))
         return _back(merchant, product)
