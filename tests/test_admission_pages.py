@@ -177,3 +177,39 @@ def test_merchant_edits_the_shop_profile(province, client_on):
     assert (merchant.intro, merchant.township) == ("三代种橙", "青山乡")
     assert client_on(province.bank_a, province.a_manager).post(
         f"/merchant/{merchant.pk}/profile/", {"intro": "x"}).status_code == 404
+
+
+def test_merchant_console_pages_for_skus_stock_and_batches(province, client_on):
+    from catalog.models import Batch
+    from tests.catalog_factories import approved_merchant, listed_product
+
+    merchant, _ = approved_merchant(province.bank_a, province.a_credit, owner=province.shopper)
+    product = listed_product(merchant, name="土蜂蜜")
+    owner = client_on(province.bank_a, province.shopper)
+    base = f"/merchant/{merchant.pk}/products/{product.pk}/"
+    assert owner.get(base).status_code == 200
+    assert owner.post(base + "skus/", {"sku-spec": "1斤装", "sku-unit": "瓶",
+                                       "sku-price": "58.00", "sku-stock": "20",
+                                       "sku-tiers": "10 = 52.00"}).status_code == 302
+    assert product.skus.count() == 2
+    bad = owner.post(base + "skus/", {"sku-spec": "x", "sku-unit": "瓶", "sku-price": "5",
+                                      "sku-stock": "1", "sku-tiers": "10 = 9.00"})
+    assert bad.status_code == 400 and product.skus.count() == 2
+    sku = product.skus.get(spec="1斤装")
+    assert owner.post(base + f"skus/{sku.pk}/stock/", {"stock": "7"}).status_code == 302
+    sku.refresh_from_db()
+    assert sku.stock == 7
+    owner.post(base + f"skus/{sku.pk}/stock/", {"stock": "-1"})
+    sku.refresh_from_db()
+    assert sku.stock == 7
+    assert owner.post(base + "batches/", {
+        "batch-code": "FM-01", "batch-harvest_date": "2026-05-01", "batch-farm": "后山蜂场",
+        "batch-inputs": "饲料 | 白糖水 | 2026-02-01 | 越冬补饲"}).status_code == 302
+    batch = Batch.objects.get(product=product, code="FM-01")
+    assert batch.inputs[0]["kind"] == "feed"
+    assert owner.post(base + "batches/", {"batch-code": "FM-02",
+                                          "batch-harvest_date": "2026-05-01",
+                                          "batch-farm": ""}).status_code == 400
+    assert owner.post(base + "delist/").status_code == 302
+    product.refresh_from_db()
+    assert product.status == "delisted"
