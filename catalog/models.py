@@ -156,6 +156,11 @@ class Product(models.Model):
             models.Index(fields=["status", "price_from"]),
             models.Index(fields=["status", "-listed_at"]),
             models.Index(fields=["status", "-sales_count"]),
+            # The bank's own part of a storefront listing (curated picks, then sales).
+            models.Index(
+                fields=["status", "-is_featured", "-sales_count", "-id"],
+                name="catalog_product_own_order",
+            ),
             models.Index(fields=["merchant", "status"]),
         ]
 
