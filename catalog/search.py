@@ -1,6 +1,6 @@
 """Search that works for Chinese: how products are indexed and queries are understood.
 
-Technique (measured in bench/README.md):
+Technique (figures in bench/README.md, section "Search"):
 
 * Each listed product gets a PostgreSQL ``tsvector`` (config ``simple``, GIN index) of
   tokens made here, not by PostgreSQL's parser, which does not segment Chinese:
@@ -12,25 +12,30 @@ Technique (measured in bench/README.md):
     (xianggangluohanguo, gangluohanguo, luohanguo, ...), and the same for the initials
     (xglhg, glhg, lhg, ...), matched by prefix, so "luohan" and "lhg" both find it;
   - ASCII words (brand names, grades) as they are;
-  - the full pinyin of regional synonyms of the name (malingshu for 土豆).
+  - the full pinyin of regional synonyms of the name (malingshu for 土豆), and only that:
+    not their initials (mls) nor their later syllables (lingshu).
   Name tokens get weight A, the rest weight B, so name matches rank first.
-* A query is split on whitespace; each word must match (AND). A Chinese word is expanded
-  with its regional synonyms (土豆 = 马铃薯 = 洋芋), each alternative being the AND of its
-  bigrams, the alternatives OR-ed. An ASCII word is matched as a pinyin or pinyin-initials
-  prefix, or as an ASCII token.
+* A query is NFKC-normalized first (full-width ＬＨＧ and ２５ become lhg and 25), then split
+  on whitespace; each word must match (AND). A Chinese word is expanded with its regional
+  synonyms (土豆 = 马铃薯 = 洋芋), each alternative being the AND of its bigrams, the
+  alternatives OR-ed. An ASCII word is matched as a pinyin or pinyin-initials prefix, or as
+  an ASCII token.
 * Ranking: ts_rank of the weighted vector, plus a boost when the whole query occurs in the
-  name, then sales.
+  name (a LIKE pattern in which the query's own %, _ and backslash are literal), then
+  sales.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from pypinyin import lazy_pinyin
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 ASCII_WORD = re.compile(r"[a-z0-9]+")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # Regional names of the same produce: each group is one meaning.
 SYNONYM_GROUPS: list[tuple[str, ...]] = [
@@ -148,9 +153,22 @@ def word_query(word: str) -> str | None:
     return " & ".join(pieces)
 
 
-def build_tsquery(query: str) -> str | None:
+def normalize_query(query: str | None) -> str:
+    """The query as it is searched: NFKC folds full-width letters, digits and spaces (what
+    Chinese input methods often type) into their ASCII forms; control characters become
+    spaces (PostgreSQL refuses a NUL in a string parameter)."""
+    return CONTROL.sub(" ", unicodedata.normalize("NFKC", query or "")).strip()
+
+
+def like_contains(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its own wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def build_tsquery(query: str | None) -> str | None:
     """A raw tsquery for a shopper's query, or None when it has nothing to search for."""
-    words = [w for w in re.split(r"\s+", (query or "").strip()) if w]
+    words = [w for w in re.split(r"\s+", normalize_query(query)) if w]
     parts = [q for q in (word_query(w) for w in words[:8]) if q]
     if not parts:
         return None

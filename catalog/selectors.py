@@ -123,11 +123,10 @@ def _search(qs: QuerySet[Product], q: str) -> tuple[QuerySet[Product], bool]:
     if tsquery is None:
         return qs, False
     qs = qs.extra(where=["catalog_product.search_vector @@ %s::tsquery"], params=[tsquery])
-    phrase = q.strip()
     qs = qs.annotate(rank=RawSQL(
         "ts_rank(catalog_product.search_vector, %s::tsquery) "
         "+ CASE WHEN catalog_product.name LIKE %s THEN 1.0 ELSE 0 END",
-        [tsquery, f"%{phrase}%"]))
+        [tsquery, search.like_contains(search.normalize_query(q))]))
     return qs, True
 
 
