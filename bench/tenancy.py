@@ -29,65 +29,22 @@ import subprocess
 import sys
 import time
 import types
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import common  # noqa: E402
+
+REPO = common.REPO
 BENCH_DB = "bench_platform"
-# Before Django reads its settings: the embedded server, a separate database, no debug
-# (query logging would be measured too).
-os.environ.pop("DATABASE_URL", None)
-os.environ["EMBEDDED_DATABASE_NAME"] = BENCH_DB
-os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-os.environ["DJANGO_DEBUG"] = "0"
-
-# WhiteNoise warns once that collectstatic has not been run: irrelevant here.
-warnings.filterwarnings("ignore", message="No directory at")
+common.use_bench_database(BENCH_DB)  # before Django reads its settings
 
 OUT = REPO / "bench" / "out" / "tenancy.json"
 URLCONF = "bench_tenancy_urls"  # registered in sys.modules below
 
 
 # --- database set-up and clean-up ------------------------------------------------------
-
-def _server_connection():
-    """A psycopg2 connection to the maintenance database of the embedded server."""
-    import psycopg2
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    conn = psycopg2.connect(dbname="postgres", host=db["HOST"], port=db["PORT"],
-                            user=db["USER"], password=db.get("PASSWORD") or None)
-    conn.autocommit = True
-    return conn
-
-
-def recreate_database() -> None:
-    from django.conf import settings
-
-    # Reading settings starts (or joins) the embedded server; nothing is connected yet.
-    name = settings.DATABASES["default"]["NAME"]
-    if name != BENCH_DB:  # pragma: no cover - guard against ever dropping dev data
-        raise SystemExit(f"refusing to run: settings point at database {name!r}")
-    conn = _server_connection()
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    conn.close()
-
-
-def drop_database() -> None:
-    from django.db import connections
-
-    connections.close_all()
-    conn = _server_connection()
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    conn.close()
-
 
 def reset_banks() -> None:
     """Remove every bank: its schema, its row and every public row that refers to it."""
@@ -377,49 +334,17 @@ def bench_routing(rounds: int, n: int, bank_host: str, portal_host: str) -> dict
 # --- machine ----------------------------------------------------------------------------
 
 def machine_info() -> dict:
-    import django
     import django_tenants
     import psycopg2
-    from django.db import connection
 
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        nproc = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip())
-    except (OSError, ValueError):
-        nproc = os.cpu_count()
-    pg = {}
-    with connection.cursor() as cur:
-        for setting in ("server_version", "fsync", "synchronous_commit", "shared_buffers"):
-            cur.execute(f"SHOW {setting}")
-            pg[setting] = cur.fetchone()[0]
-    return {
-        "nproc": nproc,
-        "cpu_model": model,
-        "python": sys.version.split()[0],
-        "django": django.get_version(),
-        "django_tenants": getattr(django_tenants, "__version__", None) or _dist_version(
-            "django-tenants"),
-        "psycopg2": psycopg2.__version__.split()[0],
-        "postgresql": pg,
-        "loadavg_at_start": os.getloadavg(),
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-    }
-
-
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
+    info = common.machine_info(
+        pg_settings=("server_version", "fsync", "synchronous_commit", "shared_buffers")
+    )
+    info["django_tenants"] = getattr(django_tenants, "__version__", None) or _dist_version(
+        "django-tenants"
+    )
+    info["psycopg2"] = psycopg2.__version__.split()[0]
+    return info
 
 
 def _dist_version(name: str) -> str | None:
@@ -512,7 +437,7 @@ def main() -> None:
 
     run_start = time.perf_counter()
     print(f"Recreating database {BENCH_DB} on the embedded PostgreSQL ...", flush=True)
-    recreate_database()
+    common.recreate_database(BENCH_DB)
 
     import django
 
@@ -546,7 +471,7 @@ def main() -> None:
         if args.keep_db:
             print(f"\nKept database {BENCH_DB}.")
         else:
-            drop_database()
+            common.drop_database(BENCH_DB)
             print(f"\nDropped database {BENCH_DB}.")
 
 
