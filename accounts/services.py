@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import BuyerKind, User
 from core.errors import validation_errors
 from core.validators import validate_cn_mobile
 
@@ -29,10 +29,17 @@ def _check_phone_free(phone: str, *, exclude_pk: int | None = None) -> None:
 
 @transaction.atomic
 def user_register(*, username: str, password: str, phone: str = "", display_name: str = "",
-                  email: str = "", is_federation_admin: bool = False) -> User:
-    """Create a shopper account (roles are granted separately)."""
+                  email: str = "", is_federation_admin: bool = False,
+                  buyer_kind: str = BuyerKind.INDIVIDUAL, business_name: str = "") -> User:
+    """Create a shopper account (roles are granted separately). A business buyer names
+    its business and gets the wholesale tier prices."""
     username = (username or "").strip()
+    business_name = (business_name or "").strip()
     errors: dict[str, list[str]] = {}
+    if buyer_kind not in BuyerKind.values:
+        errors["buyer_kind"] = [_("Choose individual or business buyer.")]
+    elif buyer_kind == BuyerKind.BUSINESS and not business_name:
+        errors["business_name"] = [_("Enter the business's name.")]
     if not username:
         errors["username"] = [_("Enter a username.")]
     elif User.objects.filter(username__iexact=username).exists():
@@ -51,7 +58,8 @@ def user_register(*, username: str, password: str, phone: str = "", display_name
     user = get_user_model().objects.create_user(
         username=username, password=password, phone=phone, display_name=display_name,
         email=email, is_federation_admin=is_federation_admin,
-        is_staff=is_federation_admin,
+        is_staff=is_federation_admin, buyer_kind=buyer_kind,
+        business_name=business_name if buyer_kind == BuyerKind.BUSINESS else "",
     )
     return user
 

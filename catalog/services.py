@@ -404,3 +404,14 @@ def product_reindex(*, product_ids: Iterable[int]) -> int:
                 "setweight(array_to_tsvector(%s::text[]), 'B'), search_text = %s "
                 "WHERE id = %s", rows)
     return len(rows)
+
+
+def sales_record(*, sku_quantities: dict[int, int]) -> None:
+    """Paid orders count towards their products' sales (the storefront's "sales" sort)."""
+    per_product: dict[int, int] = {}
+    for product_id, sku_id in Sku.objects.filter(pk__in=list(sku_quantities)).values_list(
+            "product_id", "pk"):
+        per_product[product_id] = per_product.get(product_id, 0) + sku_quantities[sku_id]
+    for product_id in sorted(per_product):
+        Product.objects.filter(pk=product_id).update(
+            sales_count=F("sales_count") + per_product[product_id])

@@ -171,6 +171,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "admission.tasks.scan_all_banks",
         "schedule": crontab(hour=2, minute=30),
     },
+    "orders-expire-reservations": {  # abandoned checkouts give their stock back
+        "task": "payments.tasks.expire_reservations",
+        "schedule": 60.0,
+    },
+    "payments-reconcile": {  # payments whose webhook never came
+        "task": "payments.tasks.reconcile_payments",
+        "schedule": 300.0,
+    },
+    "orders-auto-confirm": {  # receipt confirmed after ORDER_AUTO_CONFIRM_DAYS
+        "task": "orders.tasks.auto_confirm_orders",
+        "schedule": crontab(minute=10),
+    },
 }
 
 # Storefront listings: product counts and facets are cached this long (0: not at all).
@@ -183,6 +195,25 @@ EMBEDDED_STRIPE_PORT = int(env("EMBEDDED_STRIPE_PORT", "8420"))
 _stripe_base = env("STRIPE_API_BASE", f"http://127.0.0.1:{EMBEDDED_STRIPE_PORT}")
 STRIPE_API_BASE = None if _stripe_base == "stripe" else _stripe_base
 STRIPE_API_KEY = env("STRIPE_API_KEY", "sk_test_local_platform")
+# Signs the gateway's webhook deliveries; `make run` registers it with the local server.
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "whsec_local_platform")
+# The card page takes test card numbers and creates the PaymentMethod server-side, which
+# Stripe allows only for test keys; with live keys the page must use Stripe.js instead.
+PAYMENTS_SERVER_SIDE_CARDS = env_bool("PAYMENTS_SERVER_SIDE_CARDS", True)
+# A payment still open this long after it started is asked of the gateway again.
+PAYMENTS_RECONCILE_AFTER_SECONDS = int(env("PAYMENTS_RECONCILE_AFTER_SECONDS", "120"))
+
+# --- orders ------------------------------------------------------------------------------
+
+# Stock is held for an unpaid checkout this long, then given back.
+ORDER_RESERVATION_MINUTES = int(env("ORDER_RESERVATION_MINUTES", "15"))
+# Receipt is confirmed for the shopper this many days after shipping / pickup readiness.
+ORDER_AUTO_CONFIRM_DAYS = int(env("ORDER_AUTO_CONFIRM_DAYS", "10"))
+# A storefront visit attributes the shopper's checkouts for this many days (last touch).
+ORDER_REFERRAL_WINDOW_DAYS = int(env("ORDER_REFERRAL_WINDOW_DAYS", "7"))
+# Delivery fee of merchants without a shipping rule of their own.
+ORDER_DEFAULT_SHIPPING_FEE = env("ORDER_DEFAULT_SHIPPING_FEE", "8.00")
+ORDER_DEFAULT_FREE_SHIPPING_OVER = env("ORDER_DEFAULT_FREE_SHIPPING_OVER", "99.00")
 
 # --- auth --------------------------------------------------------------------------------
 

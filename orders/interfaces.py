@@ -1,0 +1,30 @@
+"""What ``orders`` needs from outer apps, as small interfaces they register at start-up.
+
+``orders`` never imports ``payments``: an approved refund reaches the card gateway and the
+ledger through the handler ``payments`` registers here (in its AppConfig.ready).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orders.models import Refund
+
+RefundHandler = Callable[["Refund"], str]
+
+_refund_handler: RefundHandler | None = None
+
+
+def register_refund_handler(handler: RefundHandler) -> None:
+    """``handler(refund)`` returns the money to the buyer's card and books it; it returns
+    the gateway's reference, or raises ``ApplicationError`` when the gateway refuses."""
+    global _refund_handler
+    _refund_handler = handler
+
+
+def refund_handler() -> RefundHandler:
+    if _refund_handler is None:  # pragma: no cover - the payments app always registers one
+        raise RuntimeError("no refund handler registered (is the payments app installed?)")
+    return _refund_handler

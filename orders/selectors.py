@@ -1,0 +1,225 @@
+"""Reads on buying: prices a buyer gets, the cart as shown, pickup branches, shipping fees,
+referral attribution, and orders as each party may see them (always scoped: a shopper
+sees their own, a merchant member their shop's, bank staff their bank's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from banks.models import Bank, Branch
+from catalog.models import Merchant, MerchantMember, Sku
+from core.money import quantize_money
+from orders.models import (
+    Cart,
+    Checkout,
+    FlashSale,
+    Order,
+    PriceKind,
+    ReferralTouch,
+    ShippingRule,
+)
+
+
+@dataclass(frozen=True)
+class Quote:
+    unit_price: Decimal
+    line_total: Decimal
+    kind: str = PriceKind.RETAIL
+    flash_sale: FlashSale | None = None
+    retail_price: Decimal = Decimal("0.00")
+
+
+def active_flash_sale(*, sku: Sku, at: datetime | None = None) -> FlashSale | None:
+    at = at or timezone.now()
+    return (FlashSale.objects.filter(sku=sku, starts_at__lte=at, ends_at__gt=at)
+            .order_by("price", "id").first())
+
+
+def quote(*, sku: Sku, quantity: int, buyer=None, at: datetime | None = None) -> Quote:
+    """The unit price this buyer pays for ``quantity`` of ``sku``: a running flash sale's
+    price, else for business buyers the best wholesale tier the quantity reaches, else
+    the retail price."""
+    at = at or timezone.now()
+    retail = sku.price
+    sale = active_flash_sale(sku=sku, at=at)
+    if sale is not None and sale.price < retail:
+        return Quote(sale.price, quantize_money(sale.price * quantity), PriceKind.FLASH, sale,
+                     retail)
+    if buyer is not None and getattr(buyer, "is_business_buyer", False):
+        tier = (sku.tiers.filter(min_quantity__lte=quantity).order_by("unit_price").first())
+        if tier is not None and tier.unit_price < retail:
+            return Quote(tier.unit_price, quantize_money(tier.unit_price * quantity),
+                         PriceKind.WHOLESALE, None, retail)
+    return Quote(retail, quantize_money(retail * quantity), PriceKind.RETAIL, None, retail)
+
+
+def shipping_fee(*, merchant: Merchant, goods_total: Decimal) -> Decimal:
+    rule = ShippingRule.objects.filter(merchant=merchant).first()
+    if rule is not None:
+        fee, free_over = rule.flat_fee, rule.free_over
+    else:
+        fee = Decimal(settings.ORDER_DEFAULT_SHIPPING_FEE)
+        free_over = Decimal(settings.ORDER_DEFAULT_FREE_SHIPPING_OVER)
+    if free_over is not None and goods_total >= free_over:
+        return Decimal("0.00")
+    return quantize_money(fee)
+
+
+def pickup_branches(*, merchant: Merchant, storefront_bank: Bank | None) -> QuerySet[Branch]:
+    """Where the shopper may collect this merchant's goods: the pickup points of the
+    merchant's bank and of the storefront's bank."""
+    banks = {merchant.bank_id} | ({storefront_bank.pk} if storefront_bank else set())
+    return (Branch.objects.filter(bank_id__in=banks, bank__is_active=True,
+                                  is_pickup_point=True)
+            .select_related("bank").order_by("bank_id", "code"))
+
+
+def referral_for(*, buyer, storefront_bank: Bank | None,
+                 at: datetime | None = None) -> tuple[Bank | None, object | None]:
+    """(referring bank, sharer): the shopper's last storefront touch within the window,
+    else the storefront the checkout happens on."""
+    at = at or timezone.now()
+    since = at - timedelta(days=settings.ORDER_REFERRAL_WINDOW_DAYS)
+    touch = (ReferralTouch.objects.filter(user=buyer, at__gte=since, at__lte=at,
+                                          bank__is_active=True)
+             .select_related("bank", "sharer").order_by("-at", "-id").first())
+    if touch is not None:
+        return touch.bank, touch.sharer
+    return storefront_bank, None
+
+
+# --- the cart as shown ---------------------------------------------------------------------
+
+
+@dataclass
+class CartLine:
+    item_id: int
+    sku: Sku
+    quantity: int
+    quote: Quote
+    available: bool
+
+
+@dataclass
+class CartGroup:
+    merchant: Merchant
+    lines: list[CartLine] = field(default_factory=list)
+    goods_total: Decimal = Decimal("0.00")
+    shipping_fee: Decimal = Decimal("0.00")
+
+
+@dataclass
+class CartView:
+    cart: Cart
+    groups: list[CartGroup]
+    goods_total: Decimal
+    shipping_total: Decimal
+    total: Decimal
+    count: int
+
+
+def cart_view(*, cart: Cart, buyer=None) -> CartView:
+    from catalog.selectors import visible_products
+
+    items = list(cart.items.select_related("sku__product__merchant__bank")
+                 .prefetch_related("sku__tiers").order_by("added_at", "id"))
+    visible = set(visible_products().filter(pk__in={i.sku.product_id for i in items})
+                  .values_list("pk", flat=True))
+    now = timezone.now()
+    groups: dict[int, CartGroup] = {}
+    for item in items:
+        merchant = item.sku.product.merchant
+        group = groups.setdefault(merchant.pk, CartGroup(merchant=merchant))
+        q = quote(sku=item.sku, quantity=item.quantity, buyer=buyer, at=now)
+        ok = item.sku.product_id in visible and item.sku.stock >= item.quantity
+        group.lines.append(CartLine(item.pk, item.sku, item.quantity, q, ok))
+        group.goods_total += q.line_total
+    for group in groups.values():
+        group.shipping_fee = shipping_fee(merchant=group.merchant,
+                                          goods_total=group.goods_total)
+    goods = quantize_money(sum((g.goods_total for g in groups.values()), Decimal("0")))
+    ship = quantize_money(sum((g.shipping_fee for g in groups.values()), Decimal("0")))
+    return CartView(cart, list(groups.values()), goods, ship, goods + ship,
+                    sum(i.quantity for i in items))
+
+
+def cart_count(*, cart_id: int | None) -> int:
+    if not cart_id:
+        return 0
+    from orders.models import CartItem
+
+    return CartItem.objects.filter(cart_id=cart_id).count()
+
+
+# --- orders as each party sees them --------------------------------------------------------
+
+_ORDER_RELATED = ("merchant", "merchant_bank", "referrer_bank", "pickup_branch__bank")
+
+
+def orders_of_buyer(*, buyer) -> QuerySet[Order]:
+    return (Order.objects.filter(buyer=buyer).select_related(*_ORDER_RELATED)
+            .prefetch_related("lines"))
+
+
+def order_of_buyer(*, buyer, number: str) -> Order:
+    order = orders_of_buyer(buyer=buyer).filter(number=number).first()
+    if order is None:
+        raise Http404
+    return order
+
+
+def checkout_of_buyer(*, buyer, number: str) -> Checkout:
+    checkout = (Checkout.objects.filter(buyer=buyer, number=number)
+                .prefetch_related("orders__lines", "orders__merchant",
+                                  "orders__pickup_branch").first())
+    if checkout is None:
+        raise Http404
+    return checkout
+
+
+def orders_of_merchant(*, merchant: Merchant, status: str = "") -> QuerySet[Order]:
+    qs = (Order.objects.filter(merchant=merchant).select_related(*_ORDER_RELATED, "buyer")
+          .prefetch_related("lines"))
+    return qs.filter(status=status) if status else qs
+
+
+def order_for_member(*, user, number: str) -> Order:
+    """An order of a shop the user runs, or 404 (whoever else asks)."""
+    order = (Order.objects.filter(number=number).select_related(*_ORDER_RELATED, "buyer")
+             .prefetch_related("lines", "events", "refunds").first())
+    if order is None or not MerchantMember.objects.filter(
+            merchant_id=order.merchant_id, user=user).exists():
+        raise Http404
+    return order
+
+
+def bank_orders(*, bank: Bank, q: str = "", status: str = "",
+                role: str = "") -> QuerySet[Order]:
+    """Orders a bank's staff may see: its merchants' orders, orders its storefront
+    referred, and orders picked up at its branches. ``role`` narrows to one of them."""
+    scopes = {"merchant": Q(merchant_bank=bank), "referred": Q(referrer_bank=bank),
+              "pickup": Q(pickup_branch__bank=bank)}
+    scope = scopes.get(role) or (scopes["merchant"] | scopes["referred"] | scopes["pickup"])
+    qs = Order.objects.filter(scope).select_related(*_ORDER_RELATED, "buyer")
+    if status:
+        qs = qs.filter(status=status)
+    q = (q or "").strip()
+    if q:
+        qs = qs.filter(Q(number__icontains=q) | Q(merchant__name__icontains=q)
+                       | Q(recipient_phone=q) | Q(buyer__phone=q) | Q(tracking_number=q))
+    return qs.order_by("-created_at", "-id")
+
+
+def bank_order(*, bank: Bank, number: str) -> Order:
+    order = (bank_orders(bank=bank).filter(number=number)
+             .prefetch_related("lines", "events", "refunds").first())
+    if order is None:
+        raise Http404
+    return order

@@ -1,0 +1,10 @@
+"""Scheduled order work (the beat schedule is in config/settings.py)."""
+
+from celery import shared_task
+
+from orders import services
+
+
+@shared_task
+def auto_confirm_orders() -> int:
+    return services.orders_auto_confirm()

@@ -1,0 +1,484 @@
+"""Writes on payments: card payments of checkouts, webhook events, reconciliation, expiry
+of unpaid checkouts, refunds at the gateway, and the double-entry ledger.
+
+Idempotency: every call that moves money carries a key. For a payment the key is ours
+(the card page renders one per attempt; the API takes the client's ``Idempotency-Key``):
+the ``Payment`` row with that key is committed before the gateway is called, so a
+repeated request finds it and never charges twice; the gateway gets the same key (Stripe
+enforces it too; the local server does not). Ledger transactions are unique by
+``(kind, reference)``, so the same movement is never booked twice.
+
+State from the gateway: whatever tells us about a payment (the response to our call, a
+webhook, the reconciliation task), we ask the gateway for the PaymentIntent as it is now
+and apply that, so events arriving late, twice or out of order change nothing wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+import stripe
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import ApplicationError
+from core.money import quantize_money, to_fen
+from orders import services as order_services
+from orders.models import Checkout, CheckoutStatus, Order, Refund
+from payments.gateway import stripe_client
+from payments.models import (
+    AccountKind,
+    LedgerAccount,
+    LedgerTransaction,
+    Payment,
+    PaymentStatus,
+    Posting,
+    WebhookEvent,
+)
+
+log = logging.getLogger(__name__)
+
+OPEN = (PaymentStatus.CREATED, PaymentStatus.REQUIRES_ACTION)
+
+
+# --- ledger --------------------------------------------------------------------------------
+
+
+def ledger_account(*, kind: str, bank_id: int, merchant_id: int | None = None) -> LedgerAccount:
+    account = LedgerAccount.objects.filter(kind=kind, bank_id=bank_id,
+                                           merchant_id=merchant_id).first()
+    if account is not None:
+        return account
+    LedgerAccount.objects.bulk_create(
+        [LedgerAccount(kind=kind, bank_id=bank_id, merchant_id=merchant_id)],
+        ignore_conflicts=True)
+    return LedgerAccount.objects.get(kind=kind, bank_id=bank_id, merchant_id=merchant_id)
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: LedgerAccount
+    amount: Decimal  # > 0 debit, < 0 credit
+    order: Order | None = None
+
+
+@transaction.atomic
+def ledger_post(*, kind: str, reference: str, legs: list[Leg], memo: str = "",
+                checkout: Checkout | None = None,
+                refund: Refund | None = None) -> LedgerTransaction | None:
+    """Book one money movement; None if ``(kind, reference)`` is booked already."""
+    legs = [Leg(leg.account, quantize_money(leg.amount), leg.order) for leg in legs]
+    if len(legs) < 2 or any(leg.amount == 0 for leg in legs):
+        raise ValueError("a ledger transaction has two or more non-zero postings")
+    if sum(leg.amount for leg in legs) != 0:
+        raise ValueError(f"postings of {kind}:{reference} do not sum to zero")
+    try:
+        with transaction.atomic():
+            txn = LedgerTransaction.objects.create(kind=kind, reference=reference,
+                                                   memo=memo[:200], checkout=checkout,
+                                                   refund=refund)
+    except IntegrityError:
+        if LedgerTransaction.objects.filter(kind=kind, reference=reference).exists():
+            return None
+        raise
+    Posting.objects.bulk_create([Posting(transaction=txn, account=leg.account,
+                                         amount=leg.amount, order=leg.order)
+                                 for leg in legs])
+    return txn
+
+
+def _book_capture(checkout: Checkout, payment: Payment) -> None:
+    """Paid money into escrow, per merchant, on the merchant's bank's own accounts:
+    debit the bank's card clearing, credit the merchant's escrow."""
+    legs: list[Leg] = []
+    for order in checkout.orders.order_by("pk"):
+        clearing = ledger_account(kind=AccountKind.CARD_CLEARING, bank_id=order.merchant_bank_id)
+        escrow = ledger_account(kind=AccountKind.ESCROW, bank_id=order.merchant_bank_id,
+                                merchant_id=order.merchant_id)
+        legs += [Leg(clearing, order.total, order), Leg(escrow, -order.total, order)]
+    ledger_post(kind="capture", reference=payment.intent_id or payment.idempotency_key,
+                legs=legs, memo=f"checkout {checkout.number}", checkout=checkout)
+
+
+def _book_refund(refund: Refund) -> None:
+    order = refund.order
+    clearing = ledger_account(kind=AccountKind.CARD_CLEARING, bank_id=order.merchant_bank_id)
+    escrow = ledger_account(kind=AccountKind.ESCROW, bank_id=order.merchant_bank_id,
+                            merchant_id=order.merchant_id)
+    ledger_post(kind="refund", reference=str(refund.pk),
+                legs=[Leg(escrow, refund.amount, order), Leg(clearing, -refund.amount, order)],
+                memo=f"refund of {order.number}", refund=refund)
+
+
+# --- card payments -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Card:
+    number: str
+    exp_month: int | str
+    exp_year: int | str
+    cvc: str
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _clean_card(card: Card) -> dict:
+    errors: dict[str, list[str]] = {}
+    number = "".join(ch for ch in str(card.number or "") if not ch.isspace() and ch != "-")
+    if not (number.isdigit() and 12 <= len(number) <= 19 and _luhn_ok(number)):
+        errors["number"] = [_("Enter a valid card number.")]
+    try:
+        month, year = int(card.exp_month), int(card.exp_year)
+        year = year + 2000 if year < 100 else year
+        today = timezone.localdate()
+        if not 1 <= month <= 12 or (year, month) < (today.year, today.month) or year > 2100:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["exp"] = [_("Enter the card's expiry date (month and year, not in the past).")]
+        month = year = 0
+    cvc = str(card.cvc or "").strip()
+    if not (cvc.isdigit() and len(cvc) in (3, 4)):
+        errors["cvc"] = [_("Enter the 3 or 4 digit security code.")]
+    if errors:
+        raise ValidationError(errors)
+    return {"number": number, "exp_month": month, "exp_year": year, "cvc": cvc}
+
+
+def _payable(checkout: Checkout) -> None:
+    if checkout.status == CheckoutStatus.PAID:
+        raise ApplicationError(_("This checkout is paid already."), code="already_paid")
+    if checkout.status != CheckoutStatus.PENDING_PAYMENT:
+        raise ApplicationError(_("This checkout was cancelled; place a new order."),
+                               code="cancelled")
+    if checkout.reserved_until <= timezone.now():
+        raise ApplicationError(_("The time to pay has run out; place the order again."),
+                               code="expired")
+
+
+def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str) -> Payment:
+    """Charge the buyer's card for the whole checkout (one PaymentIntent).
+
+    Returns the Payment: succeeded (orders are paid), requires_action (the bank wants
+    authentication; the stock stays reserved), or failed (declined; the stock stays
+    reserved until the checkout expires, so another card may be tried).
+    """
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 80:
+        raise ValidationError({"idempotency_key": [_("A payment needs an idempotency key.")]})
+    existing = Payment.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        if existing.checkout_id != checkout.pk:
+            raise ApplicationError(_("This idempotency key belongs to another payment."),
+                                   code="idempotency_conflict")
+        return existing
+    if checkout.buyer_id != buyer.pk:
+        raise ApplicationError(_("This checkout is not yours."), code="not_found")
+    card_params = _clean_card(card)
+    with transaction.atomic():
+        locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
+        _payable(locked)
+        if Payment.objects.filter(checkout=locked, status=PaymentStatus.CREATED).exists():
+            raise ApplicationError(_("A payment of this checkout is in progress."),
+                                   code="payment_in_progress")
+        try:
+            with transaction.atomic():
+                payment = Payment.objects.create(checkout=locked, idempotency_key=key,
+                                                 amount_fen=to_fen(locked.total),
+                                                 card_last4=card_params["number"][-4:])
+        except IntegrityError:  # the same key, concurrently
+            return Payment.objects.get(idempotency_key=key)
+    # Committed before the gateway is called: a retry with this key finds the row.
+    _cancel_other_open_intents(payment)
+    client = stripe_client()
+    try:
+        method = client.v1.payment_methods.create(
+            params={"type": "card", "card": card_params},
+            options={"idempotency_key": f"{key}:pm"})
+        intent = client.v1.payment_intents.create(
+            params={"amount": payment.amount_fen, "currency": payment.currency,
+                    "payment_method": method.id, "confirm": True,
+                    "metadata": {"checkout": checkout.number, "payment_key": key}},
+            options={"idempotency_key": key})
+    except stripe.CardError as exc:
+        intent_id = ((exc.json_body or {}).get("error", {}).get("payment_intent") or {}).get("id")
+        return _apply(payment, status="requires_payment_method", intent_id=intent_id,
+                      message=exc.user_message or _("The card was declined."))
+    except stripe.StripeError as exc:
+        log.warning("gateway error paying %s: %s", checkout.number, exc)
+        _apply(payment, status="failed_to_start",
+               message=_("The card service did not answer; nothing was charged. Try again."))
+        raise ApplicationError(_("The card service did not answer; nothing was charged. "
+                                 "Try again."), code="gateway_unavailable") from exc
+    return _apply_intent(payment, intent)
+
+
+def _cancel_other_open_intents(payment: Payment) -> None:
+    """A new attempt cancels earlier ones still waiting for authentication, so that one
+    checkout can never be charged twice."""
+    for other in Payment.objects.filter(checkout_id=payment.checkout_id,
+                                        status=PaymentStatus.REQUIRES_ACTION).exclude(
+            pk=payment.pk):
+        payment_cancel_at_gateway(other)
+
+
+def payment_cancel_at_gateway(payment: Payment) -> Payment:
+    if not payment.intent_id:
+        return _apply(payment, status="canceled")
+    client = stripe_client()
+    try:
+        intent = client.v1.payment_intents.cancel(payment.intent_id)
+    except stripe.InvalidRequestError:
+        # Not cancellable: it finished meanwhile. Take it as it is.
+        intent = client.v1.payment_intents.retrieve(payment.intent_id)
+    return _apply_intent(payment, intent)
+
+
+def payment_authenticate(*, payment: Payment, success: bool) -> Payment:
+    """Development and tests only: the local server's stand-in for the bank's 3-D Secure
+    page. With Stripe itself, the shopper authenticates on Stripe's page (next_action)."""
+    if not settings.STRIPE_API_BASE:
+        raise ApplicationError(_("Authentication happens on the card issuer's page."))
+    if payment.status != PaymentStatus.REQUIRES_ACTION or not payment.intent_id:
+        raise ApplicationError(_("This payment needs no authentication."),
+                               code="illegal_transition")
+    client = stripe_client()
+    intent = client.v1.payment_intents.retrieve(payment.intent_id)
+    try:
+        client.raw_request("post", f"/v1/payment_intents/{payment.intent_id}/_authenticate",
+                           success="true" if success else "false",
+                           client_secret=intent.client_secret)
+    except stripe.StripeError as exc:
+        log.info("authentication of %s: %s", payment.intent_id, exc)
+    return payment_sync(payment)
+
+
+def payment_sync(payment: Payment) -> Payment:
+    """Ask the gateway how the payment stands now and apply it."""
+    if not payment.intent_id:
+        return payment
+    intent = stripe_client().v1.payment_intents.retrieve(payment.intent_id)
+    return _apply_intent(payment, intent)
+
+
+def _apply_intent(payment: Payment, intent) -> Payment:
+    data = intent.to_dict() if hasattr(intent, "to_dict") else dict(intent)
+    error = data.get("last_payment_error") or {}
+    return _apply(payment, status=data.get("status", ""), intent_id=data.get("id"),
+                  message=error.get("message") or "")
+
+
+GATEWAY_STATUS = {
+    "succeeded": PaymentStatus.SUCCEEDED,
+    "requires_action": PaymentStatus.REQUIRES_ACTION,
+    "requires_confirmation": PaymentStatus.REQUIRES_ACTION,
+    "processing": PaymentStatus.CREATED,
+    "requires_payment_method": PaymentStatus.FAILED,
+    "failed_to_start": PaymentStatus.FAILED,
+    "canceled": PaymentStatus.CANCELED,
+}
+# Which of our statuses may follow which: a payment never leaves a final state.
+PAYMENT_TRANSITIONS = {
+    PaymentStatus.CREATED: {PaymentStatus.REQUIRES_ACTION, PaymentStatus.SUCCEEDED,
+                            PaymentStatus.FAILED, PaymentStatus.CANCELED},
+    PaymentStatus.REQUIRES_ACTION: {PaymentStatus.SUCCEEDED, PaymentStatus.FAILED,
+                                    PaymentStatus.CANCELED},
+    PaymentStatus.FAILED: set(),
+    PaymentStatus.SUCCEEDED: set(),
+    PaymentStatus.CANCELED: set(),
+}
+
+
+@transaction.atomic
+def _apply(payment: Payment, *, status: str, intent_id: str | None = None,
+           message: str = "") -> Payment:
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    target = GATEWAY_STATUS.get(status)
+    if intent_id and not payment.intent_id:
+        payment.intent_id = intent_id
+    if target is not None and target in PAYMENT_TRANSITIONS[payment.status]:
+        payment.status = target
+        if target == PaymentStatus.FAILED:
+            payment.failure_message = (message or _("The card was declined."))[:300]
+    payment.save()
+    if payment.status == PaymentStatus.SUCCEEDED:
+        _settle_success(payment)
+    return payment
+
+
+def _settle_success(payment: Payment) -> None:
+    """The money is ours: mark the checkout paid and book it into escrow (once)."""
+    checkout = Checkout.objects.select_for_update().get(pk=payment.checkout_id)
+    if checkout.status == CheckoutStatus.CANCELLED:
+        # Paid after the checkout expired (its stock is gone): give the money back.
+        _refund_whole_payment(payment, reason="checkout cancelled before payment arrived")
+        return
+    order_services.checkout_mark_paid(checkout=checkout)
+    _book_capture(checkout, payment)
+
+
+def _refund_whole_payment(payment: Payment, *, reason: str) -> None:
+    if payment.late_refund_reference:
+        return
+    refund = stripe_client().v1.refunds.create(
+        params={"payment_intent": payment.intent_id, "metadata": {"reason": reason}},
+        options={"idempotency_key": f"late-payment:{payment.pk}"})
+    log.warning("refunded late payment %s of a cancelled checkout", payment.intent_id)
+    # No escrow was booked for it, so no postings move; the payment records the refund.
+    payment.late_refund_reference = refund.id
+    payment.save(update_fields=["late_refund_reference"])
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+def webhook_receive(*, payload: bytes, signature: str) -> WebhookEvent:
+    """Verify a delivery from the gateway and process it once."""
+    try:
+        event = stripe.Webhook.construct_event(payload, signature,
+                                               settings.STRIPE_WEBHOOK_SECRET)
+    except (ValueError, stripe.SignatureVerificationError) as exc:
+        raise ApplicationError(_("Invalid webhook signature or payload."),
+                               code="bad_signature") from exc
+    data = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+    obj = (data.get("data") or {}).get("object") or {}
+    with transaction.atomic():
+        WebhookEvent.objects.bulk_create(
+            [WebhookEvent(event_id=data["id"], type=data.get("type", ""),
+                          object_id=str(obj.get("id", ""))[:80], payload=data, deliveries=0)],
+            ignore_conflicts=True)
+        record = WebhookEvent.objects.select_for_update().get(event_id=data["id"])
+        record.deliveries = F("deliveries") + 1
+        record.save(update_fields=["deliveries"])
+        if record.processed_at is None:
+            _process_event(record.type, obj)
+            record.processed_at = timezone.now()
+            record.save(update_fields=["processed_at"])
+    record.refresh_from_db()
+    return record
+
+
+def _process_event(kind: str, obj: dict) -> None:
+    if not kind.startswith("payment_intent."):
+        return
+    key = (obj.get("metadata") or {}).get("payment_key", "")
+    payment = (Payment.objects.filter(intent_id=obj.get("id")).first()
+               or (Payment.objects.filter(idempotency_key=key).first() if key else None))
+    if payment is None:
+        log.info("webhook %s for unknown intent %s", kind, obj.get("id"))
+        return
+    if not payment.intent_id:
+        _apply(payment, status="processing", intent_id=obj.get("id"))
+        payment.refresh_from_db()
+    payment_sync(payment)
+
+
+# --- scheduled work ------------------------------------------------------------------------
+
+
+def reconcile_payments(*, older_than_seconds: int | None = None) -> int:
+    """Payments still open a while after they started: ask the gateway (a webhook may
+    never have come). Returns how many changed."""
+    age = settings.PAYMENTS_RECONCILE_AFTER_SECONDS if older_than_seconds is None \
+        else older_than_seconds
+    cutoff = timezone.now() - timedelta(seconds=age)
+    changed = 0
+    for payment in Payment.objects.filter(status__in=OPEN, created_at__lte=cutoff):
+        before = payment.status
+        try:
+            payment = payment_sync(payment) if payment.intent_id else _find_intent(payment)
+        except stripe.StripeError as exc:
+            log.warning("reconciling %s: %s", payment.pk, exc)
+            continue
+        changed += payment.status != before
+    return changed
+
+
+def _find_intent(payment: Payment) -> Payment:
+    """A payment whose intent id we never learned (the process stopped mid-call): look
+    for it at the gateway by our key; none found means nothing was charged."""
+    client = stripe_client()
+    for intent in client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter():
+        if (intent.to_dict().get("metadata") or {}).get("payment_key") == \
+                payment.idempotency_key:
+            return _apply_intent(payment, intent)
+    return _apply(payment, status="failed_to_start",
+                  message=_("The payment did not reach the card service."))
+
+
+def expire_reservations(*, now=None) -> int:
+    """Unpaid checkouts past their reservation: cancel their open intents at the gateway
+    (one that succeeded meanwhile is taken as paid), then give the stock back."""
+    now = now or timezone.now()
+    expired = 0
+    for checkout in Checkout.objects.filter(status=CheckoutStatus.PENDING_PAYMENT,
+                                            reserved_until__lte=now):
+        for payment in Payment.objects.filter(checkout=checkout, status__in=OPEN):
+            try:
+                payment_cancel_at_gateway(payment)
+            except stripe.StripeError as exc:
+                log.warning("cannot cancel %s at the gateway: %s", payment.intent_id, exc)
+                break
+        else:
+            checkout.refresh_from_db()
+            if checkout.status == CheckoutStatus.PENDING_PAYMENT:
+                try:
+                    order_services.checkout_cancel(checkout=checkout,
+                                                   reason=_("Not paid in time"))
+                    expired += 1
+                except ApplicationError:
+                    continue
+    return expired
+
+
+def checkout_abandon(*, checkout: Checkout, buyer) -> Checkout:
+    """The shopper cancels an unpaid checkout: open intents are cancelled first."""
+    if checkout.buyer_id != buyer.pk:
+        raise ApplicationError(_("This checkout is not yours."), code="not_found")
+    for payment in Payment.objects.filter(checkout=checkout, status__in=OPEN):
+        payment_cancel_at_gateway(payment)
+    checkout.refresh_from_db()
+    if checkout.status == CheckoutStatus.PAID:
+        raise ApplicationError(_("This checkout is paid already."), code="already_paid")
+    return order_services.checkout_cancel(checkout=checkout, reason=_("Cancelled by the buyer"),
+                                          actor=buyer)
+
+
+# --- refunds (registered with orders) ------------------------------------------------------
+
+
+def refund_execute(refund: Refund) -> str:
+    """Return ``refund.amount`` to the card that paid the order's checkout and book it.
+    Runs inside the caller's transaction (the order and refund rows are locked)."""
+    payment = Payment.objects.filter(checkout_id=refund.order.checkout_id,
+                                     status=PaymentStatus.SUCCEEDED).first()
+    if payment is None or not payment.intent_id:
+        raise ApplicationError(_("This order has no card payment to refund."),
+                               code="no_payment")
+    try:
+        gateway_refund = stripe_client().v1.refunds.create(
+            params={"payment_intent": payment.intent_id, "amount": to_fen(refund.amount),
+                    "metadata": {"order": refund.order.number, "refund": str(refund.pk)}},
+            options={"idempotency_key": f"refund:{refund.pk}"})
+    except stripe.StripeError as exc:
+        log.warning("gateway refused refund %s: %s", refund.pk, exc)
+        raise ApplicationError(_("The card service refused the refund: %(msg)s")
+                               % {"msg": exc.user_message or str(exc)[:120]},
+                               code="gateway_refused") from exc
+    _book_refund(refund)
+    return gateway_refund.id
