@@ -6,18 +6,23 @@ from admission import views as admission_views
 from catalog import api_urls as catalog_api_urls
 from catalog import views as catalog_views
 from config.urls_common import common_urls
+from orders import api_urls as orders_api_urls
 
 urlpatterns = [
     path("", catalog_views.home, name="home"),
     path("", include("catalog.urls")),
     path("console/", include("banks.console_urls")),
     path("console/", include("admission.console_urls")),
+    path("console/orders/", include("orders.console_urls")),
     path("merchant/apply/", admission_views.apply, name="merchant-apply"),
+    path("merchant/<int:merchant_id>/orders/", include("orders.merchant_urls")),
     path("merchant/", include("catalog.merchant_urls")),
     path("api/v1/", include("banks.api_urls")),
     path("api/v1/", include(catalog_api_urls.public_urlpatterns)),
     path("api/v1/", include(catalog_api_urls.merchant_urlpatterns)),
     path("api/v1/", include("admission.api_urls")),
+    path("api/v1/", include(orders_api_urls.merchant_urlpatterns)),
+    path("api/v1/", include(orders_api_urls.console_urlpatterns)),
     *common_urls("config.urls_bank"),
 ]
 

@@ -7,6 +7,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import views as core_views
+from orders import api_urls as orders_api_urls
 
 
 def common_urls(urlconf: str) -> list:
@@ -20,6 +21,11 @@ def common_urls(urlconf: str) -> list:
         path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"),
              name="api-docs"),
         path("api/v1/me/", include("accounts.api_urls")),
+        # Buying and paying work on the portal and on every bank's storefront.
+        path("", include("orders.urls")),
+        path("pay/", include("payments.urls")),
+        path("api/v1/", include(orders_api_urls.shopper_urlpatterns)),
+        path("api/v1/", include("payments.api_urls")),
         # Public catalog files (product images, batch reports). In production the proxy
         # serves this folder; a bank's private files are never under it.
         re_path(r"^media/public/(?P<path>.*)$", serve,

@@ -49,6 +49,7 @@ from orders.models import (
     Refund,
     RefundStatus,
     ShareLink,
+    ShippingRule,
 )
 
 MAX_LINE_QUANTITY = 9999
@@ -677,3 +678,69 @@ def refund_issue(*, order: Order, actor, amount, reason: str) -> Refund:
     """The merchant refunds on its own initiative (e.g. a missing item)."""
     refund = refund_request(order=order, actor=actor, amount=amount, reason=reason)
     return refund_decide(refund=refund, actor=actor, approve=True, note=reason)
+
+
+# --- merchants' selling rules --------------------------------------------------------------
+
+
+@transaction.atomic
+def shipping_rule_set(*, merchant, flat_fee, free_over=None) -> ShippingRule:
+    """The merchant's delivery fee per order, free from ``free_over`` of goods on (None:
+    never free)."""
+    errors: dict[str, list[str]] = {}
+    try:
+        flat_fee = quantize_money(flat_fee)
+        if flat_fee < 0 or flat_fee > 1000:
+            raise ValueError
+    except Exception:
+        errors["flat_fee"] = [_("Enter a fee from 0 to 1000 yuan.")]
+    if free_over not in (None, ""):
+        try:
+            free_over = quantize_money(free_over)
+            if free_over <= 0:
+                raise ValueError
+        except Exception:
+            errors["free_over"] = [_("Enter an amount above zero, or leave it empty.")]
+    else:
+        free_over = None
+    if errors:
+        raise ValidationError(errors)
+    rule, _created = ShippingRule.objects.update_or_create(
+        merchant=merchant, defaults={"flat_fee": flat_fee, "free_over": free_over})
+    return rule
+
+
+@transaction.atomic
+def flash_sale_create(*, sku: Sku, title: str, price, starts_at: datetime, ends_at: datetime,
+                      quantity, per_customer_limit=1) -> FlashSale:
+    """A flash sale of the merchant's SKU. Its quantity comes out of the SKU's stock like
+    any order; it may not exceed the stock there is when the sale is set up."""
+    errors: dict[str, list[str]] = {}
+    title = (title or "").strip()
+    if not title:
+        errors["title"] = [_("Give the flash sale a title.")]
+    try:
+        price = quantize_money(price)
+        if price <= 0 or price >= sku.price:
+            raise ValueError
+    except Exception:
+        errors["price"] = [_("The flash price must be above zero and below the retail "
+                             "price (%(p)s).") % {"p": sku.price}]
+    if not starts_at or not ends_at or ends_at <= starts_at:
+        errors["ends_at"] = [_("The sale must end after it starts.")]
+    elif ends_at <= timezone.now():
+        errors["ends_at"] = [_("The sale must end in the future.")]
+    quantity, limit = _int_or_none(quantity), _int_or_none(per_customer_limit)
+    if quantity is None or quantity < 1 or quantity > sku.stock:
+        errors["quantity"] = [_("Offer from 1 to %(n)d units (the stock).") % {"n": sku.stock}]
+    if limit is None or limit < 1:
+        errors["per_customer_limit"] = [_("Allow at least 1 unit per customer.")]
+    if errors:
+        raise ValidationError(errors)
+    overlapping = FlashSale.objects.filter(sku=sku, starts_at__lt=ends_at, ends_at__gt=starts_at)
+    if overlapping.exists():
+        raise ApplicationError(_("This specification already has a flash sale at that time."),
+                               field="starts_at")
+    return FlashSale.objects.create(sku=sku, title=title[:80], price=price,
+                                    starts_at=starts_at, ends_at=ends_at, quantity=quantity,
+                                    per_customer_limit=limit)
