@@ -72,6 +72,10 @@ class Command(BaseCommand):
                     stripe_port, embedded.DATA_DIR / "stripe" / "state.pickle",
                     logs / "stripe.log").start())
                 self.stdout.write(f"Stripe (local)   {settings.STRIPE_API_BASE}")
+                from payments.gateway import register_local_webhook
+
+                register_local_webhook(
+                    f"http://127.0.0.1:{port}/api/v1/payments/webhooks/stripe/")
 
             call_command("migrate_schemas", interactive=False, verbosity=0)
             call_command("collectstatic", interactive=False, verbosity=0)
