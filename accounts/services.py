@@ -75,6 +75,20 @@ def user_update_profile(*, user: User, display_name: str, phone: str, email: str
     return user
 
 
+@transaction.atomic
+def user_set_buyer_kind(*, user: User, buyer_kind: str, business_name: str = "") -> User:
+    """Make an account a business buyer (wholesale prices) or an individual again."""
+    business_name = (business_name or "").strip()
+    if buyer_kind not in BuyerKind.values:
+        raise ValidationError({"buyer_kind": [_("Choose individual or business buyer.")]})
+    if buyer_kind == BuyerKind.BUSINESS and not business_name:
+        raise ValidationError({"business_name": [_("Enter the business's name.")]})
+    user.buyer_kind = buyer_kind
+    user.business_name = business_name if buyer_kind == BuyerKind.BUSINESS else ""
+    user.save(update_fields=["buyer_kind", "business_name"])
+    return user
+
+
 def user_ensure(*, username: str, password: str, **fields) -> tuple[User, bool]:
     """Idempotent creation for the demo province: returns (user, created)."""
     existing = User.objects.filter(username=username).first()

@@ -1,0 +1,41 @@
+"""The demo's trade (shipping rules, flash sales, purchases in every state) is made by the
+real services and payments at the local card server, and loading it twice adds nothing."""
+
+import pytest
+
+from accounts.services import user_register
+from fixtures.orders_demo import ADDRESSES, load_demo_trade
+from orders.models import Checkout, FlashSale, OrderStatus
+from payments.selectors import trial_balance
+from tests.orders_factories import market, product_with_sku
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_trade_covers_every_console_and_is_idempotent(province):
+    shop = market(province, stock_a=200, stock_b=200)
+    # The flash sales take one SKU per bank; the purchases need another.
+    product_with_sku(shop.merchant_a, name="甲县脐橙", price="29.90", stock=100)
+    product_with_sku(shop.merchant_b, name="乙县土蜂蜜", price="88.00", stock=100)
+    for username in ADDRESSES:
+        user_register(username=username, password=province.password)
+    banks = [province.bank_a, province.bank_b]
+
+    first = load_demo_trade(banks=banks)
+    assert first.skipped == ""
+    assert first.counts["checkouts"] == 4
+    assert FlashSale.objects.filter(sku__product__merchant__bank__in=banks).count() == 2
+    buyers = Checkout.objects.filter(buyer__username__in=ADDRESSES)
+    statuses = sorted(o.status for c in buyers for o in c.orders.all())
+    assert statuses == sorted([OrderStatus.SHIPPED, OrderStatus.READY_FOR_PICKUP,
+                               OrderStatus.COMPLETED, OrderStatus.REFUND_REQUESTED,
+                               OrderStatus.PENDING_PAYMENT])
+    cross = [o for c in buyers for o in c.orders.all() if o.is_cross_bank]
+    assert cross and all(o.referrer_bank_id != o.merchant_bank_id for o in cross)
+    chen = buyers.get(buyer__username="buyer-chen").buyer
+    assert chen.is_business_buyer
+    assert trial_balance() == 0
+
+    again = load_demo_trade(banks=banks)
+    assert again.counts == {"shipping_rules": 0, "flash_sales": 0, "checkouts": 0}
+    assert buyers.count() == 4
