@@ -2,7 +2,8 @@
 # Entry point of the platform image (platform/Dockerfile).
 #
 #   migrate             migrate the public schema and every bank's schema; then, when
-#                       LOAD_DEMO is true, load (or complete) the demo province
+#                       LOAD_DEMO is true, load (or complete) the demo province; when
+#                       STRIPE_WEBHOOK_URL is set, register it with the local Stripe server
 #   healthcheck web     exit 0 when the web process answers /healthz and its database
 #                       works (a 503 caused only by Redis or the worker still counts
 #                       as alive: restarting web would not fix those)
@@ -20,6 +21,10 @@ case "${1:-}" in
     case "$(echo "${LOAD_DEMO:-false}" | tr '[:upper:]' '[:lower:]')" in
       1|true|yes|on) python manage.py load_demo ;;
     esac
+    # The local Stripe-compatible server learns where to deliver webhook events.
+    if [ -n "${STRIPE_WEBHOOK_URL:-}" ]; then
+      python manage.py register_local_webhook "$STRIPE_WEBHOOK_URL"
+    fi
     ;;
 
   healthcheck)
