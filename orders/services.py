@@ -311,8 +311,10 @@ def checkout_place(*, buyer, cart: Cart, storefront_bank: Bank | None,
     """
     fulfilment = fulfilment or {}
     now = timezone.now()
+    # The cart's lines are locked: the same cart submitted twice at once (a double click)
+    # becomes one checkout; the second waits, then finds the lines gone and the cart empty.
     items = list(cart.items.select_related("sku__product__merchant__bank")
-                 .order_by("sku_id"))
+                 .select_for_update(of=("self",)).order_by("sku_id"))
     if not items:
         raise ApplicationError(_("Your cart is empty."), field="cart")
     visible_ids = set(visible_products().filter(
