@@ -24,6 +24,8 @@ class PaymentStatus(models.TextChoices):
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
     CANCELED = "canceled", _("Cancelled")
+    # Charged, then refunded at once: the checkout was cancelled or already paid.
+    RETURNED = "returned", _("Refunded automatically")
 
 
 class Payment(models.Model):
@@ -40,7 +42,7 @@ class Payment(models.Model):
                               default=PaymentStatus.CREATED)
     card_last4 = models.CharField(max_length=4, blank=True, default="")
     failure_message = models.CharField(max_length=300, blank=True, default="")
-    # Set when the money arrived after the checkout was cancelled and went straight back.
+    # The gateway's refund of a RETURNED payment.
     late_refund_reference = models.CharField(max_length=80, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -181,14 +181,14 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str)
     key = (idempotency_key or "").strip()
     if not key or len(key) > 80:
         raise ValidationError({"idempotency_key": [_("A payment needs an idempotency key.")]})
+    if checkout.buyer_id != buyer.pk:
+        raise ApplicationError(_("This checkout is not yours."), code="not_found")
     existing = Payment.objects.filter(idempotency_key=key).first()
     if existing is not None:
         if existing.checkout_id != checkout.pk:
             raise ApplicationError(_("This idempotency key belongs to another payment."),
                                    code="idempotency_conflict")
         return existing
-    if checkout.buyer_id != buyer.pk:
-        raise ApplicationError(_("This checkout is not yours."), code="not_found")
     card_params = _clean_card(card)
     with transaction.atomic():
         locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
@@ -205,6 +205,10 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str)
             return Payment.objects.get(idempotency_key=key)
     # Committed before the gateway is called: a retry with this key finds the row.
     _cancel_other_open_intents(payment)
+    if Checkout.objects.filter(pk=checkout.pk, status=CheckoutStatus.PAID).exists():
+        # An earlier attempt's authentication completed meanwhile: nothing more to charge.
+        _apply(payment, status="canceled")
+        raise ApplicationError(_("This checkout is paid already."), code="already_paid")
     client = stripe_client()
     try:
         method = client.v1.payment_methods.create(
@@ -301,6 +305,7 @@ PAYMENT_TRANSITIONS = {
     PaymentStatus.FAILED: set(),
     PaymentStatus.SUCCEEDED: set(),
     PaymentStatus.CANCELED: set(),
+    PaymentStatus.RETURNED: set(),
 }
 
 
@@ -311,37 +316,49 @@ def _apply(payment: Payment, *, status: str, intent_id: str | None = None,
     target = GATEWAY_STATUS.get(status)
     if intent_id and not payment.intent_id:
         payment.intent_id = intent_id
-    if target is not None and target in PAYMENT_TRANSITIONS[payment.status]:
-        payment.status = target
-        if target == PaymentStatus.FAILED:
-            payment.failure_message = (message or _("The card was declined."))[:300]
+    if target is None or target not in PAYMENT_TRANSITIONS[payment.status]:
+        payment.save()
+        return payment
+    if target == PaymentStatus.SUCCEEDED:
+        return _succeed(payment)
+    payment.status = target
+    if target == PaymentStatus.FAILED:
+        payment.failure_message = (message or _("The card was declined."))[:300]
     payment.save()
-    if payment.status == PaymentStatus.SUCCEEDED:
-        _settle_success(payment)
     return payment
 
 
-def _settle_success(payment: Payment) -> None:
-    """The money is ours: mark the checkout paid and book it into escrow (once)."""
+def _succeed(payment: Payment) -> Payment:
+    """The money is ours: mark the checkout paid and book it into escrow, once. Money for
+    a checkout that was cancelled meanwhile, or that another attempt already paid, goes
+    straight back to the card."""
     checkout = Checkout.objects.select_for_update().get(pk=payment.checkout_id)
-    if checkout.status == CheckoutStatus.CANCELLED:
-        # Paid after the checkout expired (its stock is gone): give the money back.
-        _refund_whole_payment(payment, reason="checkout cancelled before payment arrived")
-        return
+    paid_by_other = Payment.objects.filter(checkout=checkout,
+                                           status=PaymentStatus.SUCCEEDED).exclude(
+        pk=payment.pk).exists()
+    if checkout.status == CheckoutStatus.CANCELLED or paid_by_other:
+        reason = "duplicate payment" if paid_by_other else "checkout cancelled before payment"
+        _refund_whole_payment(payment, reason=reason)
+        return payment
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.save()
     order_services.checkout_mark_paid(checkout=checkout)
     _book_capture(checkout, payment)
+    return payment
 
 
 def _refund_whole_payment(payment: Payment, *, reason: str) -> None:
-    if payment.late_refund_reference:
-        return
     refund = stripe_client().v1.refunds.create(
         params={"payment_intent": payment.intent_id, "metadata": {"reason": reason}},
-        options={"idempotency_key": f"late-payment:{payment.pk}"})
-    log.warning("refunded late payment %s of a cancelled checkout", payment.intent_id)
+        options={"idempotency_key": f"returned:{payment.pk}"})
+    log.warning("returned payment %s (%s)", payment.intent_id, reason)
     # No escrow was booked for it, so no postings move; the payment records the refund.
+    payment.status = PaymentStatus.RETURNED
     payment.late_refund_reference = refund.id
-    payment.save(update_fields=["late_refund_reference"])
+    payment.failure_message = {
+        "duplicate payment": _("This checkout was already paid; this charge was refunded."),
+    }.get(reason, _("The order was cancelled before the payment arrived; it was refunded."))
+    payment.save()
 
 
 # --- webhooks ------------------------------------------------------------------------------

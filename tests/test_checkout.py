@@ -183,3 +183,40 @@ def test_postings_cannot_be_edited_or_unbalanced(province, shop):
         Posting.objects.filter(pk=posting.pk).update(amount=Decimal("1.00"))
     with pytest.raises(IntegrityError), transaction.atomic():
         Posting.objects.filter(pk=posting.pk).delete()
+
+
+def test_money_arriving_for_a_cancelled_checkout_goes_straight_back(province, shop):
+    from payments.gateway import stripe_client
+
+    checkout = place(province.shopper, province.bank_a, [(shop.sku_a, 2)])
+    payment = pay(checkout, AUTH_CARD)
+    # The reservation lapsed without the intent being cancelled (say, the gateway was
+    # unreachable then); the shopper completes authentication afterwards.
+    orders.checkout_cancel(checkout=checkout, reason="expired")
+    payment = payments.payment_authenticate(payment=payment, success=True)
+    assert payment.status == PaymentStatus.RETURNED
+    assert payment.late_refund_reference
+    refund = stripe_client().v1.refunds.retrieve(payment.late_refund_reference)
+    assert refund.amount == payment.amount_fen
+    assert not Posting.objects.filter(order__checkout=checkout).exists()
+    shop.sku_a.refresh_from_db()
+    assert shop.sku_a.stock == 20
+
+
+def test_an_attempt_authenticated_meanwhile_is_not_charged_twice(province, shop):
+    from payments.gateway import stripe_client
+
+    checkout = place(province.shopper, province.bank_a, [(shop.sku_b, 1)])
+    first = pay(checkout, AUTH_CARD)
+    client = stripe_client()
+    intent = client.v1.payment_intents.retrieve(first.intent_id)
+    client.raw_request("post", f"/v1/payment_intents/{first.intent_id}/_authenticate",
+                       success="true", client_secret=intent.client_secret)
+    with pytest.raises(ApplicationError) as err:
+        pay(checkout)  # another card, while the first was just approved
+    assert err.value.code == "already_paid"
+    first.refresh_from_db()
+    checkout.refresh_from_db()
+    assert first.status == PaymentStatus.SUCCEEDED
+    assert checkout.status == CheckoutStatus.PAID
+    assert Posting.objects.filter(order__checkout=checkout).count() == 2
