@@ -13,6 +13,7 @@ from django.views.decorators.cache import cache_control
 from banks.selectors import branch_list
 from banks.views import portal_banks
 from catalog import selectors
+from catalog.interfaces import product_page_extras
 from catalog.models import Category
 from catalog.qr import qr_png, qr_svg
 
@@ -84,12 +85,15 @@ def category(request, slug: str):
 
 def product(request, product_id: int):
     item = selectors.product_detail(product_id=product_id)
+    skus = list(item.skus.all())
     return render(request, "catalog/product.html", {
         "product": item,
         "batch": selectors.current_batch(item),
-        "skus": list(item.skus.all()),
+        "skus": skus,
         "more": list(selectors.merchant_products(merchant=item.merchant)
                      .exclude(pk=item.pk)[:6]),
+        # the buying box and the share button (registered by the orders app)
+        **product_page_extras(request, item, skus),
     })
 
 

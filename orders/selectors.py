@@ -223,3 +223,39 @@ def bank_order(*, bank: Bank, number: str) -> Order:
     if order is None:
         raise Http404
     return order
+
+
+# --- the shopper's cart, found by account or session token ---------------------------------
+
+
+def _token_or_none(token):
+    import uuid
+
+    try:
+        return uuid.UUID(str(token)) if token else None
+    except ValueError:  # not a UUID (a tampered or stale session value)
+        return None
+
+
+def cart_of(*, user=None, token=None) -> Cart | None:
+    """The account's cart, or the anonymous cart of ``token``; None if there is none
+    (a read: nothing is created)."""
+    if user is not None and user.is_authenticated:
+        return Cart.objects.filter(user=user).first()
+    token = _token_or_none(token)
+    return Cart.objects.filter(token=token, user__isnull=True).first() if token else None
+
+
+def cart_quantity(*, user=None, token=None) -> int:
+    """Units in the shopper's cart, for the top bar: one query, none without a cart."""
+    from django.db.models import Sum
+
+    from orders.models import CartItem
+
+    if user is not None and user.is_authenticated:
+        items = CartItem.objects.filter(cart__user=user)
+    elif (token := _token_or_none(token)) is not None:
+        items = CartItem.objects.filter(cart__token=token, cart__user__isnull=True)
+    else:
+        return 0
+    return items.aggregate(n=Sum("quantity"))["n"] or 0

@@ -1,5 +1,19 @@
 """Shopper pages: cart, checkout, orders, share links (on the portal and every bank)."""
 
+from django.urls import path
+
+from orders import views
 
 app_name = "orders"
-urlpatterns: list = []
+urlpatterns = [
+    path("cart/", views.cart, name="cart"),
+    path("cart/add/", views.cart_add, name="cart-add"),
+    path("cart/update/", views.cart_update, name="cart-update"),
+    path("checkout/", views.checkout, name="checkout"),
+    path("orders/", views.order_list, name="orders"),
+    path("orders/<str:number>/", views.order_detail, name="order"),
+    path("orders/<str:number>/confirm/", views.order_confirm, name="order-confirm"),
+    path("orders/<str:number>/refund/", views.order_refund, name="order-refund"),
+    path("checkouts/<str:number>/", views.checkout_detail, name="checkout-detail"),
+    path("share/", views.share, name="share"),
+]

@@ -30,3 +30,14 @@ def trial_balance() -> Decimal:
 
 def payments_of_checkout(*, checkout) -> list[Payment]:
     return list(Payment.objects.filter(checkout=checkout).order_by("created_at", "id"))
+
+
+def payment_of_buyer(*, buyer, payment_id) -> Payment:
+    """A payment of one of the buyer's checkouts, or 404 (whoever else asks)."""
+    from django.http import Http404
+
+    payment = (Payment.objects.select_related("checkout")
+               .filter(pk=payment_id, checkout__buyer=buyer).first())
+    if payment is None:
+        raise Http404
+    return payment
