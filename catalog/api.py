@@ -44,6 +44,7 @@ class ProductListApi(APIView):
         facets = serializers.DictField()
 
     @extend_schema(
+        operation_id="catalog_products_list",
         parameters=[OpenApiParameter(n, str, required=False) for n in
                     ("q", "category", "origin", "price", "bank", "sort", "page", "per_page")],
         responses=ListingSerializer)

@@ -258,6 +258,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "kind" or "status"; each choice set gets one name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "MerchantKindEnum": "catalog.models.MerchantKind.choices",
+        "LicenceKindEnum": "admission.models.LicenceKind.choices",
+        "ProductStatusEnum": "catalog.models.ProductStatus.choices",
+        "OrderStatusEnum": "orders.models.OrderStatus.choices",
+        "CheckoutStatusEnum": "orders.models.CheckoutStatus.choices",
+        "RefundStatusEnum": "orders.models.RefundStatus.choices",
+        "FulfilmentEnum": "orders.models.Fulfilment.choices",
+        "PriceKindEnum": "orders.models.PriceKind.choices",
+        "PaymentStatusEnum": "payments.models.PaymentStatus.choices",
+    },
 }
 
 # --- i18n --------------------------------------------------------------------------------

@@ -1,6 +1,54 @@
 """Buying API under /api/v1/: shopper, merchant and bank-staff endpoints."""
 
+from django.urls import path
 
-shopper_urlpatterns: list = []
-merchant_urlpatterns: list = []
-console_urlpatterns: list = []
+from orders import api
+
+# Every host (the portal and each bank's storefront): the signed-in shopper's own data.
+shopper_urlpatterns = [
+    path("cart/", api.CartApi.as_view(), name="api-cart"),
+    path("cart/items/", api.CartItemsApi.as_view(), name="api-cart-items"),
+    path("cart/items/<int:sku_id>/", api.CartItemApi.as_view(), name="api-cart-item"),
+    path("checkouts/", api.CheckoutCreateApi.as_view(), name="api-checkouts"),
+    path("checkouts/<str:number>/", api.CheckoutDetailApi.as_view(), name="api-checkout"),
+    path("orders/", api.OrderListApi.as_view(), name="api-orders"),
+    path("orders/<str:number>/", api.OrderDetailApi.as_view(), name="api-order"),
+    path("orders/<str:number>/confirm-receipt/", api.OrderConfirmReceiptApi.as_view(),
+         name="api-order-confirm-receipt"),
+    path("orders/<str:number>/refunds/", api.OrderRefundRequestApi.as_view(),
+         name="api-order-refunds"),
+]
+
+_merchant = "merchant/<int:merchant_id>/"
+_order = f"{_merchant}orders/<str:number>/"
+
+# A bank's domain only: a shop's members (shops of that bank), and share links, which
+# belong to a storefront.
+merchant_urlpatterns = [
+    path("share-links/", api.ShareLinkApi.as_view(), name="api-share-links"),
+    path(f"{_merchant}orders/", api.MerchantOrderListApi.as_view(),
+         name="api-merchant-orders"),
+    path(_order, api.MerchantOrderDetailApi.as_view(), name="api-merchant-order"),
+    path(f"{_order}ship/", api.MerchantOrderShipApi.as_view(), name="api-merchant-order-ship"),
+    path(f"{_order}tracking/", api.MerchantOrderTrackApi.as_view(),
+         name="api-merchant-order-tracking"),
+    path(f"{_order}ready-for-pickup/", api.MerchantOrderReadyApi.as_view(),
+         name="api-merchant-order-ready"),
+    path(f"{_order}refunds/", api.MerchantRefundIssueApi.as_view(),
+         name="api-merchant-order-refunds"),
+    path(f"{_merchant}refunds/<int:refund_id>/decide/", api.MerchantRefundDecideApi.as_view(),
+         name="api-merchant-refund-decide"),
+    path(f"{_merchant}shipping-rule/", api.MerchantShippingRuleApi.as_view(),
+         name="api-merchant-shipping-rule"),
+    path(f"{_merchant}flash-sales/", api.MerchantFlashSaleListApi.as_view(),
+         name="api-merchant-flash-sales"),
+]
+
+# A bank's domain only: that bank's staff.
+console_urlpatterns = [
+    path("console/orders/", api.ConsoleOrderListApi.as_view(), name="api-console-orders"),
+    path("console/orders/<str:number>/", api.ConsoleOrderDetailApi.as_view(),
+         name="api-console-order"),
+    path("console/pickups/verify/", api.ConsolePickupVerifyApi.as_view(),
+         name="api-console-pickup-verify"),
+]

@@ -259,3 +259,43 @@ def cart_quantity(*, user=None, token=None) -> int:
     else:
         return 0
     return items.aggregate(n=Sum("quantity"))["n"] or 0
+
+
+# --- a merchant's own refunds and selling rules ---------------------------------------------
+
+
+def refund_of_merchant(*, merchant: Merchant, refund_id: int):
+    """A refund of one of the merchant's orders, or 404."""
+    from orders.models import Refund
+
+    refund = (Refund.objects.select_related("order")
+              .filter(pk=refund_id, order__merchant=merchant).first())
+    if refund is None:
+        raise Http404
+    return refund
+
+
+@dataclass(frozen=True)
+class ShippingTerms:
+    flat_fee: Decimal
+    free_over: Decimal | None
+    is_default: bool
+
+
+def shipping_rule_of(*, merchant: Merchant) -> ShippingTerms:
+    """The merchant's delivery fee rule, or the platform's default when it has none."""
+    rule = ShippingRule.objects.filter(merchant=merchant).first()
+    if rule is not None:
+        return ShippingTerms(rule.flat_fee, rule.free_over, False)
+    free_over = settings.ORDER_DEFAULT_FREE_SHIPPING_OVER
+    return ShippingTerms(quantize_money(settings.ORDER_DEFAULT_SHIPPING_FEE),
+                         quantize_money(free_over) if free_over not in (None, "") else None, True)
+
+
+def flash_sales_of_merchant(*, merchant: Merchant) -> QuerySet[FlashSale]:
+    return (FlashSale.objects.filter(sku__product__merchant=merchant)
+            .select_related("sku__product").order_by("-starts_at", "-id"))
+
+
+def sku_of_merchant(*, merchant: Merchant, sku_id: int) -> Sku | None:
+    return Sku.objects.filter(pk=sku_id, product__merchant=merchant).first()

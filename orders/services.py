@@ -191,6 +191,14 @@ def cart_set_quantity(*, cart: Cart, sku_id, quantity) -> CartItem | None:
     return item
 
 
+@transaction.atomic
+def cart_clear(*, cart: Cart) -> int:
+    """Empty the cart; returns how many lines were removed."""
+    removed, _by_model = CartItem.objects.filter(cart=cart).delete()
+    Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
+    return removed
+
+
 def _int_or_none(value) -> int | None:
     try:
         return int(value)
