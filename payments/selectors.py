@@ -46,14 +46,3 @@ def payment_of_buyer(*, buyer, payment_id) -> Payment:
 def payment_by_key(*, idempotency_key: str) -> Payment | None:
     """The payment a client's idempotency key made, if any (to answer a replay)."""
     return Payment.objects.filter(idempotency_key=idempotency_key).first()
-
-
-def payment_of_buyer(*, buyer, payment_id) -> Payment:
-    """A payment of one of the buyer's checkouts, or 404 (whoever else asks)."""
-    from django.http import Http404
-
-    payment = (Payment.objects.select_related("checkout")
-               .filter(pk=payment_id, checkout__buyer=buyer).first())
-    if payment is None:
-        raise Http404
-    return payment
