@@ -30,3 +30,52 @@ def test_docs_page_serves_its_assets_locally(province, client_on):
     html = client_on(province.bank_a).get("/api/v1/docs/").content.decode()
     assert "swagger-ui" in html
     assert "cdn." not in html and "https://" not in html
+
+
+SHOPPER_PATHS = {
+    "/api/v1/cart/", "/api/v1/cart/items/", "/api/v1/cart/items/{sku_id}/",
+    "/api/v1/checkouts/", "/api/v1/checkouts/{number}/", "/api/v1/checkouts/{number}/cancel/",
+    "/api/v1/checkouts/{number}/payments/", "/api/v1/orders/", "/api/v1/orders/{number}/",
+    "/api/v1/orders/{number}/confirm-receipt/", "/api/v1/orders/{number}/refunds/",
+    "/api/v1/payments/{payment_id}/", "/api/v1/payments/webhooks/stripe/",
+}
+BANK_ONLY_PATHS = {
+    "/api/v1/share-links/",
+    "/api/v1/merchant/{merchant_id}/orders/",
+    "/api/v1/merchant/{merchant_id}/orders/{number}/",
+    "/api/v1/merchant/{merchant_id}/orders/{number}/ship/",
+    "/api/v1/merchant/{merchant_id}/orders/{number}/tracking/",
+    "/api/v1/merchant/{merchant_id}/orders/{number}/ready-for-pickup/",
+    "/api/v1/merchant/{merchant_id}/orders/{number}/refunds/",
+    "/api/v1/merchant/{merchant_id}/refunds/{refund_id}/decide/",
+    "/api/v1/merchant/{merchant_id}/shipping-rule/",
+    "/api/v1/merchant/{merchant_id}/flash-sales/",
+    "/api/v1/console/orders/", "/api/v1/console/orders/{number}/",
+    "/api/v1/console/pickups/verify/",
+}
+
+
+def test_buying_api_is_in_each_hosts_schema(province, client_on):
+    bank = client_on(province.bank_a).get("/api/v1/schema/?format=json").json()
+    assert set(bank["paths"]) >= SHOPPER_PATHS | BANK_ONLY_PATHS
+    portal = schema_paths(client_on(None))
+    assert portal >= SHOPPER_PATHS
+    assert not BANK_ONLY_PATHS & portal
+    pay = bank["paths"]["/api/v1/checkouts/{number}/payments/"]["post"]
+    assert {"name": "Idempotency-Key", "in": "header"}.items() <= next(
+        p for p in pay["parameters"] if p["in"] == "header").items()
+    assert {"200", "201"} <= set(pay["responses"])
+    hook = bank["paths"]["/api/v1/payments/webhooks/stripe/"]["post"]
+    assert hook["security"] == [{}]  # no authentication: the signature is the check
+
+
+@pytest.mark.parametrize("urlconf", ["config.urls_bank", "config.urls_portal"])
+def test_schema_generates_without_warnings_or_errors(urlconf):
+    from drf_spectacular.drainage import GENERATOR_STATS
+    from drf_spectacular.generators import SchemaGenerator
+
+    GENERATOR_STATS.reset()
+    schema = SchemaGenerator(urlconf=urlconf).get_schema(request=None, public=True)
+    assert schema["paths"]
+    assert dict(GENERATOR_STATS._warn_cache) == {}
+    assert dict(GENERATOR_STATS._error_cache) == {}
