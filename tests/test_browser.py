@@ -32,8 +32,11 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Per module: Playwright's sync API runs one instance per thread at a time, and other
+    # browser test modules import this fixture (each module gets its own browser, the
+    # previous module's is closed first).
     executable = chromium_path()
     if executable is None:
         message = ("Chromium is not installed: on Debian/Ubuntu run "
