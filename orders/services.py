@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from banks.models import Bank, Branch
 from catalog.models import Sku
@@ -105,12 +106,18 @@ def _transition(order: Order, action: str, *, actor=None, note: str = "",
     return order
 
 
-_ACTION_LABELS = {
-    "pay": "paid", "cancel": "cancelled", "ship": "shipped",
-    "ready_for_pickup": "made ready for pickup", "deliver": "marked delivered",
-    "pick_up": "picked up", "confirm_receipt": "confirmed as received",
-    "request_refund": "refunded", "refund_full": "refunded", "refund_partial": "refunded",
-    "reject_refund": "refused a refund",
+_ACTION_LABELS = {  # completes "it cannot be ...", in the page's language
+    "pay": pgettext_lazy("order action", "paid"),
+    "cancel": pgettext_lazy("order action", "cancelled"),
+    "ship": pgettext_lazy("order action", "shipped"),
+    "ready_for_pickup": pgettext_lazy("order action", "made ready for pickup"),
+    "deliver": pgettext_lazy("order action", "marked delivered"),
+    "pick_up": pgettext_lazy("order action", "picked up"),
+    "confirm_receipt": pgettext_lazy("order action", "confirmed as received"),
+    "request_refund": pgettext_lazy("order action", "refunded"),
+    "refund_full": pgettext_lazy("order action", "refunded"),
+    "refund_partial": pgettext_lazy("order action", "refunded"),
+    "reject_refund": pgettext_lazy("order action", "refused a refund"),
 }
 
 
@@ -627,6 +634,8 @@ def orders_auto_confirm(*, now: datetime | None = None) -> int:
 def _refund_amount(order: Order, amount) -> Decimal:
     try:
         amount = quantize_money(amount)
+        if not amount.is_finite():  # "NaN" quantizes to NaN, which no comparison takes
+            raise ValueError
     except Exception:
         raise ValidationError({"amount": [_("Enter an amount in yuan.")]}) from None
     if amount <= 0 or amount > order.refundable:
@@ -707,7 +716,7 @@ def shipping_rule_set(*, merchant, flat_fee, free_over=None) -> ShippingRule:
     if free_over not in (None, ""):
         try:
             free_over = quantize_money(free_over)
-            if free_over <= 0:
+            if free_over <= 0 or free_over >= 10**9:  # the column holds 12 digits before the point
                 raise ValueError
         except Exception:
             errors["free_over"] = [_("Enter an amount above zero, or leave it empty.")]
