@@ -1,5 +1,13 @@
 """Bank console pages for orders: search and pickup verification (bank domains only)."""
 
+from django.urls import path
+
+from orders import console_views as views
 
 app_name = "console_orders"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.order_search, name="search"),
+    path("pickup/", views.pickup, name="pickup"),
+    path("pickup/<str:number>/", views.picked_up, name="picked-up"),
+    path("<str:number>/", views.order_detail, name="detail"),
+]
