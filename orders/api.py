@@ -168,7 +168,8 @@ class OrderListApi(_ShopperApi):
                    responses=OrderPageSerializer)
     def get(self, request):
         query = _valid(OrderQuerySerializer, request.query_params)
-        orders = selectors.orders_of_buyer(buyer=request.user).select_related("checkout", "merchant__bank")
+        orders = selectors.orders_of_buyer(buyer=request.user).select_related(
+            "checkout", "merchant__bank")
         if query["status"]:
             orders = orders.filter(status=query["status"])
         return Response(_page(query, orders, OrderSerializer, {"request": request}))

@@ -203,7 +203,7 @@ class Fulfilment(models.TextChoices):
 
 class OrderStatus(models.TextChoices):
     PENDING_PAYMENT = "pending_payment", _("Awaiting payment")
-    PAID = "paid", _("Paid, to be shipped")
+    PAID = "paid", _("Paid")
     SHIPPED = "shipped", _("Shipped")
     READY_FOR_PICKUP = "ready_for_pickup", _("Ready for pickup")
     DELIVERED = "delivered", _("Delivered")

@@ -221,8 +221,9 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str)
             options={"idempotency_key": key})
     except stripe.CardError as exc:
         intent_id = ((exc.json_body or {}).get("error", {}).get("payment_intent") or {}).get("id")
+        error = (exc.json_body or {}).get("error", {})
         return _apply(payment, status="requires_payment_method", intent_id=intent_id,
-                      message=exc.user_message or _("The card was declined."))
+                      message=decline_message(error.get("decline_code") or exc.code))
     except stripe.StripeError as exc:
         log.warning("gateway error paying %s: %s", checkout.number, exc)
         _apply(payment, status="failed_to_start",
@@ -284,7 +285,22 @@ def _apply_intent(payment: Payment, intent) -> Payment:
     data = intent.to_dict() if hasattr(intent, "to_dict") else dict(intent)
     error = data.get("last_payment_error") or {}
     return _apply(payment, status=data.get("status", ""), intent_id=data.get("id"),
-                  message=error.get("message") or "")
+                  message=decline_message(error.get("decline_code") or error.get("code"))
+                  if error else "")
+
+
+def decline_message(code: str | None) -> str:
+    """Our own words for the gateway's decline codes (its messages are English only)."""
+    return {
+        "insufficient_funds": _("insufficient funds"),
+        "expired_card": _("the card has expired"),
+        "incorrect_cvc": _("the security code is wrong"),
+        "invalid_cvc": _("the security code is wrong"),
+        "incorrect_number": _("the card number is wrong"),
+        "invalid_number": _("the card number is wrong"),
+        "processing_error": _("the card service had a problem"),
+        "payment_intent_authentication_failure": _("the card's bank could not verify you"),
+    }.get(code or "", _("declined by the card's bank"))
 
 
 GATEWAY_STATUS = {
