@@ -187,7 +187,10 @@ def cart_add(*, cart: Cart, sku_id, quantity=1) -> CartItem:
 def cart_set_quantity(*, cart: Cart, sku_id, quantity) -> CartItem | None:
     """Set a line's quantity; 0 removes the line."""
     quantity = _valid_quantity(quantity)
-    item = CartItem.objects.filter(cart=cart, sku_id=_int_or_none(sku_id)).first()
+    # Locked: a checkout of this cart running now either took the line already (then it
+    # is gone) or waits for this change.
+    item = (CartItem.objects.select_for_update()
+            .filter(cart=cart, sku_id=_int_or_none(sku_id)).first())
     if item is None:
         raise ValidationError({"sku": [_("This item is not in your cart.")]})
     if quantity == 0:
@@ -369,9 +372,6 @@ def checkout_place(*, buyer, cart: Cart, storefront_bank: Bank | None,
     if errors:
         raise ValidationError(errors)
 
-    _reserve(buyer, [(item.sku, item.quantity, quote) for g in groups.values()
-                     for item, quote in g.lines])
-
     referrer, sharer = selectors.referral_for(buyer=buyer, storefront_bank=storefront_bank,
                                               at=now)
     shipping = {mid: (Decimal("0.00") if mid in branches
@@ -408,6 +408,10 @@ def checkout_place(*, buyer, cart: Cart, storefront_bank: Bank | None,
                       price_kind=quote.kind, flash_sale=quote.flash_sale)
             for item, quote in group.lines])
         OrderEvent.objects.create(order=order, kind="placed", actor=buyer, at=now)
+    # Stock is reserved last: a hot SKU's row stays locked only from here to the commit
+    # (a sold-out buyer's rows above are rolled back with the whole checkout).
+    _reserve(buyer, [(item.sku, item.quantity, quote) for g in groups.values()
+                     for item, quote in g.lines])
     CartItem.objects.filter(pk__in=[i.pk for i in items]).delete()
     return checkout
 
