@@ -25,6 +25,11 @@ class Dossier(models.Model):
     contact_phone = models.CharField(_("contact phone"), max_length=20)
     address = models.CharField(_("business address"), max_length=200)
     next_review_due = models.DateField(_("next re-review due"), null=True, blank=True)
+    # The merchant's settlement account at this bank: payouts go there.
+    settlement_account_name = models.CharField(_("settlement account name"), max_length=100,
+                                               blank=True, default="")
+    settlement_account_number = models.CharField(_("settlement account number"),
+                                                 max_length=40, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -100,6 +105,7 @@ class EventAction(models.TextChoices):
     REINSTATE = "reinstate", _("Reinstated")
     REAPPLY = "reapply", _("Re-submitted")
     RENEW_LICENCE = "renew_licence", _("Licence renewed")
+    SETTLEMENT_ACCOUNT = "settlement_account", _("Settlement account set")
 
 
 class DossierEvent(models.Model):

@@ -276,3 +276,25 @@ DECISIONS = {
     "suspend": merchant_suspend,
     "reinstate": merchant_reinstate,
 }
+
+
+@transaction.atomic
+def dossier_set_settlement_account(*, dossier: Dossier, actor, account_name: str,
+                                   account_number: str) -> Dossier:
+    """The merchant's settlement account at this bank, where its payouts go."""
+    _in_bank_schema(dossier.merchant.bank)
+    account_name = (account_name or "").strip()
+    number = "".join((account_number or "").split())
+    errors: dict[str, list[str]] = {}
+    if not account_name:
+        errors["account_name"] = [_("Enter the account holder's name.")]
+    if not (number.isdigit() and 12 <= len(number) <= 30):
+        errors["account_number"] = [_("Enter the account number (12 to 30 digits).")]
+    if errors:
+        raise ValidationError(errors)
+    dossier.settlement_account_name = account_name[:100]
+    dossier.settlement_account_number = number
+    dossier.save(update_fields=["settlement_account_name", "settlement_account_number"])
+    DossierEvent.objects.create(dossier=dossier, actor=actor, action="settlement_account",
+                                reason=f"****{number[-4:]}")
+    return dossier

@@ -183,6 +183,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.reconcile_payments",
         "schedule": 300.0,
     },
+    "payments-settlement": {  # daily: confirmed orders out of escrow, payout files
+        "task": "payments.tasks.settle_daily",
+        "schedule": crontab(hour=int(env("SETTLEMENT_DAILY_HOUR", "1")), minute=30),
+    },
     "orders-auto-confirm": {  # receipt confirmed after ORDER_AUTO_CONFIRM_DAYS
         "task": "orders.tasks.auto_confirm_orders",
         "schedule": crontab(minute=10),
@@ -206,6 +210,14 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "whsec_local_platform")
 PAYMENTS_SERVER_SIDE_CARDS = env_bool("PAYMENTS_SERVER_SIDE_CARDS", True)
 # A payment still open this long after it started is asked of the gateway again.
 PAYMENTS_RECONCILE_AFTER_SECONDS = int(env("PAYMENTS_RECONCILE_AFTER_SECONDS", "120"))
+
+# --- settlement --------------------------------------------------------------------------
+
+# Orders completed before this local time of day are in that day's settlement run.
+SETTLEMENT_CUTOFF = env("SETTLEMENT_CUTOFF", "00:00")
+# Federation policy: the referring bank's fee, a share of a cross-bank order's settled
+# amount, paid by the merchant's bank (never charged to the merchant).
+SETTLEMENT_REFERRAL_FEE_RATE = env("SETTLEMENT_REFERRAL_FEE_RATE", "0.01")
 
 # --- orders ------------------------------------------------------------------------------
 

@@ -59,7 +59,9 @@ MAX_LINE_QUANTITY = 9999
 
 S = OrderStatus
 RECEIVED = (S.SHIPPED, S.DELIVERED, S.PICKED_UP)
-REFUNDABLE = (S.PAID, S.SHIPPED, S.READY_FOR_PICKUP, S.DELIVERED, S.PICKED_UP)
+# A completed order can still be refunded (after-sales); once settled, the refund is
+# clawed back from the merchant's next payouts.
+REFUNDABLE = (S.PAID, S.SHIPPED, S.READY_FOR_PICKUP, S.DELIVERED, S.PICKED_UP, S.COMPLETED)
 ORDER_TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     # action: (from states, to state); None: back to the status before the refund request
     "pay": ((S.PENDING_PAYMENT,), S.PAID),

@@ -10,7 +10,8 @@ is never pooled across banks.
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from banks.models import Bank
@@ -83,19 +84,39 @@ class AccountKind(models.TextChoices):
     CARD_CLEARING = "card_clearing", _("Card clearing")
     # Buyers' money held for a merchant until the order is settled (liability).
     ESCROW = "escrow", _("Escrow")
+    # Settled money the bank owes the merchant until it is paid out; negative after a
+    # clawback larger than what was owed (carried to the next payout) (liability).
+    MERCHANT_PAYABLE = "merchant_payable", _("Merchant payable")
+    # Payouts sent to the bank's core system and not yet confirmed (liability).
+    PAYOUT_IN_TRANSIT = "payout_in_transit", _("Payouts in transit")
+    # Financing repaid at settlement: principal back to the lending bank (asset) ...
+    LOAN_PRINCIPAL = "loan_principal", _("Loan principal")
+    # ... and its interest (income).
+    LOAN_INTEREST = "loan_interest", _("Loan interest income")
+    # Referral fees: the merchant's bank's expense and what it owes the referring bank ...
+    REFERRAL_FEE_EXPENSE = "referral_fee_expense", _("Referral fee expense")
+    REFERRAL_FEE_PAYABLE = "referral_fee_payable", _("Referral fees payable")
+    # ... and the referring bank's claim and income.
+    REFERRAL_FEE_RECEIVABLE = "referral_fee_receivable", _("Referral fees receivable")
+    REFERRAL_FEE_INCOME = "referral_fee_income", _("Referral fee income")
 
 
 class LedgerAccount(models.Model):
-    kind = models.CharField(max_length=20, choices=AccountKind.choices)
+    """An account of one bank, for one purpose, optionally for one merchant of that bank
+    or one counterparty bank (referral fees between two banks)."""
+
+    kind = models.CharField(max_length=30, choices=AccountKind.choices)
     bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="+")
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="+")
+    counterparty = models.ForeignKey(Bank, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["bank_id", "kind", "merchant_id"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "bank", "merchant"],
+            models.UniqueConstraint(fields=["kind", "bank", "merchant", "counterparty"],
                                     name="payments_account_unique",
                                     nulls_distinct=False),
         ]
@@ -138,13 +159,143 @@ class Posting(models.Model):
     amount = models.DecimalField(**MONEY)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, null=True, blank=True,
                               related_name="+")
+    # The transaction's time, copied here so that a balance at any moment is one
+    # index-only scan of (account, posted_at) including the amount.
+    posted_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="payments_posting_nonzero"),
         ]
-        indexes = [models.Index(fields=["account", "id"])]
+        indexes = [
+            models.Index(fields=["account", "posted_at"], include=["amount"],
+                         name="payments_posting_balance"),
+            models.Index(fields=["order"], name="payments_posting_order"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.amount}"
+
+
+# --- settlement ---------------------------------------------------------------------------
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+
+
+class SettlementRun(models.Model):
+    """One settlement of every order of ``bank``'s merchants (all banks when null)
+    completed before ``cutoff`` and not settled yet. Resumable: each order is settled
+    in its own transaction, exactly once (``SettlementItem.order`` is unique)."""
+
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="+")
+    cutoff = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=RunStatus.choices,
+                              default=RunStatus.PENDING)
+    started_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True,
+                                   blank=True, related_name="+")
+    orders_total = models.PositiveIntegerField(default=0)
+    orders_done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    # Per bank: the reconciliation made when the run completed, mismatches flagged.
+    reconciliation = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Two runs of the same scope cannot be under way at once.
+            models.UniqueConstraint(fields=["bank"], condition=Q(status__in=["pending",
+                                                                              "running"]),
+                                    name="payments_one_active_run", nulls_distinct=False),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"
+
+
+class SettlementItem(models.Model):
+    """An order settled: its escrow released, financing repaid, referral fee booked, the
+    rest credited to the merchant. One per order, ever."""
+
+    run = models.ForeignKey(SettlementRun, on_delete=models.PROTECT, related_name="items")
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="settlement")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="+")
+    released = models.DecimalField(**MONEY)
+    repaid = models.DecimalField(**MONEY, default=0)
+    merchant_credit = models.DecimalField(**MONEY)
+    referral_fee = models.DecimalField(**MONEY, default=0)
+    referrer_bank = models.ForeignKey(Bank, on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(released=F("repaid") + F("merchant_credit")),
+                                   name="payments_item_released_split"),
+        ]
+
+    def __str__(self) -> str:
+        return f"settled {self.order_id}"
+
+
+class PayoutBatch(models.Model):
+    """A bank's payouts of one run: one line per merchant, written as a payout file."""
+
+    run = models.ForeignKey(SettlementRun, on_delete=models.PROTECT, related_name="batches")
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="+")
+    total = models.DecimalField(**MONEY, default=0)
+    line_count = models.PositiveIntegerField(default=0)
+    file_name = models.CharField(max_length=120, blank=True, default="")
+    file_content = models.TextField(blank=True, default="")
+    checksum = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "bank"], name="payments_batch_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name or f"batch {self.pk}"
+
+
+class PayoutStatus(models.TextChoices):
+    SENT = "sent", _("Sent")
+    CONFIRMED = "confirmed", _("Confirmed")
+    FAILED = "failed", _("Failed")
+
+
+class PayoutLine(models.Model):
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="lines")
+    line_no = models.PositiveIntegerField()
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(**MONEY)
+    account_name = models.CharField(max_length=100)
+    account_number = models.CharField(max_length=40)
+    status = models.CharField(max_length=12, choices=PayoutStatus.choices,
+                              default=PayoutStatus.SENT)
+    failure_reason = models.CharField(max_length=200, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["batch_id", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "line_no"], name="payments_line_no"),
+            models.UniqueConstraint(fields=["batch", "merchant"], name="payments_line_once"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_line_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}/{self.line_no}"

@@ -108,12 +108,19 @@ def _book_capture(checkout: Checkout, payment: Payment) -> None:
 
 
 def _book_refund(refund: Refund) -> None:
+    """Money back to the card. Before settlement it comes out of the merchant's escrow;
+    after, it is a clawback from what the bank owes the merchant (which may go negative
+    and is then carried into the next payouts)."""
+    from payments.models import SettlementItem
+
     order = refund.order
     clearing = ledger_account(kind=AccountKind.CARD_CLEARING, bank_id=order.merchant_bank_id)
-    escrow = ledger_account(kind=AccountKind.ESCROW, bank_id=order.merchant_bank_id,
-                            merchant_id=order.merchant_id)
-    ledger_post(kind="refund", reference=str(refund.pk),
-                legs=[Leg(escrow, refund.amount, order), Leg(clearing, -refund.amount, order)],
+    settled = SettlementItem.objects.filter(order=order).exists()
+    source = ledger_account(
+        kind=AccountKind.MERCHANT_PAYABLE if settled else AccountKind.ESCROW,
+        bank_id=order.merchant_bank_id, merchant_id=order.merchant_id)
+    ledger_post(kind="clawback" if settled else "refund", reference=str(refund.pk),
+                legs=[Leg(source, refund.amount, order), Leg(clearing, -refund.amount, order)],
                 memo=f"refund of {order.number}", refund=refund)
 
 

@@ -13,3 +13,26 @@ def expire_reservations() -> int:
 @shared_task
 def reconcile_payments() -> int:
     return services.reconcile_payments()
+
+
+@shared_task
+def run_settlement(run_id: int) -> dict:
+    """Execute (or resume) one settlement run; progress is on the run's row."""
+    from payments.settlement import settlement_run_execute
+
+    run = settlement_run_execute(run_id)
+    return {"run": run.pk, "status": run.status, "orders": run.orders_done}
+
+
+@shared_task
+def settle_daily() -> int | None:
+    """Beat: the day's run over every bank, orders completed before the cut-off."""
+    from core.errors import ApplicationError
+    from payments.settlement import default_cutoff, settlement_run_start
+
+    try:
+        run = settlement_run_start(cutoff=default_cutoff())
+    except ApplicationError:
+        return None  # yesterday's run is still going; it will take these orders too
+    run_settlement.delay(run.pk)
+    return run.pk

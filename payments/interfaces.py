@@ -1,0 +1,47 @@
+"""What settlement needs to ask outer apps, as interfaces they register at start-up.
+
+``payments`` never imports ``lending``: when an order is settled, the repayment provider
+that ``lending`` registers says which financing tied to the order is repaid first
+(principal and interest, to the bank that lent). Without a provider nothing is repaid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orders.models import Order
+
+
+@dataclass(frozen=True)
+class Repayment:
+    lender_bank_id: int
+    principal: Decimal
+    interest: Decimal
+    reference: str  # the loan, for the ledger memo and the lender's own books
+
+
+RepaymentProvider = Callable[["Order", Decimal], list[Repayment]]
+
+_providers: list[RepaymentProvider] = []
+
+
+def register_repayment_provider(provider: RepaymentProvider) -> None:
+    """``provider(order, available)`` returns the repayments due from this order's
+    settlement, at most ``available`` in total. Called inside the settlement's
+    transaction; a provider that touches a bank's schema enters it explicitly."""
+    if provider not in _providers:
+        _providers.append(provider)
+
+
+def repayments_for(order: Order, available: Decimal) -> list[Repayment]:
+    due: list[Repayment] = []
+    for provider in _providers:
+        left = available - sum((r.principal + r.interest for r in due), Decimal("0"))
+        if left <= 0:
+            break
+        due += provider(order, left)
+    return due

@@ -1,0 +1,406 @@
+"""Settlement: the services that move confirmed orders' money out of escrow.
+
+For each completed order not yet settled, in its own transaction and exactly once (the
+``SettlementItem`` of an order is unique): release what is left in escrow, repay the
+financing tied to the order first (the providers in ``payments.interfaces``), credit the
+rest to the merchant's payable account, and book the inter-bank referral fee between the
+merchant's bank and the referring bank (the banks' own money: the merchant pays no
+commission). Then each bank gets a payout batch: one line per merchant owed money, moved
+from payable to "in transit" and written to a payout file; lines are confirmed or failed
+later, and a failed line's money goes back to payable, so the next run pays it again.
+
+A run is resumable: killed in the middle, it is run again (same run, or a new one) and
+settles what is left; an order is either settled entirely or not at all, and payouts are
+built under a lock of the bank's row, from the payable balances, so nobody is paid twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+from collections import defaultdict
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context
+
+from banks.models import Bank
+from core.errors import ApplicationError
+from core.money import quantize_money
+from orders.models import Order, OrderStatus
+from payments.interfaces import repayments_for
+from payments.models import (
+    AccountKind,
+    LedgerAccount,
+    PayoutBatch,
+    PayoutLine,
+    PayoutStatus,
+    Posting,
+    RunStatus,
+    SettlementItem,
+    SettlementRun,
+)
+from payments.services import Leg, ledger_account, ledger_post
+
+log = logging.getLogger(__name__)
+
+CHUNK = 200
+ZERO = Decimal("0.00")
+K = AccountKind
+
+
+def referral_fee_rate() -> Decimal:
+    return Decimal(str(settings.SETTLEMENT_REFERRAL_FEE_RATE))
+
+
+def default_cutoff(now: datetime | None = None) -> datetime:
+    """Orders completed before today's cut-off time (local) are settled."""
+    now = timezone.localtime(now or timezone.now())
+    hour, minute = (int(x) for x in settings.SETTLEMENT_CUTOFF.split(":"))
+    cutoff = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return cutoff if cutoff <= now else cutoff - timedelta(days=1)
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def settlement_run_start(*, bank: Bank | None = None, cutoff: datetime | None = None,
+                         actor=None) -> SettlementRun:
+    """Create a run (the caller queues ``payments.tasks.run_settlement``). Refused while
+    another run of the same scope is waiting or running."""
+    cutoff = cutoff or timezone.now()
+    try:
+        with transaction.atomic():
+            return SettlementRun.objects.create(bank=bank, cutoff=cutoff, started_by=actor)
+    except IntegrityError:
+        raise ApplicationError(_("A settlement run is already under way."),
+                               code="run_in_progress") from None
+
+
+def settleable_orders(run: SettlementRun):
+    qs = Order.objects.filter(status=OrderStatus.COMPLETED, completed_at__lte=run.cutoff,
+                              settlement__isnull=True)
+    return qs.filter(merchant_bank_id=run.bank_id) if run.bank_id else qs
+
+
+def settlement_run_execute(run_id: int) -> SettlementRun:
+    """Settle every order of the run, then build each bank's payout batch. Safe to call
+    again after a crash or on a run that failed: it continues where it stopped."""
+    with transaction.atomic():
+        run = SettlementRun.objects.select_for_update().get(pk=run_id)
+        if run.status == RunStatus.COMPLETED:
+            return run
+        run.status = RunStatus.RUNNING
+        run.started_at = run.started_at or timezone.now()
+        run.error = ""
+        run.orders_total = run.items.count() + settleable_orders(run).count()
+        run.save()
+    try:
+        while True:
+            ids = list(settleable_orders(run).order_by("pk").values_list("pk", flat=True)
+                       [:CHUNK])
+            if not ids:
+                break
+            for order_id in ids:
+                settle_order(run=run, order_id=order_id)
+            SettlementRun.objects.filter(pk=run.pk).update(orders_done=run.items.count())
+        banks = (Bank.objects.filter(pk=run.bank_id) if run.bank_id
+                 else Bank.objects.filter(is_active=True))
+        for bank in banks.order_by("pk"):
+            payout_batch_build(run=run, bank=bank)
+        report = {str(bank.pk): reconciliation(bank=bank, run=run) for bank in banks}
+    except Exception as exc:
+        SettlementRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED,
+                                                       error=repr(exc)[:2000])
+        raise
+    flagged = [code for code, r in report.items() if not r["ok"]]
+    if flagged:
+        log.error("settlement run %s: reconciliation mismatches at banks %s", run.pk,
+                  flagged)
+    SettlementRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.COMPLETED, finished_at=timezone.now(), reconciliation=report,
+        orders_done=run.items.count())
+    run.refresh_from_db()
+    return run
+
+
+@transaction.atomic
+def settle_order(*, run: SettlementRun, order_id: int) -> SettlementItem | None:
+    """Settle one order entirely, or not at all (None: not settleable any more)."""
+    order = Order.objects.select_for_update().get(pk=order_id)
+    if order.status != OrderStatus.COMPLETED or SettlementItem.objects.filter(
+            order=order).exists():
+        return None
+    bank_id, merchant_id = order.merchant_bank_id, order.merchant_id
+    released = order.total - order.refunded_total
+    repaid = ZERO
+    legs: list[Leg] = []
+    if released > 0:
+        legs.append(Leg(ledger_account(kind=K.ESCROW, bank_id=bank_id,
+                                       merchant_id=merchant_id), released, order))
+        for repayment in repayments_for(order, released):
+            for kind, amount in ((K.LOAN_PRINCIPAL, repayment.principal),
+                                 (K.LOAN_INTEREST, repayment.interest)):
+                amount = quantize_money(amount)
+                if amount > 0:
+                    legs.append(Leg(ledger_account(kind=kind, bank_id=repayment.lender_bank_id),
+                                    -amount, order))
+                    repaid += amount
+        if repaid > released:
+            raise ApplicationError(f"repayments of order {order.number} exceed its escrow")
+        credit = released - repaid
+        if credit > 0:
+            legs.append(Leg(ledger_account(kind=K.MERCHANT_PAYABLE, bank_id=bank_id,
+                                           merchant_id=merchant_id), -credit, order))
+        ledger_post(kind="settle", reference=f"order:{order.pk}", legs=legs,
+                    memo=f"settlement of {order.number}")
+    credit = released - repaid
+    fee = ZERO
+    referrer = order.referrer_bank_id
+    if order.is_cross_bank and referrer and released > 0:
+        fee = quantize_money(released * referral_fee_rate())
+        if fee > 0:
+            ledger_post(kind="referral_fee", reference=f"order:{order.pk}", legs=[
+                Leg(ledger_account(kind=K.REFERRAL_FEE_EXPENSE, bank_id=bank_id), fee, order),
+                Leg(_counterparty_account(K.REFERRAL_FEE_PAYABLE, bank_id, referrer), -fee,
+                    order),
+                Leg(_counterparty_account(K.REFERRAL_FEE_RECEIVABLE, referrer, bank_id), fee,
+                    order),
+                Leg(ledger_account(kind=K.REFERRAL_FEE_INCOME, bank_id=referrer), -fee, order),
+            ], memo=f"referral fee of {order.number}")
+    return SettlementItem.objects.create(
+        run=run, order=order, merchant_id=merchant_id, bank_id=bank_id, released=released,
+        repaid=repaid, merchant_credit=credit, referral_fee=fee,
+        referrer_bank_id=referrer if fee > 0 else None)
+
+
+def _counterparty_account(kind: str, bank_id: int, counterparty_id: int) -> LedgerAccount:
+    account = LedgerAccount.objects.filter(kind=kind, bank_id=bank_id, merchant=None,
+                                           counterparty_id=counterparty_id).first()
+    if account is None:
+        LedgerAccount.objects.bulk_create(
+            [LedgerAccount(kind=kind, bank_id=bank_id, counterparty_id=counterparty_id)],
+            ignore_conflicts=True)
+        account = LedgerAccount.objects.get(kind=kind, bank_id=bank_id, merchant=None,
+                                            counterparty_id=counterparty_id)
+    return account
+
+
+# --- payouts -------------------------------------------------------------------------------
+
+PAYOUT_HEADER = ["record", "batch", "line", "merchant_id", "merchant_name", "account_name",
+                 "account_number", "amount", "currency", "reference"]
+
+
+def payable_balances(*, bank: Bank) -> dict[int, Decimal]:
+    """What the bank owes each merchant now (negative: a clawback carried forward)."""
+    rows = (Posting.objects.filter(account__kind=K.MERCHANT_PAYABLE, account__bank=bank)
+            .values("account__merchant_id").annotate(total=Sum("amount")))
+    return {r["account__merchant_id"]: -r["total"] for r in rows}
+
+
+def _settlement_accounts(bank: Bank, merchant_ids) -> dict[int, tuple[str, str]]:
+    """The merchants' settlement accounts: the bank's private data, read in its schema."""
+    from admission.models import Dossier
+
+    with schema_context(bank.schema_name):
+        return {d["merchant_id"]: (d["settlement_account_name"], d["settlement_account_number"])
+                for d in Dossier.objects.filter(merchant_id__in=list(merchant_ids)).values(
+                    "merchant_id", "settlement_account_name", "settlement_account_number")}
+
+
+@transaction.atomic
+def payout_batch_build(*, run: SettlementRun, bank: Bank) -> PayoutBatch:
+    """The bank's payout batch of this run: every merchant owed money (with a settlement
+    account on file) gets one line, its payable moved to "in transit"; then the file."""
+    Bank.objects.select_for_update().get(pk=bank.pk)  # one batch at a time per bank
+    batch, _created = PayoutBatch.objects.get_or_create(run=run, bank=bank)
+    if batch.file_name:
+        return batch
+    owed = {m: amount for m, amount in payable_balances(bank=bank).items() if amount > 0}
+    accounts = _settlement_accounts(bank, owed)
+    from catalog.models import Merchant
+
+    names = dict(Merchant.objects.filter(pk__in=list(owed)).values_list("pk", "name"))
+    line_no = 0
+    for merchant_id in sorted(owed):
+        account_name, account_number = accounts.get(merchant_id, ("", ""))
+        if not account_number:
+            continue  # held as payable until the bank records the merchant's account
+        line_no += 1
+        line = PayoutLine.objects.create(batch=batch, line_no=line_no, merchant_id=merchant_id,
+                                         amount=owed[merchant_id],
+                                         account_name=account_name or names[merchant_id],
+                                         account_number=account_number)
+        ledger_post(kind="payout", reference=f"line:{line.pk}", legs=[
+            Leg(ledger_account(kind=K.MERCHANT_PAYABLE, bank_id=bank.pk,
+                               merchant_id=merchant_id), line.amount),
+            Leg(ledger_account(kind=K.PAYOUT_IN_TRANSIT, bank_id=bank.pk), -line.amount),
+        ], memo=f"payout batch {batch.pk} line {line_no}")
+    _write_file(batch, names)
+    return batch
+
+
+def _write_file(batch: PayoutBatch, names: dict[int, str]) -> None:
+    """The payout file: a header, one ``D`` record per line, and a ``T`` trailer with the
+    count, the total and the SHA-256 of every record before it."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["H", batch.bank.code, batch.pk, batch.run_id,
+                     timezone.localtime(batch.created_at).strftime("%Y-%m-%dT%H:%M:%S%z")])
+    total = ZERO
+    lines = list(batch.lines.order_by("line_no"))
+    for line in lines:
+        writer.writerow(["D", batch.pk, line.line_no, line.merchant_id,
+                         names.get(line.merchant_id, ""), line.account_name,
+                         line.account_number, f"{line.amount:.2f}", "CNY",
+                         f"P{batch.pk}-{line.line_no}"])
+        total += line.amount
+    body = out.getvalue()
+    checksum = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    out.write(f"T,{len(lines)},{total:.2f},{checksum}\n")
+    batch.file_content = out.getvalue()
+    batch.file_name = (f"payout-{batch.bank.code}-"
+                       f"{timezone.localtime(batch.created_at):%Y%m%d}-{batch.pk}.csv")
+    batch.checksum, batch.total, batch.line_count = checksum, total, len(lines)
+    batch.save()
+
+
+@transaction.atomic
+def payout_line_confirm(*, line: PayoutLine) -> PayoutLine:
+    """The bank's core system paid the line: the money leaves the bank's card clearing."""
+    line = PayoutLine.objects.select_for_update().select_related("batch").get(pk=line.pk)
+    if line.status != PayoutStatus.SENT:
+        raise ApplicationError(_("Only a sent payout line can be confirmed."),
+                               code="illegal_transition")
+    bank_id = line.batch.bank_id
+    ledger_post(kind="payout_confirm", reference=f"line:{line.pk}", legs=[
+        Leg(ledger_account(kind=K.PAYOUT_IN_TRANSIT, bank_id=bank_id), line.amount),
+        Leg(ledger_account(kind=K.CARD_CLEARING, bank_id=bank_id), -line.amount),
+    ], memo=f"payout line {line.pk} confirmed")
+    line.status = PayoutStatus.CONFIRMED
+    line.save(update_fields=["status", "updated_at"])
+    return line
+
+
+@transaction.atomic
+def payout_line_fail(*, line: PayoutLine, reason: str) -> PayoutLine:
+    """The core system could not pay the line: the money is owed to the merchant again
+    and the next run's batch pays it."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(_("Say why the payout failed."), field="reason")
+    line = PayoutLine.objects.select_for_update().select_related("batch").get(pk=line.pk)
+    if line.status != PayoutStatus.SENT:
+        raise ApplicationError(_("Only a sent payout line can fail."),
+                               code="illegal_transition")
+    bank_id = line.batch.bank_id
+    ledger_post(kind="payout_fail", reference=f"line:{line.pk}", legs=[
+        Leg(ledger_account(kind=K.PAYOUT_IN_TRANSIT, bank_id=bank_id), line.amount),
+        Leg(ledger_account(kind=K.MERCHANT_PAYABLE, bank_id=bank_id,
+                           merchant_id=line.merchant_id), -line.amount),
+    ], memo=f"payout line {line.pk} failed: {reason}"[:200])
+    line.status, line.failure_reason = PayoutStatus.FAILED, reason[:200]
+    line.save(update_fields=["status", "failure_reason", "updated_at"])
+    return line
+
+
+# --- reconciliation and statements ---------------------------------------------------------
+
+
+def _sum(qs) -> Decimal:
+    return qs.aggregate(t=Sum("amount"))["t"] or ZERO
+
+
+def reconciliation(*, bank: Bank, run: SettlementRun | None = None) -> dict:
+    """The bank's books, from the ledger, as equations that must hold to the fen; a
+    mismatch is reported (``ok`` false, the difference shown), never hidden."""
+    p = Posting.objects.filter(account__bank=bank)
+    escrow = p.filter(account__kind=K.ESCROW)
+    payable = p.filter(account__kind=K.MERCHANT_PAYABLE)
+    captured = -_sum(escrow.filter(transaction__kind="capture"))
+    refunded = _sum(escrow.filter(transaction__kind="refund"))
+    released = _sum(escrow.filter(transaction__kind="settle"))
+    held = -_sum(escrow)
+    credited = -_sum(payable.filter(transaction__kind="settle"))
+    repaid = -_sum(Posting.objects.filter(
+        transaction__kind="settle", account__kind__in=[K.LOAN_PRINCIPAL, K.LOAN_INTEREST],
+        order__merchant_bank=bank))
+    clawed_back = _sum(payable.filter(transaction__kind="clawback"))
+    confirmed = -_sum(p.filter(account__kind=K.CARD_CLEARING,
+                               transaction__kind="payout_confirm"))
+    in_transit = -_sum(p.filter(account__kind=K.PAYOUT_IN_TRANSIT))
+    owed = -_sum(payable)
+    fees_owed = -_sum(p.filter(account__kind=K.REFERRAL_FEE_PAYABLE))
+    fees_due = _sum(p.filter(account__kind=K.REFERRAL_FEE_RECEIVABLE))
+    checks = [
+        ("captured − refunded = released + held", captured - refunded, released + held),
+        ("released = credited to merchants + repaid to lenders", released, credited + repaid),
+        ("credited − clawed back = paid out + in transit + still owed",
+         credited - clawed_back, confirmed + in_transit + owed),
+    ]
+    report = {
+        "bank": bank.code,
+        "figures": {k: str(v) for k, v in {
+            "captured": captured, "refunded_before_settlement": refunded,
+            "released": released, "held_in_escrow": held, "credited": credited,
+            "repaid": repaid, "clawed_back": clawed_back, "paid_out": confirmed,
+            "in_transit": in_transit, "owed_to_merchants": owed,
+            "referral_fees_owed": fees_owed, "referral_fees_due": fees_due}.items()},
+        "checks": [{"equation": name, "left": str(left), "right": str(right),
+                    "difference": str(left - right), "ok": left == right}
+                   for name, left, right in checks],
+    }
+    if run is not None:
+        items = SettlementItem.objects.filter(run=run, bank=bank)
+        totals = items.aggregate(released=Sum("released"), repaid=Sum("repaid"),
+                                 credit=Sum("merchant_credit"), fees=Sum("referral_fee"))
+        r_released, r_repaid, r_credit = (totals[k] or ZERO for k in
+                                          ("released", "repaid", "credit"))
+        report["run"] = {"orders": items.count(), "released": str(r_released),
+                         "repaid": str(r_repaid), "credited": str(r_credit),
+                         "referral_fees": str(totals["fees"] or ZERO)}
+        report["checks"].append({
+            "equation": "this run: released = credited + repaid", "left": str(r_released),
+            "right": str(r_repaid + r_credit), "difference": str(r_released - r_repaid
+                                                                 - r_credit),
+            "ok": r_released == r_repaid + r_credit})
+    report["ok"] = all(c["ok"] for c in report["checks"])
+    return report
+
+
+def referral_statement(*, year: int, month: int) -> list[dict]:
+    """Inter-bank referral fees booked in a month: for every pair of banks, what each
+    owes the other and the net, for the federation to clear."""
+    start = timezone.make_aware(datetime.combine(datetime(year, month, 1).date(), time()))
+    end = timezone.make_aware(datetime.combine(
+        (datetime(year + month // 12, month % 12 + 1, 1)).date(), time()))
+    rows = (Posting.objects.filter(account__kind=K.REFERRAL_FEE_PAYABLE,
+                                   transaction__kind="referral_fee",
+                                   posted_at__gte=start, posted_at__lt=end)
+            .values("account__bank_id", "account__counterparty_id")
+            .annotate(total=Sum("amount")))
+    owed: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    for r in rows:
+        owed[(r["account__bank_id"], r["account__counterparty_id"])] += -r["total"]
+    banks = {b.pk: b for b in Bank.objects.filter(
+        pk__in={x for pair in owed for x in pair})}
+    pairs = sorted({tuple(sorted(pair)) for pair in owed})
+    return [{"bank_a": banks[a], "bank_b": banks[b], "a_owes_b": owed[(a, b)],
+             "b_owes_a": owed[(b, a)], "net_a_to_b": owed[(a, b)] - owed[(b, a)]}
+            for a, b in pairs]
+
+
+def merchant_statement(*, merchant, since: datetime | None = None) -> list[Posting]:
+    """The merchant's payable account movements (settlements, clawbacks, payouts)."""
+    qs = (Posting.objects.filter(account__kind=K.MERCHANT_PAYABLE, account__merchant=merchant)
+          .select_related("transaction", "order").order_by("posted_at", "id"))
+    return list(qs.filter(posted_at__gte=since) if since else qs)
+
