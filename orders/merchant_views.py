@@ -25,9 +25,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from catalog.models import Sku
 from catalog.qr import qr_png
-from catalog.selectors import merchant_for_member, products_of_merchant
+from catalog.selectors import merchant_for_member
 from core.errors import ApplicationError
 from core.forms import add_service_errors
 from orders import selectors, services
@@ -39,7 +38,7 @@ from orders.console_forms import (
     ShippingRuleForm,
     TrackForm,
 )
-from orders.models import FlashSale, Fulfilment, OrderStatus, RefundStatus, ShippingRule
+from orders.models import Fulfilment, OrderStatus, RefundStatus
 
 S = OrderStatus
 
@@ -272,7 +271,7 @@ def waybill(request, merchant_id: int, number: str):
 @login_required
 def shipping_rule(request, merchant_id: int):
     merchant = _merchant(request, merchant_id)
-    rule = ShippingRule.objects.filter(merchant=merchant).first()
+    terms = selectors.shipping_rule_of(merchant=merchant)
     if request.method == "POST":
         form = ShippingRuleForm(request.POST)
         if form.is_valid():
@@ -286,26 +285,19 @@ def shipping_rule(request, merchant_id: int):
                 messages.success(request, _("Delivery fee saved."))
                 return redirect("merchant_orders:shipping", merchant.pk)
     else:
-        form = ShippingRuleForm(initial={
-            "flat_fee": rule.flat_fee if rule else settings.ORDER_DEFAULT_SHIPPING_FEE,
-            "free_over": (rule.free_over or "") if rule
-            else settings.ORDER_DEFAULT_FREE_SHIPPING_OVER})
+        form = ShippingRuleForm(initial={"flat_fee": terms.flat_fee,
+                                         "free_over": terms.free_over or ""})
     return render(request, "orders/merchant/shipping.html", {
-        "merchant": merchant, "form": form, "rule": rule,
+        "merchant": merchant, "form": form, "rule": None if terms.is_default else terms,
         "default_fee": settings.ORDER_DEFAULT_SHIPPING_FEE,
         "default_free_over": settings.ORDER_DEFAULT_FREE_SHIPPING_OVER,
     }, status=400 if request.method == "POST" else 200)
 
 
-def _skus(merchant):
-    return (Sku.objects.filter(product__in=products_of_merchant(merchant=merchant))
-            .select_related("product").order_by("product__name", "price", "id"))
-
-
 @login_required
 def flash_sales(request, merchant_id: int):
     merchant = _merchant(request, merchant_id)
-    skus = _skus(merchant)
+    skus = selectors.skus_of_merchant(merchant=merchant)
     if request.method == "POST":
         form = FlashSaleForm(request.POST, skus=skus)
         if form.is_valid():
@@ -326,8 +318,7 @@ def flash_sales(request, merchant_id: int):
             "starts_at": start, "ends_at": start + timedelta(days=1),
             "per_customer_limit": 1})
     now = timezone.now()
-    sales = list(FlashSale.objects.filter(sku__in=skus).select_related("sku__product")
-                 .order_by("-starts_at", "-id")[:200])
+    sales = list(selectors.flash_sales_of_merchant(merchant=merchant)[:200])
     for sale in sales:
         sale.phase = ("running" if sale.starts_at <= now < sale.ends_at
                       else "upcoming" if now < sale.starts_at else "ended")

@@ -297,5 +297,12 @@ def flash_sales_of_merchant(*, merchant: Merchant) -> QuerySet[FlashSale]:
             .select_related("sku__product").order_by("-starts_at", "-id"))
 
 
+def skus_of_merchant(*, merchant: Merchant) -> QuerySet[Sku]:
+    from catalog.selectors import products_of_merchant
+
+    return (Sku.objects.filter(product__in=products_of_merchant(merchant=merchant))
+            .select_related("product").order_by("product__name", "price", "id"))
+
+
 def sku_of_merchant(*, merchant: Merchant, sku_id: int) -> Sku | None:
     return Sku.objects.filter(pk=sku_id, product__merchant=merchant).first()
