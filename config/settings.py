@@ -281,6 +281,8 @@ SPECTACULAR_SETTINGS = {
         "FulfilmentEnum": "orders.models.Fulfilment.choices",
         "PriceKindEnum": "orders.models.PriceKind.choices",
         "PaymentStatusEnum": "payments.models.PaymentStatus.choices",
+        "SettlementRunStatusEnum": "payments.models.RunStatus.choices",
+        "PayoutLineStatusEnum": "payments.models.PayoutStatus.choices",
     },
 }
 

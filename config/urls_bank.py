@@ -7,6 +7,7 @@ from catalog import api_urls as catalog_api_urls
 from catalog import views as catalog_views
 from config.urls_common import common_urls
 from orders import api_urls as orders_api_urls
+from payments import api_urls as payments_api_urls
 
 urlpatterns = [
     path("", catalog_views.home, name="home"),
@@ -14,8 +15,10 @@ urlpatterns = [
     path("console/", include("banks.console_urls")),
     path("console/", include("admission.console_urls")),
     path("console/orders/", include("orders.console_urls")),
+    path("console/settlement/", include("payments.console_urls")),
     path("merchant/apply/", admission_views.apply, name="merchant-apply"),
     path("merchant/<int:merchant_id>/orders/", include("orders.merchant_urls")),
+    path("merchant/<int:merchant_id>/settlements/", include("payments.merchant_urls")),
     path("merchant/", include("catalog.merchant_urls")),
     path("api/v1/", include("banks.api_urls")),
     path("api/v1/", include(catalog_api_urls.public_urlpatterns)),
@@ -23,6 +26,8 @@ urlpatterns = [
     path("api/v1/", include("admission.api_urls")),
     path("api/v1/", include(orders_api_urls.merchant_urlpatterns)),
     path("api/v1/", include(orders_api_urls.console_urlpatterns)),
+    path("api/v1/", include(payments_api_urls.merchant_urlpatterns)),
+    path("api/v1/", include(payments_api_urls.console_urlpatterns)),
     *common_urls("config.urls_bank"),
 ]
 

@@ -1,4 +1,5 @@
-from drf_spectacular.utils import extend_schema
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -54,3 +55,49 @@ class BankListOnboardApi(APIView):
         result = bank_onboard(acting_user=request.user, **data)
         return Response(BankSerializer(result.bank).data,
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class ReferralStatementApi(APIView):
+    """The month's inter-bank referral fees per pair of banks (federation admins)."""
+
+    permission_classes = [IsFederationAdmin]
+
+    class RowSerializer(serializers.Serializer):
+        bank_a = serializers.CharField(source="bank_a.code")
+        bank_a_name = serializers.CharField(source="bank_a.name")
+        bank_b = serializers.CharField(source="bank_b.code")
+        bank_b_name = serializers.CharField(source="bank_b.name")
+        a_owes_b = serializers.DecimalField(max_digits=14, decimal_places=2)
+        b_owes_a = serializers.DecimalField(max_digits=14, decimal_places=2)
+        net_a_to_b = serializers.DecimalField(
+            max_digits=14, decimal_places=2,
+            help_text="positive: bank A pays bank B; negative: bank B pays bank A")
+
+    class QuerySerializer(serializers.Serializer):
+        month = serializers.CharField(required=False, help_text="YYYY-MM; default: this month")
+
+        def validate_month(self, value):
+            from payments.forms import parse_month
+
+            month = parse_month(value)
+            if month is None:
+                raise serializers.ValidationError(_("Choose a month as YYYY-MM."))
+            return month
+
+    @extend_schema(operation_id="federation_referral_statement",
+                   parameters=[QuerySerializer],
+                   responses=inline_serializer("ReferralStatement", {
+                       "month": serializers.CharField(),
+                       "rows": RowSerializer(many=True)}))
+    def get(self, request):
+        from django.utils import timezone
+
+        from payments.settlement import referral_statement
+
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        today = timezone.localdate()
+        year, month = query.validated_data.get("month") or (today.year, today.month)
+        rows = referral_statement(year=year, month=month)
+        return Response({"month": f"{year:04d}-{month:02d}",
+                         "rows": self.RowSerializer(rows, many=True).data})

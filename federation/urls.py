@@ -6,4 +6,5 @@ app_name = "federation"
 urlpatterns = [
     path("", views.console_home, name="home"),
     path("banks/new/", views.bank_onboard_page, name="bank-onboard"),
+    path("referral-statements/", views.referral_statement_page, name="referral-statement"),
 ]

@@ -1,5 +1,10 @@
+import csv
+import io
+from decimal import Decimal
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
@@ -34,3 +39,41 @@ def bank_onboard_page(request):
             return redirect("federation:home")
     status = 400 if request.method == "POST" else 200
     return render(request, "federation/bank_onboard.html", {"form": form}, status=status)
+
+
+@federation_admin_required
+def referral_statement_page(request):
+    """The month's inter-bank referral fees per pair of banks, to clear; ``?month=YYYY-MM``
+    (default: this month), ``&format=csv`` to download."""
+    from django.utils import timezone
+
+    from payments.forms import parse_month
+    from payments.settlement import referral_statement
+
+    raw = request.GET.get("month", "")
+    today = timezone.localdate()
+    month = parse_month(raw) if raw else (today.year, today.month)
+    if month is None:
+        return render(request, "federation/referral_statement.html", {
+            "month": raw[:7], "error": _("Choose a month as YYYY-MM."), "rows": []},
+            status=400)
+    rows = referral_statement(year=month[0], month=month[1])
+    label = f"{month[0]:04d}-{month[1]:02d}"
+    if request.GET.get("format") == "csv":
+        return referral_statement_csv(rows, label)
+    return render(request, "federation/referral_statement.html", {
+        "month": label, "rows": [dict(r, net_abs=abs(r["net_a_to_b"])) for r in rows],
+        "total": sum((r["a_owes_b"] + r["b_owes_a"] for r in rows), Decimal("0.00")),
+    })
+
+
+def referral_statement_csv(rows, label: str) -> HttpResponse:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["month", "bank_a", "bank_b", "a_owes_b", "b_owes_a", "net_a_to_b"])
+    for r in rows:
+        writer.writerow([label, r["bank_a"].code, r["bank_b"].code, f"{r['a_owes_b']:.2f}",
+                         f"{r['b_owes_a']:.2f}", f"{r['net_a_to_b']:.2f}"])
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="referral-statement-{label}.csv"'
+    return response

@@ -46,3 +46,61 @@ def payment_of_buyer(*, buyer, payment_id) -> Payment:
 def payment_by_key(*, idempotency_key: str) -> Payment | None:
     """The payment a client's idempotency key made, if any (to answer a replay)."""
     return Payment.objects.filter(idempotency_key=idempotency_key).first()
+
+
+# --- settlement: every id from a request goes through one of these, scoped to a bank or a
+# merchant (another bank's run, batch, line or merchant is 404) -------------------------------
+
+
+def bank_settlement_runs(*, bank: Bank):
+    """The runs that concern the bank: its own and the runs over every bank."""
+    from django.db.models import Q
+
+    from payments.models import SettlementRun
+
+    return (SettlementRun.objects.filter(Q(bank=bank) | Q(bank__isnull=True))
+            .select_related("bank", "started_by").order_by("-created_at", "-id"))
+
+
+def bank_settlement_run(*, bank: Bank, run_id):
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(bank_settlement_runs(bank=bank), pk=run_id)
+
+
+def bank_payout_batch(*, bank: Bank, batch_id):
+    from django.shortcuts import get_object_or_404
+
+    from payments.models import PayoutBatch
+
+    return get_object_or_404(PayoutBatch.objects.select_related("run", "bank"), bank=bank,
+                             pk=batch_id)
+
+
+def bank_payout_line(*, bank: Bank, line_id):
+    from django.shortcuts import get_object_or_404
+
+    from payments.models import PayoutLine
+
+    return get_object_or_404(PayoutLine.objects.select_related("batch", "merchant"),
+                             batch__bank=bank, pk=line_id)
+
+
+def run_batch_of_bank(*, run, bank: Bank):
+    """The bank's payout batch of the run (None until the run has built it)."""
+    return run.batches.filter(bank=bank).first()
+
+
+def merchant_settlement_items(*, merchant):
+    from payments.models import SettlementItem
+
+    return (SettlementItem.objects.filter(merchant=merchant).select_related("order", "run")
+            .order_by("-created_at", "-id"))
+
+
+def merchant_payout_lines(*, merchant):
+    from payments.models import PayoutLine
+
+    return (PayoutLine.objects.filter(merchant=merchant).select_related("batch")
+            .order_by("-batch__created_at", "-id"))
+

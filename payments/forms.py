@@ -1,0 +1,52 @@
+"""Forms of the settlement pages (bank, merchant and federation consoles)."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class RunStartForm(forms.Form):
+    cutoff = forms.DateTimeField(
+        label=_("Cut-off"), required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Orders completed before this moment are settled; empty: now."))
+
+    def clean_cutoff(self):
+        cutoff = self.cleaned_data.get("cutoff")
+        if cutoff and cutoff > timezone.now():
+            raise forms.ValidationError(_("The cut-off cannot be in the future."))
+        return cutoff
+
+
+class PayoutFailForm(forms.Form):
+    reason = forms.CharField(label=_("Why it failed"), max_length=200)
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(_("Say why the payout failed."))
+        return reason
+
+
+class SettlementAccountForm(forms.Form):
+    account_name = forms.CharField(label=_("Account holder"), max_length=100)
+    account_number = forms.CharField(label=_("Account number"), max_length=60)
+
+
+MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def parse_month(value: str) -> tuple[int, int] | None:
+    """``YYYY-MM`` -> (year, month), or None when it is not a month."""
+    match = MONTH_RE.match((value or "").strip())
+    if not match:
+        return None
+    year, month = int(match[1]), int(match[2])
+    if not (1 <= month <= 12 and 2000 <= year <= 2100):
+        return None
+    return year, month
