@@ -15,6 +15,7 @@ def schema_paths(client) -> set[str]:
 def test_portal_schema_lists_the_federation_api(province, client_on):
     paths = schema_paths(client_on(None))
     assert "/api/v1/federation/banks/" in paths
+    assert "/api/v1/federation/referral-statements/" in paths
     assert "/api/v1/me/" in paths
     assert "/api/v1/console/branches/" not in paths
 
@@ -52,6 +53,14 @@ BANK_ONLY_PATHS = {
     "/api/v1/merchant/{merchant_id}/flash-sales/",
     "/api/v1/console/orders/", "/api/v1/console/orders/{number}/",
     "/api/v1/console/pickups/verify/",
+    "/api/v1/console/settlement-runs/", "/api/v1/console/settlement-runs/{run_id}/",
+    "/api/v1/console/payout-batches/{batch_id}/",
+    "/api/v1/console/payout-batches/{batch_id}/file/",
+    "/api/v1/console/payout-lines/{line_id}/confirm/",
+    "/api/v1/console/payout-lines/{line_id}/fail/",
+    "/api/v1/console/merchants/{merchant_id}/statement/",
+    "/api/v1/console/merchants/{merchant_id}/settlement-account/",
+    "/api/v1/merchant/{merchant_id}/settlements/",
 }
 
 
