@@ -30,7 +30,7 @@ from tests.test_settlement import _account, _complete
 pytestmark = pytest.mark.django_db
 
 HOME = "/console/settlement/"
-REFUSED = "A settlement run is already under way."
+REFUSED = "已有结算批次正在进行。"  # "A settlement run is already under way."
 
 
 def owner(merchant):
@@ -100,7 +100,7 @@ def test_a_bank_admin_starts_a_run_and_follows_it_to_the_batch(province, world, 
     line = line_of(run, world.merchant_a)
     assert line.amount == Decimal("99.00")
     assert f'id="line-{line.pk}"' in page and "¥99.00" in page
-    assert "MISMATCH" not in page and "st-check bad" not in page
+    assert "st-alarm" not in page and "st-check bad" not in page
     assert f"{HOME}batches/{line.batch_id}/file/" in page
     # Bank B's merchant was not in bank A's run.
     assert not PayoutLine.objects.filter(batch__run=run, merchant=world.merchant_b).exists()
