@@ -100,17 +100,26 @@ def settlement_run_execute(run_id: int) -> SettlementRun:
         run.status = RunStatus.RUNNING
         run.started_at = run.started_at or timezone.now()
         run.error = ""
-        run.orders_total = run.items.count() + settleable_orders(run).count()
+        done = run.items.count()
+        run.orders_total = done + settleable_orders(run).count()
         run.save()
+    # The ledger accounts this call has used, looked up once: an account row never changes
+    # or goes away. One that an order's transaction created is safe to reuse too: if that
+    # transaction rolls back, the error ends this call, and the cache with it.
+    accounts: dict[tuple, LedgerAccount] = {}
     try:
+        last = 0
         while True:
-            ids = list(settleable_orders(run).order_by("pk").values_list("pk", flat=True)
-                       [:CHUNK])
+            # Keyset pages: each page starts after the last order seen, instead of walking
+            # past every order this call has settled already.
+            ids = list(settleable_orders(run).filter(pk__gt=last).order_by("pk")
+                       .values_list("pk", flat=True)[:CHUNK])
             if not ids:
                 break
             for order_id in ids:
-                settle_order(run=run, order_id=order_id)
-            SettlementRun.objects.filter(pk=run.pk).update(orders_done=run.items.count())
+                done += settle_order(run=run, order_id=order_id, accounts=accounts) is not None
+            last = ids[-1]
+            SettlementRun.objects.filter(pk=run.pk).update(orders_done=done)
         banks = (Bank.objects.filter(pk=run.bank_id) if run.bank_id
                  else Bank.objects.filter(is_active=True))
         for bank in banks.order_by("pk"):
@@ -132,33 +141,43 @@ def settlement_run_execute(run_id: int) -> SettlementRun:
 
 
 @transaction.atomic
-def settle_order(*, run: SettlementRun, order_id: int) -> SettlementItem | None:
-    """Settle one order entirely, or not at all (None: not settleable any more)."""
+def settle_order(*, run: SettlementRun, order_id: int,
+                 accounts: dict[tuple, LedgerAccount] | None = None) -> SettlementItem | None:
+    """Settle one order entirely, or not at all (None: not settleable any more).
+    ``accounts``: a cache of ledger accounts the caller keeps across orders."""
     order = Order.objects.select_for_update().get(pk=order_id)
     if order.status != OrderStatus.COMPLETED or SettlementItem.objects.filter(
             order=order).exists():
         return None
+    cache = {} if accounts is None else accounts
+
+    def account(kind: str, bank: int, merchant: int | None = None,
+                counterparty: int | None = None) -> LedgerAccount:
+        key = (kind, bank, merchant, counterparty)
+        if key not in cache:
+            cache[key] = (_counterparty_account(kind, bank, counterparty) if counterparty
+                          else ledger_account(kind=kind, bank_id=bank, merchant_id=merchant))
+        return cache[key]
+
     bank_id, merchant_id = order.merchant_bank_id, order.merchant_id
     released = order.total - order.refunded_total
     repaid = ZERO
     legs: list[Leg] = []
     if released > 0:
-        legs.append(Leg(ledger_account(kind=K.ESCROW, bank_id=bank_id,
-                                       merchant_id=merchant_id), released, order))
+        legs.append(Leg(account(K.ESCROW, bank_id, merchant_id), released, order))
         for repayment in repayments_for(order, released):
             for kind, amount in ((K.LOAN_PRINCIPAL, repayment.principal),
                                  (K.LOAN_INTEREST, repayment.interest)):
                 amount = quantize_money(amount)
                 if amount > 0:
-                    legs.append(Leg(ledger_account(kind=kind, bank_id=repayment.lender_bank_id),
-                                    -amount, order))
+                    legs.append(Leg(account(kind, repayment.lender_bank_id), -amount, order))
                     repaid += amount
         if repaid > released:
             raise ApplicationError(f"repayments of order {order.number} exceed its escrow")
         credit = released - repaid
         if credit > 0:
-            legs.append(Leg(ledger_account(kind=K.MERCHANT_PAYABLE, bank_id=bank_id,
-                                           merchant_id=merchant_id), -credit, order))
+            legs.append(Leg(account(K.MERCHANT_PAYABLE, bank_id, merchant_id), -credit,
+                            order))
         ledger_post(kind="settle", reference=f"order:{order.pk}", legs=legs,
                     memo=f"settlement of {order.number}")
     credit = released - repaid
@@ -168,12 +187,10 @@ def settle_order(*, run: SettlementRun, order_id: int) -> SettlementItem | None:
         fee = quantize_money(released * referral_fee_rate())
         if fee > 0:
             ledger_post(kind="referral_fee", reference=f"order:{order.pk}", legs=[
-                Leg(ledger_account(kind=K.REFERRAL_FEE_EXPENSE, bank_id=bank_id), fee, order),
-                Leg(_counterparty_account(K.REFERRAL_FEE_PAYABLE, bank_id, referrer), -fee,
-                    order),
-                Leg(_counterparty_account(K.REFERRAL_FEE_RECEIVABLE, referrer, bank_id), fee,
-                    order),
-                Leg(ledger_account(kind=K.REFERRAL_FEE_INCOME, bank_id=referrer), -fee, order),
+                Leg(account(K.REFERRAL_FEE_EXPENSE, bank_id), fee, order),
+                Leg(account(K.REFERRAL_FEE_PAYABLE, bank_id, None, referrer), -fee, order),
+                Leg(account(K.REFERRAL_FEE_RECEIVABLE, referrer, None, bank_id), fee, order),
+                Leg(account(K.REFERRAL_FEE_INCOME, referrer), -fee, order),
             ], memo=f"referral fee of {order.number}")
     return SettlementItem.objects.create(
         run=run, order=order, merchant_id=merchant_id, bank_id=bank_id, released=released,
