@@ -9,6 +9,7 @@ the page starts the run, the worker settles it, the page shows the batch and its
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 import uuid
@@ -21,10 +22,13 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from admission.models import Dossier
+from core.errors import ApplicationError
 from payments import settlement
 from payments.models import PayoutLine, PayoutStatus, RunStatus, SettlementRun
 from payments.tasks import run_settlement
+from tests import test_browser
 from tests.orders_factories import market, pay, place
+from tests.test_browser import shot
 from tests.test_settlement import _account, _complete
 
 pytestmark = pytest.mark.django_db
@@ -323,6 +327,15 @@ def worker_run(province, celery_worker_process, django_db_blocker):
         pay(checkout)
         _complete(checkout, province.a_manager)
         order = checkout.orders.get()
+        # A bank-B shop's sale through bank A's storefront, settled at bank B: a referral
+        # fee for the federation's statement (the browser test looks at it).
+        _account(province.bank_b, shop.merchant_b, "6231000000000007799")
+        cross = place(province.shopper, province.bank_a, [(shop.sku_b, 2)])
+        pay(cross)
+        _complete(cross, province.b_manager)
+        # (Refused only while a bank-B run of another module is under way.)
+        with contextlib.suppress(ApplicationError):
+            settled(province.bank_b)
         # Wait for any bank-A run another module left under way.
         deadline = time.monotonic() + 120
         while SettlementRun.objects.filter(bank=province.bank_a, status__in=[
@@ -369,3 +382,56 @@ def test_the_worker_settles_a_run_started_on_the_page(province, worker_run):
     assert records[-1].strip().endswith(
         hashlib.sha256("".join(records[:-1]).encode()).hexdigest())
     assert run.reconciliation[str(province.bank_a.pk)]["ok"], run.reconciliation
+
+
+# --- in a real browser: the run page and the referral statement, desktop and phone ---------
+
+browser = test_browser.browser
+page = test_browser.page
+phone_page = test_browser.phone_page
+PHONE_WIDTH = 390
+
+
+def _log_in(pg, web_server, host: str, username: str, password: str, next_path: str):
+    pg.goto(web_server.url(host, f"/accounts/login/?next={next_path}"))
+    pg.fill("input[name=username]", username)
+    pg.fill("input[name=password]", password)
+    with pg.expect_navigation():
+        pg.click("main button[type=submit]")
+    assert pg.url.endswith(next_path), pg.url
+
+
+def _screens(pg, screen: str, province, worker_run, web_server) -> None:
+    run_path = f"{HOME}runs/{worker_run.run_id}/"
+    _log_in(pg, web_server, "bank-a.localhost", "t-a-admin", province.password, run_path)
+    line = line_of(SettlementRun.objects.get(pk=worker_run.run_id), worker_run.shop.merchant_a)
+    row = pg.locator(f"#line-{line.pk}")
+    assert "136.50" in row.inner_text()
+    assert row.locator("button:has-text('确认已付')").is_visible()
+    assert pg.locator(".st-check").count() >= 4 and pg.locator(".st-check.bad").count() == 0
+    shot(pg, f"settlement-run-{screen}")
+    if screen == "phone":
+        assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+
+    _log_in(pg, web_server, "localhost", "t-fed-admin", province.password,
+            "/federation/referral-statements/")
+    assert pg.locator("input[type=month]").input_value() == \
+        timezone.localdate().strftime("%Y-%m")
+    assert pg.locator("table.oc-table tr:has-text('bank-b')").count() >= 1
+    shot(pg, f"referral-statement-{screen}")
+    if screen == "phone":
+        assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+def test_the_run_page_and_the_referral_statement_on_a_desktop(page, province, worker_run,
+                                                              web_server):
+    _screens(page, "desktop", province, worker_run, web_server)
+
+
+@pytest.mark.browser
+@pytest.mark.worker
+def test_the_run_page_and_the_referral_statement_on_a_phone(phone_page, province, worker_run,
+                                                            web_server):
+    _screens(phone_page, "phone", province, worker_run, web_server)
