@@ -2,9 +2,12 @@
 real services and payments at the local card server, and loading it twice adds nothing."""
 
 import pytest
+from django_tenants.utils import schema_context
 
 from accounts.services import user_register
-from fixtures.orders_demo import ADDRESSES, load_demo_trade
+from admission.models import Dossier
+from catalog.models import Merchant, MerchantStatus
+from fixtures.orders_demo import ADDRESSES, load_demo_trade, settlement_account_number
 from orders.models import Checkout, FlashSale, OrderStatus
 from payments.selectors import trial_balance
 from tests.orders_factories import market, product_with_sku
@@ -35,7 +38,22 @@ def test_demo_trade_covers_every_console_and_is_idempotent(province):
     chen = buyers.get(buyer__username="buyer-chen").buyer
     assert chen.is_business_buyer
     assert trial_balance() == 0
+    # Every approved merchant has a settlement account, so its payouts have a place to go.
+    assert first.counts["settlement_accounts"] >= 2
+    for bank in banks:
+        approved = Merchant.objects.filter(bank=bank, status=MerchantStatus.APPROVED)
+        with schema_context(bank.schema_name):
+            dossiers = Dossier.objects.filter(merchant__in=list(approved))
+            assert dossiers.count() == approved.count()
+            assert not dossiers.filter(settlement_account_number="").exists()
+            mine = dossiers.get(merchant__bank=bank, merchant__in=[shop.merchant_a,
+                                                                    shop.merchant_b])
+        assert len(mine.settlement_account_number) == 19
+        assert mine.settlement_account_number == settlement_account_number(bank,
+                                                                           mine.merchant)
+        assert mine.settlement_account_name == mine.merchant.name
 
     again = load_demo_trade(banks=banks)
-    assert again.counts == {"shipping_rules": 0, "flash_sales": 0, "checkouts": 0}
+    assert again.counts == {"shipping_rules": 0, "flash_sales": 0,
+                            "settlement_accounts": 0, "checkouts": 0}
     assert buyers.count() == 4
