@@ -263,6 +263,7 @@ def settle_child(job: dict, outbox) -> None:
     shapes: Counter = Counter()
 
     page_ms: list[float] = []
+    page_at: list[float] = []  # when each page of orders was asked for, from the start
 
     def watch(execute, sql, params, many, context):
         counts["statements"] += 1
@@ -274,6 +275,7 @@ def settle_child(job: dict, outbox) -> None:
                 shapes[sql[:90]] += 1
             if sql.startswith('SELECT "orders_order"."id" AS "pk"'):  # a page of orders
                 t = time.perf_counter()
+                page_at.append(t - t0)
                 try:
                     return execute(sql, params, many, context)
                 finally:
@@ -309,6 +311,7 @@ def settle_child(job: dict, outbox) -> None:
         "statements_orders": counts.get("statements_orders", counts["statements"]),
         "page_queries": len(page_ms), "page_queries_ms": sum(page_ms),
         "last_full_page_query_ms": page_ms[-2] if len(page_ms) > 1 else None,
+        "page_at_s": page_at,
         "rss_before_kb": rss_before, "rss_after_kb": rss_kb(),
         "maxrss_before_kb": maxrss_before, "maxrss_after_kb": maxrss(),
         "run_status": run.status, "orders_done": run.orders_done,
@@ -368,6 +371,22 @@ def verify(n: int) -> dict:
             "postings": postings}
 
 
+def rates_by_tenth(page_at: list[float], n: int) -> list[float]:
+    """Orders/s over each tenth of the orders, from the moments the pages were asked for
+    (page k starts at order k * CHUNK of payments.settlement; the last is the empty one)."""
+    from payments.settlement import CHUNK as PAGE
+
+    if len(page_at) < 11:
+        return []
+    rates = []
+    for tenth in range(10):
+        a = round(tenth * (len(page_at) - 1) / 10)
+        b = round((tenth + 1) * (len(page_at) - 1) / 10)
+        orders = min(n, b * PAGE) - a * PAGE
+        rates.append(orders / (page_at[b] - page_at[a]) if page_at[b] > page_at[a] else 0.0)
+    return rates
+
+
 def bench_settlement(world: dict, args) -> list[dict]:
     codes = [("working tree", None)]
     if args.compare_with:
@@ -399,6 +418,7 @@ def bench_settlement(world: dict, args) -> list[dict]:
             row["ratio_to_insert"] = row["orders_per_s"] / row["insert_per_s"]
             row["statements_per_order"] = s["statements_orders"] / n
             row["maxrss_delta_kb"] = s["maxrss_after_kb"] - s["maxrss_before_kb"]
+            row["orders_per_s_by_tenth"] = rates_by_tenth(s.get("page_at_s") or [], n)
             rows.append(row)
             print(f"    {s['seconds']:.1f} s ({s['orders_seconds']:.1f} s orders, of which "
                   f"{s['page_queries_ms'] / 1000:.1f} s in {s['page_queries']} page queries; "
@@ -411,6 +431,8 @@ def bench_settlement(world: dict, args) -> list[dict]:
                   f"{s['maxrss_before_kb']:,} -> {s['maxrss_after_kb']:,} kB"
                   + (f"; tracemalloc peak {s['tracemalloc_peak_kb']:,} kB"
                      if "tracemalloc_peak_kb" in s else "")
+                  + "\n    orders/s in each tenth of the orders: "
+                  + " ".join(f"{r:.0f}" for r in row["orders_per_s_by_tenth"])
                   + f"\n    check: {row['check']}", flush=True)
     return rows
 
