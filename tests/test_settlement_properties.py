@@ -7,7 +7,8 @@ zero; no escrow is negative; per merchant, what was captured is held, refunded (
 or after settlement), paid out / in transit / still owed, or repaid to lenders, to the
 fen, and the ledger agrees with the orders, payments, refunds, settlement items and
 payout lines it was made from; each bank's reconciliation is ok; no order is settled
-twice; stock is never negative and is conserved.
+twice; stock is never negative and is conserved. Financing is repaid first at settlement
+through the repayment interface (a provider registered for this test).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ from orders.models import (
     Refund,
     RefundStatus,
 )
+from payments import interfaces, settlement
 from payments import services as payments
-from payments import settlement
 from payments.models import (
     AccountKind,
     LedgerTransaction,
@@ -121,6 +122,10 @@ class Settlement(RuleBasedStateMachine):
         self._atomic.__enter__()
         self.checkouts: list[int] = []
         self.c_has_account = False
+        # Orders financed by the merchant's bank: order id -> (principal, interest) that the
+        # order's settlement repays first (what ``lending`` will register; see below).
+        self.financed: dict[int, tuple[Decimal, Decimal]] = {}
+        Settlement.current = self
 
     def teardown(self):
         transaction.set_rollback(True)
@@ -152,14 +157,17 @@ class Settlement(RuleBasedStateMachine):
 
     # --- shoppers --------------------------------------------------------------------------
 
-    @initialize(purchases=st.lists(st.tuples(LINES, st.booleans(), PICKUP, st.booleans()),
+    @initialize(purchases=st.lists(st.tuples(LINES, st.booleans(), PICKUP, st.booleans(),
+                                             st.sampled_from([0, 40, 100])),
                                    min_size=1, max_size=3),
                 settle_first=st.booleans())
     def trade(self, purchases, settle_first):
-        """A few paid checkouts to start from, some orders already received, maybe
-        settled already."""
-        for lines, on_bank_b, pickup, complete in purchases:
+        """A few paid checkouts to start from, some financed, some orders already
+        received, maybe settled already."""
+        for lines, on_bank_b, pickup, complete, financed_share in purchases:
             self.place_checkout(lines, on_bank_b, pickup, pay_now=True)
+            if financed_share:
+                self.finance(0, financed_share)
             if complete:
                 for i in range(3):
                     self.fulfil(i, via_tracking=False, to_the_end=True)
@@ -290,6 +298,16 @@ class Settlement(RuleBasedStateMachine):
                            .exclude(settlement=None), i)
         self.refund(order.pk, share, approve=True, order=order)
 
+    @precondition(lambda self: self._my_orders().filter(
+        status__in=FULFILLING + (OrderStatus.COMPLETED,), settlement=None).exists())
+    @rule(i=st.integers(0, 30), share=st.integers(10, 100))
+    def finance(self, i, share):
+        """The merchant's bank advances a share of a paid order, repaid at settlement."""
+        order = self._pick(self._my_orders().filter(
+            status__in=FULFILLING + (OrderStatus.COMPLETED,), settlement=None), i)
+        principal = quantize_money(order.total * share / 100)
+        self.financed[order.pk] = (principal, quantize_money(principal * Decimal("0.015")))
+
     # --- bank staff and the scheduler ------------------------------------------------------
 
     @precondition(lambda self: self._my_orders().filter(
@@ -387,6 +405,9 @@ class Settlement(RuleBasedStateMachine):
             orders_m = self._my_orders().filter(merchant=merchant)
             items = SettlementItem.objects.filter(merchant=merchant)
             repaid = _sum(items, "repaid")
+            assert repaid == -_sum(Posting.objects.filter(
+                order__merchant=merchant, transaction__kind="settle",
+                account__kind__in=[K.LOAN_PRINCIPAL, K.LOAN_INTEREST]))
             lines = PayoutLine.objects.filter(merchant=merchant)
             paid = _sum(lines.filter(status=PayoutStatus.CONFIRMED))
             in_transit = _sum(lines.filter(status=PayoutStatus.SENT))
@@ -408,6 +429,8 @@ class Settlement(RuleBasedStateMachine):
             assert refunded + clawed_back == _sum(succeeded)
             assert _sum(paid_orders, "refunded_total") == _sum(succeeded)
             for item in items.select_related("order"):
+                principal, interest = self.financed.get(item.order_id, (ZERO, ZERO))
+                assert item.repaid == min(principal + interest, item.released)
                 expected = (quantize_money(item.released * rate)
                             if item.order.is_cross_bank else ZERO)
                 assert item.referral_fee == expected
@@ -452,10 +475,26 @@ class Settlement(RuleBasedStateMachine):
             assert sku.stock == STOCK - held
 
 
+def _repayments(order, available):
+    """A stand-in for the repayment provider ``lending`` registers: the financing of the
+    current example's orders, principal first, never more than what is available."""
+    principal, interest = Settlement.current.financed.get(order.pk, (ZERO, ZERO))
+    principal = min(principal, available)
+    interest = min(interest, available - principal)
+    if principal + interest <= 0:
+        return []
+    return [interfaces.Repayment(lender_bank_id=order.merchant_bank_id, principal=principal,
+                                 interest=interest, reference=f"loan-of-{order.number}")]
+
+
 def test_settlement_keeps_its_invariants(province):
     Settlement.world = World(province)
-    run_state_machine_as_test(Settlement, settings=settings(
-        max_examples=20, stateful_step_count=10, deadline=None, database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                               HealthCheck.filter_too_much]))
+    interfaces.register_repayment_provider(_repayments)
+    try:
+        run_state_machine_as_test(Settlement, settings=settings(
+            max_examples=15, stateful_step_count=10, deadline=None, database=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                   HealthCheck.filter_too_much]))
+    finally:
+        interfaces._providers.remove(_repayments)
 
