@@ -10,6 +10,7 @@ urlpatterns = [
     path("runs/", views.run_start, name="start"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
     path("runs/<int:run_id>/progress/", views.run_progress, name="progress"),
+    path("runs/<int:run_id>/resume/", views.run_resume, name="resume"),
     path("lines/<int:line_id>/confirm/", views.line_confirm, name="line-confirm"),
     path("lines/<int:line_id>/fail/", views.line_fail, name="line-fail"),
     path("batches/<int:batch_id>/file/", views.batch_file, name="batch-file"),

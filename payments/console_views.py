@@ -195,6 +195,23 @@ def run_detail(request, run_id: int):
     return _run_page(request, run)
 
 
+@bank_staff_required(ADMIN)
+@require_POST
+def run_resume(request, run_id: int):
+    """Queue a run again whose worker died or that failed: it continues where it stopped
+    (settling is per order and exactly once, so running it twice is harmless)."""
+    run = selectors.bank_settlement_run(bank=request.bank, run_id=run_id)
+    if run.bank_id != request.bank.pk or run.status not in (RunStatus.RUNNING,
+                                                              RunStatus.FAILED):
+        messages.error(request, _("Only a stopped or failed run of our bank can be resumed."))
+        return redirect("console_settlement:run", run.pk)
+    from payments.tasks import run_settlement
+
+    transaction.on_commit(lambda: run_settlement.delay(run.pk))
+    messages.success(request, _("The run was queued again; it continues where it stopped."))
+    return redirect("console_settlement:run", run.pk)
+
+
 @bank_staff_required()
 @require_GET
 def run_progress(request, run_id: int):

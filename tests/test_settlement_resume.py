@@ -1,0 +1,49 @@
+"""A run whose worker died (still "running") or that failed can be queued again by a
+bank admin; the daily task re-queues a stuck all-bank run instead of skipping forever."""
+
+import pytest
+
+from payments import settlement
+from payments.models import RunStatus, SettlementRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("status", [RunStatus.RUNNING, RunStatus.FAILED])
+def test_a_bank_admin_resumes_a_stopped_run(province, client_on, status,
+                                            django_capture_on_commit_callbacks):
+    run = settlement.settlement_run_start(bank=province.bank_a)
+    SettlementRun.objects.filter(pk=run.pk).update(status=status)
+    client = client_on(province.bank_a, province.a_admin)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(f"/console/settlement/runs/{run.pk}/resume/")
+    assert response.status_code == 302
+    assert len(callbacks) == 1  # the run is queued once the request commits
+
+
+def test_resume_is_refused_for_a_completed_run_and_hidden_from_other_banks(
+        province, client_on, django_capture_on_commit_callbacks):
+    run = settlement.settlement_run_start(bank=province.bank_a)
+    SettlementRun.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED)
+    with django_capture_on_commit_callbacks() as callbacks:
+        client_on(province.bank_a, province.a_admin).post(
+            f"/console/settlement/runs/{run.pk}/resume/")
+    assert callbacks == []
+    other = client_on(province.bank_b, province.b_admin).post(
+        f"/console/settlement/runs/{run.pk}/resume/")
+    assert other.status_code == 404
+    manager = client_on(province.bank_a, province.a_manager).post(
+        f"/console/settlement/runs/{run.pk}/resume/")
+    assert manager.status_code == 403
+
+
+def test_the_daily_task_requeues_a_stuck_all_bank_run(province, monkeypatch):
+    from payments import tasks
+
+    stuck = settlement.settlement_run_start()
+    SettlementRun.objects.filter(pk=stuck.pk).update(status=RunStatus.RUNNING)
+    queued = []
+    # Only the queueing call is replaced (the broker is outside what this test checks).
+    monkeypatch.setattr(tasks.run_settlement, "delay", queued.append)
+    assert tasks.settle_daily() == stuck.pk
+    assert queued == [stuck.pk]
