@@ -57,3 +57,35 @@ def test_demo_trade_covers_every_console_and_is_idempotent(province):
     assert again.counts == {"shipping_rules": 0, "flash_sales": 0,
                             "settlement_accounts": 0, "checkouts": 0}
     assert buyers.count() == 4
+
+
+def test_the_demo_days_orders_settle_in_one_run_with_a_payout_file_per_bank(province):
+    """DESIGN's "done when" for settlement, on the demo's trade: one run, every bank a
+    payout file, the reconciliation to the fen."""
+    from django.utils import timezone
+
+    from payments import settlement
+    from payments.models import SettlementItem
+
+    shop = market(province, stock_a=200, stock_b=200)
+    product_with_sku(shop.merchant_a, name="甲县脐橙", price="29.90", stock=100)
+    product_with_sku(shop.merchant_b, name="乙县土蜂蜜", price="88.00", stock=100)
+    for username in ADDRESSES:
+        user_register(username=username, password=province.password)
+    banks = [province.bank_a, province.bank_b]
+    load_demo_trade(banks=banks)
+    completed = [o for c in Checkout.objects.filter(buyer__username__in=ADDRESSES)
+                 for o in c.orders.all() if o.status == OrderStatus.COMPLETED]
+    assert completed
+
+    run = settlement.settlement_run_execute(
+        settlement.settlement_run_start(cutoff=timezone.now()).pk)
+    assert run.status == "completed"
+    assert SettlementItem.objects.filter(order__in=completed, run=run).count() == \
+        len(completed)
+    for bank in banks:
+        batch = run.batches.get(bank=bank)
+        assert batch.file_name.endswith(".csv") and batch.file_content.startswith("H,")
+        assert run.reconciliation[str(bank.pk)]["ok"], run.reconciliation[str(bank.pk)]
+    paid = {line.merchant_id for b in run.batches.all() for line in b.lines.all()}
+    assert {o.merchant_id for o in completed} <= paid
