@@ -311,7 +311,7 @@ def settle_child(job: dict, outbox) -> None:
         "statements_orders": counts.get("statements_orders", counts["statements"]),
         "page_queries": len(page_ms), "page_queries_ms": sum(page_ms),
         "last_full_page_query_ms": page_ms[-2] if len(page_ms) > 1 else None,
-        "page_at_s": page_at,
+        "page_at_s": page_at, "page_query_ms_each": page_ms,
         "rss_before_kb": rss_before, "rss_after_kb": rss_kb(),
         "maxrss_before_kb": maxrss_before, "maxrss_after_kb": maxrss(),
         "run_status": run.status, "orders_done": run.orders_done,
