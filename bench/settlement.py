@@ -30,7 +30,7 @@ It runs on the embedded PostgreSQL in a throw-away database, ``bench_settlement`
 dropped and created at the start and dropped at the end (``--keep-db`` keeps it).
 
     .venv/bin/python bench/settlement.py                       # about 10 minutes
-    .venv/bin/python bench/settlement.py --sizes 100000 --skip-balance    # about 40 minutes
+    .venv/bin/python bench/settlement.py --sizes 100000 --skip-balance    # 20-40 minutes
     .venv/bin/python bench/settlement.py --sizes 5000 --compare-with 05df29b --skip-balance
     .venv/bin/python bench/settlement.py --sizes 2000 --profile --skip-balance  # cProfile
     .venv/bin/python bench/settlement.py --sizes 500 --postings 100000 --large 10000  # quick
