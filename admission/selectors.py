@@ -63,3 +63,17 @@ def flags_by_merchant() -> dict[int, list[Flag]]:
     for flag in open_flags():
         out.setdefault(flag.dossier.merchant_id, []).append(flag)
     return out
+
+
+def settlement_accounts(*, merchant_ids) -> dict[int, tuple[str, str]]:
+    """(account name, account number) on file per merchant, for merchants that have one.
+    Reads the current schema: call it inside the bank's schema."""
+    return {d["merchant_id"]: (d["settlement_account_name"], d["settlement_account_number"])
+            for d in Dossier.objects.filter(merchant_id__in=list(merchant_ids))
+            .exclude(settlement_account_number="")
+            .values("merchant_id", "settlement_account_name", "settlement_account_number")}
+
+
+def dossier_of_merchant(*, merchant_id: int) -> Dossier | None:
+    """The merchant's dossier in the current (bank's) schema, if it has one."""
+    return Dossier.objects.filter(merchant_id=merchant_id).first()

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from admission.selectors import dossier_of_merchant, settlement_accounts
 from banks.models import StaffRole
 from banks.permissions import bank_staff_required
 from catalog.models import MerchantStatus
@@ -91,12 +92,8 @@ def _home(request, *, form=None, refused: str = "", status: int = 200):
 def _accounts(merchant_ids) -> dict[int, str]:
     """The settlement account on file per merchant, masked (the request runs in this
     bank's schema, where the dossiers are)."""
-    from admission.models import Dossier
-
-    return {d["merchant_id"]: f"****{d['settlement_account_number'][-4:]}"
-            for d in Dossier.objects.filter(merchant_id__in=list(merchant_ids))
-            .exclude(settlement_account_number="")
-            .values("merchant_id", "settlement_account_number")}
+    return {merchant_id: f"****{number[-4:]}" for merchant_id, (_name, number)
+            in settlement_accounts(merchant_ids=merchant_ids).items()}
 
 
 @bank_staff_required()
@@ -269,9 +266,7 @@ def payout_file_response(batch) -> HttpResponse:
 
 
 def _statement_page(request, merchant, *, form=None, status: int = 200):
-    from admission.models import Dossier
-
-    dossier = Dossier.objects.filter(merchant_id=merchant.pk).first()
+    dossier = dossier_of_merchant(merchant_id=merchant.pk)
     rows = statement_rows(settlement.merchant_statement(merchant=merchant))
     number = dossier.settlement_account_number if dossier else ""
     return render(request, "payments/console/merchant_statement.html", {

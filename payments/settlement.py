@@ -84,6 +84,17 @@ def settlement_run_start(*, bank: Bank | None = None, cutoff: datetime | None = 
                                code="run_in_progress") from None
 
 
+def settlement_run_daily() -> SettlementRun | None:
+    """The scheduled run over every bank (orders completed before today's cut-off). If
+    an all-bank run is still waiting or running (or its worker died), that run is
+    returned to be queued again: a run is resumable and safe to execute twice at once."""
+    try:
+        return settlement_run_start(cutoff=default_cutoff())
+    except ApplicationError:
+        return SettlementRun.objects.filter(
+            bank__isnull=True, status__in=[RunStatus.PENDING, RunStatus.RUNNING]).first()
+
+
 def settleable_orders(run: SettlementRun):
     qs = Order.objects.filter(status=OrderStatus.COMPLETED, completed_at__lte=run.cutoff,
                               settlement__isnull=True)
@@ -225,12 +236,10 @@ def payable_balances(*, bank: Bank) -> dict[int, Decimal]:
 
 def _settlement_accounts(bank: Bank, merchant_ids) -> dict[int, tuple[str, str]]:
     """The merchants' settlement accounts: the bank's private data, read in its schema."""
-    from admission.models import Dossier
+    from admission.selectors import settlement_accounts
 
     with schema_context(bank.schema_name):
-        return {d["merchant_id"]: (d["settlement_account_name"], d["settlement_account_number"])
-                for d in Dossier.objects.filter(merchant_id__in=list(merchant_ids)).values(
-                    "merchant_id", "settlement_account_name", "settlement_account_number")}
+        return settlement_accounts(merchant_ids=merchant_ids)
 
 
 @transaction.atomic

@@ -26,19 +26,11 @@ def run_settlement(run_id: int) -> dict:
 
 @shared_task
 def settle_daily() -> int | None:
-    """Beat: the day's run over every bank, orders completed before the cut-off."""
-    from core.errors import ApplicationError
-    from payments.models import RunStatus, SettlementRun
-    from payments.settlement import default_cutoff, settlement_run_start
+    """Beat: the day's run over every bank (or the stuck one, queued again)."""
+    from payments.settlement import settlement_run_daily
 
-    try:
-        run = settlement_run_start(cutoff=default_cutoff())
-    except ApplicationError:
-        # A run is still waiting or running (or its worker died): queue it again. A run
-        # is resumable and safe to execute twice at once, so this is never harmful.
-        run = SettlementRun.objects.filter(
-            bank__isnull=True, status__in=[RunStatus.PENDING, RunStatus.RUNNING]).first()
-        if run is None:
-            return None
+    run = settlement_run_daily()
+    if run is None:
+        return None
     run_settlement.delay(run.pk)
     return run.pk
