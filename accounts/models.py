@@ -44,3 +44,39 @@ class User(AbstractUser):
     @property
     def shown_name(self) -> str:
         return self.display_name or self.username
+
+
+class ConsentPurpose(models.TextChoices):
+    # Recording what the person does on the platform (visits, views, searches) under
+    # their account rather than only an anonymous session.
+    BEHAVIOUR = "behaviour", _("Record my browsing and purchases under my account")
+    # A bank using the person's platform data (sales, purchases, repayments) to score
+    # credit and set limits.
+    CREDIT = "credit", _("Let this bank use my platform data to assess my credit")
+
+
+class Consent(models.Model):
+    """A person's recorded consent for one purpose, given to one bank (credit) or to the
+    platform (``bank`` empty). Withdrawing keeps the row (the record of what was agreed
+    and when); a new grant is a new row."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="consents")
+    bank = models.ForeignKey("banks.Bank", on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="+")
+    purpose = models.CharField(max_length=20, choices=ConsentPurpose.choices)
+    granted_at = models.DateTimeField()
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Where and how it was given (page, API, branch desk), for the record.
+    source = models.CharField(max_length=40, blank=True, default="")
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "bank", "purpose"],
+                                    condition=Q(withdrawn_at__isnull=True),
+                                    nulls_distinct=False,
+                                    name="accounts_one_live_consent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.purpose}@{self.bank_id or 'platform'}"

@@ -6,9 +6,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import BuyerKind, User
+from accounts.models import BuyerKind, Consent, ConsentPurpose, User
 from core.errors import validation_errors
 from core.validators import validate_cn_mobile
 
@@ -95,3 +96,23 @@ def user_ensure(*, username: str, password: str, **fields) -> tuple[User, bool]:
     if existing is not None:
         return existing, False
     return user_register(username=username, password=password, **fields), True
+
+
+@transaction.atomic
+def consent_grant(*, user: User, purpose: str, bank=None, source: str = "") -> Consent:
+    """Record the person's consent (idempotent: a live consent is returned as it is)."""
+    if purpose not in ConsentPurpose.values:
+        raise ValidationError({"purpose": [_("Unknown consent purpose.")]})
+    live = Consent.objects.select_for_update().filter(
+        user=user, bank=bank, purpose=purpose, withdrawn_at__isnull=True).first()
+    if live is not None:
+        return live
+    return Consent.objects.create(user=user, bank=bank, purpose=purpose,
+                                  granted_at=timezone.now(), source=source[:40])
+
+
+@transaction.atomic
+def consent_withdraw(*, user: User, purpose: str, bank=None) -> int:
+    """Withdraw a live consent; returns how many were withdrawn (0 or 1)."""
+    return Consent.objects.filter(user=user, bank=bank, purpose=purpose,
+                                  withdrawn_at__isnull=True).update(withdrawn_at=timezone.now())
