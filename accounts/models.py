@@ -11,6 +11,16 @@ class BuyerKind(models.TextChoices):
     BUSINESS = "business", _("Business buyer")
 
 
+class Segment(models.TextChoices):
+    """The customer groups the platform serves (for the banks' segment reports)."""
+
+    VILLAGER = "villager", _("Villager")
+    SMALL_BUSINESS = "small_business", _("Small business owner")
+    COMMUNITY = "community", _("Community resident")
+    ENTERPRISE = "enterprise", _("Leading enterprise")
+    YOUNG = "young", _("Young customer")
+
+
 class User(AbstractUser):
     """One account per person, valid on every bank's storefront and the portal.
 
@@ -27,6 +37,8 @@ class User(AbstractUser):
                                   default=BuyerKind.INDIVIDUAL)
     business_name = models.CharField(_("business name"), max_length=100, blank=True,
                                      default="")
+    segment = models.CharField(_("customer group"), max_length=16, choices=Segment.choices,
+                               blank=True, default="")
 
     class Meta:
         constraints = [
