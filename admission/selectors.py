@@ -77,3 +77,16 @@ def settlement_accounts(*, merchant_ids) -> dict[int, tuple[str, str]]:
 def dossier_of_merchant(*, merchant_id: int) -> Dossier | None:
     """The merchant's dossier in the current (bank's) schema, if it has one."""
     return Dossier.objects.filter(merchant_id=merchant_id).first()
+
+
+def compliance_counts(*, bank: Bank, today) -> dict[str, int]:
+    """For the federation's compliance overview, in the current (this bank's) schema:
+    admitted merchants whose re-review date has passed, and open expired-licence flags."""
+    from admission.models import FlagKind
+
+    admitted = Merchant.objects.filter(bank=bank, status=MerchantStatus.APPROVED)
+    overdue = Dossier.objects.filter(merchant_id__in=admitted.values("pk"),
+                                     next_review_due__lt=today).count()
+    expired = (open_flags().filter(kind=FlagKind.LICENCE_EXPIRED)
+               .values("dossier_id").distinct().count())
+    return {"overdue_reviews": overdue, "expired_licences": expired}
