@@ -16,6 +16,7 @@ urlpatterns = [
     path("console/", include("admission.console_urls")),
     path("console/orders/", include("orders.console_urls")),
     path("console/settlement/", include("payments.console_urls")),
+    path("console/traffic/", include("federation.bank_urls")),
     path("merchant/apply/", admission_views.apply, name="merchant-apply"),
     path("merchant/<int:merchant_id>/orders/", include("orders.merchant_urls")),
     path("merchant/<int:merchant_id>/settlements/", include("payments.merchant_urls")),
@@ -28,6 +29,7 @@ urlpatterns = [
     path("api/v1/", include(orders_api_urls.console_urlpatterns)),
     path("api/v1/", include(payments_api_urls.merchant_urlpatterns)),
     path("api/v1/", include(payments_api_urls.console_urlpatterns)),
+    path("api/v1/", include("federation.bank_api_urls")),
     *common_urls("config.urls_bank"),
 ]
 

@@ -1,9 +1,17 @@
 from django.urls import path
 
 from federation.api import BankListOnboardApi, ReferralStatementApi
+from federation.traffic_api import FEDERATION_APIS
 
 urlpatterns = [
     path("banks/", BankListOnboardApi.as_view(), name="api-federation-banks"),
     path("referral-statements/", ReferralStatementApi.as_view(),
          name="api-federation-referral-statements"),
+]
+
+# The federation's traffic dashboard, one endpoint per table (federation admins).
+urlpatterns += [
+    path(f"traffic/{key.replace('_', '-')}/", view.as_view(),
+         name=f"api-federation-traffic-{key.replace('_', '-')}")
+    for key, view in FEDERATION_APIS.items()
 ]

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from federation import views
+from federation import traffic_views, views
 
 app_name = "federation"
 urlpatterns = [
     path("", views.console_home, name="home"),
     path("banks/new/", views.bank_onboard_page, name="bank-onboard"),
     path("referral-statements/", views.referral_statement_page, name="referral-statement"),
+    path("traffic/", traffic_views.federation_traffic, name="traffic"),
 ]
