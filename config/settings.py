@@ -102,6 +102,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # after the bank routing and auth: storefront visits attribute checkouts to a bank
     "orders.middleware.ReferralMiddleware",
+    # storefront visits, product views and searches buffered as traffic events
+    "federation.middleware.TrafficMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -191,6 +193,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.auto_confirm_orders",
         "schedule": crontab(minute=10),
     },
+    "federation-events-flush": {  # buffered traffic events into the table, in batches
+        "task": "federation.tasks.events_flush",
+        "schedule": float(env("TRAFFIC_FLUSH_SECONDS", "5")),
+    },
+    "federation-rollup": {  # today's and yesterday's figures recomputed
+        "task": "federation.tasks.rollup_recent",
+        "schedule": crontab(minute="*/15"),
+    },
+    "federation-retention": {  # the data catalogue's retention periods
+        "task": "federation.tasks.retention_enforce",
+        "schedule": crontab(hour=3, minute=40),
+    },
 }
 
 # Storefront listings: product counts and facets are cached this long (0: not at all).
@@ -230,6 +244,14 @@ ORDER_REFERRAL_WINDOW_DAYS = int(env("ORDER_REFERRAL_WINDOW_DAYS", "7"))
 # Delivery fee of merchants without a shipping rule of their own.
 ORDER_DEFAULT_SHIPPING_FEE = env("ORDER_DEFAULT_SHIPPING_FEE", "8.00")
 ORDER_DEFAULT_FREE_SHIPPING_OVER = env("ORDER_DEFAULT_FREE_SHIPPING_OVER", "99.00")
+
+# --- traffic and behaviour data ----------------------------------------------------------
+
+# Off: record() buffers nothing (pages unchanged). The buffer is a Redis list.
+TRAFFIC_RECORDING = env_bool("TRAFFIC_RECORDING", True)
+TRAFFIC_REDIS_URL = env("TRAFFIC_REDIS_URL", "")  # default: REDIS_URL
+TRAFFIC_REDIS_TIMEOUT = float(env("TRAFFIC_REDIS_TIMEOUT", "0.25"))  # seconds, per call
+TRAFFIC_FLUSH_BATCH = int(env("TRAFFIC_FLUSH_BATCH", "5000"))  # events per COPY
 
 # --- auth --------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from core.errors import ApplicationError
 from core.money import quantize_money
 from core.validators import validate_cn_mobile
 from orders import selectors
+from orders.hooks import cart_item_added, checkout_paid, checkout_placed, send_on_commit
 from orders.interfaces import refund_handler
 from orders.models import (
     Cart,
@@ -182,6 +183,7 @@ def cart_add(*, cart: Cart, sku_id, quantity=1) -> CartItem:
         item.quantity = total
         item.save(update_fields=["quantity"])
     Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
+    send_on_commit(cart_item_added, item=item, quantity=quantity)
     return item
 
 
@@ -415,6 +417,7 @@ def checkout_place(*, buyer, cart: Cart, storefront_bank: Bank | None,
     _reserve(buyer, [(item.sku, item.quantity, quote) for g in groups.values()
                      for item, quote in g.lines])
     CartItem.objects.filter(pk__in=[i.pk for i in items]).delete()
+    send_on_commit(checkout_placed, checkout=checkout)
     return checkout
 
 
@@ -523,6 +526,7 @@ def checkout_mark_paid(*, checkout: Checkout) -> Checkout:
         for line in order.lines.all():
             sold[line.sku_id] += line.quantity
     sales_record(sku_quantities=sold)
+    send_on_commit(checkout_paid, checkout=checkout)
     return checkout
 
 

@@ -1,0 +1,27 @@
+"""Celery entry points of the traffic data (schedules in config/settings.py)."""
+
+from celery import shared_task
+
+from federation import services
+
+
+@shared_task(ignore_result=True)
+def events_flush() -> int:
+    return services.events_flush().events
+
+
+@shared_task(ignore_result=True)
+def rollup_recent() -> int:
+    return services.rollup_recent()
+
+
+@shared_task(ignore_result=True)
+def rollup_day(day: str) -> int:
+    from datetime import date
+
+    return services.rollup_day(date.fromisoformat(day))
+
+
+@shared_task(ignore_result=True)
+def retention_enforce() -> dict:
+    return services.retention_enforce()
