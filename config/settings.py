@@ -193,6 +193,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.auto_confirm_orders",
         "schedule": crontab(minute=10),
     },
+    "lending-age-loans": {  # penalty interest and delinquency buckets
+        "task": "lending.tasks.age_all_banks",
+        "schedule": crontab(hour=0, minute=20),
+    },
+    "lending-scoring": {  # every bank's credit profiles recomputed
+        "task": "lending.tasks.score_all_banks",
+        "schedule": crontab(hour=int(env("LENDING_SCORING_HOUR", "3")), minute=0),
+    },
     "federation-events-flush": {  # buffered traffic events into the table, in batches
         "task": "federation.tasks.events_flush",
         "schedule": float(env("TRAFFIC_FLUSH_SECONDS", "5")),

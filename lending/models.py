@@ -1,1 +1,379 @@
-# Models arrive with the work that needs them; see docs/architecture.md.
+"""Lending: a bank's credit profiles, financing applications, loans and repayments.
+
+Every table here lives in the bank's own schema: no bank can read another's credit data.
+Rows point at shared rows (merchants, users, orders, checkouts) by id; see the Citus
+table in docs/operations.md.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+RATE = {"max_digits": 7, "decimal_places": 5}
+# Interest while it accrues, kept exact (rounded to the fen when it falls due).
+EXACT = {"max_digits": 24, "decimal_places": 12}
+
+
+class Tier(models.TextChoices):
+    A = "A", _("A (prime)")
+    B = "B", _("B (good)")
+    C = "C", _("C (fair)")
+    D = "D", _("D (no credit)")
+
+
+class PartyKind(models.TextChoices):
+    MERCHANT = "merchant", _("Merchant")
+    BUYER = "buyer", _("Buyer")
+
+
+def default_terms() -> list[int]:
+    return [3, 6, 12]
+
+
+class LendingPolicy(models.Model):
+    """The bank's lending parameters: one row in each bank's schema, seeded at onboarding
+    with the defaults below and changed by the bank's admins."""
+
+    # Scorecard: a base, plus each factor's weight (its most points). Tiers by score.
+    base_score = models.PositiveIntegerField(_("base score"), default=300)
+    weights = models.JSONField(_("factor weights"), default=dict, blank=True)
+    tier_a_min = models.PositiveIntegerField(_("lowest score of tier A"), default=750)
+    tier_b_min = models.PositiveIntegerField(_("lowest score of tier B"), default=650)
+    tier_c_min = models.PositiveIntegerField(_("lowest score of tier C"), default=550)
+    # Annual rates by tier; penalty interest is the loan's rate times the multiplier.
+    rate_a = models.DecimalField(_("annual rate, tier A"), **RATE, default=Decimal("0.0435"))
+    rate_b = models.DecimalField(_("annual rate, tier B"), **RATE, default=Decimal("0.0600"))
+    rate_c = models.DecimalField(_("annual rate, tier C"), **RATE, default=Decimal("0.0850"))
+    penalty_multiplier = models.DecimalField(_("penalty rate multiplier"), max_digits=4,
+                                             decimal_places=2, default=Decimal("1.50"))
+    # Limits: months of average sales (merchants) or purchases (buyers), by tier share.
+    merchant_limit_months = models.DecimalField(_("merchant limit, months of sales"),
+                                                max_digits=5, decimal_places=2,
+                                                default=Decimal("2.00"))
+    buyer_limit_months = models.DecimalField(_("buyer limit, months of purchases"),
+                                             max_digits=5, decimal_places=2,
+                                             default=Decimal("3.00"))
+    merchant_limit_cap = models.DecimalField(_("largest merchant limit"), **MONEY,
+                                             default=Decimal("500000.00"))
+    buyer_limit_cap = models.DecimalField(_("largest buyer limit"), **MONEY,
+                                          default=Decimal("50000.00"))
+    # Products.
+    advance_ratio = models.DecimalField(
+        _("share of an order advanced"), max_digits=4, decimal_places=2,
+        default=Decimal("0.80"),
+        validators=[MinValueValidator(Decimal("0.10")), MaxValueValidator(Decimal("1.00"))])
+    order_financing_days = models.PositiveIntegerField(_("order financing term (days)"),
+                                                       default=60)
+    purchase_financing_days = models.PositiveIntegerField(
+        _("purchase financing term (days)"), default=30)
+    instalment_months = models.JSONField(_("instalment terms (months)"),
+                                         default=default_terms, blank=True)
+    # Decisions: within the limit, these tiers are approved automatically; above the
+    # threshold a reviewed application needs a second officer's approval.
+    auto_tiers = models.CharField(_("tiers approved automatically"), max_length=4,
+                                  default="AB", blank=True)
+    second_approval_over = models.DecimalField(_("second approval above"), **MONEY,
+                                               default=Decimal("50000.00"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return "lending policy"
+
+    def rate_for(self, tier: str) -> Decimal | None:
+        return {"A": self.rate_a, "B": self.rate_b, "C": self.rate_c}.get(tier)
+
+    @property
+    def terms(self) -> list[int]:
+        return sorted(int(m) for m in (self.instalment_months or [3, 6, 12]))
+
+
+class MerchantConsent(models.Model):
+    """A merchant's consent that its bank uses its platform data for credit, given by a
+    member of the merchant. (A person's own consent is ``accounts.Consent``.)"""
+
+    merchant_id = models.BigIntegerField()
+    given_by_id = models.BigIntegerField()
+    granted_at = models.DateTimeField()
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["merchant_id"], condition=Q(withdrawn_at__isnull=True),
+            name="lending_one_live_merchant_consent")]
+
+    def __str__(self) -> str:
+        return f"merchant {self.merchant_id} consent"
+
+
+class CreditProfile(models.Model):
+    """A party's latest score, tier, limit and rate, with each factor's contribution."""
+
+    party = models.CharField(max_length=10, choices=PartyKind.choices)
+    merchant_id = models.BigIntegerField(null=True, blank=True)
+    user_id = models.BigIntegerField(null=True, blank=True)
+    consented = models.BooleanField(default=False)
+    score = models.PositiveIntegerField(null=True, blank=True)
+    tier = models.CharField(max_length=1, choices=Tier.choices, default=Tier.D)
+    limit = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    rate = models.DecimalField(**RATE, null=True, blank=True)
+    # [{"factor", "value", "points", "max", "note"}...] and the raw figures.
+    factors = models.JSONField(default=list, blank=True)
+    figures = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-score", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant_id"], condition=Q(party="merchant"),
+                                    name="lending_profile_merchant"),
+            models.UniqueConstraint(fields=["user_id"], condition=Q(party="buyer"),
+                                    name="lending_profile_buyer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.party} {self.merchant_id or self.user_id}: {self.score} {self.tier}"
+
+
+class ScoringRun(models.Model):
+    """One recomputation of every profile (nightly, or started by an officer)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    trigger = models.CharField(max_length=10, default="nightly")
+    started_by_id = models.BigIntegerField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(
+            fields=["trigger"], condition=Q(status__in=["pending", "running"]),
+            name="lending_one_open_run_per_trigger")]
+
+    def __str__(self) -> str:
+        return f"scoring run {self.pk} ({self.status})"
+
+
+class CreditDataUse(models.Model):
+    """Each use of a person's or merchant's platform behaviour data for credit."""
+
+    party = models.CharField(max_length=10, choices=PartyKind.choices)
+    merchant_id = models.BigIntegerField(null=True, blank=True)
+    user_id = models.BigIntegerField(null=True, blank=True)
+    purpose = models.CharField(max_length=40)
+    run = models.ForeignKey(ScoringRun, on_delete=models.SET_NULL, null=True, blank=True)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.merchant_id or self.user_id}"
+
+
+class Product(models.TextChoices):
+    ORDER_FINANCING = "order", _("Order financing")
+    PURCHASE_FINANCING = "purchase", _("Pay later")
+    INSTALMENTS = "instalments", _("Instalments")
+
+
+class ApplicationStatus(models.TextChoices):
+    IN_REVIEW = "in_review", _("In review")
+    AWAITING_SECOND = "awaiting_second", _("Awaiting second approval")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+    DISBURSED = "disbursed", _("Disbursed")
+
+
+class Application(models.Model):
+    product = models.CharField(max_length=12, choices=Product.choices)
+    party = models.CharField(max_length=10, choices=PartyKind.choices)
+    merchant_id = models.BigIntegerField(null=True, blank=True)
+    user_id = models.BigIntegerField(null=True, blank=True)  # the buyer, or who applied
+    order_id = models.BigIntegerField(null=True, blank=True)
+    checkout_id = models.BigIntegerField(null=True, blank=True)
+    amount = models.DecimalField(**MONEY)
+    months = models.PositiveSmallIntegerField(null=True, blank=True)
+    term_days = models.PositiveIntegerField(null=True, blank=True)
+    rate = models.DecimalField(**RATE)
+    # What the decision was made on.
+    score = models.PositiveIntegerField(null=True, blank=True)
+    tier = models.CharField(max_length=1, choices=Tier.choices)
+    limit = models.DecimalField(**MONEY)
+    available = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=16, choices=ApplicationStatus.choices)
+    auto_decided = models.BooleanField(default=False)
+    first_approver_id = models.BigIntegerField(null=True, blank=True)
+    decided_by_id = models.BigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # An order is financed at most once (open or granted applications).
+            models.UniqueConstraint(
+                fields=["order_id"],
+                condition=Q(order_id__isnull=False, status__in=[
+                    "in_review", "awaiting_second", "approved", "disbursed"]),
+                name="lending_one_live_application_per_order"),
+            models.UniqueConstraint(
+                fields=["checkout_id"],
+                condition=Q(checkout_id__isnull=False, status="disbursed"),
+                name="lending_one_loan_per_checkout"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.product} application {self.pk}"
+
+
+class LoanStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    OVERDUE = "overdue", _("Overdue")
+    REPAID = "repaid", _("Repaid")
+    WRITTEN_OFF = "written_off", _("Written off")
+
+
+class InterestMode(models.TextChoices):
+    DAILY = "daily", _("Interest for the days used")
+    SCHEDULED = "scheduled", _("Equal instalments")
+
+
+class Loan(models.Model):
+    application = models.OneToOneField(Application, on_delete=models.PROTECT,
+                                       related_name="loan")
+    number = models.CharField(max_length=24, unique=True)
+    product = models.CharField(max_length=12, choices=Product.choices)
+    party = models.CharField(max_length=10, choices=PartyKind.choices)
+    merchant_id = models.BigIntegerField(null=True, blank=True)
+    user_id = models.BigIntegerField(null=True, blank=True)
+    order_id = models.BigIntegerField(null=True, blank=True)
+    checkout_id = models.BigIntegerField(null=True, blank=True)
+    principal = models.DecimalField(**MONEY)
+    rate = models.DecimalField(**RATE)
+    penalty_rate = models.DecimalField(**RATE)
+    interest_mode = models.CharField(max_length=10, choices=InterestMode.choices)
+    status = models.CharField(max_length=12, choices=LoanStatus.choices,
+                              default=LoanStatus.ACTIVE)
+    start_date = models.DateField()
+    maturity_date = models.DateField()
+    days_overdue = models.PositiveIntegerField(default=0)
+    max_days_overdue = models.PositiveIntegerField(default=0)  # for repayment history
+    bucket = models.CharField(max_length=4, blank=True, default="")
+    disbursed_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-disbursed_at", "-id"]
+        indexes = [models.Index(fields=["status", "maturity_date"]),
+                   models.Index(fields=["order_id"])]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ScheduleLine(models.Model):
+    """One instalment of a loan (a bullet loan has one). Interest of a DAILY loan and all
+    penalty interest accrue exactly (``*_accrued``) up to ``accrued_to``."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, related_name="lines")
+    seq = models.PositiveSmallIntegerField()
+    due_date = models.DateField()
+    principal = models.DecimalField(**MONEY)
+    interest = models.DecimalField(**MONEY)  # scheduled (or, DAILY, for the full term)
+    interest_accrued = models.DecimalField(**EXACT, default=Decimal(0))
+    penalty_accrued = models.DecimalField(**EXACT, default=Decimal(0))
+    accrued_to = models.DateField()
+    principal_paid = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    interest_paid = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    penalty_paid = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["loan_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "seq"], name="lending_line_seq"),
+            models.CheckConstraint(condition=Q(principal_paid__lte=models.F("principal")),
+                                   name="lending_line_principal_not_overpaid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id}#{self.seq}"
+
+
+class RepaymentSource(models.TextChoices):
+    SETTLEMENT = "settlement", _("Taken at settlement")
+    CARD = "card", _("Card")
+
+
+class LoanRepayment(models.Model):
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
+    source = models.CharField(max_length=12, choices=RepaymentSource.choices)
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    amount = models.DecimalField(**MONEY)
+    principal = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    interest = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    penalty = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    # pending (card charge under way), succeeded, failed
+    status = models.CharField(max_length=10, default="succeeded")
+    reference = models.CharField(max_length=80, blank=True, default="")
+    message = models.CharField(max_length=300, blank=True, default="")
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return self.idempotency_key
+
+
+class LendingEvent(models.Model):
+    """The audit trail: every transition of an application or a loan, and who made it."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, null=True,
+                                    blank=True, related_name="events")
+    loan = models.ForeignKey(Loan, on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="events")
+    action = models.CharField(max_length=30)
+    from_status = models.CharField(max_length=16, blank=True, default="")
+    to_status = models.CharField(max_length=16, blank=True, default="")
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True, default="")
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return self.action
+
+
+def actor_user(actor_id: int | None):
+    """The shared user behind an ``*_id`` column (for pages)."""
+    if actor_id is None:
+        return None
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=actor_id).first()
+

@@ -147,6 +147,8 @@ FIGURE_LABELS = {
     "credited": gettext_lazy("Credited to merchants"),
     "repaid": gettext_lazy("Repaid to lenders"),
     "clawed_back": gettext_lazy("Clawed back"),
+    "financed": gettext_lazy("Paid by bank financing"),
+    "advanced": gettext_lazy("Advanced on orders"),
     "paid_out": gettext_lazy("Paid out (confirmed)"),
     "in_transit": gettext_lazy("Payouts in transit"),
     "owed_to_merchants": gettext_lazy("Still owed to merchants"),
@@ -156,12 +158,12 @@ FIGURE_LABELS = {
 
 
 EQUATIONS = {
-    "captured − refunded = released + held":
-        gettext_lazy("captured − refunded = released + still held"),
+    "captured + financed − refunded = released + held":
+        gettext_lazy("captured + financed − refunded = released + still held"),
     "released = credited to merchants + repaid to lenders":
         gettext_lazy("released = credited to merchants + repaid to lenders"),
-    "credited − clawed back = paid out + in transit + still owed":
-        gettext_lazy("credited − clawed back = paid out + in transit + still owed"),
+    "credited + advanced − clawed back = paid out + in transit + still owed":
+        gettext_lazy("credited + advanced − clawed back = paid out + in transit + still owed"),
     "this run: released = credited + repaid":
         gettext_lazy("this run: released = credited + repaid"),
 }

@@ -99,6 +99,13 @@ class AccountKind(models.TextChoices):
     # ... and the referring bank's claim and income.
     REFERRAL_FEE_RECEIVABLE = "referral_fee_receivable", _("Referral fees receivable")
     REFERRAL_FEE_INCOME = "referral_fee_income", _("Referral fee income")
+    # Loans the bank wrote off (expense): the principal no longer expected back.
+    LOAN_WRITE_OFF = "loan_write_off", _("Loan write-offs")
+    # Between two banks (counterparty): a lending bank paying a merchant's escrow at
+    # another bank owes that bank (payable), which holds the claim (receivable) until the
+    # banks settle between themselves.
+    INTERBANK_PAYABLE = "interbank_payable", _("Due to other banks")
+    INTERBANK_RECEIVABLE = "interbank_receivable", _("Due from other banks")
 
 
 class LedgerAccount(models.Model):

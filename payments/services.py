@@ -51,15 +51,15 @@ OPEN = (PaymentStatus.CREATED, PaymentStatus.REQUIRES_ACTION)
 # --- ledger --------------------------------------------------------------------------------
 
 
-def ledger_account(*, kind: str, bank_id: int, merchant_id: int | None = None) -> LedgerAccount:
-    account = LedgerAccount.objects.filter(kind=kind, bank_id=bank_id,
-                                           merchant_id=merchant_id).first()
+def ledger_account(*, kind: str, bank_id: int, merchant_id: int | None = None,
+                   counterparty_id: int | None = None) -> LedgerAccount:
+    key = {"kind": kind, "bank_id": bank_id, "merchant_id": merchant_id,
+           "counterparty_id": counterparty_id}
+    account = LedgerAccount.objects.filter(**key).first()
     if account is not None:
         return account
-    LedgerAccount.objects.bulk_create(
-        [LedgerAccount(kind=kind, bank_id=bank_id, merchant_id=merchant_id)],
-        ignore_conflicts=True)
-    return LedgerAccount.objects.get(kind=kind, bank_id=bank_id, merchant_id=merchant_id)
+    LedgerAccount.objects.bulk_create([LedgerAccount(**key)], ignore_conflicts=True)
+    return LedgerAccount.objects.get(**key)
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,14 @@ def _clean_card(card: Card) -> dict:
     return {"number": number, "exp_month": month, "exp_year": year, "cvc": cvc}
 
 
+def checkout_assert_payable(checkout: Checkout) -> None:
+    """Raise unless the (locked) checkout can be paid now, by card or otherwise."""
+    _payable(checkout)
+    if Payment.objects.filter(checkout=checkout, status__in=OPEN).exists():
+        raise ApplicationError(_("A card payment of this checkout is in progress; finish or "
+                                 "cancel it first."), code="payment_in_progress")
+
+
 def _payable(checkout: Checkout) -> None:
     if checkout.status == CheckoutStatus.PAID:
         raise ApplicationError(_("This checkout is paid already."), code="already_paid")
@@ -238,6 +246,48 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str)
         raise ApplicationError(_("The card service did not answer; nothing was charged. "
                                  "Try again."), code="gateway_unavailable") from exc
     return _apply_intent(payment, intent)
+
+
+@dataclass(frozen=True)
+class Charge:
+    succeeded: bool
+    intent_id: str
+    message: str = ""
+
+
+def card_charge(*, amount: Decimal, card: Card, idempotency_key: str, description: str,
+                metadata: dict[str, str] | None = None) -> Charge:
+    """Charge a card once for something other than a checkout (a loan repayment, for
+    example). The caller commits its own record under ``idempotency_key`` before calling,
+    so a retry with the key reaches the same charge at the gateway. Cards that ask for
+    authentication are not charged here (the intent is cancelled and a message returned).
+    Raises ``ApplicationError`` when the gateway does not answer."""
+    card_params = _clean_card(card)
+    client = stripe_client()
+    try:
+        method = client.v1.payment_methods.create(
+            params={"type": "card", "card": card_params},
+            options={"idempotency_key": f"{idempotency_key}:pm"})
+        intent = client.v1.payment_intents.create(
+            params={"amount": to_fen(amount), "currency": "cny", "payment_method": method.id,
+                    "confirm": True,
+                    "metadata": {"description": description[:200], **(metadata or {})}},
+            options={"idempotency_key": idempotency_key})
+    except stripe.CardError as exc:
+        error = (exc.json_body or {}).get("error", {})
+        intent_id = (error.get("payment_intent") or {}).get("id") or ""
+        return Charge(False, intent_id, decline_message(error.get("decline_code") or exc.code))
+    except stripe.StripeError as exc:
+        log.warning("gateway error charging %s: %s", idempotency_key, exc)
+        raise ApplicationError(_("The card service did not answer; nothing was charged. "
+                                 "Try again."), code="gateway_unavailable") from exc
+    if intent.status == "succeeded":
+        return Charge(True, intent.id)
+    if intent.status == "requires_action":
+        client.v1.payment_intents.cancel(intent.id)
+        return Charge(False, intent.id, _("This card asks for authentication, which this "
+                                          "payment cannot do; use another card."))
+    return Charge(False, intent.id, _("The card was declined."))
 
 
 def _cancel_other_open_intents(payment: Payment) -> None:
@@ -359,6 +409,8 @@ def _succeed(payment: Payment) -> Payment:
     paid_by_other = Payment.objects.filter(checkout=checkout,
                                            status=PaymentStatus.SUCCEEDED).exclude(
         pk=payment.pk).exists()
+    # Paid otherwise meanwhile (another card payment, or financing from a bank).
+    paid_by_other = paid_by_other or checkout.status == CheckoutStatus.PAID
     if checkout.status == CheckoutStatus.CANCELLED or paid_by_other:
         reason = "duplicate payment" if paid_by_other else "checkout cancelled before payment"
         _refund_whole_payment(payment, reason=reason)

@@ -352,10 +352,14 @@ def reconciliation(*, bank: Bank, run: SettlementRun | None = None) -> dict:
     escrow = p.filter(account__kind=K.ESCROW)
     payable = p.filter(account__kind=K.MERCHANT_PAYABLE)
     captured = -_sum(escrow.filter(transaction__kind="capture"))
+    # Checkouts a bank paid for the buyer (pay later, instalments) fund escrow too.
+    financed = -_sum(escrow.filter(transaction__kind="loan_disburse"))
     refunded = _sum(escrow.filter(transaction__kind="refund"))
     released = _sum(escrow.filter(transaction__kind="settle"))
     held = -_sum(escrow)
     credited = -_sum(payable.filter(transaction__kind="settle"))
+    # Order financing: the bank's advance is paid to the merchant through payable.
+    advanced = -_sum(payable.filter(transaction__kind="loan_disburse"))
     repaid = -_sum(Posting.objects.filter(
         transaction__kind="settle", account__kind__in=[K.LOAN_PRINCIPAL, K.LOAN_INTEREST],
         order__merchant_bank=bank))
@@ -367,15 +371,17 @@ def reconciliation(*, bank: Bank, run: SettlementRun | None = None) -> dict:
     fees_owed = -_sum(p.filter(account__kind=K.REFERRAL_FEE_PAYABLE))
     fees_due = _sum(p.filter(account__kind=K.REFERRAL_FEE_RECEIVABLE))
     checks = [
-        ("captured − refunded = released + held", captured - refunded, released + held),
+        ("captured + financed − refunded = released + held", captured + financed - refunded,
+         released + held),
         ("released = credited to merchants + repaid to lenders", released, credited + repaid),
-        ("credited − clawed back = paid out + in transit + still owed",
-         credited - clawed_back, confirmed + in_transit + owed),
+        ("credited + advanced − clawed back = paid out + in transit + still owed",
+         credited + advanced - clawed_back, confirmed + in_transit + owed),
     ]
     report = {
         "bank": bank.code,
         "figures": {k: str(v) for k, v in {
-            "captured": captured, "refunded_before_settlement": refunded,
+            "captured": captured, "financed": financed, "advanced": advanced,
+            "refunded_before_settlement": refunded,
             "released": released, "held_in_escrow": held, "credited": credited,
             "repaid": repaid, "clawed_back": clawed_back, "paid_out": confirmed,
             "in_transit": in_transit, "owed_to_merchants": owed,
