@@ -45,3 +45,35 @@ def repayments_for(order: Order, available: Decimal) -> list[Repayment]:
             break
         due += provider(order, left)
     return due
+
+
+# --- other ways to pay a checkout ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentOption:
+    """Another way to pay a checkout than a card, shown on the pay page (for example the
+    storefront bank's pay later or instalments), with the page that takes it."""
+
+    title: str
+    note: str
+    url: str
+
+
+PaymentOptionsProvider = Callable[..., list[PaymentOption]]
+
+_option_providers: list[PaymentOptionsProvider] = []
+
+
+def register_payment_options(provider: PaymentOptionsProvider) -> None:
+    """``provider(request=..., checkout=...)`` returns the options it offers the buyer on
+    this host; it must be quick and must not raise."""
+    if provider not in _option_providers:
+        _option_providers.append(provider)
+
+
+def payment_options(*, request, checkout) -> list[PaymentOption]:
+    options: list[PaymentOption] = []
+    for provider in _option_providers:
+        options += provider(request=request, checkout=checkout)
+    return options

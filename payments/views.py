@@ -22,6 +22,7 @@ from core.errors import ApplicationError, validation_errors
 from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer
 from payments import selectors, services
+from payments.interfaces import payment_options
 from payments.models import PaymentStatus
 
 TEST_CARDS = [
@@ -63,6 +64,8 @@ def _pay_page(request, checkout, *, errors=None, card=None, decline="", status=2
         "expired": checkout.reserved_until <= timezone.now(),
         "test_cards": TEST_CARDS if settings.STRIPE_API_BASE else [],
         "cards_here": settings.PAYMENTS_SERVER_SIDE_CARDS,
+        # Other ways to pay that outer apps offer on this host (a bank's credit).
+        "other_options": payment_options(request=request, checkout=checkout),
     }, status=status)
 
 

@@ -1,0 +1,152 @@
+"""Reads on lending, always inside the lending bank's schema (the connection's): a bank
+only ever reads its own credit data. Lookups by id raise ``Http404`` when the row is not
+the caller's (a buyer's own loans, a merchant's own loans)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import Count, F, QuerySet, Sum
+from django.http import Http404
+
+from lending.models import (
+    Application,
+    ApplicationStatus,
+    CreditProfile,
+    Loan,
+    LoanStatus,
+    PartyKind,
+    ScheduleLine,
+    ScoringRun,
+)
+from orders.models import Order
+from payments.models import SettlementItem
+
+ZERO = Decimal("0.00")
+OPEN_LOANS = (LoanStatus.ACTIVE, LoanStatus.OVERDUE)
+
+
+def profile_of(*, party: str, party_id: int) -> CreditProfile | None:
+    key = "merchant_id" if party == PartyKind.MERCHANT else "user_id"
+    return CreditProfile.objects.filter(party=party, **{key: party_id}).first()
+
+
+def profile_list(*, party: str | None = None, tier: str = "") -> QuerySet[CreditProfile]:
+    qs = CreditProfile.objects.all()
+    if party:
+        qs = qs.filter(party=party)
+    if tier:
+        qs = qs.filter(tier=tier)
+    return qs.order_by(F("score").desc(nulls_last=True), "pk")
+
+
+def scoring_run_latest() -> ScoringRun | None:
+    return ScoringRun.objects.order_by("-created_at", "-pk").first()
+
+
+def application_queue() -> QuerySet[Application]:
+    """What waits for a credit officer: in review, then awaiting a second approval."""
+    return Application.objects.filter(status__in=[
+        ApplicationStatus.IN_REVIEW, ApplicationStatus.AWAITING_SECOND]).order_by("created_at")
+
+
+def application_list(*, status: str = "") -> QuerySet[Application]:
+    qs = Application.objects.all()
+    return qs.filter(status=status) if status else qs
+
+
+def application_get(*, application_id: int) -> Application:
+    app = Application.objects.filter(pk=application_id).first()
+    if app is None:
+        raise Http404
+    return app
+
+
+def loan_get(*, loan_id: int) -> Loan:
+    loan = Loan.objects.filter(pk=loan_id).first()
+    if loan is None:
+        raise Http404
+    return loan
+
+
+def loans_of_user(*, user_id: int) -> QuerySet[Loan]:
+    return Loan.objects.filter(party=PartyKind.BUYER, user_id=user_id)
+
+
+def loan_of_user(*, user_id: int, loan_id: int) -> Loan:
+    loan = loans_of_user(user_id=user_id).filter(pk=loan_id).first()
+    if loan is None:
+        raise Http404
+    return loan
+
+
+def loans_of_merchant(*, merchant_id: int) -> QuerySet[Loan]:
+    return Loan.objects.filter(party=PartyKind.MERCHANT, merchant_id=merchant_id)
+
+
+def loan_of_merchant(*, merchant_id: int, loan_id: int) -> Loan:
+    loan = loans_of_merchant(merchant_id=merchant_id).filter(pk=loan_id).first()
+    if loan is None:
+        raise Http404
+    return loan
+
+
+def applications_of_merchant(*, merchant_id: int) -> QuerySet[Application]:
+    return Application.objects.filter(party=PartyKind.MERCHANT, merchant_id=merchant_id)
+
+
+def financeable_orders(*, merchant_id: int, bank_id: int) -> list[dict]:
+    """The merchant's paid, unsettled orders, each with its financing (if any)."""
+    from lending.services import FINANCEABLE
+
+    orders = list(Order.objects.filter(merchant_id=merchant_id, merchant_bank_id=bank_id,
+                                       status__in=FINANCEABLE)
+                  .exclude(pk__in=SettlementItem.objects.filter(merchant_id=merchant_id)
+                           .values("order_id"))
+                  .order_by("-paid_at", "-pk")[:200])
+    apps = {a.order_id: a for a in Application.objects.filter(
+        order_id__in=[o.pk for o in orders]).exclude(
+        status__in=[ApplicationStatus.REJECTED, ApplicationStatus.CANCELLED])}
+    return [{"order": o, "application": apps.get(o.pk)} for o in orders]
+
+
+def schedule_of(loan: Loan) -> list[ScheduleLine]:
+    return list(loan.lines.order_by("seq"))
+
+
+def portfolio_summary() -> dict:
+    """Outstanding principal and counts by product, status and bucket."""
+    lines = ScheduleLine.objects.filter(loan__status__in=OPEN_LOANS)
+    outstanding = lines.aggregate(p=Sum("principal"), paid=Sum("principal_paid"))
+    by_product = (lines.values("loan__product")
+                  .annotate(p=Sum("principal"), paid=Sum("principal_paid"),
+                            loans=Count("loan", distinct=True)).order_by("loan__product"))
+    by_bucket = (Loan.objects.filter(status=LoanStatus.OVERDUE).values("bucket")
+                 .annotate(loans=Count("pk")).order_by("bucket"))
+    by_status = dict(Loan.objects.values_list("status").annotate(n=Count("pk")))
+    return {
+        "outstanding": (outstanding["p"] or ZERO) - (outstanding["paid"] or ZERO),
+        "by_product": [{"product": r["loan__product"], "loans": r["loans"],
+                        "outstanding": (r["p"] or ZERO) - (r["paid"] or ZERO)}
+                       for r in by_product],
+        "by_bucket": {r["bucket"]: r["loans"] for r in by_bucket},
+        "by_status": by_status,
+        "disbursed": Loan.objects.aggregate(s=Sum("principal"))["s"] or ZERO,
+        "written_off": Loan.objects.filter(status=LoanStatus.WRITTEN_OFF).aggregate(
+            s=Sum("principal"))["s"] or ZERO,
+    }
+
+
+def overdue_loans() -> QuerySet[Loan]:
+    return (Loan.objects.filter(status=LoanStatus.OVERDUE)
+            .annotate(unpaid=Sum("lines__principal") - Sum("lines__principal_paid"))
+            .order_by("-days_overdue", "pk"))
+
+
+def loans_list(*, status: str = "", product: str = "") -> QuerySet[Loan]:
+    qs = Loan.objects.all()
+    if status:
+        qs = qs.filter(status=status)
+    if product:
+        qs = qs.filter(product=product)
+    return qs.annotate(unpaid=Sum("lines__principal") - Sum("lines__principal_paid"))
