@@ -6,6 +6,7 @@ from admission import views as admission_views
 from catalog import api_urls as catalog_api_urls
 from catalog import views as catalog_views
 from config.urls_common import common_urls
+from lending import api_urls as lending_api_urls
 from orders import api_urls as orders_api_urls
 from payments import api_urls as payments_api_urls
 
@@ -17,9 +18,13 @@ urlpatterns = [
     path("console/orders/", include("orders.console_urls")),
     path("console/settlement/", include("payments.console_urls")),
     path("console/traffic/", include("federation.bank_urls")),
+    path("console/lending/", include("lending.console_urls")),
+    # Credit is the bank's own (its schema): buyers' credit pages are on its domain only.
+    path("credit/", include("lending.urls")),
     path("merchant/apply/", admission_views.apply, name="merchant-apply"),
     path("merchant/<int:merchant_id>/orders/", include("orders.merchant_urls")),
     path("merchant/<int:merchant_id>/settlements/", include("payments.merchant_urls")),
+    path("merchant/<int:merchant_id>/financing/", include("lending.merchant_urls")),
     path("merchant/", include("catalog.merchant_urls")),
     path("api/v1/", include("banks.api_urls")),
     path("api/v1/", include(catalog_api_urls.public_urlpatterns)),
@@ -30,6 +35,9 @@ urlpatterns = [
     path("api/v1/", include(payments_api_urls.merchant_urlpatterns)),
     path("api/v1/", include(payments_api_urls.console_urlpatterns)),
     path("api/v1/", include("federation.bank_api_urls")),
+    path("api/v1/", include(lending_api_urls.shopper_urlpatterns)),
+    path("api/v1/", include(lending_api_urls.merchant_urlpatterns)),
+    path("api/v1/", include(lending_api_urls.console_urlpatterns)),
     *common_urls("config.urls_bank"),
 ]
 
