@@ -701,10 +701,12 @@ def _accrual_date(loan: Loan, as_of: date) -> date:
     return as_of
 
 
-def _lines_to_pay(loan: Loan, as_of: date, *, everything: bool) -> list[ScheduleLine]:
+def _lines_to_pay(loan: Loan, as_of: date, *, everything: bool,
+                  lock: bool = False) -> list[ScheduleLine]:
     """DAILY loans are paid off whole (early repayment pays the days used); instalment
     loans pay what is due by ``as_of`` plus the next instalment, or ``everything``."""
-    lines = [ln for ln in loan.lines.select_for_update().order_by("seq")
+    qs = loan.lines.order_by("seq")
+    lines = [ln for ln in (qs.select_for_update() if lock else qs)
              if _unpaid_principal(ln) > 0 or ln.paid_at is None]
     if loan.interest_mode == InterestMode.DAILY or everything:
         return lines
@@ -731,7 +733,7 @@ def _allocate(loan: Loan, amount: Decimal, as_of: date, *, everything: bool) -> 
     left = amount
     took_p = took_i = took_pen = ZERO
     now = timezone.now()
-    for line in _lines_to_pay(loan, as_of, everything=everything):
+    for line in _lines_to_pay(loan, as_of, everything=everything, lock=True):
         _accrue_line(loan, line, _accrual_date(loan, as_of))
         pen = min(left, _penalty_due(line))
         left -= pen
@@ -815,6 +817,8 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
             raise ApplicationError(_("A repayment of this loan is in progress."),
                                    code="payment_in_progress")
         due = loan_amount_due(loan=loan, everything=everything)
+        if due.total <= 0:
+            raise ApplicationError(_("Nothing of this loan is due now."), code="nothing_due")
         repayment = LoanRepayment.objects.create(
             loan=loan, source=RepaymentSource.CARD, idempotency_key=f"card:{key}",
             amount=due.total, status="pending", actor_id=payer.pk, at=timezone.now())
