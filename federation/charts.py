@@ -94,15 +94,15 @@ def heatmap(*, rows: Sequence[str], columns: Sequence[str],
                               size=14, anchor="middle",
                               fill="#fff" if level >= 4 else INK, weight="600"))
     if row_title:
-        body.append(_text(12, height - 14, row_title, size=12, fill=MUTED))
-    # a legend of the scale
-    lx = width - 16 - len(HEAT) * 18
+        body.append(_text(12, top - 10, row_title, size=12, fill=MUTED))
+    # a legend of the scale, bottom right: 0 [colours] peak
+    lx = width - 16 - 56 - len(HEAT) * 18
     for k, colour in enumerate(HEAT):
         body.append(f'<rect x="{lx + k * 18}" y="{height - 26}" width="18" height="10" '
                     f'fill="{colour}"/>')
     body.append(_text(lx - 6, height - 17, "0", size=11, anchor="end", fill=MUTED))
-    body.append(_text(lx + len(HEAT) * 18 + 2, height - 8, _num(peak), size=11,
-                      anchor="end", fill=MUTED))
+    body.append(_text(lx + len(HEAT) * 18 + 6, height - 17, _num(peak), size=11,
+                      fill=MUTED))
     return _svg(width, height, body, label=label, css_class="heatmap")
 
 

@@ -117,8 +117,7 @@ def federation_traffic(request):
                  for b in matrix.merchant_banks] for s in matrix.storefronts],
         label=_("%(metric)s from storefront (row) to merchants' bank (column)")
         % {"metric": _metric_label(metric)},
-        row_title=_("Rows: storefront where the shopper bought"),
-        column_title=_("Columns: bank of the merchant"), diagonal_offset=1)
+        row_title=_("Storefront ↓"), column_title=_("Merchants' bank →"), diagonal_offset=1)
     tables = [
         reports.table("storefronts", matrix.storefront_rows),
         reports.table("pairs", matrix.pairs),

@@ -37,11 +37,11 @@ RANGE = {"start": "2001-03-01", "end": "2001-03-02"}
 QS = "?start=2001-03-01&end=2001-03-02"
 
 
-def roll_ups(province, *, d1=D1, d2=D2):
+def roll_ups(province, *, d1=D1, d2=D2, tag=""):
     """Two banks trading with each other and through the portal over two days."""
     a, b = province.bank_a, province.bank_b
-    m_a, _ = approved_merchant(a, province.a_manager, name="甲果园流量")
-    m_b, _ = approved_merchant(b, province.b_manager, name="乙蜂场流量")
+    m_a, _ = approved_merchant(a, province.a_manager, name=f"甲果园流量{tag}")
+    m_b, _ = approved_merchant(b, province.b_manager, name=f"乙蜂场流量{tag}")
     cat = category()
     p_a = listed_product(m_a, name="甲县苹果", origin_county="甲县")
     p_b = listed_product(m_b, name="乙县槐花蜜", origin_county="乙县")
@@ -378,6 +378,16 @@ def test_bank_api_for_the_banks_staff_only(province, traffic, api_on):
         "/api/v1/console/traffic/merchants/").status_code == 404
     assert api_on(province.bank_a, province.shopper).get(
         "/api/v1/console/traffic/merchants/").status_code == 404
+
+
+def test_each_hosts_schema_lists_its_traffic_endpoints(province, client_on):
+    portal = client_on(None).get("/api/v1/schema/?format=json").json()["paths"]
+    assert "/api/v1/federation/traffic/pairs/" in portal
+    assert "/api/v1/federation/traffic/credit-banks/" in portal
+    assert not any(p.startswith("/api/v1/console/traffic/") for p in portal)
+    bank = client_on(province.bank_a).get("/api/v1/schema/?format=json").json()["paths"]
+    assert "/api/v1/console/traffic/merchants/" in bank
+    assert not any(p.startswith("/api/v1/federation/") for p in bank)
 
 
 def test_api_bad_dates_are_400(province, api_on):
