@@ -828,6 +828,11 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
             idempotency_key=f"loan-repay:{bank.pk}:{repayment.pk}",
             description=f"repayment of loan {loan.number}",
             metadata={"loan": loan.number, "bank": bank.code})
+    except ValidationError:
+        # The card details were refused before the gateway was called: nothing was
+        # charged, so nothing is kept (and the loan is not left "in progress").
+        LoanRepayment.objects.filter(pk=repayment.pk, status="pending").delete()
+        raise
     except ApplicationError:
         LoanRepayment.objects.filter(pk=repayment.pk).update(
             status="failed", message=_("The card service did not answer."))
