@@ -399,3 +399,55 @@ def test_api_bad_dates_are_400(province, api_on):
     assert response.status_code == 400 and response.json()["message"]
     bank = api_on(province.bank_a, province.a_admin)
     assert bank.get("/api/v1/console/traffic/flows/", {"end": "x"}).status_code == 400
+
+
+def test_events_rolled_up_by_the_services_reach_both_dashboards(province, client_on,
+                                                                api_on):
+    """Real events, encoded as the recorder buffers them and written and rolled up by the
+    services, show on the federation's page and on each bank's in the right rows."""
+    from federation import recorder, services
+
+    a, b = province.bank_a, province.bank_b
+    m_b, _ = approved_merchant(b, province.b_manager, name="乙县茶园事件")
+    tea = listed_product(m_b, name="乙县绿茶", origin_county="乙县", price="88.00")
+    day = datetime.date(2003, 5, 10)
+    noon = datetime.datetime(2003, 5, 10, 12, tzinfo=datetime.UTC).timestamp()
+
+    def line(kind, **fields):
+        return recorder.encode(kind, at=noon, **{"storefront_bank_id": a.pk,
+                                                 "session_hash": "s1", **fields})
+
+    lines = [line("visit"), line("visit", session_hash="s2"),
+             line("product_view", product_id=tea.pk),
+             line("product_view", product_id=tea.pk, session_hash="s2"),
+             line("add_to_cart", product_id=tea.pk, quantity=2),
+             line("checkout", product_id=tea.pk, checkout_id=501),
+             line("purchase", product_id=tea.pk, order_id=9001, checkout_id=501,
+                  quantity=2, amount="176.00", segment="young")]
+    rows, rejected = services.resolve(lines)
+    assert rejected == 0
+    services.write_events(rows)
+    services.rollup_day(day)
+
+    cell = selectors.traffic_matrix(start=day, end=day).cell(a, b)
+    assert (cell.product_views, cell.add_to_cart, cell.orders, cell.gmv) == (
+        2, 1, 1, Decimal("176.00"))
+    assert [s.count for s in selectors.traffic_funnel(start=day, end=day)] == [2, 2, 1, 1, 1]
+    query = {"start": "2003-05-10", "end": "2003-05-10"}
+    data = api_on(None, province.fed_admin).get("/api/v1/federation/traffic/products/",
+                                                query).json()
+    assert data["rows"][0]["product"] == "乙县绿茶" and data["rows"][0]["gmv"] == "176.00"
+    # bank A sent the traffic (out), bank B's merchant got it (in)
+    out_a = api_on(a, province.a_admin).get("/api/v1/console/traffic/flows/", query).json()
+    assert next(r for r in out_a["rows"] if r["counterpart_code"] == "bank-b")["out_gmv"] \
+        == "176.00"
+    segments = api_on(a, province.a_admin).get("/api/v1/console/traffic/segments/",
+                                               query).json()["rows"]
+    assert next(r for r in segments if r["segment_key"] == "young")["gmv"] == "176.00"
+    merchants_b = api_on(b, province.b_admin).get("/api/v1/console/traffic/merchants/",
+                                                  query).json()["rows"]
+    tea_row = next(r for r in merchants_b if r["merchant_id"] == m_b.pk)
+    assert tea_row["cross_bank_gmv"] == "176.00" and tea_row["product_views"] == 2
+    page = client_on(a, province.a_admin).get("/console/traffic/?start=2003-05-10"
+                                              "&end=2003-05-10").content.decode()
+    assert "乙县茶园事件" not in page  # bank B's merchant is not on bank A's page
