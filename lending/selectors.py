@@ -150,3 +150,21 @@ def loans_list(*, status: str = "", product: str = "") -> QuerySet[Loan]:
     if product:
         qs = qs.filter(product=product)
     return qs.annotate(unpaid=Sum("lines__principal") - Sum("lines__principal_paid"))
+
+
+def scoring_run_get(*, run_id: int) -> ScoringRun:
+    run = ScoringRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise Http404
+    return run
+
+
+def events_of(*, application: Application) -> list:
+    """The audit trail of an application and of its loan, oldest first."""
+    from django.db.models import Q
+
+    from lending.models import LendingEvent
+
+    loan = Loan.objects.filter(application=application).first()
+    cond = Q(application=application) | (Q(loan=loan) if loan else Q(pk__in=[]))
+    return list(LendingEvent.objects.filter(cond).order_by("at", "pk"))
