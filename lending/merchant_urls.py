@@ -1,4 +1,13 @@
-from django.urls import path  # noqa: F401
+"""The merchant console's financing pages, under /merchant/<merchant_id>/financing/."""
+
+from django.urls import path
+
+from lending import views
 
 app_name = "merchant_lending"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.merchant_home, name="home"),
+    path("consent/", views.merchant_consent, name="consent"),
+    path("orders/<str:number>/", views.merchant_order, name="order"),
+    path("loans/<int:loan_id>/", views.merchant_loan, name="loan"),
+]
