@@ -168,3 +168,35 @@ def events_of(*, application: Application) -> list:
     loan = Loan.objects.filter(application=application).first()
     cond = Q(application=application) | (Q(loan=loan) if loan else Q(pk__in=[]))
     return list(LendingEvent.objects.filter(cond).order_by("at", "pk"))
+
+
+def instalment_preview(*, amount: Decimal, rate: Decimal, months: int) -> list:
+    """The schedule a loan of ``amount`` over ``months`` would have if lent today: the
+    same rows the loan gets (``calc.equal_instalments`` from today), for the buyer to see
+    every instalment's date, principal and interest before choosing."""
+    from django.utils import timezone
+
+    from lending import calc
+
+    return calc.equal_instalments(amount, rate, months, timezone.localdate())
+
+
+def loan_due_now(*, loan: Loan):
+    """What repaying the loan today would take: (the next or overdue instalments, the
+    whole loan). Reads under a short transaction (the accrual locks the lines)."""
+    from django.db import transaction
+
+    from lending.services import loan_amount_due
+
+    if loan.status not in OPEN_LOANS:
+        return None, None
+    with transaction.atomic():
+        return (loan_amount_due(loan=loan), loan_amount_due(loan=loan, everything=True))
+
+
+def merchant_consent_live(*, merchant_id: int):
+    """The merchant's live consent to credit use of its data, if any."""
+    from lending.models import MerchantConsent
+
+    return MerchantConsent.objects.filter(merchant_id=merchant_id,
+                                          withdrawn_at__isnull=True).first()
