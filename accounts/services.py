@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import BuyerKind, Consent, ConsentPurpose, User
+from accounts.models import BuyerKind, Consent, ConsentPurpose, Segment, User
 from core.errors import validation_errors
 from core.validators import validate_cn_mobile
 
@@ -87,6 +87,15 @@ def user_set_buyer_kind(*, user: User, buyer_kind: str, business_name: str = "")
     user.buyer_kind = buyer_kind
     user.business_name = business_name if buyer_kind == BuyerKind.BUSINESS else ""
     user.save(update_fields=["buyer_kind", "business_name"])
+    return user
+
+
+def user_set_segment(*, user: User, segment: str) -> User:
+    """The customer group a person belongs to (for the banks' reports); blank: unstated."""
+    if segment not in ("", *Segment.values):
+        raise ValidationError({"segment": [_("Choose a customer group.")]})
+    user.segment = segment
+    user.save(update_fields=["segment"])
     return user
 
 

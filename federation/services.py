@@ -245,13 +245,19 @@ def _bank_ids() -> set[int]:
 
 
 def _copy_value(value) -> str:
+    kind = type(value)
     if value is None:
         return "\\N"
+    if kind is int:
+        return str(value)
+    if kind is str:
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return (value.replace("\\", "\\\\").replace("\t", "\\t")
+                    .replace("\n", "\\n").replace("\r", "\\r"))
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
-    text = str(value)
-    return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-            .replace("\r", "\\r"))
+    return _copy_value(str(value))
 
 
 def write_events(rows: list[dict]) -> int:

@@ -450,3 +450,48 @@ def test_credit_use_needs_consent_to_that_bank_and_is_logged(province):
     with pytest.raises(ApplicationError):
         services.data_use_log(data_kind="search_queries", purpose="credit_scoring",
                               bank=province.bank_a, subject_user_id=user.pk)
+
+
+# --- the demo's generated history ------------------------------------------------------------
+
+
+def test_generated_history_rolls_up_to_exactly_its_events(province):
+    from django.db.models import Count, Q, Sum
+
+    from fixtures import traffic_demo
+
+    shop = market(province)
+    products = [p for p in traffic_demo._catalog()
+                if p.merchant_id in (shop.merchant_a.pk, shop.merchant_b.pk)]
+    first, last = date(2033, 1, 1), date(2033, 1, 3)
+    written = traffic_demo.generate(banks=[province.bank_a, province.bank_b],
+                                    products=products, first=first, last=last, seed=7,
+                                    scale=0.5)
+    assert written > 100
+    services.rollup_range(first, last)
+    events = Event.objects.filter(day__range=(first, last))
+    assert events.count() == written
+    raw = events.aggregate(
+        visits=Count("pk", filter=Q(kind="visit")),
+        views=Count("pk", filter=Q(kind="product_view")),
+        carts=Count("pk", filter=Q(kind="add_to_cart")),
+        orders=Count("order_id", distinct=True, filter=Q(kind="purchase")),
+        gmv=Sum("amount", filter=Q(kind="purchase")))
+    pairs = DailyPairStat.objects.filter(day__range=(first, last)).aggregate(
+        visits=Sum("visits"), views=Sum("product_views"), carts=Sum("add_to_cart"),
+        orders=Sum("orders"), gmv=Sum("gmv"))
+    assert pairs == raw
+    assert raw["orders"] > 0 and raw["visits"] > 0
+    # cross-bank traffic exists both ways, and the portal has visits of its own
+    stats = DailyPairStat.objects.filter(day__range=(first, last))
+    assert stats.filter(storefront_bank=province.bank_a, merchant_bank=province.bank_b,
+                        product_views__gt=0).exists()
+    assert stats.filter(storefront_bank=province.bank_b, merchant_bank=province.bank_a,
+                        product_views__gt=0).exists()
+    assert stats.filter(storefront_bank__isnull=True, visits__gt=0).exists()
+    segments = DailySegmentStat.objects.filter(day__range=(first, last))
+    assert segments.aggregate(o=Sum("orders"))["o"] == raw["orders"]
+    assert segments.exclude(segment="").exists()
+    # generated orders never meet real ones
+    assert not events.filter(kind="purchase",
+                             order_id__lt=traffic_demo.GENERATED_ID_BASE).exists()
