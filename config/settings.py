@@ -313,6 +313,8 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": "payments.models.PaymentStatus.choices",
         "SettlementRunStatusEnum": "payments.models.RunStatus.choices",
         "PayoutLineStatusEnum": "payments.models.PayoutStatus.choices",
+        "LendingApplicationStatusEnum": "lending.models.ApplicationStatus.choices",
+        "LoanStatusEnum": "lending.models.LoanStatus.choices",
     },
 }
 
