@@ -35,6 +35,11 @@ def _num(value) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
 
 
+def _width(label: str, size: int = 12) -> float:
+    """About how wide a label is drawn: CJK characters are square, Latin ones half."""
+    return sum(size * (1.05 if ord(ch) > 0x2E80 else 0.6) for ch in label)
+
+
 def _text(x, y, label, *, size=12, anchor="start", fill=INK, weight="normal",
           extra="") -> str:
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
@@ -64,7 +69,7 @@ def heatmap(*, rows: Sequence[str], columns: Sequence[str],
     trade); those cells get a dashed outline so cross-bank cells stand out.
     """
     cell_w, cell_h = 96, 44
-    left = 12 + max([len(r) for r in rows] + [4]) * 13
+    left = int(22 + max([_width(r, 12) for r in [*rows, row_title]] + [40]))
     top = 58
     width = left + cell_w * max(len(columns), 1) + 16
     height = top + cell_h * max(len(rows), 1) + 40
@@ -177,7 +182,7 @@ def line_chart(*, days: Sequence[datetime.date], series: Sequence[Series],
 def bars(*, items: Sequence[tuple[str, Decimal | int, str]], label: str,
          colour: str = SERIES[0]) -> SafeString:
     """One bar per item: (label, value, text shown after the bar)."""
-    row_h, left, width = 34, 12 + max([len(i[0]) for i in items] + [4]) * 13, 720
+    row_h, left, width = 34, int(22 + max([_width(i[0], 12) for i in items] + [40])), 720
     height = 12 + row_h * max(len(items), 1)
     bar_w = width - left - 150
     peak = max((float(v) for _l, v, _t in items), default=0.0) or 1.0

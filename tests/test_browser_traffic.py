@@ -113,7 +113,7 @@ def test_federation_dashboard_draws_the_matrix_and_charts(page, web_server, prov
            f"/federation/traffic/{QS.replace('&', '%26')}")
     assert "/federation/traffic/" in page.url
     heat = drawn(page, "svg.heatmap")
-    assert heat[0]["width"] > 300
+    assert heat[0]["width"] > 200
     cells = drawn(page, "svg.heatmap rect.cell")
     assert len(cells) >= 3 * 2  # the portal and two banks, by two merchant banks
     labels = page.locator("svg.heatmap text").all_text_contents()
