@@ -1,6 +1,6 @@
 from django.urls import path
 
-from federation import traffic_views, views
+from federation import catalogue_views, traffic_views, views
 
 app_name = "federation"
 urlpatterns = [
@@ -8,4 +8,5 @@ urlpatterns = [
     path("banks/new/", views.bank_onboard_page, name="bank-onboard"),
     path("referral-statements/", views.referral_statement_page, name="referral-statement"),
     path("traffic/", traffic_views.federation_traffic, name="traffic"),
+    path("data-catalogue/", catalogue_views.data_catalogue, name="data-catalogue"),
 ]

@@ -495,3 +495,25 @@ def test_generated_history_rolls_up_to_exactly_its_events(province):
     # generated orders never meet real ones
     assert not events.filter(kind="purchase",
                              order_id__lt=traffic_demo.GENERATED_ID_BASE).exists()
+
+
+# --- the data catalogue page ------------------------------------------------------------
+
+
+def test_the_data_catalogue_is_public_and_admins_see_the_pipeline(province, client_on):
+    from federation import catalogue
+
+    page = client_on(None).get("/federation/data-catalogue/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for entry in catalogue.ENTRIES:
+        assert f'id="{entry.key}"' in html
+    assert "180" in html and "730" in html
+    assert "数据目录" in html  # Chinese by default
+    assert "dc-pipeline" not in html
+    admin_page = client_on(None, province.fed_admin).get("/federation/data-catalogue/")
+    assert "dc-pipeline" in admin_page.content.decode()
+    # every event kind the platform records is declared, with a retention period
+    from federation.models import EventKind
+
+    assert set(catalogue.event_retention()) == set(EventKind.values)
