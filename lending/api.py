@@ -19,10 +19,9 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -37,12 +36,11 @@ from banks.permissions import IsBankStaff, require_bank_staff
 from catalog.models import Merchant
 from catalog.selectors import merchant_for_member
 from core.errors import ApplicationError
-from lending import calc, selectors, services
+from lending import selectors, services
 from lending.models import (
     Application,
     ApplicationStatus,
     CreditProfile,
-    LendingEvent,
     Loan,
     LoanRepayment,
     LoanStatus,
@@ -159,14 +157,12 @@ def _context(rows, **extra) -> dict:
 
 
 def _dues(loans) -> dict:
-    """What repaying each open loan today takes: (due now, everything). The accrual locks
-    the schedule lines, so it reads inside a short transaction (nothing is saved)."""
+    """What repaying each open loan today takes: (due now, everything)."""
     dues = {}
-    with transaction.atomic():
-        for loan in loans:
-            if loan.status in OPEN:
-                dues[loan.pk] = (services.loan_amount_due(loan=loan),
-                                 services.loan_amount_due(loan=loan, everything=True))
+    for loan in loans:
+        now, everything = selectors.loan_due_now(loan=loan)
+        if now is not None:
+            dues[loan.pk] = (now, everything)
     return dues
 
 
@@ -271,13 +267,13 @@ class CheckoutFinancingOptionsApi(_ShopperApi):
                                                           checkout=checkout,
                                                           buyer=request.user)
         credit = options["credit"]
-        today = timezone.localdate()
         instalments = [
             {**option, "schedule": [
                 {"seq": r.seq, "due_date": r.due_date, "principal": r.principal,
                  "interest": r.interest, "amount": r.amount}
-                for r in calc.equal_instalments(checkout.total, option["rate"],
-                                                option["months"], today)]}
+                for r in selectors.instalment_preview(amount=checkout.total,
+                                                      rate=option["rate"],
+                                                      months=option["months"])]}
             for option in options["instalments"]]
         return Response(CheckoutOptionsSerializer({
             "checkout": checkout.number, "total": checkout.total,
@@ -571,19 +567,11 @@ def _profile_get(profile_id: int) -> CreditProfile:
     return profile
 
 
-def _scoring_run_get(run_id: int) -> ScoringRun:
-    run = ScoringRun.objects.filter(pk=run_id).first()
-    if run is None:
-        raise Http404
-    return run
-
-
 def _application_detail(app: Application) -> dict:
     app = Application.objects.select_related("loan").get(pk=app.pk)
     party_id = app.merchant_id if app.party == PartyKind.MERCHANT else app.user_id
     profile = selectors.profile_of(party=app.party, party_id=party_id)
-    events = list(LendingEvent.objects.filter(Q(application=app) | Q(loan__application=app))
-                  .order_by("at", "pk"))
+    events = selectors.events_of(application=app)
     policy = services.policy_get()
     open_review = app.status in (ApplicationStatus.IN_REVIEW,
                                  ApplicationStatus.AWAITING_SECOND)
@@ -713,7 +701,7 @@ class ConsoleScoringRunsApi(_ConsoleApi):
 class ConsoleScoringRunApi(_ConsoleApi):
     @extend_schema(responses=ScoringRunSerializer)
     def get(self, request, run_id: int):
-        return Response(ScoringRunSerializer(_scoring_run_get(run_id)).data)
+        return Response(ScoringRunSerializer(selectors.scoring_run_get(run_id=run_id)).data)
 
 
 class ConsolePortfolioApi(_ConsoleApi):
