@@ -21,7 +21,8 @@ class DecisionForm(forms.Form):
         ("approve", _("Approve")), ("reject", _("Reject"))], widget=forms.RadioSelect)
     note = forms.CharField(label=_("Reason or note"), required=False, max_length=300,
                            widget=forms.Textarea(attrs={"rows": 2}),
-                           help_text=_("A rejection must say why; the borrower sees it."))
+                           help_text=_("A rejection must say why; the reason stays in "
+                                       "the audit trail."))
 
 
 class WriteOffForm(forms.Form):

@@ -83,7 +83,7 @@ ACTION_LABELS = {
     "submit": gettext_lazy("Submitted for review"),
     "auto_approve": gettext_lazy("Approved automatically"),
     "auto_reject": gettext_lazy("Rejected automatically"),
-    "approve": gettext_lazy("Approved"),
+    "approve": gettext_lazy("Approved by an officer"),
     "approve_first": gettext_lazy("First approval"),
     "approve_second": gettext_lazy("Second approval"),
     "reject": gettext_lazy("Rejected"),
@@ -98,6 +98,10 @@ ACTION_LABELS = {
 }
 
 
+STATUS_LABELS = {**dict(ApplicationStatus.choices), **dict(LoanStatus.choices),
+                 ApplicationStatus.APPROVED: gettext_lazy("Approved for lending")}
+
+
 def _actors(events) -> list:
     """Events with ``actor`` (the user who acted, or None for the system) and a label."""
     events = list(events)
@@ -106,6 +110,8 @@ def _actors(events) -> list:
     for e in events:
         e.actor = users.get(e.actor_id)
         e.label = ACTION_LABELS.get(e.action, e.action)
+        e.from_label = STATUS_LABELS.get(e.from_status, e.from_status)
+        e.to_label = STATUS_LABELS.get(e.to_status, e.to_status)
     return events
 
 
