@@ -2,7 +2,8 @@
 
 After the page is made, an HTML page answered 200 to a GET on a storefront (a bank's host
 or the portal) is classified by its resolved URL name and buffered through
-``federation.recorder`` (one Redis call for the whole request, no database query):
+``federation.recorder`` (one Redis call for the whole request, made when the response is
+closed, after the page was sent; no database query):
 
 - no visitor cookie yet: a visit starts (``visit``), and the cookie is set;
 - ``catalog:product``: ``product_view`` (the flush looks up merchant, bank, category and
@@ -87,4 +88,8 @@ class TrafficMiddleware:
         code = request.GET.get("ref", "").strip()[:40]
         if code:
             lines.append(recorder.encode("share_click", share_code=code, **context))
-        recorder.push([line for line in lines if line])
+        lines = [line for line in lines if line]
+        if lines:
+            # Buffered when the response is closed, i.e. after the server has sent the page
+            # (WSGI servers close the response last): the visitor never waits for Redis.
+            response._resource_closers.append(lambda: recorder.push(lines))
