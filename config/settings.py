@@ -197,6 +197,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lending.tasks.age_all_banks",
         "schedule": crontab(hour=0, minute=20),
     },
+    "rewards-points-daily": {  # points expire oldest first; missed earnings caught up
+        "task": "rewards.tasks.points_daily_all_banks",
+        "schedule": crontab(hour=0, minute=40),
+    },
+    "lending-reconcile-repayments": {  # card repayments whose answer was lost
+        "task": "lending.tasks.reconcile_all_banks",
+        "schedule": 300.0,
+    },
     "lending-scoring": {  # every bank's credit profiles recomputed
         "task": "lending.tasks.score_all_banks",
         "schedule": crontab(hour=int(env("LENDING_SCORING_HOUR", "3")), minute=0),

@@ -47,22 +47,30 @@ class LendingPolicy(models.Model):
     tier_b_min = models.PositiveIntegerField(_("lowest score of tier B"), default=650)
     tier_c_min = models.PositiveIntegerField(_("lowest score of tier C"), default=550)
     # Annual rates by tier; penalty interest is the loan's rate times the multiplier.
-    rate_a = models.DecimalField(_("annual rate, tier A"), **RATE, default=Decimal("0.0435"))
-    rate_b = models.DecimalField(_("annual rate, tier B"), **RATE, default=Decimal("0.0600"))
-    rate_c = models.DecimalField(_("annual rate, tier C"), **RATE, default=Decimal("0.0850"))
+    rate_a = models.DecimalField(_("annual rate, tier A"), **RATE, default=Decimal("0.0435"),
+                                 validators=[MinValueValidator(Decimal("0"))])
+    rate_b = models.DecimalField(_("annual rate, tier B"), **RATE, default=Decimal("0.0600"),
+                                 validators=[MinValueValidator(Decimal("0"))])
+    rate_c = models.DecimalField(_("annual rate, tier C"), **RATE, default=Decimal("0.0850"),
+                                 validators=[MinValueValidator(Decimal("0"))])
     penalty_multiplier = models.DecimalField(_("penalty rate multiplier"), max_digits=4,
-                                             decimal_places=2, default=Decimal("1.50"))
+                                             decimal_places=2, default=Decimal("1.50"),
+                                             validators=[MinValueValidator(Decimal("1"))])
     # Limits: months of average sales (merchants) or purchases (buyers), by tier share.
     merchant_limit_months = models.DecimalField(_("merchant limit, months of sales"),
                                                 max_digits=5, decimal_places=2,
-                                                default=Decimal("2.00"))
+                                                default=Decimal("2.00"),
+                                                validators=[MinValueValidator(Decimal("0"))])
     buyer_limit_months = models.DecimalField(_("buyer limit, months of purchases"),
                                              max_digits=5, decimal_places=2,
-                                             default=Decimal("3.00"))
+                                             default=Decimal("3.00"),
+                                             validators=[MinValueValidator(Decimal("0"))])
     merchant_limit_cap = models.DecimalField(_("largest merchant limit"), **MONEY,
-                                             default=Decimal("500000.00"))
+                                             default=Decimal("500000.00"),
+                                             validators=[MinValueValidator(Decimal("0"))])
     buyer_limit_cap = models.DecimalField(_("largest buyer limit"), **MONEY,
-                                          default=Decimal("50000.00"))
+                                          default=Decimal("50000.00"),
+                                          validators=[MinValueValidator(Decimal("0"))])
     # Products.
     advance_ratio = models.DecimalField(
         _("share of an order advanced"), max_digits=4, decimal_places=2,
@@ -79,7 +87,8 @@ class LendingPolicy(models.Model):
     auto_tiers = models.CharField(_("tiers approved automatically"), max_length=4,
                                   default="AB", blank=True)
     second_approval_over = models.DecimalField(_("second approval above"), **MONEY,
-                                               default=Decimal("50000.00"))
+                                               default=Decimal("50000.00"),
+                                               validators=[MinValueValidator(Decimal("0"))])
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

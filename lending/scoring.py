@@ -244,8 +244,9 @@ def _shares(party: str, fig: dict) -> dict[str, tuple[float | None, str]]:
                            f"{fig['completed_12m']}/{fig['completed_12m'] + fig['failed_12m']}"),
             "traceability": (_ratio(fig["traced"], fig["listed"]),
                              f"{fig['traced']}/{fig['listed']}"),
-            "inspection": ({"pass": 1.0, "conditional": 0.5, "fail": 0.0}.get(
-                fig["inspection"], 0.0), fig["inspection"] or "-"),
+            "inspection": (None if not fig["inspection"] else
+                           {"pass": 1.0, "conditional": 0.5}.get(fig["inspection"], 0.0),
+                           fig["inspection"] or "-"),
         })
     else:
         shares.update({

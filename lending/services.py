@@ -297,7 +297,16 @@ def _upsert(party: str, figures: dict[int, dict], consented: set[int], policy: L
             changed.append(profile)
         else:
             new.append(profile)
-    CreditProfile.objects.bulk_create(new)
+    try:
+        with transaction.atomic():
+            CreditProfile.objects.bulk_create(new)
+    except IntegrityError:  # computed at the same moment elsewhere: replace theirs
+        ids = dict(CreditProfile.objects.filter(
+            party=party, **{f"{key}__in": [getattr(p, key) for p in new]})
+            .values_list(key, "pk"))
+        for profile in new:
+            profile.pk = ids[getattr(profile, key)]
+        changed += new
     CreditProfile.objects.bulk_update(
         changed, ["consented", "score", "tier", "limit", "rate", "factors", "figures",
                   "computed_at"])
@@ -386,6 +395,14 @@ class Credit:
     available: Decimal
 
 
+def _lock_borrower(party: str, party_id: int) -> None:
+    """Serialise decisions on one borrower (two checkouts or applications at once must
+    not both spend the same available limit): lock the party's profile row."""
+    key = "merchant_id" if party == PartyKind.MERCHANT else "user_id"
+    list(CreditProfile.objects.select_for_update().filter(party=party, **{key: party_id})
+         .values_list("pk", flat=True))
+
+
 def credit_of(*, party: str, party_id: int) -> Credit:
     key = "merchant_id" if party == PartyKind.MERCHANT else "user_id"
     profile = CreditProfile.objects.filter(party=party, **{key: party_id}).first()
@@ -442,6 +459,7 @@ def order_financing_apply(*, bank: Bank, order: Order, actor,
     _in_bank(bank)
     order = Order.objects.select_for_update().get(pk=order.pk)
     _check_financeable(bank, order)
+    _lock_borrower(PartyKind.MERCHANT, order.merchant_id)
     policy = policy_get()
     quote = order_financing_quote(bank=bank, order=order)
     amount = quote["max_advance"] if amount in (None, "") else quantize_money(amount)
@@ -479,6 +497,8 @@ def application_decide(*, bank: Bank, application: Application, officer, approve
     party's available limit, need a second, different officer (maker-checker)."""
     _in_bank(bank)
     app = Application.objects.select_for_update().get(pk=application.pk)
+    _lock_borrower(app.party, app.merchant_id if app.party == PartyKind.MERCHANT
+                   else app.user_id)
     note = (note or "").strip()
     if not approve:
         if not note:
@@ -513,6 +533,13 @@ def _disburse(bank: Bank, app: Application, *, actor_id: int | None) -> Applicat
     if app.product == Product.ORDER_FINANCING:
         order = Order.objects.select_for_update().get(pk=app.order_id)
         _check_financeable(bank, order)
+        # A refund while the application waited lowers what may be advanced.
+        most = order_financing_quote(bank=bank, order=order)["max_advance"]
+        if app.amount > most:
+            raise ApplicationError(
+                _("The order is worth less than when it was applied for (refunds): at most "
+                  "%(most)s yuan can be advanced now; reject this application and apply "
+                  "again.") % {"most": most}, code="not_financeable")
     if app.product == Product.INSTALMENTS:
         rows = calc.equal_instalments(app.amount, app.rate, app.months, start)
         mode = InterestMode.SCHEDULED
@@ -524,7 +551,8 @@ def _disburse(bank: Bank, app: Application, *, actor_id: int | None) -> Applicat
         application=app, number=uuid.uuid4().hex[:24], product=app.product, party=app.party,
         merchant_id=app.merchant_id, user_id=app.user_id if app.party == PartyKind.BUYER
         else None, order_id=app.order_id, checkout_id=app.checkout_id, principal=app.amount,
-        rate=app.rate, penalty_rate=app.rate * policy.penalty_multiplier,
+        rate=app.rate,
+        penalty_rate=(app.rate * policy.penalty_multiplier).quantize(Decimal("0.00001")),
         interest_mode=mode, start_date=start, maturity_date=rows[-1].due_date,
         disbursed_at=timezone.now())
     loan.number = _loan_number(loan)
@@ -610,7 +638,11 @@ def checkout_finance(*, bank: Bank, checkout: Checkout, buyer, months: int | Non
     checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
     if checkout.buyer_id != buyer.pk:
         raise ApplicationError(_("This checkout is not yours."), code="not_found")
+    if checkout.storefront_bank_id != bank.pk:
+        raise ApplicationError(_("Credit is offered at checkout on the bank's own "
+                                 "storefront."), code="not_found")
     payment_services.checkout_assert_payable(checkout)
+    _lock_borrower(PartyKind.BUYER, buyer.pk)
     policy = policy_get()
     business = buyer.buyer_kind == BuyerKind.BUSINESS
     if months is None and not business:
@@ -673,9 +705,15 @@ def _accrue_line(loan: Loan, line: ScheduleLine, as_of: date) -> None:
     line.accrued_to = as_of
 
 
-def _interest_due(loan: Loan, line: ScheduleLine) -> Decimal:
-    owed = (quantize_money(line.interest_accrued) if loan.interest_mode == InterestMode.DAILY
-            else line.interest)
+def _interest_due(loan: Loan, line: ScheduleLine, as_of: date | None = None) -> Decimal:
+    """Interest owed on the line. An instalment whose period has not begun by ``as_of``
+    (paid off early) owes none: interest is for the months the money was used."""
+    if loan.interest_mode == InterestMode.DAILY:
+        owed = quantize_money(line.interest_accrued)
+    elif as_of is not None and calc.add_months(loan.start_date, line.seq - 1) > as_of:
+        owed = min(line.interest, line.interest_paid)
+    else:
+        owed = line.interest
     return max(owed - line.interest_paid, ZERO)
 
 
@@ -722,7 +760,7 @@ def loan_amount_due(*, loan: Loan, as_of: date | None = None, everything: bool =
     for line in _lines_to_pay(loan, as_of, everything=everything):
         _accrue_line(loan, line, _accrual_date(loan, as_of))
         principal += _unpaid_principal(line)
-        interest += _interest_due(loan, line)
+        interest += _interest_due(loan, line, as_of)
         penalty += _penalty_due(line)
     return Due(principal, interest, penalty)
 
@@ -737,14 +775,14 @@ def _allocate(loan: Loan, amount: Decimal, as_of: date, *, everything: bool) -> 
         _accrue_line(loan, line, _accrual_date(loan, as_of))
         pen = min(left, _penalty_due(line))
         left -= pen
-        interest = min(left, _interest_due(loan, line))
+        interest = min(left, _interest_due(loan, line, as_of))
         left -= interest
         principal = min(left, _unpaid_principal(line))
         left -= principal
         line.penalty_paid += pen
         line.interest_paid += interest
         line.principal_paid += principal
-        if (_unpaid_principal(line) == 0 and _interest_due(loan, line) == 0
+        if (_unpaid_principal(line) == 0 and _interest_due(loan, line, as_of) == 0
                 and _penalty_due(line) == 0):
             line.paid_at = now
         line.save()
@@ -824,8 +862,7 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
             amount=due.total, status="pending", actor_id=payer.pk, at=timezone.now())
     try:
         charge = payment_services.card_charge(
-            amount=repayment.amount, card=card,
-            idempotency_key=f"loan-repay:{bank.pk}:{repayment.pk}",
+            amount=repayment.amount, card=card, idempotency_key=_charge_key(bank, repayment),
             description=f"repayment of loan {loan.number}",
             metadata={"loan": loan.number, "bank": bank.code})
     except ValidationError:
@@ -833,39 +870,79 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
         # charged, so nothing is kept (and the loan is not left "in progress").
         LoanRepayment.objects.filter(pk=repayment.pk, status="pending").delete()
         raise
-    except ApplicationError:
+    except ApplicationError:  # the gateway refused the request: nothing was charged
         LoanRepayment.objects.filter(pk=repayment.pk).update(
             status="failed", message=_("The card service did not answer."))
         raise
+    return _settle_card_repayment(bank, repayment, charge)
+
+
+def _charge_key(bank: Bank, repayment: LoanRepayment) -> str:
+    return f"loan-repay:{bank.pk}:{repayment.pk}"
+
+
+def _settle_card_repayment(bank: Bank, repayment: LoanRepayment, charge) -> LoanRepayment:
+    """Apply the gateway's answer to a pending card repayment, once."""
     with transaction.atomic():
         repayment = LoanRepayment.objects.select_for_update().get(pk=repayment.pk)
+        if repayment.status != "pending":
+            return repayment
+        if charge.unknown:  # stays pending: ``loan_repayments_reconcile`` finds out
+            repayment.message = charge.message[:300]
+            repayment.save(update_fields=["message"])
+            return repayment
         repayment.reference = charge.intent_id
         if not charge.succeeded:
             repayment.status, repayment.message = "failed", charge.message[:300]
             repayment.save()
             return repayment
-        loan = Loan.objects.select_for_update().get(pk=loan.pk)
+        # The loan cannot have closed meanwhile: a pending repayment blocks other
+        # repayments and write-off, and a buyer's loan is not repaid at settlement.
+        loan = Loan.objects.select_for_update().get(pk=repayment.loan_id)
         as_of = _today()
-        took = _allocate(loan, repayment.amount, as_of, everything=everything)
-        # Anything the accrual moved since the quote stays owed; nothing is overpaid.
-        paid = took.total
+        # Oldest first over the whole loan: the amount (quoted as due, or as everything)
+        # is used up by exactly the lines it was quoted for.
+        took = _allocate(loan, repayment.amount, as_of, everything=True)
+        if took.total != repayment.amount:  # cannot happen (see above); never hidden
+            log.error("repayment %s of %s: charged %s, applied %s", repayment.pk, loan.number,
+                      repayment.amount, took.total)
         repayment.principal, repayment.interest, repayment.penalty = (
-            took.principal, took.interest, took.penalty)
+            took.principal, took.interest, took.penalty + repayment.amount - took.total)
         repayment.status = "succeeded"
         repayment.save()
-        legs = [Leg(ledger_account(kind=K.CARD_CLEARING, bank_id=bank.pk), paid)]
-        if took.principal:
+        legs = [Leg(ledger_account(kind=K.CARD_CLEARING, bank_id=bank.pk), repayment.amount)]
+        if repayment.principal:
             legs.append(Leg(ledger_account(kind=K.LOAN_PRINCIPAL, bank_id=bank.pk),
-                            -took.principal))
-        if took.interest + took.penalty:
+                            -repayment.principal))
+        if repayment.interest + repayment.penalty:
             legs.append(Leg(ledger_account(kind=K.LOAN_INTEREST, bank_id=bank.pk),
-                            -(took.interest + took.penalty)))
+                            -(repayment.interest + repayment.penalty)))
         ledger_post(kind="loan_repay", reference=f"{bank.pk}:{repayment.idempotency_key}",
                     legs=legs, memo=f"repayment of {loan.number}")
-        _event(loan=loan, action="repay_card", actor_id=payer.pk,
-               detail={"amount": str(paid), "intent": charge.intent_id})
-        _after_repayment(loan, actor_id=payer.pk, as_of=as_of)
+        _event(loan=loan, action="repay_card", actor_id=repayment.actor_id,
+               detail={"amount": str(repayment.amount), "intent": charge.intent_id})
+        _after_repayment(loan, actor_id=repayment.actor_id, as_of=as_of)
     return repayment
+
+
+def loan_repayments_reconcile(*, bank: Bank, older_than_seconds: int = 300) -> int:
+    """Card repayments still pending a while after they started (the gateway's answer was
+    lost, or the process stopped): ask the gateway what happened and apply it."""
+    import stripe
+
+    _in_bank(bank)
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    changed = 0
+    for repayment in LoanRepayment.objects.filter(status="pending", source=RepaymentSource.CARD,
+                                                  at__lte=cutoff):
+        try:
+            charge = payment_services.card_charge_find(
+                idempotency_key=_charge_key(bank, repayment))
+        except stripe.StripeError as exc:
+            log.warning("reconciling repayment %s: %s", repayment.pk, exc)
+            continue
+        changed += _settle_card_repayment(bank, repayment, charge).status != "pending"
+    return changed
 
 
 def loans_age(*, bank: Bank, as_of: date | None = None) -> int:
@@ -907,6 +984,9 @@ def loan_write_off(*, bank: Bank, loan: Loan, actor, note: str) -> Loan:
     if not note:
         raise ValidationError({"note": [_("Say why the loan is written off.")]})
     loan = Loan.objects.select_for_update().get(pk=loan.pk)
+    if loan.repayments.filter(status="pending").exists():
+        raise ApplicationError(_("A repayment of this loan is in progress; wait for it."),
+                               code="payment_in_progress")
     unpaid = sum((_unpaid_principal(ln) for ln in loan.lines.all()), ZERO)
     _loan_transition(loan, "write_off", actor_id=actor.pk, note=note,
                      detail={"principal": str(unpaid)})

@@ -65,3 +65,14 @@ def score_all_banks() -> int:
 def age_all_banks() -> int:
     """Daily: penalty interest and delinquency buckets in every bank."""
     return _each_bank(age_bank_loans)
+
+
+@shared_task(name="lending.tasks.reconcile_bank_repayments")
+def reconcile_bank_repayments() -> int:
+    return services.loan_repayments_reconcile(bank=_bank())
+
+
+@shared_task(name="lending.tasks.reconcile_all_banks")
+def reconcile_all_banks() -> int:
+    """Every few minutes: card repayments whose gateway answer was lost."""
+    return _each_bank(reconcile_bank_repayments)

@@ -106,6 +106,8 @@ class AccountKind(models.TextChoices):
     # banks settle between themselves.
     INTERBANK_PAYABLE = "interbank_payable", _("Due to other banks")
     INTERBANK_RECEIVABLE = "interbank_receivable", _("Due from other banks")
+    # The cash part of points-mall redemptions (the bank's income).
+    POINTS_MALL_INCOME = "points_mall_income", _("Points mall cash income")
 
 
 class LedgerAccount(models.Model):

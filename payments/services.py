@@ -241,11 +241,28 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str)
                       message=decline_message(error.get("decline_code") or exc.code))
     except stripe.StripeError as exc:
         log.warning("gateway error paying %s: %s", checkout.number, exc)
-        _apply(payment, status="failed_to_start",
-               message=_("The card service did not answer; nothing was charged. Try again."))
-        raise ApplicationError(_("The card service did not answer; nothing was charged. "
-                                 "Try again."), code="gateway_unavailable") from exc
+        if not charge_outcome_unknown(exc):
+            _apply(payment, status="failed_to_start",
+                   message=_("The card service refused the request; nothing was charged."))
+            raise ApplicationError(_("The card service did not answer; nothing was charged. "
+                                     "Try again."), code="gateway_unavailable") from exc
+        # The request may have reached the gateway and charged the card: the payment stays
+        # open and reconciliation (``reconcile_payments``) finds out what happened.
+        raise ApplicationError(_("The card service did not answer. We are checking whether "
+                                 "the card was charged; do not pay again — this page shows "
+                                 "the result within a few minutes."),
+                               code="gateway_unavailable") from exc
     return _apply_intent(payment, intent)
+
+
+def charge_outcome_unknown(exc: stripe.StripeError) -> bool:
+    """A gateway error after which the charge may or may not have happened: the
+    connection failed or the gateway failed (5xx). A refused request (4xx) charged
+    nothing."""
+    if isinstance(exc, stripe.APIConnectionError):
+        return True
+    status = getattr(exc, "http_status", None)
+    return status is None or status >= 500
 
 
 @dataclass(frozen=True)
@@ -253,6 +270,9 @@ class Charge:
     succeeded: bool
     intent_id: str
     message: str = ""
+    # The gateway did not answer: the card may have been charged. Ask again later with
+    # ``card_charge_find`` (same idempotency key).
+    unknown: bool = False
 
 
 def card_charge(*, amount: Decimal, card: Card, idempotency_key: str, description: str,
@@ -271,7 +291,8 @@ def card_charge(*, amount: Decimal, card: Card, idempotency_key: str, descriptio
         intent = client.v1.payment_intents.create(
             params={"amount": to_fen(amount), "currency": "cny", "payment_method": method.id,
                     "confirm": True,
-                    "metadata": {"description": description[:200], **(metadata or {})}},
+                    "metadata": {"description": description[:200], "charge_key": idempotency_key,
+                                 **(metadata or {})}},
             options={"idempotency_key": idempotency_key})
     except stripe.CardError as exc:
         error = (exc.json_body or {}).get("error", {})
@@ -279,15 +300,38 @@ def card_charge(*, amount: Decimal, card: Card, idempotency_key: str, descriptio
         return Charge(False, intent_id, decline_message(error.get("decline_code") or exc.code))
     except stripe.StripeError as exc:
         log.warning("gateway error charging %s: %s", idempotency_key, exc)
+        if charge_outcome_unknown(exc):
+            return Charge(False, "", _("The card service did not answer. We are checking "
+                                       "whether the card was charged; do not pay again."),
+                          unknown=True)
         raise ApplicationError(_("The card service did not answer; nothing was charged. "
                                  "Try again."), code="gateway_unavailable") from exc
+    return _charge_of(client, intent)
+
+
+def _charge_of(client, intent) -> Charge:
     if intent.status == "succeeded":
         return Charge(True, intent.id)
     if intent.status == "requires_action":
-        client.v1.payment_intents.cancel(intent.id)
+        try:
+            client.v1.payment_intents.cancel(intent.id)
+        except stripe.StripeError as exc:  # it cannot be charged without authentication
+            log.warning("cancelling %s: %s", intent.id, exc)
         return Charge(False, intent.id, _("This card asks for authentication, which this "
                                           "payment cannot do; use another card."))
     return Charge(False, intent.id, _("The card was declined."))
+
+
+def card_charge_find(*, idempotency_key: str) -> Charge:
+    """What became of a charge whose answer was lost: look for its intent at the gateway
+    by our key. None found means nothing was charged. Raises ``stripe.StripeError`` when
+    the gateway still does not answer."""
+    client = stripe_client()
+    for intent in client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter():
+        if (intent.to_dict().get("metadata") or {}).get("charge_key") == idempotency_key:
+            return _charge_of(client, intent)
+    return Charge(False, "", _("The payment did not reach the card service; nothing was "
+                               "charged."))
 
 
 def _cancel_other_open_intents(payment: Payment) -> None:
