@@ -6,6 +6,8 @@ inside it, and a receiver's failure never reaches the shopper (``send_robust``).
   their cart (``item`` is the ``CartItem``).
 - ``checkout_placed(sender, checkout)``: a checkout and its orders were created.
 - ``checkout_paid(sender, checkout)``: the checkout's payment succeeded.
+- ``order_completed(sender, order)``: the buyer confirmed receipt (or it was confirmed
+  automatically): the order is final (points are earned on it).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 cart_item_added = Signal()
 checkout_placed = Signal()
 checkout_paid = Signal()
+order_completed = Signal()
 
 
 def send_on_commit(signal: Signal, **kwargs) -> None:

@@ -33,7 +33,13 @@ from core.errors import ApplicationError
 from core.money import quantize_money
 from core.validators import validate_cn_mobile
 from orders import selectors
-from orders.hooks import cart_item_added, checkout_paid, checkout_placed, send_on_commit
+from orders.hooks import (
+    cart_item_added,
+    checkout_paid,
+    checkout_placed,
+    order_completed,
+    send_on_commit,
+)
 from orders.interfaces import refund_handler
 from orders.models import (
     Cart,
@@ -106,6 +112,8 @@ def _transition(order: Order, action: str, *, actor=None, note: str = "",
     order.save()
     OrderEvent.objects.create(order=order, kind=action, actor=actor, note=note[:300],
                               detail=detail or {}, at=at)
+    if target == OrderStatus.COMPLETED:
+        send_on_commit(order_completed, order=order)
     return order
 
 

@@ -1,6 +1,48 @@
-from django.db import connection
+"""Writes on a bank's points programme: earning, spending, expiry, restoring, and the
+points mall. Everything runs in the bank's own schema (its customers' points are its
+business alone); the caller passes the ``bank`` and the services check the schema.
 
-from rewards.models import PointsProgramme
+The ledger: every change is a ``PointsEntry`` (append-only; the database refuses updates
+and deletes) and earned points sit in ``PointsLot`` rows that spending and expiry draw
+down, oldest expiry first. A customer's balance is the sum of their entries and always
+equals the sum of their lots' ``remaining`` (tests/test_rewards.py checks both).
+"""
+
+from __future__ import annotations
+
+import calendar
+import secrets
+from datetime import date
+from decimal import ROUND_FLOOR, Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from banks.models import Bank, Branch
+from core.errors import ApplicationError
+from orders.models import Order, OrderStatus
+from rewards.models import (
+    EarningRule,
+    EntryKind,
+    LotUse,
+    MallOffer,
+    OfferTake,
+    PointsEntry,
+    PointsLot,
+    PointsProgramme,
+    PointsProgrammeRules,
+    Redemption,
+    RedemptionStatus,
+)
+
+
+def _in_bank(bank: Bank) -> None:
+    if connection.schema_name != bank.schema_name:
+        raise RuntimeError(f"rewards of {bank.code} must run in its schema "
+                           f"(now in {connection.schema_name})")
 
 
 def programme_seed_for_bank(sender, *, bank, **kwargs) -> PointsProgramme:
@@ -10,4 +52,311 @@ def programme_seed_for_bank(sender, *, bank, **kwargs) -> PointsProgramme:
     if programme is None:
         programme = PointsProgramme.objects.create(
             name=f"{bank.display_name}积分")
+    PointsProgrammeRules.objects.get_or_create(programme=programme)
     return programme
+
+
+def programme_of(bank: Bank) -> tuple[PointsProgramme, PointsProgrammeRules]:
+    _in_bank(bank)
+    programme = programme_seed_for_bank(None, bank=bank)
+    return programme, programme.rules
+
+
+def _add_months(day: date, months: int) -> date:
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def balance(*, user_id: int) -> int:
+    return PointsEntry.objects.filter(user_id=user_id).aggregate(
+        s=Sum("points"))["s"] or 0
+
+
+# --- earning -------------------------------------------------------------------------------
+
+
+def _multiplier(rules: list[EarningRule], category_id: int, at) -> Decimal:
+    best = Decimal("1")
+    for rule in rules:
+        if rule.category_id not in (None, category_id):
+            continue
+        if (rule.starts_at and at < rule.starts_at) or (rule.ends_at and at >= rule.ends_at):
+            continue
+        best = max(best, rule.multiplier)
+    return best
+
+
+def _floor(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def order_points(*, bank: Bank, order: Order) -> int:
+    """The buyer's points for a completed order: goods (not shipping) net of refunds,
+    times the points per yuan, times the best matching bonus, rounded down."""
+    programme, _rules = programme_of(bank)
+    rules = list(EarningRule.objects.filter(is_active=True))
+    at = order.paid_at or order.created_at
+    goods = Decimal("0")
+    for line in order.lines.select_related("sku__product"):
+        goods += line.line_total * _multiplier(rules, line.sku.product.category_id, at)
+    if order.goods_total > 0:
+        # Refunds reduce the points in proportion (a refund of the whole order: none).
+        kept = max(order.total - order.refunded_total, Decimal("0")) / order.total
+        goods = goods * min(kept, Decimal("1"))
+    return _floor(goods * programme.points_per_yuan)
+
+
+def _earn(*, bank: Bank, user_id: int, points: int, reference: str, note: str,
+          on: date | None = None) -> PointsEntry | None:
+    if points <= 0:
+        return None
+    _programme, rules = programme_of(bank)
+    try:
+        with transaction.atomic():
+            entry = PointsEntry.objects.create(user_id=user_id, kind=EntryKind.EARNED,
+                                               points=points, reference=reference,
+                                               note=note[:120], at=timezone.now())
+    except IntegrityError:
+        return None  # earned already
+    start = on or timezone.localdate()
+    PointsLot.objects.create(user_id=user_id, earned=entry, points=points, remaining=points,
+                             expires_on=_add_months(start, rules.expiry_months))
+    return entry
+
+
+@transaction.atomic
+def points_earn_for_order(*, bank: Bank, order: Order) -> list[PointsEntry]:
+    """Points for a completed order, once: the buyer's (when it was bought on this bank's
+    storefront) and the sharer's (when it came through a link to this bank's storefront
+    shared by another customer)."""
+    _in_bank(bank)
+    if order.status != OrderStatus.COMPLETED:
+        return []
+    made = []
+    if order.checkout.storefront_bank_id == bank.pk:
+        made.append(_earn(bank=bank, user_id=order.buyer_id,
+                          points=order_points(bank=bank, order=order),
+                          reference=f"order:{order.pk}", note=order.number))
+    if order.sharer_id and order.sharer_id != order.buyer_id and \
+            order.referrer_bank_id == bank.pk:
+        _programme, rules = programme_of(bank)
+        net = max(order.total - order.refunded_total, Decimal("0"))
+        made.append(_earn(bank=bank, user_id=order.sharer_id,
+                          points=_floor(net * rules.sharer_points_per_yuan),
+                          reference=f"share:{order.pk}",
+                          note=_("shared: %(order)s") % {"order": order.number}))
+    return [e for e in made if e is not None]
+
+
+def points_earn_sweep(*, bank: Bank, days: int = 30) -> int:
+    """The safety net behind the completion signal: points for every order of this bank
+    completed in the last ``days`` days that has none yet."""
+    _in_bank(bank)
+    since = timezone.now() - timezone.timedelta(days=days)
+    orders = Order.objects.filter(status=OrderStatus.COMPLETED, completed_at__gte=since).filter(
+        Q(checkout__storefront_bank=bank) | Q(referrer_bank=bank, sharer__isnull=False))
+    done = set(PointsEntry.objects.filter(kind=EntryKind.EARNED).values_list("reference",
+                                                                          flat=True))
+    count = 0
+    for order in orders.select_related("checkout").iterator(chunk_size=500):
+        if f"order:{order.pk}" in done and (not order.sharer_id or f"share:{order.pk}" in done):
+            continue
+        count += len(points_earn_for_order(bank=bank, order=order))
+    return count
+
+
+# --- spending, expiry, restoring ------------------------------------------------------------
+
+
+def _expire_lots(lots) -> int:
+    expired = 0
+    for lot in lots:
+        if lot.remaining <= 0:
+            continue
+        PointsEntry.objects.create(user_id=lot.user_id, kind=EntryKind.EXPIRED,
+                                   points=-lot.remaining, reference=f"expire:{lot.pk}",
+                                   note=str(lot.expires_on), at=timezone.now())
+        expired += lot.remaining
+        lot.remaining = 0
+        lot.save(update_fields=["remaining"])
+    return expired
+
+
+@transaction.atomic
+def points_expire(*, bank: Bank, as_of: date | None = None) -> int:
+    """The daily task: every lot past its expiry date loses what is left of it."""
+    _in_bank(bank)
+    as_of = as_of or timezone.localdate()
+    lots = PointsLot.objects.select_for_update().filter(expires_on__lt=as_of, remaining__gt=0)
+    return _expire_lots(lots.order_by("pk"))
+
+
+def _spend(*, user_id: int, points: int, reference: str, note: str,
+           as_of: date | None = None) -> PointsEntry:
+    """Take ``points`` from the customer's lots, oldest expiry first (inside the
+    caller's transaction; lots locked)."""
+    if points <= 0:
+        raise ValidationError({"points": [_("Spend at least one point.")]})
+    as_of = as_of or timezone.localdate()
+    lots = list(PointsLot.objects.select_for_update().filter(user_id=user_id, remaining__gt=0)
+                .order_by("expires_on", "pk"))
+    _expire_lots([lot for lot in lots if lot.expires_on < as_of])
+    live = [lot for lot in lots if lot.expires_on >= as_of]
+    if sum(lot.remaining for lot in live) < points:
+        raise ApplicationError(_("Not enough points: you have %(have)s, this needs %(need)s.")
+                               % {"have": sum(lot.remaining for lot in live), "need": points},
+                               code="not_enough_points")
+    entry = PointsEntry.objects.create(user_id=user_id, kind=EntryKind.SPENT, points=-points,
+                                       reference=reference, note=note[:120], at=timezone.now())
+    left = points
+    for lot in live:
+        take = min(left, lot.remaining)
+        if take == 0:
+            break
+        lot.remaining -= take
+        lot.save(update_fields=["remaining"])
+        LotUse.objects.create(spent=entry, lot=lot, points=take)
+        left -= take
+    return entry
+
+
+def _restore(*, spent: PointsEntry, points: int, reference: str,
+             as_of: date | None = None) -> int:
+    """Give back up to ``points`` of a spending to the lots it came from, except lots
+    that have expired meanwhile (those points are gone). Returns what was restored."""
+    as_of = as_of or timezone.localdate()
+    left, restored = points, 0
+    for use in spent.uses.select_for_update().select_related("lot").order_by("-lot__expires_on"):
+        if left <= 0:
+            break
+        back = min(left, use.points - use.restored)
+        left -= back
+        if back <= 0 or use.lot.expires_on < as_of:
+            continue
+        PointsLot.objects.filter(pk=use.lot_id).update(remaining=F("remaining") + back)
+        LotUse.objects.filter(pk=use.pk).update(restored=F("restored") + back)
+        restored += back
+    if restored:
+        PointsEntry.objects.create(user_id=spent.user_id, kind=EntryKind.RESTORED,
+                                   points=restored, reference=reference,
+                                   note=spent.reference[:120], at=timezone.now())
+    return restored
+
+
+# --- the points mall ---------------------------------------------------------------------
+
+
+def _pickup_code() -> str:
+    return f"{secrets.randbelow(10 ** 8):08d}"
+
+
+def offer_available_to(offer: MallOffer, user) -> bool:
+    return not offer.segments or getattr(user, "segment", "") in offer.segments
+
+
+@transaction.atomic
+def offer_redeem(*, bank: Bank, offer: MallOffer, user, quantity: int,
+                 branch: Branch) -> Redemption:
+    """Redeem points (and, for points-plus-cash offers, a cash part paid afterwards) for
+    goods picked up at one of the bank's branches. The offer's quantity and the
+    customer's limit hold under concurrency (conditional updates)."""
+    _in_bank(bank)
+    if not isinstance(quantity, int) or quantity < 1:
+        raise ValidationError({"quantity": [_("Redeem at least one.")]})
+    if branch.bank_id != bank.pk or not branch.is_pickup_point:
+        raise ValidationError({"branch": [_("Choose one of this bank's pickup branches.")]})
+    now = timezone.now()
+    if not offer.is_active or not (offer.starts_at <= now < offer.ends_at):
+        raise ApplicationError(_("This offer is not open now."), code="not_open")
+    if not offer_available_to(offer, user):
+        raise ApplicationError(_("This offer is for other customer groups."), code="not_eligible")
+    if not MallOffer.objects.filter(pk=offer.pk, redeemed__lte=F("quantity") - quantity
+                                    ).update(redeemed=F("redeemed") + quantity):
+        raise ApplicationError(_("This offer is all redeemed."), code="sold_out")
+    OfferTake.objects.get_or_create(offer=offer, user_id=user.pk)
+    if not OfferTake.objects.filter(
+            offer=offer, user_id=user.pk,
+            quantity__lte=offer.per_customer_limit - quantity).update(
+            quantity=F("quantity") + quantity):
+        raise ApplicationError(_("You have reached this offer's limit of %(n)s.")
+                               % {"n": offer.per_customer_limit}, code="limit_reached")
+    redemption = Redemption.objects.create(
+        offer=offer, user_id=user.pk, quantity=quantity, points=offer.points_price * quantity,
+        cash=offer.cash_price * quantity, branch_id=branch.pk, pickup_code=_pickup_code(),
+        status=RedemptionStatus.AWAITING_CASH if offer.cash_price else RedemptionStatus.READY)
+    _spend(user_id=user.pk, points=redemption.points, reference=f"redeem:{redemption.pk}",
+           note=offer.title)
+    return redemption
+
+
+def redemption_pay_cash(*, bank: Bank, redemption: Redemption, user, card,
+                        idempotency_key: str) -> Redemption:
+    """Pay the cash part of a points-plus-cash redemption by card; then it is ready for
+    pickup. A declined card leaves it waiting (cancel it to get the points back)."""
+    from payments.models import AccountKind
+    from payments.services import Leg, card_charge, ledger_account, ledger_post
+
+    _in_bank(bank)
+    if redemption.user_id != user.pk:
+        raise ApplicationError(_("This redemption is not yours."), code="not_found")
+    if redemption.status != RedemptionStatus.AWAITING_CASH:
+        raise ApplicationError(_("Nothing is left to pay for this redemption."),
+                               code="illegal_transition")
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 60:
+        raise ValidationError({"idempotency_key": [_("A payment needs an idempotency key.")]})
+    charge = card_charge(amount=redemption.cash, card=card,
+                         idempotency_key=f"mall:{bank.pk}:{redemption.pk}:{key}",
+                         description=f"points mall redemption {redemption.pk}",
+                         metadata={"bank": bank.code, "redemption": str(redemption.pk)})
+    if not charge.succeeded:
+        raise ApplicationError(charge.message, code="card_declined")
+    with transaction.atomic():
+        redemption = Redemption.objects.select_for_update().get(pk=redemption.pk)
+        booked = ledger_post(
+            kind="mall_cash", reference=f"{bank.pk}:{redemption.pk}",
+            memo=f"points mall redemption {redemption.pk}", legs=[
+                Leg(ledger_account(kind=AccountKind.CARD_CLEARING, bank_id=bank.pk),
+                    redemption.cash),
+                Leg(ledger_account(kind=AccountKind.POINTS_MALL_INCOME, bank_id=bank.pk),
+                    -redemption.cash)])
+        if booked is not None and redemption.status == RedemptionStatus.AWAITING_CASH:
+            redemption.status = RedemptionStatus.READY
+            redemption.payment_reference = charge.intent_id
+            redemption.save(update_fields=["status", "payment_reference"])
+    return redemption
+
+
+@transaction.atomic
+def redemption_cancel(*, bank: Bank, redemption: Redemption, actor) -> Redemption:
+    """Before pickup (and before any cash was paid): the points come back (unless they
+    have expired meanwhile) and the offer's quantity is freed."""
+    _in_bank(bank)
+    redemption = Redemption.objects.select_for_update().get(pk=redemption.pk)
+    if redemption.status not in (RedemptionStatus.READY, RedemptionStatus.AWAITING_CASH) or \
+            redemption.payment_reference:
+        raise ApplicationError(_("This redemption cannot be cancelled now."),
+                               code="illegal_transition")
+    spent = PointsEntry.objects.get(kind=EntryKind.SPENT, reference=f"redeem:{redemption.pk}")
+    _restore(spent=spent, points=redemption.points, reference=f"unredeem:{redemption.pk}")
+    MallOffer.objects.filter(pk=redemption.offer_id).update(
+        redeemed=F("redeemed") - redemption.quantity)
+    OfferTake.objects.filter(offer_id=redemption.offer_id, user_id=redemption.user_id).update(
+        quantity=F("quantity") - redemption.quantity)
+    redemption.status = RedemptionStatus.CANCELLED
+    redemption.save(update_fields=["status"])
+    return redemption
+
+
+@transaction.atomic
+def redemption_collect(*, bank: Bank, code: str, staff) -> Redemption:
+    """Branch staff hand the goods over against the pickup code."""
+    _in_bank(bank)
+    code = (code or "").strip()
+    redemption = Redemption.objects.select_for_update().filter(pickup_code=code).first()
+    if redemption is None or redemption.status != RedemptionStatus.READY:
+        raise ApplicationError(_("No redemption is waiting with this code."), code="not_found")
+    redemption.status, redemption.collected_at = RedemptionStatus.COLLECTED, timezone.now()
+    redemption.save(update_fields=["status", "collected_at"])
+    return redemption

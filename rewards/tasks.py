@@ -18,3 +18,32 @@ def describe_programme() -> dict:
         return {"schema": schema, "programme": None}
     programme = programme_current()
     return {"schema": schema, "programme": programme.name if programme else None}
+
+
+def _bank():
+    from banks.models import Bank
+
+    return Bank.objects.get(schema_name=connection.schema_name)
+
+
+@shared_task(name="rewards.tasks.bank_points_daily")
+def bank_points_daily() -> dict:
+    """In the bank's schema: expire what is past its date, earn what the signal missed."""
+    from rewards.services import points_earn_sweep, points_expire
+
+    bank = _bank()
+    return {"expired": points_expire(bank=bank), "earned": points_earn_sweep(bank=bank)}
+
+
+@shared_task(name="rewards.tasks.points_daily_all_banks")
+def points_daily_all_banks() -> int:
+    from django_tenants.utils import schema_context
+
+    from banks.models import Bank
+
+    count = 0
+    for bank in Bank.objects.filter(is_active=True).only("schema_name"):
+        with schema_context(bank.schema_name):
+            bank_points_daily.delay()
+        count += 1
+    return count

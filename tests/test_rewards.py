@@ -1,0 +1,243 @@
+"""A bank's points through the real services and database: earned when an order
+completes (buyer and sharer), spent and expired oldest first, restored unless expired,
+the ledger append-only with balance = sum of entries = sum of lots; the points mall's
+quantity and per-customer limit under concurrency; one bank's points invisible to another."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, InternalError, connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from core.errors import ApplicationError
+from orders import services as orders
+from rewards import services as rewards
+from rewards.models import (
+    EarningRule,
+    EntryKind,
+    MallOffer,
+    OfferTake,
+    PointsEntry,
+    PointsLot,
+    Redemption,
+)
+from tests.lending_factories import buyer
+from tests.orders_factories import market, pay, place
+from tests.test_settlement import _complete
+from tests.test_stock_concurrency import committed, run_concurrently
+
+pytestmark = pytest.mark.django_db
+
+
+def _ledger_ok(user_id: int) -> int:
+    total = PointsEntry.objects.filter(user_id=user_id).aggregate(s=Sum("points"))["s"] or 0
+    lots = PointsLot.objects.filter(user_id=user_id).aggregate(s=Sum("remaining"))["s"] or 0
+    assert total == lots == rewards.balance(user_id=user_id)
+    return total
+
+
+def _grant(bank, user, points, *, on=None, ref=None):
+    with schema_context(bank.schema_name):
+        return rewards._earn(bank=bank, user_id=user.pk, points=points,
+                             reference=ref or f"test:{uuid.uuid4().hex[:8]}", note="test",
+                             on=on)
+
+
+def test_points_are_earned_once_when_the_order_completes_with_a_category_bonus(
+        province, django_capture_on_commit_callbacks):
+    shop = market(province)
+    shopper = buyer()
+    bank = province.bank_a
+    with schema_context(bank.schema_name):
+        # Both test products are in one category: its bonus applies to both; another
+        # category's bonus and a campaign that has ended apply to neither.
+        EarningRule.objects.create(name="农产品双倍", category_id=shop.sku_a.product.category_id,
+                                   multiplier=Decimal("2"))
+        EarningRule.objects.create(name="别的品类", category_id=-1, multiplier=Decimal("5"))
+        EarningRule.objects.create(name="已结束的活动", multiplier=Decimal("3"),
+                                   ends_at=timezone.now() - timedelta(days=1))
+    checkout = place(shopper, bank, [(shop.sku_a, 2), (shop.sku_b, 1)])
+    pay(checkout)
+    with django_capture_on_commit_callbacks(execute=True):
+        _complete(checkout, province.a_manager)
+    with schema_context(bank.schema_name):
+        # Goods only, not shipping: (apples 91.00 + honey 68.00) x 2 = 318 points.
+        assert rewards.balance(user_id=shopper.pk) == 318
+        for order in checkout.orders.all():  # the sweep finds nothing left to earn
+            assert rewards.points_earn_for_order(bank=bank, order=order) == []
+        assert rewards.points_earn_sweep(bank=bank) == 0
+        _ledger_ok(shopper.pk)
+    with schema_context(province.bank_b.schema_name):  # bank B's programme: nothing
+        assert rewards.balance(user_id=shopper.pk) == 0
+
+
+def test_a_shared_link_earns_the_sharer_points_on_the_order_it_brought(province):
+    shop = market(province)
+    sharer, friend = buyer(), buyer()
+    bank = province.bank_a
+    link = orders.share_link_for(sharer=sharer, bank=bank, product=shop.sku_b.product)
+    orders.referral_touch(user=friend, bank=bank, share_code=link.code)
+    checkout = place(friend, bank, [(shop.sku_b, 2)])  # 136.00
+    pay(checkout)
+    order = checkout.orders.get()
+    assert order.sharer_id == sharer.pk
+    _complete(checkout, province.b_manager)
+    order.refresh_from_db()
+    with schema_context(bank.schema_name):
+        rewards.points_earn_for_order(bank=bank, order=order)
+        # 136.00 x 0.5 points per yuan shared.
+        assert rewards.balance(user_id=sharer.pk) == 68
+        assert rewards.balance(user_id=friend.pk) == 136
+
+
+def test_spending_and_expiry_take_the_oldest_points_first_and_restoring_skips_expired(
+        province):
+    bank, user = province.bank_a, buyer()
+    today = timezone.localdate()
+    old = _grant(bank, user, 100, on=today - timedelta(days=360))   # expires in ~5 days
+    new = _grant(bank, user, 50, on=today)
+    with schema_context(bank.schema_name):
+        with transaction.atomic():
+            spent = rewards._spend(user_id=user.pk, points=120, reference="t-spend", note="")
+        lots = {lot.earned_id: lot.remaining for lot in PointsLot.objects.filter(user_id=user.pk)}
+        assert lots == {old.pk: 0, new.pk: 30}
+        with pytest.raises(ApplicationError), transaction.atomic():
+            rewards._spend(user_id=user.pk, points=31, reference="t-too-much", note="")
+        # After the old lot's date, a refund gives back only what came from live lots.
+        later = today + timedelta(days=30)
+        with transaction.atomic():
+            back = rewards._restore(spent=spent, points=120, reference="t-back", as_of=later)
+        assert back == 20
+        assert rewards.balance(user_id=user.pk) == 50
+        # Expiry: nothing of the new lot expires before its date; then all of it does.
+        assert rewards.points_expire(bank=bank, as_of=later) == 0
+        expires = PointsLot.objects.get(earned=new).expires_on
+        assert rewards.points_expire(bank=bank, as_of=expires + timedelta(days=1)) == 50
+        assert _ledger_ok(user.pk) == 0
+        kinds = list(PointsEntry.objects.filter(user_id=user.pk).order_by("at", "pk")
+                     .values_list("kind", "points"))
+        assert kinds == [(EntryKind.EARNED, 100), (EntryKind.EARNED, 50),
+                         (EntryKind.SPENT, -120), (EntryKind.RESTORED, 20),
+                         (EntryKind.EXPIRED, -50)]
+
+
+def test_the_points_ledger_is_append_only_in_the_database(province):
+    bank, user = province.bank_a, buyer()
+    entry = _grant(bank, user, 10)
+    with schema_context(bank.schema_name):
+        with pytest.raises((IntegrityError, InternalError)), transaction.atomic():
+            PointsEntry.objects.filter(pk=entry.pk).update(points=1000)
+        with pytest.raises((IntegrityError, InternalError)), transaction.atomic():
+            PointsEntry.objects.filter(pk=entry.pk).delete()
+        assert rewards.balance(user_id=user.pk) == 10
+
+
+def _offer(bank, merchant, sku, **fields):
+    now = timezone.now()
+    with schema_context(bank.schema_name):
+        return MallOffer.objects.create(**{
+            "title": "槐花蜜兑换", "merchant_id": merchant.pk, "sku_id": sku.pk,
+            "points_price": 100, "quantity": 5, "per_customer_limit": 1,
+            "starts_at": now - timedelta(minutes=1), "ends_at": now + timedelta(hours=1),
+            **fields})
+
+
+def test_mall_redemption_checks_points_segment_and_limit_and_cancels_back(province):
+    shop = market(province)
+    bank, user = province.bank_a, buyer()
+    offer = _offer(bank, shop.merchant_a, shop.sku_a, segments=["villager"])
+    _grant(bank, user, 150)
+    with schema_context(bank.schema_name):
+        with pytest.raises(ApplicationError) as segment:
+            rewards.offer_redeem(bank=bank, offer=offer, user=user, quantity=1,
+                                 branch=province.a_branch)
+        assert segment.value.code == "not_eligible"
+        user.segment = "villager"
+        user.save(update_fields=["segment"])
+        with pytest.raises(ValidationError):  # another bank's branch
+            rewards.offer_redeem(bank=bank, offer=offer, user=user, quantity=1,
+                                 branch=province.b_branch)
+        redemption = rewards.offer_redeem(bank=bank, offer=offer, user=user, quantity=1,
+                                          branch=province.a_branch)
+        assert (redemption.points, redemption.status) == (100, "ready")
+        assert rewards.balance(user_id=user.pk) == 50
+        with pytest.raises(ApplicationError) as limit:
+            rewards.offer_redeem(bank=bank, offer=offer, user=user, quantity=1,
+                                 branch=province.a_branch)
+        assert limit.value.code == "limit_reached"
+        rewards.redemption_cancel(bank=bank, redemption=redemption, actor=user)
+        offer.refresh_from_db()
+        assert (offer.redeemed, rewards.balance(user_id=user.pk)) == (0, 150)
+        again = rewards.offer_redeem(bank=bank, offer=offer, user=user, quantity=1,
+                                     branch=province.a_branch)
+        with pytest.raises(ApplicationError):
+            rewards.redemption_collect(bank=bank, code="00000000", staff=province.a_manager)
+        done = rewards.redemption_collect(bank=bank, code=again.pickup_code,
+                                          staff=province.a_manager)
+        assert done.status == "collected"
+        _ledger_ok(user.pk)
+
+
+@pytest.mark.concurrency
+def test_a_flash_redemption_never_gives_more_than_its_quantity_or_limit(province):
+    bank = province.bank_a
+
+    def setup():
+        shop = market(province)
+        users = [buyer() for _ in range(12)]
+        offer = _offer(bank, shop.merchant_a, shop.sku_a, quantity=5, per_customer_limit=1,
+                       is_flash=True)
+        for u in users:
+            _grant(bank, u, 300)
+        return offer, users
+
+    offer, users = committed(setup)
+
+    def job(user):
+        def redeem():
+            with schema_context(bank.schema_name):
+                return rewards.offer_redeem(bank=bank, offer=offer, user=user, quantity=1,
+                                            branch=province.a_branch).pk
+        return redeem
+
+    # Each of 12 customers tries twice at the same moment: 24 attempts for 5 units.
+    outcomes = run_concurrently([job(u) for u in users for _ in range(2)], sessions=12)
+    won = [r for ok, r in outcomes if ok]
+    lost = [r for ok, r in outcomes if not ok]
+    assert len(won) == 5
+    assert all(isinstance(e, ApplicationError) for e in lost), lost
+    with schema_context(bank.schema_name):
+        offer.refresh_from_db()
+        assert offer.redeemed == 5
+        takes = dict(OfferTake.objects.filter(offer=offer).values_list("user_id", "quantity"))
+        assert max(takes.values()) == 1 and sum(takes.values()) == 5
+        assert Redemption.objects.filter(offer=offer).count() == 5
+        for u in users:  # every loser kept all their points
+            held = Redemption.objects.filter(offer=offer, user_id=u.pk).count()
+            assert rewards.balance(user_id=u.pk) == 300 - 100 * held
+            _ledger_ok(u.pk)
+
+    def cleanup():
+        with schema_context(bank.schema_name):
+            Redemption.objects.filter(offer=offer).delete()
+            OfferTake.objects.filter(offer=offer).delete()
+            MallOffer.objects.filter(pk=offer.pk).delete()
+    committed(cleanup)
+
+
+def test_one_banks_points_are_not_in_another_banks_schema(province):
+    user = buyer()
+    _grant(province.bank_a, user, 42, ref="isolation")
+    with schema_context(province.bank_b.schema_name):
+        assert not PointsEntry.objects.filter(reference="isolation").exists()
+        assert rewards.balance(user_id=user.pk) == 0
+    with schema_context(province.bank_a.schema_name):
+        assert rewards.balance(user_id=user.pk) == 42
+    assert connection.schema_name == "public"
