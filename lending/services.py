@@ -642,6 +642,10 @@ def checkout_finance(*, bank: Bank, checkout: Checkout, buyer, months: int | Non
         raise ApplicationError(_("Credit is offered at checkout on the bank's own "
                                  "storefront."), code="not_found")
     payment_services.checkout_assert_payable(checkout)
+    if checkout.points_value:
+        raise ApplicationError(_("Points are applied to this checkout; credit pays whole "
+                                 "checkouts only. Remove the points or pay by card."),
+                               code="not_eligible")
     _lock_borrower(PartyKind.BUYER, buyer.pk)
     policy = policy_get()
     business = buyer.buyer_kind == BuyerKind.BUSINESS

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from orders.models import Refund
+    from orders.models import Checkout, Refund
 
 RefundHandler = Callable[["Refund"], str]
 
@@ -28,3 +28,21 @@ def refund_handler() -> RefundHandler:
     if _refund_handler is None:  # pragma: no cover - the payments app always registers one
         raise RuntimeError("no refund handler registered (is the payments app installed?)")
     return _refund_handler
+
+
+# --- points applied to a checkout -----------------------------------------------------------
+
+CancelHandler = Callable[["Checkout"], None]
+
+_cancel_handlers: list[CancelHandler] = []
+
+
+def register_cancel_handler(handler: CancelHandler) -> None:
+    """``handler(checkout)`` runs inside the transaction that cancels an unpaid checkout
+    which had points applied (the points programme gives them back)."""
+    if handler not in _cancel_handlers:
+        _cancel_handlers.append(handler)
+
+
+def cancel_handlers() -> list[CancelHandler]:
+    return list(_cancel_handlers)

@@ -127,12 +127,15 @@ class ShareLink(models.Model):
     bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="+")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, null=True, blank=True,
                                 related_name="+")
+    # A shop shared as a whole (no product).
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, null=True, blank=True,
+                                 related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["sharer", "bank", "product"],
-                                    name="orders_sharelink_once"),
+            models.UniqueConstraint(fields=["sharer", "bank", "product", "merchant"],
+                                    name="orders_sharelink_once", nulls_distinct=False),
         ]
 
     def __str__(self) -> str:
@@ -180,6 +183,10 @@ class Checkout(models.Model):
     goods_total = models.DecimalField(**MONEY)
     shipping_total = models.DecimalField(**MONEY)
     total = models.DecimalField(**MONEY)
+    # Points of the storefront bank's programme paying part of the goods (the rest, the
+    # cash due, is paid by card, at a branch desk or by the bank's credit).
+    points_used = models.PositiveIntegerField(default=0)
+    points_value = models.DecimalField(**MONEY, default=Decimal("0.00"))
     reserved_until = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -189,11 +196,18 @@ class Checkout(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(total=F("goods_total") + F("shipping_total")),
                                    name="orders_checkout_total_sums"),
+            models.CheckConstraint(condition=Q(points_value__gte=0,
+                                               points_value__lte=F("goods_total")),
+                                   name="orders_checkout_points_within_goods"),
         ]
         indexes = [models.Index(fields=["status", "reserved_until"])]
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def cash_due(self) -> Decimal:
+        return self.total - self.points_value
 
 
 class Fulfilment(models.TextChoices):
@@ -249,6 +263,9 @@ class Order(models.Model):
     shipping_fee = models.DecimalField(**MONEY)
     total = models.DecimalField(**MONEY)
     refunded_total = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    # This order's share of the checkout's points (allocated by eligible goods).
+    points_used = models.PositiveIntegerField(default=0)
+    points_value = models.DecimalField(**MONEY, default=Decimal("0.00"))
 
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -355,6 +372,11 @@ class Refund(models.Model):
                                    null=True, blank=True, related_name="+")
     decision_note = models.CharField(max_length=300, blank=True, default="")
     gateway_reference = models.CharField(max_length=80, blank=True, default="")
+    # A refund returns cash first, then points: how it was split, and the points given
+    # back (expired points are not).
+    cash_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    points_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    points_restored = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
@@ -369,3 +391,28 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.pk} of {self.order_id}: {self.amount}"
+
+
+class AssistedOrder(models.Model):
+    """A checkout placed by bank staff at a branch desk for a customer who is there (an
+    elderly villager, say): the customer confirms it with a one-time code sent to their
+    phone, pays at the desk or by card, and picks it up at the same branch."""
+
+    checkout = models.OneToOneField(Checkout, on_delete=models.CASCADE,
+                                    related_name="assisted")
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="+")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+")
+    customer_phone = models.CharField(max_length=11)
+    code_hash = models.CharField(max_length=128)
+    code_expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    codes_sent = models.PositiveSmallIntegerField(default=1)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"assisted {self.checkout_id} at {self.branch_id}"

@@ -40,7 +40,7 @@ from orders.hooks import (
     order_completed,
     send_on_commit,
 )
-from orders.interfaces import refund_handler
+from orders.interfaces import cancel_handlers, refund_handler
 from orders.models import (
     Cart,
     CartItem,
@@ -507,6 +507,9 @@ def checkout_cancel(*, checkout: Checkout, reason: str, actor=None) -> Checkout:
         raise ApplicationError(_("Only an unpaid checkout can be cancelled."),
                                code="illegal_transition")
     _release(checkout)
+    if checkout.points_used:
+        for handler in cancel_handlers():  # the points go back to the customer
+            handler(checkout)
     checkout.status = CheckoutStatus.CANCELLED
     checkout.cancel_reason = reason[:200]
     checkout.save(update_fields=["status", "cancel_reason"])

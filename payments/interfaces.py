@@ -77,3 +77,24 @@ def payment_options(*, request, checkout) -> list[PaymentOption]:
     for provider in _option_providers:
         options += provider(request=request, checkout=checkout)
     return options
+
+
+# --- points paid at checkout --------------------------------------------------------------
+
+PointsRestorer = Callable[..., int]
+
+_points_restorer: PointsRestorer | None = None
+
+
+def register_points_restorer(restorer: PointsRestorer) -> None:
+    """``restorer(order=..., value=..., reference=...)`` gives back the points that paid
+    ``value`` of the order (to the storefront bank's programme) and returns how many
+    points it restored (expired ones are not). Called inside the refund's transaction."""
+    global _points_restorer
+    _points_restorer = restorer
+
+
+def restore_points(*, order: Order, value: Decimal, reference: str) -> int:
+    if _points_restorer is None:
+        raise RuntimeError("points were used but no points programme is installed")
+    return _points_restorer(order=order, value=value, reference=reference)

@@ -108,6 +108,10 @@ class AccountKind(models.TextChoices):
     INTERBANK_RECEIVABLE = "interbank_receivable", _("Due from other banks")
     # The cash part of points-mall redemptions (the bank's income).
     POINTS_MALL_INCOME = "points_mall_income", _("Points mall cash income")
+    # Points a bank's customers paid with at checkout: the bank's marketing expense.
+    POINTS_EXPENSE = "points_expense", _("Points redeemed at checkout")
+    # Cash taken at a branch's on-site payment desk, not yet banked (asset).
+    BRANCH_CASH = "branch_cash", _("Branch desk cash")
 
 
 class LedgerAccount(models.Model):
@@ -308,3 +312,22 @@ class PayoutLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id}/{self.line_no}"
+
+
+class DeskPayment(models.Model):
+    """A checkout paid at a branch's on-site payment desk (cash or the branch's own
+    terminal), recorded by the staff member who took it. One per checkout."""
+
+    checkout = models.OneToOneField(Checkout, on_delete=models.PROTECT,
+                                    related_name="desk_payment")
+    branch = models.ForeignKey("banks.Branch", on_delete=models.PROTECT, related_name="+")
+    staff = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    receipt_number = models.CharField(max_length=40)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"desk payment of {self.checkout_id}"

@@ -24,7 +24,7 @@ import stripe
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,6 +33,7 @@ from core.money import quantize_money, to_fen
 from orders import services as order_services
 from orders.models import Checkout, CheckoutStatus, Order, Refund
 from payments.gateway import stripe_client
+from payments.interfaces import restore_points
 from payments.models import (
     AccountKind,
     LedgerAccount,
@@ -96,15 +97,38 @@ def ledger_post(*, kind: str, reference: str, legs: list[Leg], memo: str = "",
 
 def _book_capture(checkout: Checkout, payment: Payment) -> None:
     """Paid money into escrow, per merchant, on the merchant's bank's own accounts:
-    debit the bank's card clearing, credit the merchant's escrow."""
+    debit the bank's card clearing, credit the merchant's escrow (the part paid with
+    points is the storefront bank's: see ``points_legs``)."""
     legs: list[Leg] = []
     for order in checkout.orders.order_by("pk"):
         clearing = ledger_account(kind=AccountKind.CARD_CLEARING, bank_id=order.merchant_bank_id)
         escrow = ledger_account(kind=AccountKind.ESCROW, bank_id=order.merchant_bank_id,
                                 merchant_id=order.merchant_id)
-        legs += [Leg(clearing, order.total, order), Leg(escrow, -order.total, order)]
+        cash = order.total - order.points_value
+        legs += [Leg(escrow, -order.total, order)]
+        if cash:
+            legs.append(Leg(clearing, cash, order))
+        legs += points_legs(checkout, order, order.points_value)
     ledger_post(kind="capture", reference=payment.intent_id or payment.idempotency_key,
                 legs=legs, memo=f"checkout {checkout.number}", checkout=checkout)
+
+
+def points_legs(checkout: Checkout, order: Order, value: Decimal) -> list[Leg]:
+    """The storefront bank pays ``value`` of the order with its customer's points (its
+    expense); when the merchant is another bank's, it owes that bank for it. Negate the
+    legs' amounts to reverse them (a refund in points)."""
+    if not value:
+        return []
+    lender, bank = checkout.storefront_bank_id, order.merchant_bank_id
+    legs = [Leg(ledger_account(kind=AccountKind.POINTS_EXPENSE, bank_id=lender), value, order)]
+    if lender != bank:
+        legs += [
+            Leg(ledger_account(kind=AccountKind.INTERBANK_PAYABLE, bank_id=lender,
+                               counterparty_id=bank), -value, order),
+            Leg(ledger_account(kind=AccountKind.INTERBANK_RECEIVABLE, bank_id=bank,
+                               counterparty_id=lender), value, order),
+        ]
+    return legs
 
 
 def _book_refund(refund: Refund) -> None:
@@ -119,9 +143,15 @@ def _book_refund(refund: Refund) -> None:
     source = ledger_account(
         kind=AccountKind.MERCHANT_PAYABLE if settled else AccountKind.ESCROW,
         bank_id=order.merchant_bank_id, merchant_id=order.merchant_id)
+    # Cash back to the card; the part paid with points back to the bank that paid it.
+    cash = refund.amount - refund.points_amount
+    legs = [Leg(source, refund.amount, order)]
+    if cash:
+        legs.append(Leg(clearing, -cash, order))
+    legs += [Leg(leg.account, -leg.amount, order) for leg in
+             points_legs(order.checkout, order, refund.points_amount)]
     ledger_post(kind="clawback" if settled else "refund", reference=str(refund.pk),
-                legs=[Leg(source, refund.amount, order), Leg(clearing, -refund.amount, order)],
-                memo=f"refund of {order.number}", refund=refund)
+                legs=legs, memo=f"refund of {order.number}", refund=refund)
 
 
 # --- card payments -------------------------------------------------------------------------
@@ -214,7 +244,7 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str)
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(checkout=locked, idempotency_key=key,
-                                                 amount_fen=to_fen(locked.total),
+                                                 amount_fen=to_fen(locked.cash_due),
                                                  card_last4=card_params["number"][-4:])
         except IntegrityError:  # the same key, concurrently
             return Payment.objects.get(idempotency_key=key)
@@ -599,8 +629,27 @@ def checkout_abandon(*, checkout: Checkout, buyer) -> Checkout:
 
 
 def refund_execute(refund: Refund) -> str:
-    """Return ``refund.amount`` to the card that paid the order's checkout and book it.
-    Runs inside the caller's transaction (the order and refund rows are locked)."""
+    """Return ``refund.amount`` to the buyer and book it: cash first (to the card that
+    paid the checkout), then, for what was paid with points, the points (through the
+    provider the points programme registers; points that expired meanwhile are not
+    given back). Runs inside the caller's transaction (order and refund rows locked)."""
+    order = refund.order
+    cash_paid = order.total - order.points_value
+    cash_back = Refund.objects.filter(order=order, status="succeeded").exclude(
+        pk=refund.pk).aggregate(s=Sum("cash_amount"))["s"] or Decimal("0.00")
+    refund.cash_amount = min(refund.amount, max(cash_paid - cash_back, Decimal("0.00")))
+    refund.points_amount = refund.amount - refund.cash_amount
+    reference = ""
+    if refund.cash_amount:
+        reference = _refund_card(refund, refund.cash_amount)
+    if refund.points_amount:
+        refund.points_restored = restore_points(order=order, value=refund.points_amount,
+                                                reference=f"refund:{refund.pk}")
+    _book_refund(refund)
+    return reference or f"points:{refund.points_restored}"
+
+
+def _refund_card(refund: Refund, amount: Decimal) -> str:
     payment = Payment.objects.filter(checkout_id=refund.order.checkout_id,
                                      status=PaymentStatus.SUCCEEDED).first()
     if payment is None or not payment.intent_id:
@@ -608,7 +657,7 @@ def refund_execute(refund: Refund) -> str:
                                code="no_payment")
     try:
         gateway_refund = stripe_client().v1.refunds.create(
-            params={"payment_intent": payment.intent_id, "amount": to_fen(refund.amount),
+            params={"payment_intent": payment.intent_id, "amount": to_fen(amount),
                     "metadata": {"order": refund.order.number, "refund": str(refund.pk)}},
             options={"idempotency_key": f"refund:{refund.pk}"})
     except stripe.StripeError as exc:
@@ -616,5 +665,4 @@ def refund_execute(refund: Refund) -> str:
         raise ApplicationError(_("The card service refused the refund: %(msg)s")
                                % {"msg": exc.user_message or str(exc)[:120]},
                                code="gateway_refused") from exc
-    _book_refund(refund)
     return gateway_refund.id

@@ -9,8 +9,16 @@ class RewardsConfig(appconfig.PlatformAppConfig):
     def ready(self) -> None:
         from banks.signals import bank_schema_ready
         from orders.hooks import order_completed
+        from orders.interfaces import register_cancel_handler
+        from payments.interfaces import register_points_restorer
         from rewards.receivers import earn_on_completion
-        from rewards.services import programme_seed_for_bank
+        from rewards.services import (
+            points_back_on_cancel,
+            points_back_on_refund,
+            programme_seed_for_bank,
+        )
 
         bank_schema_ready.connect(programme_seed_for_bank, dispatch_uid="rewards-seed")
         order_completed.connect(earn_on_completion, dispatch_uid="rewards-earn")
+        register_cancel_handler(points_back_on_cancel)
+        register_points_restorer(points_back_on_refund)

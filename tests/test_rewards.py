@@ -241,3 +241,72 @@ def test_one_banks_points_are_not_in_another_banks_schema(province):
     with schema_context(province.bank_a.schema_name):
         assert rewards.balance(user_id=user.pk) == 42
     assert connection.schema_name == "public"
+
+
+def test_points_pay_part_of_a_checkout_within_the_cap_and_come_back_cash_first(province):
+    from orders.models import CheckoutStatus
+    from payments.models import AccountKind, Posting
+    from payments.selectors import trial_balance
+
+    shop = market(province)
+    bank, shopper = province.bank_a, buyer()
+    _grant(bank, shopper, 10000)  # worth 100.00 at 0.01 a point
+    # Apples 2 x 45.50 from bank A, honey 68.00 from bank B, each + 8.00 delivery:
+    # goods 159.00, shipping 16.00.
+    checkout = place(shopper, bank, [(shop.sku_a, 2), (shop.sku_b, 1)])
+    assert checkout.total == Decimal("175.00")
+    with schema_context(bank.schema_name):
+        quote = rewards.checkout_points_quote(bank=bank, checkout=checkout, buyer=shopper)
+        # At most half the goods (79.50), never the delivery fee.
+        assert (quote["cap"], quote["max_points"]) == (Decimal("79.50"), 7950)
+        with pytest.raises(ValidationError):
+            rewards.checkout_apply_points(bank=bank, checkout=checkout, buyer=shopper,
+                                          points=7951)
+        rewards.checkout_apply_points(bank=bank, checkout=checkout, buyer=shopper,
+                                      points=5000)
+        with pytest.raises(ApplicationError):  # once; remove to change
+            rewards.checkout_apply_points(bank=bank, checkout=checkout, buyer=shopper,
+                                          points=1)
+    checkout.refresh_from_db()
+    order_a, order_b = checkout.orders.order_by("merchant__bank__code")
+    # 50.00 split by goods: 91/159 -> 28.61 (2861 points), the rest 21.39 (2139 points).
+    assert (order_a.points_value, order_a.points_used) == (Decimal("28.61"), 2861)
+    assert (order_b.points_value, order_b.points_used) == (Decimal("21.39"), 2139)
+    payment = pay(checkout)
+    assert payment.amount_fen == 12500  # 175.00 - 50.00 by card
+    checkout.refresh_from_db()
+    assert checkout.status == CheckoutStatus.PAID
+    assert trial_balance() == 0
+    expense = Posting.objects.filter(transaction__checkout=checkout,
+                                     account__kind=AccountKind.POINTS_EXPENSE)
+    assert sum(p.amount for p in expense) == Decimal("50.00")
+    assert all(p.account.bank_id == bank.pk for p in expense)
+
+    # Refund all of bank B's order (76.00): the 54.61 paid by card first, then 21.39 of
+    # points.
+    refund = orders.refund_request(order=order_b, actor=shopper, amount="76.00", reason="坏了")
+    refund = orders.refund_decide(refund=refund, actor=province.b_manager, approve=True)
+    assert (refund.cash_amount, refund.points_amount, refund.points_restored) == (
+        Decimal("54.61"), Decimal("21.39"), 2139)
+    assert trial_balance() == 0
+    with schema_context(bank.schema_name):
+        assert rewards.balance(user_id=shopper.pk) == 10000 - 5000 + 2139
+        _ledger_ok(shopper.pk)
+
+
+def test_a_cancelled_checkout_gives_its_points_back(province):
+    shop = market(province)
+    bank, shopper = province.bank_a, buyer()
+    _grant(bank, shopper, 3000)
+    checkout = place(shopper, bank, [(shop.sku_a, 2)])
+    with schema_context(bank.schema_name):
+        rewards.checkout_apply_points(bank=bank, checkout=checkout, buyer=shopper, points=2000)
+        assert rewards.balance(user_id=shopper.pk) == 1000
+    orders.checkout_cancel(checkout=checkout, reason="不要了", actor=shopper)
+    with schema_context(bank.schema_name):
+        assert rewards.balance(user_id=shopper.pk) == 3000
+        _ledger_ok(shopper.pk)
+    other = place(shopper, province.bank_b, [(shop.sku_a, 1)])
+    with schema_context(bank.schema_name), pytest.raises(ApplicationError):
+        # Bank A's points do not pay on bank B's storefront.
+        rewards.checkout_apply_points(bank=bank, checkout=other, buyer=shopper, points=10)
