@@ -517,3 +517,39 @@ def test_the_data_catalogue_is_public_and_admins_see_the_pipeline(province, clie
     from federation.models import EventKind
 
     assert set(catalogue.event_retention()) == set(EventKind.values)
+
+
+# --- the scheduled tasks in a real worker ---------------------------------------------------
+
+
+@pytest.mark.worker
+def test_the_flush_and_rollup_tasks_run_in_a_real_worker(province, buffer, celery_worker_process):
+    from federation import tasks
+
+    at = datetime(2001, 5, 2, 10, tzinfo=services.local_zone()).timestamp()
+    lines = [recorder.encode("search", at=at + i, query=f"worker-{i}",
+                             storefront_bank_id=province.bank_b.pk) for i in range(30)]
+    assert recorder.push(lines)
+    assert tasks.events_flush.delay().get(timeout=60) == 30
+    assert buffer.llen(recorder.BUFFER_KEY) == 0
+    assert Event.objects.filter(day=date(2001, 5, 2), query__startswith="worker-").count() == 30
+    assert tasks.rollup_day.delay("2001-05-02").get(timeout=60) >= 30
+    stat = DailyPairStat.objects.get(day=date(2001, 5, 2), storefront_bank=province.bank_b,
+                                     merchant_bank=None)
+    assert stat.searches >= 30
+
+
+def test_the_rollup_command_redoes_a_range_and_refuses_bad_dates(province, buffer):
+    from django.core.management import CommandError, call_command
+
+    services.write_events([{"kind": "visit", "at": timezone.now(), "day": date(2033, 2, d),
+                            "storefront_bank_id": province.bank_a.pk} for d in (1, 2, 2)])
+    call_command("traffic_rollup", "--from", "2033-02-01", "--to", "2033-02-03")
+    visits = dict(DailyPairStat.objects.filter(day__range=(date(2033, 2, 1), date(2033, 2, 3)))
+                  .values_list("day", "visits"))
+    assert visits == {date(2033, 2, 1): 1, date(2033, 2, 2): 2}
+    assert RollupState.objects.filter(day=date(2033, 2, 3), events=0).exists()
+    with pytest.raises(CommandError):
+        call_command("traffic_rollup", "--from", "2033-02-30")
+    with pytest.raises(CommandError):
+        call_command("traffic_rollup", "--from", "2033-02-03", "--to", "2033-02-01")
