@@ -260,6 +260,12 @@ ORDER_REFERRAL_WINDOW_DAYS = int(env("ORDER_REFERRAL_WINDOW_DAYS", "7"))
 # Delivery fee of merchants without a shipping rule of their own.
 ORDER_DEFAULT_SHIPPING_FEE = env("ORDER_DEFAULT_SHIPPING_FEE", "8.00")
 ORDER_DEFAULT_FREE_SHIPPING_OVER = env("ORDER_DEFAULT_FREE_SHIPPING_OVER", "99.00")
+# Text messages (one-time codes of assisted orders): core.sms.ConsoleBackend logs them;
+# core.sms.LocmemBackend keeps them in memory (tests); a real gateway's class in production.
+SMS_BACKEND = env("SMS_BACKEND", "core.sms.ConsoleBackend")
+# An assisted order's confirmation code: valid this many minutes, this many wrong tries.
+ASSISTED_CODE_MINUTES = int(env("ASSISTED_CODE_MINUTES", "10"))
+ASSISTED_CODE_MAX_ATTEMPTS = int(env("ASSISTED_CODE_MAX_ATTEMPTS", "5"))
 
 # --- traffic and behaviour data ----------------------------------------------------------
 

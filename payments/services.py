@@ -131,8 +131,9 @@ def points_legs(checkout: Checkout, order: Order, value: Decimal) -> list[Leg]:
     return legs
 
 
-def _book_refund(refund: Refund) -> None:
-    """Money back to the card. Before settlement it comes out of the merchant's escrow;
+def _book_refund(refund: Refund, cash_legs: list[Leg] | None = None) -> None:
+    """Money back to the card (or ``cash_legs``: back at a branch desk). Before
+    settlement it comes out of the merchant's escrow;
     after, it is a clawback from what the bank owes the merchant (which may go negative
     and is then carried into the next payouts)."""
     from payments.models import SettlementItem
@@ -146,7 +147,9 @@ def _book_refund(refund: Refund) -> None:
     # Cash back to the card; the part paid with points back to the bank that paid it.
     cash = refund.amount - refund.points_amount
     legs = [Leg(source, refund.amount, order)]
-    if cash:
+    if cash_legs is not None:
+        legs += cash_legs
+    elif cash:
         legs.append(Leg(clearing, -cash, order))
     legs += [Leg(leg.account, -leg.amount, order) for leg in
              points_legs(order.checkout, order, refund.points_amount)]
@@ -214,6 +217,9 @@ def _payable(checkout: Checkout) -> None:
     if checkout.reserved_until <= timezone.now():
         raise ApplicationError(_("The time to pay has run out; place the order again."),
                                code="expired")
+    from orders.assisted import assert_confirmed
+
+    assert_confirmed(checkout)  # an assisted order is paid once its customer confirmed it
 
 
 def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str) -> Payment:
@@ -640,12 +646,17 @@ def refund_execute(refund: Refund) -> str:
     refund.cash_amount = min(refund.amount, max(cash_paid - cash_back, Decimal("0.00")))
     refund.points_amount = refund.amount - refund.cash_amount
     reference = ""
-    if refund.cash_amount:
+    from payments.desk import desk_payment_of, refund_cash_at_desk
+
+    desk, desk_legs = desk_payment_of(order), None
+    if desk is not None and refund.cash_amount:  # paid at a branch desk: cash back there
+        reference, desk_legs = refund_cash_at_desk(refund, desk)
+    elif refund.cash_amount:
         reference = _refund_card(refund, refund.cash_amount)
     if refund.points_amount:
         refund.points_restored = restore_points(order=order, value=refund.points_amount,
                                                 reference=f"refund:{refund.pk}")
-    _book_refund(refund)
+    _book_refund(refund, desk_legs)
     return reference or f"points:{refund.points_restored}"
 
 

@@ -1,0 +1,258 @@
+"""Assisted ordering at a branch desk through the real services and database: staff place
+a checkout for a customer found (or registered) by mobile number, the customer confirms
+with the code texted to them (wrong, expired and too many codes refused, nothing paid),
+the desk takes the money (ledger balanced within each bank, inter-bank when the merchant
+is another bank's), the goods are picked up at the branch, a refund gives cash back at
+the desk; another bank's staff see none of it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db.models import Sum
+from django.utils import timezone
+
+from core import sms
+from core.errors import ApplicationError
+from orders import assisted as desk_orders
+from orders import services as orders
+from orders.models import AssistedOrder, CheckoutStatus, Fulfilment, OrderStatus
+from payments import desk
+from payments.models import DeskPayment, LedgerTransaction, Payment, Posting
+from tests.orders_factories import market, pay
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _sms_in_memory(settings):
+    settings.SMS_BACKEND = "core.sms.LocmemBackend"
+    sms.outbox.clear()
+    yield
+    sms.outbox.clear()
+
+
+def _phone() -> str:
+    return "139" + f"{uuid.uuid4().int % 10**8:08d}"
+
+
+def _code_of(phone: str) -> str:
+    texts = [m.text for m in sms.outbox if m.phone == phone]
+    assert texts, "no SMS was sent"
+    return re.search(r"\b(\d{6})\b", texts[-1]).group(1)
+
+
+def _start(province, shop, phone, capture, *, lines=None, staff=None, bank=None):
+    with capture(execute=True):
+        return desk_orders.assisted_checkout_start(
+            staff=staff or province.a_manager, bank=bank or province.bank_a,
+            branch_id=province.a_branch.pk, customer_phone=phone, customer_name="李奶奶",
+            lines=lines or [(shop.sku_a.pk, 2), (shop.sku_b.pk, 1)])
+
+
+def _balanced_per_bank(txn: LedgerTransaction) -> dict[int, Decimal]:
+    sums: dict[int, Decimal] = {}
+    for posting in Posting.objects.filter(transaction=txn).select_related("account"):
+        sums[posting.account.bank_id] = sums.get(posting.account.bank_id, 0) + posting.amount
+    assert all(v == 0 for v in sums.values()), sums
+    return sums
+
+
+def test_the_whole_flow_register_confirm_pay_at_desk_pick_up_and_refund_cash(
+        province, django_capture_on_commit_callbacks):
+    shop = market(province)
+    phone = _phone()
+    stock_a = shop.sku_a.stock
+    assisted = _start(province, shop, phone, django_capture_on_commit_callbacks)
+    checkout = assisted.checkout
+    customer = checkout.buyer
+    # A new account for the number, without a password; every order picked up at the branch.
+    assert customer.phone == phone and not customer.has_usable_password()
+    assert checkout.storefront_bank_id == province.bank_a.pk
+    assert {o.fulfilment for o in checkout.orders.all()} == {Fulfilment.PICKUP}
+    assert {o.pickup_branch_id for o in checkout.orders.all()} == {province.a_branch.pk}
+    shop.sku_a.refresh_from_db()
+    assert shop.sku_a.stock == stock_a - 2
+    code = _code_of(phone)
+    assert code not in assisted.code_hash and len(assisted.code_hash) == 64
+
+    # Not payable before confirmation, neither at the desk nor by card.
+    with pytest.raises(ApplicationError) as exc:
+        desk.checkout_pay_at_desk(checkout=checkout, staff=province.a_manager,
+                                  branch=province.a_branch, receipt_number="R-1")
+    assert exc.value.code == "not_confirmed"
+    with pytest.raises(ApplicationError):
+        pay(checkout)
+    assert not DeskPayment.objects.filter(checkout=checkout).exists()
+    assert not Payment.objects.filter(checkout=checkout).exists()
+
+    desk_orders.assisted_confirm(assisted=assisted, bank=province.bank_a,
+                                 staff=province.a_manager, code=code)
+    payment = desk.checkout_pay_at_desk(checkout=checkout, staff=province.a_manager,
+                                        branch=province.a_branch, receipt_number="R-0001")
+    checkout.refresh_from_db()
+    assert checkout.status == CheckoutStatus.PAID
+    assert payment.amount == checkout.cash_due == checkout.total
+    txn = LedgerTransaction.objects.get(kind="desk_capture", checkout=checkout)
+    sums = _balanced_per_bank(txn)
+    assert set(sums) == {province.bank_a.pk, province.bank_b.pk}
+    kinds = set(Posting.objects.filter(transaction=txn).values_list("account__kind", flat=True))
+    assert {"branch_cash", "escrow", "interbank_payable", "interbank_receivable"} == kinds
+    cash_postings = Posting.objects.filter(transaction=txn, account__kind="branch_cash")
+    assert {p.account.bank_id for p in cash_postings} == {province.bank_a.pk}
+    assert sum(p.amount for p in cash_postings) == checkout.total
+    cash = cash_postings.first()
+    # Paying twice is refused.
+    with pytest.raises(ApplicationError):
+        desk.checkout_pay_at_desk(checkout=checkout, staff=province.a_manager,
+                                  branch=province.a_branch, receipt_number="R-0002")
+
+    # Picked up at the branch through the existing pickup flow.
+    for order in checkout.orders.all():
+        orders.order_ready_for_pickup(order=order, actor=province.a_manager)
+        order.refresh_from_db()
+        orders.pickup_verify(bank=province.bank_a, code=order.pickup_code,
+                             actor=province.a_manager)
+        order.refresh_from_db()
+        assert order.status == OrderStatus.PICKED_UP
+
+    # A refund of the other bank's merchant's order: cash back at the desk.
+    order_b = checkout.orders.get(merchant=shop.merchant_b)
+    refund = orders.refund_issue(order=order_b, actor=province.b_manager,
+                                 amount=Decimal("10.00"), reason="少了一瓶")
+    assert refund.gateway_reference.startswith("desk:")
+    assert refund.cash_amount == Decimal("10.00")
+    rtxn = LedgerTransaction.objects.get(refund=refund)
+    _balanced_per_bank(rtxn)
+    back = Posting.objects.get(transaction=rtxn, account__kind="branch_cash")
+    assert back.amount == Decimal("-10.00") and back.account.bank_id == province.bank_a.pk
+    held = Posting.objects.filter(account=cash.account, order=order_b).aggregate(
+        s=Sum("amount"))["s"]
+    assert held == order_b.total - Decimal("10.00")
+
+
+def test_an_existing_customer_is_found_by_phone(province, django_capture_on_commit_callbacks):
+    shop = market(province)
+    assisted = _start(province, shop, province.shopper.phone,
+                      django_capture_on_commit_callbacks, lines=[(shop.sku_a.pk, 1)])
+    assert assisted.checkout.buyer_id == province.shopper.pk
+
+
+def test_a_wrong_code_counts_and_five_lock_the_order_nothing_paid(
+        province, django_capture_on_commit_callbacks):
+    shop = market(province)
+    phone = _phone()
+    assisted = _start(province, shop, phone, django_capture_on_commit_callbacks)
+    code = _code_of(phone)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for n in range(1, 6):
+        with pytest.raises(ApplicationError) as exc:
+            desk_orders.assisted_confirm(assisted=assisted, bank=province.bank_a,
+                                         staff=province.a_manager, code=wrong)
+        assisted.refresh_from_db()
+        assert assisted.attempts == n and assisted.confirmed_at is None
+    assert exc.value.code == "locked"
+    # Even the right code is refused now.
+    with pytest.raises(ApplicationError) as exc:
+        desk_orders.assisted_confirm(assisted=assisted, bank=province.bank_a,
+                                     staff=province.a_manager, code=code)
+    assert exc.value.code == "locked"
+    with pytest.raises(ApplicationError):
+        desk.checkout_pay_at_desk(checkout=assisted.checkout, staff=province.a_manager,
+                                  branch=province.a_branch, receipt_number="R-9")
+    assert not DeskPayment.objects.filter(checkout=assisted.checkout).exists()
+    # A new code unlocks it; the old one no longer works.
+    with django_capture_on_commit_callbacks(execute=True):
+        desk_orders.assisted_code_resend(assisted=assisted, bank=province.bank_a,
+                                         staff=province.a_manager)
+    new = _code_of(phone)
+    if new != code:
+        with pytest.raises(ApplicationError):
+            desk_orders.assisted_confirm(assisted=assisted, bank=province.bank_a,
+                                         staff=province.a_manager, code=code)
+    desk_orders.assisted_confirm(assisted=assisted, bank=province.bank_a,
+                                 staff=province.a_manager, code=new)
+    assisted.refresh_from_db()
+    assert assisted.confirmed_at is not None and assisted.codes_sent == 2
+
+
+def test_an_expired_code_is_refused(province, django_capture_on_commit_callbacks):
+    shop = market(province)
+    phone = _phone()
+    assisted = _start(province, shop, phone, django_capture_on_commit_callbacks)
+    AssistedOrder.objects.filter(pk=assisted.pk).update(
+        code_expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(ApplicationError) as exc:
+        desk_orders.assisted_confirm(assisted=assisted, bank=province.bank_a,
+                                     staff=province.a_manager, code=_code_of(phone))
+    assert exc.value.code == "expired"
+    assisted.refresh_from_db()
+    assert assisted.confirmed_at is None
+    assert assisted.checkout.status == CheckoutStatus.PENDING_PAYMENT
+
+
+def test_bad_input_changes_nothing(province, django_capture_on_commit_callbacks):
+    from django.core.exceptions import ValidationError
+
+    shop = market(province)
+    before = AssistedOrder.objects.count()
+    for kwargs in (
+        {"customer_phone": "12345"},
+        {"lines": []},
+        {"lines": [(shop.sku_a.pk, "x")]},
+        {"lines": [(10**9, 1)]},
+        {"branch_id": province.b_branch.pk},
+        {"branch_id": "nope"},
+    ):
+        args = {"staff": province.a_manager, "bank": province.bank_a,
+                "branch_id": province.a_branch.pk, "customer_phone": _phone(),
+                "lines": [(shop.sku_a.pk, 1)], **kwargs}
+        with pytest.raises((ValidationError, ApplicationError)):
+            desk_orders.assisted_checkout_start(**args)
+    assert AssistedOrder.objects.count() == before
+    assert not sms.outbox
+
+
+def test_another_banks_staff_can_do_nothing_with_it(province,
+                                                    django_capture_on_commit_callbacks):
+    shop = market(province)
+    phone = _phone()
+    assisted = _start(province, shop, phone, django_capture_on_commit_callbacks)
+    code = _code_of(phone)
+    with pytest.raises(ApplicationError) as exc:
+        desk_orders.assisted_confirm(assisted=assisted, bank=province.bank_b,
+                                     staff=province.b_manager, code=code)
+    assert exc.value.code == "not_found"
+    with pytest.raises(ApplicationError):  # staff of B on bank A's books
+        desk_orders.assisted_confirm(assisted=assisted, bank=province.bank_a,
+                                     staff=province.b_manager, code=code)
+    desk_orders.assisted_confirm(assisted=assisted, bank=province.bank_a,
+                                 staff=province.a_manager, code=code)
+    with pytest.raises(ApplicationError) as exc:
+        desk.checkout_pay_at_desk(checkout=assisted.checkout, staff=province.b_manager,
+                                  branch=province.b_branch, receipt_number="R-1")
+    assert exc.value.code == "not_found"
+    assert not DeskPayment.objects.filter(checkout=assisted.checkout).exists()
+
+
+def test_a_confirmed_assisted_order_can_be_paid_by_card_and_cancelled_one_gives_stock_back(
+        province, django_capture_on_commit_callbacks):
+    shop = market(province)
+    phone = _phone()
+    assisted = _start(province, shop, phone, django_capture_on_commit_callbacks)
+    desk_orders.assisted_confirm(assisted=assisted, bank=province.bank_a,
+                                 staff=province.a_manager, code=_code_of(phone))
+    payment = pay(assisted.checkout)
+    assert payment.status == "succeeded"
+
+    stock = shop.sku_a.__class__.objects.get(pk=shop.sku_a.pk).stock
+    other = _start(province, shop, _phone(), django_capture_on_commit_callbacks,
+                   lines=[(shop.sku_a.pk, 3)])
+    desk_orders.assisted_cancel(assisted=other, bank=province.bank_a, staff=province.a_manager)
+    other.checkout.refresh_from_db()
+    assert other.checkout.status == CheckoutStatus.CANCELLED
+    assert shop.sku_a.__class__.objects.get(pk=shop.sku_a.pk).stock == stock
