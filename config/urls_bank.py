@@ -19,8 +19,11 @@ urlpatterns = [
     path("console/settlement/", include("payments.console_urls")),
     path("console/traffic/", include("federation.bank_urls")),
     path("console/lending/", include("lending.console_urls")),
+    path("console/points/", include("rewards.console_urls")),
     # Credit is the bank's own (its schema): buyers' credit pages are on its domain only.
     path("credit/", include("lending.urls")),
+    # Points are the bank's own (its schema): the points pages and mall are on its domain.
+    path("points/", include("rewards.urls")),
     path("merchant/apply/", admission_views.apply, name="merchant-apply"),
     path("merchant/<int:merchant_id>/orders/", include("orders.merchant_urls")),
     path("merchant/<int:merchant_id>/settlements/", include("payments.merchant_urls")),

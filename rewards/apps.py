@@ -22,3 +22,8 @@ class RewardsConfig(appconfig.PlatformAppConfig):
         order_completed.connect(earn_on_completion, dispatch_uid="rewards-earn")
         register_cancel_handler(points_back_on_cancel)
         register_points_restorer(points_back_on_refund)
+        # The card page offers paying part with the storefront bank's points.
+        from payments.interfaces import register_payment_options
+        from rewards.views import checkout_payment_options
+
+        register_payment_options(checkout_payment_options)

@@ -496,3 +496,135 @@ def points_back_on_refund(*, order: Order, value: Decimal, reference: str) -> in
         if spent is None or points <= 0:
             return 0
         return _restore(spent=spent, points=points, reference=reference)
+
+
+# --- the bank's console: the programme, earning rules and mall offers -------------------------
+
+PROGRAMME_FIELDS = ("name", "points_per_yuan", "yuan_per_point")
+RULES_FIELDS = ("expiry_months", "sharer_points_per_yuan", "max_order_share")
+
+
+def _bounded(errors: dict, field: str, value, low, high) -> None:
+    if value is None:
+        errors[field] = [_("This field is required.")]
+    elif value < low or value > high:
+        errors[field] = [_("Enter a value from %(low)s to %(high)s.")
+                         % {"low": low, "high": high}]
+
+
+@transaction.atomic
+def programme_update(*, bank: Bank, actor, **changes) -> PointsProgramme:
+    """Bank admins set the rates and rules; bounded so that no value makes points free
+    money (a point worth at most 1 yuan, at most the whole goods paid by points)."""
+    _in_bank(bank)
+    programme, rules = programme_of(bank)
+    unknown = set(changes) - set(PROGRAMME_FIELDS) - set(RULES_FIELDS)
+    if unknown:
+        raise ValidationError({k: [_("Unknown setting.")] for k in sorted(unknown)})
+    errors: dict = {}
+    bounds = {"points_per_yuan": (Decimal("0"), Decimal("100")),
+              "yuan_per_point": (Decimal("0"), Decimal("1")),
+              "expiry_months": (1, 120),
+              "sharer_points_per_yuan": (Decimal("0"), Decimal("100")),
+              "max_order_share": (Decimal("0"), Decimal("1"))}
+    for field, value in changes.items():
+        if field == "name":
+            if not (value or "").strip():
+                errors["name"] = [_("This field is required.")]
+            continue
+        _bounded(errors, field, value, *bounds[field])
+    if errors:
+        raise ValidationError(errors)
+    for field, value in changes.items():
+        target = programme if field in PROGRAMME_FIELDS else rules
+        setattr(target, field, value.strip() if field == "name" else value)
+    programme.save()
+    rules.save()
+    return programme
+
+
+def _window_ok(errors: dict, starts_at, ends_at) -> None:
+    if starts_at and ends_at and ends_at <= starts_at:
+        errors["ends_at"] = [_("The end must be after the start.")]
+
+
+@transaction.atomic
+def earning_rule_save(*, bank: Bank, actor, rule: EarningRule | None = None,
+                      **fields) -> EarningRule:
+    """Create or change a category bonus or campaign (a multiplier from 1 to 10)."""
+    from catalog.models import Category
+
+    _in_bank(bank)
+    rule = rule or EarningRule()
+    for field, value in fields.items():
+        setattr(rule, field, value)
+    errors: dict = {}
+    if not (rule.name or "").strip():
+        errors["name"] = [_("This field is required.")]
+    _bounded(errors, "multiplier", rule.multiplier, Decimal("1"), Decimal("10"))
+    if rule.category_id is not None and not Category.objects.filter(
+            pk=rule.category_id).exists():
+        errors["category_id"] = [_("No such category.")]
+    _window_ok(errors, rule.starts_at, rule.ends_at)
+    if errors:
+        raise ValidationError(errors)
+    rule.save()
+    return rule
+
+
+OFFER_FIELDS = ("title", "merchant_id", "sku_id", "points_price", "cash_price", "quantity",
+                "per_customer_limit", "starts_at", "ends_at", "is_flash", "segments",
+                "is_active")
+
+
+@transaction.atomic
+def offer_save(*, bank: Bank, actor, offer: MallOffer | None = None, **fields) -> MallOffer:
+    """Create or change a mall offer: an approved merchant's SKU, a points price (and a
+    cash part), a quantity never below what is redeemed, a window, customer groups."""
+    from accounts.models import Segment
+    from catalog.models import MerchantStatus, Sku
+
+    _in_bank(bank)
+    unknown = set(fields) - set(OFFER_FIELDS)
+    if unknown:
+        raise ValidationError({k: [_("Unknown setting.")] for k in sorted(unknown)})
+    if offer is not None:
+        offer = MallOffer.objects.select_for_update().get(pk=offer.pk)
+    else:
+        offer = MallOffer()
+    for field, value in fields.items():
+        setattr(offer, field, value)
+    errors: dict = {}
+    if not (offer.title or "").strip():
+        errors["title"] = [_("This field is required.")]
+    sku = Sku.objects.select_related("product__merchant").filter(pk=offer.sku_id).first() \
+        if offer.sku_id else None
+    if sku is not None and "merchant_id" not in fields:
+        offer.merchant_id = sku.product.merchant_id  # the SKU's shop, unless named
+    if sku is None or sku.product.merchant_id != offer.merchant_id:
+        errors["sku_id"] = [_("Choose a SKU of the partner merchant.")]
+    elif sku.product.merchant.status != MerchantStatus.APPROVED:
+        errors["merchant_id"] = [_("This merchant is not trading.")]
+    if not offer.points_price or offer.points_price < 1:
+        errors["points_price"] = [_("An offer costs at least one point.")]
+    if offer.cash_price is None or offer.cash_price < 0:
+        errors["cash_price"] = [_("Enter a cash part of 0 or more.")]
+    if not offer.quantity or offer.quantity < max(1, offer.redeemed):
+        errors["quantity"] = [_("Offer at least %(n)s (already redeemed or 1).")
+                              % {"n": max(1, offer.redeemed)}]
+    if not offer.per_customer_limit or offer.per_customer_limit < 1:
+        errors["per_customer_limit"] = [_("Allow each customer at least one.")]
+    if not offer.starts_at or not offer.ends_at:
+        errors["starts_at"] = [_("An offer needs a start and an end.")]
+    _window_ok(errors, offer.starts_at, offer.ends_at)
+    segments = offer.segments or []
+    if not isinstance(segments, list) or any(s not in Segment.values for s in segments):
+        errors["segments"] = [_("Choose among the customer groups.")]
+    else:
+        offer.segments = sorted(set(segments))
+    if errors:
+        raise ValidationError(errors)
+    offer.title = offer.title.strip()
+    offer.cash_price = Decimal(offer.cash_price).quantize(Decimal("0.01"))
+    offer.save()
+    return offer
