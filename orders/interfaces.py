@@ -46,3 +46,23 @@ def register_cancel_handler(handler: CancelHandler) -> None:
 
 def cancel_handlers() -> list[CancelHandler]:
     return list(_cancel_handlers)
+
+
+# --- points a sharer earned ----------------------------------------------------------------
+
+SharePointsProvider = Callable[..., dict]
+
+_share_points_provider: SharePointsProvider | None = None
+
+
+def register_share_points_provider(provider: SharePointsProvider) -> None:
+    """``provider(bank=, sharer=, order_ids=)`` -> {order id: points the sharer earned from
+    it in ``bank``'s programme}; called in that bank's schema (the "my shares" page)."""
+    global _share_points_provider
+    _share_points_provider = provider
+
+
+def share_points(*, bank, sharer, order_ids) -> dict:
+    if _share_points_provider is None or not order_ids:
+        return {}
+    return _share_points_provider(bank=bank, sharer=sharer, order_ids=list(order_ids))

@@ -249,18 +249,24 @@ def cart_merge(*, token, user) -> Cart:
 # --- referral ------------------------------------------------------------------------------
 
 
-def share_link_for(*, sharer, bank: Bank, product=None) -> ShareLink:
-    """The sharer's link for this bank's storefront (and product); one per combination."""
-    link = ShareLink.objects.filter(sharer=sharer, bank=bank, product=product).first()
+def share_link_for(*, sharer, bank: Bank, product=None, merchant=None) -> ShareLink:
+    """The sharer's link for this bank's storefront (and product, or a shop shared as a
+    whole); one per combination."""
+    if product is not None:
+        merchant = None  # a product's link names the product only
+    link = ShareLink.objects.filter(sharer=sharer, bank=bank, product=product,
+                                    merchant=merchant).first()
     if link is not None:
         return link
     for _attempt in range(5):
         try:
             with transaction.atomic():
                 return ShareLink.objects.create(code=secrets.token_urlsafe(6)[:8],
-                                                sharer=sharer, bank=bank, product=product)
+                                                sharer=sharer, bank=bank, product=product,
+                                                merchant=merchant)
         except IntegrityError:
-            link = ShareLink.objects.filter(sharer=sharer, bank=bank, product=product).first()
+            link = ShareLink.objects.filter(sharer=sharer, bank=bank, product=product,
+                                            merchant=merchant).first()
             if link is not None:
                 return link
     raise ApplicationError(_("Could not make a share link; try again."))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from orders import views
+from orders import share_views, views
 
 app_name = "orders"
 urlpatterns = [
@@ -16,4 +16,6 @@ urlpatterns = [
     path("orders/<str:number>/refund/", views.order_refund, name="order-refund"),
     path("checkouts/<str:number>/", views.checkout_detail, name="checkout-detail"),
     path("share/", views.share, name="share"),
+    path("share/mine/", share_views.my_shares, name="my-shares"),
+    path("share/<str:code>/poster.png", share_views.poster, name="share-poster"),
 ]

@@ -317,16 +317,25 @@ def checkout_detail(request, number: str):
 @login_required
 @require_POST
 def share(request):
-    """The shopper's share link for a product on this bank's storefront, with a QR code."""
+    """The shopper's share link for a product (or a whole shop) on this bank's storefront,
+    with a QR code and a poster to save."""
+    from orders import sharing
+
     if request.bank is None:
         raise Http404
+    product = merchant = None
     try:
-        product_id = int(request.POST.get("product", ""))
+        if request.POST.get("merchant"):
+            merchant = catalog_selectors.merchant_shop(
+                merchant_id=int(request.POST.get("merchant", "")))
+        else:
+            product = catalog_selectors.product_detail(
+                product_id=int(request.POST.get("product", "")))
     except ValueError:
         raise Http404 from None
-    product = catalog_selectors.product_detail(product_id=product_id)
-    link = services.share_link_for(sharer=request.user, bank=request.bank, product=product)
-    url = request.build_absolute_uri(
-        reverse("catalog:product", args=[product.pk])) + f"?ref={link.code}"
+    link = services.share_link_for(sharer=request.user, bank=request.bank, product=product,
+                                   merchant=merchant)
+    url = sharing.share_url(request, link)
     return render(request, "orders/share.html", {
-        "product": product, "link": link, "url": url, "qr": _qr_data_uri(url)})
+        "product": product, "merchant": merchant, "link": link, "url": url,
+        "qr": _qr_data_uri(url)})

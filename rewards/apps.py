@@ -27,3 +27,7 @@ class RewardsConfig(appconfig.PlatformAppConfig):
         from rewards.views import checkout_payment_options
 
         register_payment_options(checkout_payment_options)
+        from orders.interfaces import register_share_points_provider
+        from rewards.sharing import share_points
+
+        register_share_points_provider(share_points)
