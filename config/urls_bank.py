@@ -16,6 +16,8 @@ urlpatterns = [
     path("console/", include("banks.console_urls")),
     path("console/", include("admission.console_urls")),
     path("console/orders/", include("orders.console_urls")),
+    path("console/desk/", include("payments.desk_urls")),  # before the desk pages
+    path("console/desk/", include("orders.desk_urls")),
     path("console/settlement/", include("payments.console_urls")),
     path("console/traffic/", include("federation.bank_urls")),
     path("console/lending/", include("lending.console_urls")),

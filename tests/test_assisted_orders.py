@@ -256,3 +256,96 @@ def test_a_confirmed_assisted_order_can_be_paid_by_card_and_cancelled_one_gives_
     other.checkout.refresh_from_db()
     assert other.checkout.status == CheckoutStatus.CANCELLED
     assert shop.sku_a.__class__.objects.get(pk=shop.sku_a.pk).stock == stock
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+def test_desk_pages_place_confirm_pay_wait_and_print(province, client_on,
+                                                      django_capture_on_commit_callbacks):
+    shop = market(province)
+    web = client_on(province.bank_a, province.a_manager)
+    assert web.get("/console/desk/").status_code == 200
+    page = web.get("/console/desk/new/", {"q": "苹果", "branch": province.a_branch.pk})
+    assert page.status_code == 200 and f'name="qty_{shop.sku_a.pk}"'.encode() in page.content
+
+    # Bad input: a page with the message, nothing placed.
+    before = AssistedOrder.objects.count()
+    bad = web.post("/console/desk/new/", {"place": "1", "customer_phone": "123",
+                                          "branch": province.a_branch.pk,
+                                          f"qty_{shop.sku_a.pk}": "2"})
+    assert bad.status_code == 400 and AssistedOrder.objects.count() == before
+    bad = web.post("/console/desk/new/", {"place": "1", "customer_phone": _phone(),
+                                          "branch": province.a_branch.pk,
+                                          f"qty_{shop.sku_a.pk}": "abc"})
+    assert bad.status_code == 400 and AssistedOrder.objects.count() == before
+
+    phone = _phone()
+    with django_capture_on_commit_callbacks(execute=True):
+        placed = web.post("/console/desk/new/", {
+            "place": "1", "customer_phone": phone, "customer_name": "王大爷",
+            "branch": province.a_branch.pk, f"qty_{shop.sku_a.pk}": "2",
+            f"qty_{shop.sku_b.pk}": "1"})
+    assert placed.status_code == 302
+    assisted = AssistedOrder.objects.get(customer_phone=phone)
+    number = assisted.checkout.number
+    assert placed["Location"] == f"/console/desk/{number}/"
+    assert web.get(f"/console/desk/{number}/").status_code == 200
+    # Not payable before the code.
+    refused = web.post(f"/console/desk/pay/{number}/", {"method": "desk",
+                                                        "receipt_number": "R-77"})
+    assert refused.status_code == 400
+    assert not DeskPayment.objects.filter(checkout=assisted.checkout).exists()
+    wrong = web.post(f"/console/desk/{number}/confirm/", {"code": "abcdef"})
+    assert wrong.status_code == 400
+    web.post(f"/console/desk/{number}/confirm/", {"code": _code_of(phone)})
+    assisted.refresh_from_db()
+    assert assisted.confirmed_at is not None
+    pay_page = web.get(f"/console/desk/pay/{number}/")
+    assert pay_page.status_code == 200
+    assert str(assisted.checkout.cash_due).encode() in pay_page.content
+    assert web.post(f"/console/desk/pay/{number}/",
+                    {"method": "desk", "receipt_number": ""}).status_code == 400
+    done = web.post(f"/console/desk/pay/{number}/", {"method": "desk",
+                                                     "receipt_number": "R-77"})
+    assert done.status_code == 302
+    assert DeskPayment.objects.get(checkout=assisted.checkout).receipt_number == "R-77"
+
+    waiting = web.get("/console/desk/waiting/", {"branch": province.a_branch.pk})
+    for order in assisted.checkout.orders.all():
+        assert order.number.encode() in waiting.content
+        slip = web.get(f"/console/desk/slip/{order.number}/")
+        assert slip.status_code == 200 and order.lines.first().product_name.encode() \
+            in slip.content
+
+    # Another bank's staff: 404 everywhere; a shopper: 404 too.
+    other = client_on(province.bank_a, province.b_manager)
+    for url in (f"/console/desk/{number}/", f"/console/desk/pay/{number}/",
+                "/console/desk/", f"/console/desk/slip/{order.number}/"):
+        assert other.get(url).status_code == 404
+    on_b = client_on(province.bank_b, province.b_manager)
+    assert on_b.get(f"/console/desk/{number}/").status_code == 404
+    assert on_b.get(f"/console/desk/slip/{order.number}/").status_code == 404
+    assert client_on(province.bank_a, province.shopper).get("/console/desk/").status_code == 404
+
+
+def test_desk_card_payment_with_a_declined_card_then_a_good_one(
+        province, client_on, django_capture_on_commit_callbacks):
+    shop = market(province)
+    web = client_on(province.bank_a, province.a_admin)
+    phone = _phone()
+    assisted = _start(province, shop, phone, django_capture_on_commit_callbacks,
+                      lines=[(shop.sku_a.pk, 1)], staff=province.a_admin)
+    number = assisted.checkout.number
+    web.post(f"/console/desk/{number}/confirm/", {"code": _code_of(phone)})
+    declined = web.post(f"/console/desk/pay/{number}/", {
+        "method": "card", "number": "4000000000000341", "exp": "12/30", "cvc": "123",
+        "idempotency_key": uuid.uuid4().hex})
+    assert declined.status_code == 400
+    ok = web.post(f"/console/desk/pay/{number}/", {
+        "method": "card", "number": "4242424242424242", "exp": "12/30", "cvc": "123",
+        "idempotency_key": uuid.uuid4().hex})
+    assert ok.status_code == 302
+    assisted.checkout.refresh_from_db()
+    assert assisted.checkout.status == CheckoutStatus.PAID
+    assert not DeskPayment.objects.filter(checkout=assisted.checkout).exists()
