@@ -329,6 +329,7 @@ SPECTACULAR_SETTINGS = {
         "PayoutLineStatusEnum": "payments.models.PayoutStatus.choices",
         "LendingApplicationStatusEnum": "lending.models.ApplicationStatus.choices",
         "LoanStatusEnum": "lending.models.LoanStatus.choices",
+        "RedemptionStatusEnum": "rewards.models.RedemptionStatus.choices",
     },
 }
 
