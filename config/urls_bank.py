@@ -8,7 +8,9 @@ from catalog import views as catalog_views
 from config.urls_common import common_urls
 from lending import api_urls as lending_api_urls
 from orders import api_urls as orders_api_urls
+from orders import assisted_api_urls
 from payments import api_urls as payments_api_urls
+from payments import desk_api
 from rewards import api_urls as rewards_api_urls
 
 urlpatterns = [
@@ -38,6 +40,8 @@ urlpatterns = [
     path("api/v1/", include("admission.api_urls")),
     path("api/v1/", include(orders_api_urls.merchant_urlpatterns)),
     path("api/v1/", include(orders_api_urls.console_urlpatterns)),
+    path("api/v1/", include(assisted_api_urls.console_urlpatterns)),
+    path("api/v1/", include(desk_api.console_urlpatterns)),
     path("api/v1/", include(payments_api_urls.merchant_urlpatterns)),
     path("api/v1/", include(payments_api_urls.console_urlpatterns)),
     path("api/v1/", include("federation.bank_api_urls")),

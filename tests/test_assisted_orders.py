@@ -349,3 +349,68 @@ def test_desk_card_payment_with_a_declined_card_then_a_good_one(
     assisted.checkout.refresh_from_db()
     assert assisted.checkout.status == CheckoutStatus.PAID
     assert not DeskPayment.objects.filter(checkout=assisted.checkout).exists()
+
+
+# --- API ------------------------------------------------------------------------------------
+
+
+def test_desk_api_place_confirm_pay_and_isolation(province, api_on,
+                                                  django_capture_on_commit_callbacks):
+    shop = market(province)
+    api = api_on(province.bank_a, province.a_manager)
+    phone = _phone()
+    base = "/api/v1/console/desk/assisted/"
+    bad = api.post(base, {"branch": province.a_branch.pk, "customer_phone": phone,
+                          "lines": []}, format="json")
+    assert bad.status_code == 400 and bad.json()["message"]
+    bad = api.post(base, {"branch": province.b_branch.pk, "customer_phone": phone,
+                          "lines": [{"sku": shop.sku_a.pk, "quantity": 1}]}, format="json")
+    assert bad.status_code == 400 and "branch" in bad.json()["errors"]
+    assert not AssistedOrder.objects.filter(customer_phone=phone).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        made = api.post(base, {"branch": province.a_branch.pk, "customer_phone": phone,
+                               "lines": [{"sku": shop.sku_a.pk, "quantity": 2}]},
+                        format="json")
+    assert made.status_code == 201, made.content
+    body = made.json()
+    number = body["number"]
+    assert body["confirmed"] is False and body["customer_phone"].startswith(phone[:3])
+    assert "****" in body["customer_phone"] and body["orders"][0]["lines"][0]["quantity"] == 2
+
+    pay = api.post(f"{base}{number}/pay-at-desk/", {"receipt_number": "API-1"}, format="json")
+    assert pay.status_code == 400 and not DeskPayment.objects.filter(
+        checkout__number=number).exists()
+    wrong = api.post(f"{base}{number}/confirm/", {"code": "000000" if _code_of(phone)
+                                                  != "000000" else "111111"}, format="json")
+    assert wrong.status_code == 400
+    assert api.get(f"{base}{number}/").json()["attempts"] == 1
+
+    # Another bank's staff: 404 on this bank's domain and on their own.
+    for other in (api_on(province.bank_a, province.b_manager),
+                  api_on(province.bank_b, province.b_manager)):
+        assert other.get(f"{base}{number}/").status_code == 404
+        assert other.post(f"{base}{number}/confirm/", {"code": _code_of(phone)},
+                          format="json").status_code == 404
+        assert other.post(f"{base}{number}/pay-at-desk/", {"receipt_number": "X"},
+                          format="json").status_code == 404
+    assert api_on(province.bank_b, province.b_manager).get(
+        "/api/v1/console/desk/assisted/").json() == [] or all(
+        a["number"] != number for a in api_on(province.bank_b, province.b_manager).get(
+            "/api/v1/console/desk/assisted/").json())
+
+    ok = api.post(f"{base}{number}/confirm/", {"code": _code_of(phone)}, format="json")
+    assert ok.status_code == 200 and ok.json()["confirmed"] is True
+    paid = api.post(f"{base}{number}/pay-at-desk/", {"receipt_number": "API-1"},
+                    format="json")
+    assert paid.status_code == 201 and paid.json()["receipt_number"] == "API-1"
+    assert paid.json()["amount"] == body["cash_due"]
+    again = api.post(f"{base}{number}/pay-at-desk/", {"receipt_number": "API-2"},
+                     format="json")
+    assert again.status_code == 400
+    waiting = api.get("/api/v1/console/desk/waiting/", {"branch": province.a_branch.pk})
+    assert waiting.status_code == 200
+    assert any(o["number"].startswith(number) for o in waiting.json())
+    assert api.get("/api/v1/console/desk/waiting/", {"branch": "x"}).status_code == 400
+    assert api_on(province.bank_a, province.shopper).get(
+        "/api/v1/console/desk/waiting/").status_code == 404
