@@ -175,6 +175,8 @@ def test_the_console_sets_the_programme_rules_and_offers_admins_only(province, c
     shop = market(province)
     bank = province.bank_a
     admin, manager = client_on(bank, province.a_admin), client_on(bank, province.a_manager)
+    with schema_context(province.bank_b.schema_name):
+        b_rate = PointsProgramme.objects.get().points_per_yuan
     programme = {"name": "甲行积分", "points_per_yuan": "2", "yuan_per_point": "0.01",
                  "expiry_months": "24", "sharer_points_per_yuan": "1",
                  "max_order_share": "0.30"}
@@ -194,7 +196,7 @@ def test_the_console_sets_the_programme_rules_and_offers_admins_only(province, c
                 saved.rules.expiry_months) == (Decimal("2"), Decimal("0.30"), 24)
     # Bank B's programme is untouched.
     with schema_context(province.bank_b.schema_name):
-        assert PointsProgramme.objects.get().points_per_yuan == Decimal("1.00")
+        assert PointsProgramme.objects.get().points_per_yuan == b_rate
 
     rule = {"what": "rule", "rule-name": "水果双倍", "rule-multiplier": "2",
             "rule-category_id": str(shop.sku_a.product.category_id), "rule-is_active": "on"}
@@ -202,7 +204,7 @@ def test_the_console_sets_the_programme_rules_and_offers_admins_only(province, c
                       {**rule, "rule-multiplier": "0.5"}).status_code == 400
     assert admin.post("/console/points/programme/", rule).status_code == 302
     with schema_context(bank.schema_name):
-        assert EarningRule.objects.get().multiplier == Decimal("2")
+        assert EarningRule.objects.get(name="水果双倍").multiplier == Decimal("2")
 
     now = timezone.localtime()
     data = {"title": "蜂蜜闪兑", "sku_id": str(shop.sku_b.pk), "points_price": "300",
@@ -217,11 +219,11 @@ def test_the_console_sets_the_programme_rules_and_offers_admins_only(province, c
     for d in bad:
         assert admin.post("/console/points/offers/new/", d).status_code == 400
     with schema_context(bank.schema_name):
-        assert not MallOffer.objects.exists()
+        assert not MallOffer.objects.filter(sku_id=shop.sku_b.pk).exists()
     created = admin.post("/console/points/offers/new/", data)
     assert created.status_code == 302
     with schema_context(bank.schema_name):
-        made = MallOffer.objects.get()
+        made = MallOffer.objects.get(sku_id=shop.sku_b.pk)
     assert (made.merchant_id, made.is_flash, made.segments) == (
         shop.merchant_b.pk, True, ["villager", "young"])
     assert admin.get(created["Location"]).status_code == 200
