@@ -37,6 +37,7 @@ from orders.serializers import (
     MerchantOrderDetailSerializer,
     MerchantOrderPageSerializer,
     MerchantOrderSerializer,
+    MySharesSerializer,
     OrderDetailSerializer,
     OrderPageSerializer,
     OrderSerializer,
@@ -212,21 +213,53 @@ class OrderRefundRequestApi(_BuyerOrderApi):
 
 class ShareLinkApi(_ShopperApi):
     @extend_schema(request=ShareLinkInputSerializer, responses={201: ShareLinkSerializer},
-                   description="The shopper's share link for a product on this bank's "
-                               "storefront: visits through it count for this bank and "
-                               "remember the sharer.")
+                   description="The shopper's share link for a product (or a shop shared "
+                               "as a whole) on this bank's storefront: visits through it "
+                               "count for this bank and remember the sharer; `poster_url` "
+                               "is its poster (PNG with the link's QR code).")
     def post(self, request):
+        from catalog.selectors import visible_merchants
+        from orders import sharing
+
         if request.bank is None:  # served on bank domains only; never reached elsewhere
             raise Http404
         data = _valid(ShareLinkInputSerializer, request.data)
-        product = visible_products().filter(pk=data["product"]).first()
-        if product is None:
-            raise serializers.ValidationError({"product": [_("This product is not on sale.")]})
+        product = merchant = None
+        if "product" in data:
+            product = visible_products().filter(pk=data["product"]).first()
+            if product is None:
+                raise serializers.ValidationError(
+                    {"product": [_("This product is not on sale.")]})
+        else:
+            merchant = visible_merchants().filter(pk=data["merchant"]).first()
+            if merchant is None:
+                raise serializers.ValidationError({"merchant": [_("No such shop.")]})
         link = services.share_link_for(sharer=request.user, bank=request.bank,
-                                       product=product)
-        path = reverse("catalog:product", args=[product.pk])
-        link.url = request.build_absolute_uri(f"{path}?ref={link.code}")
+                                       product=product, merchant=merchant)
+        _share_urls(request, link, sharing)
         return Response(ShareLinkSerializer(link).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=MySharesSerializer,
+                   description="My share links on this bank's storefront with their visits, "
+                               "the orders they brought (the last 50) and the points this "
+                               "bank's programme gave me for them.")
+    def get(self, request):
+        from orders import sharing
+
+        if request.bank is None:
+            raise Http404
+        shares = sharing.my_shares(sharer=request.user, bank=request.bank)
+        for link in shares.links:
+            _share_urls(request, link, sharing)
+            link.title = (link.product.name if link.product_id else
+                          link.merchant.name if link.merchant_id else request.bank.name)
+        return Response(MySharesSerializer(shares).data)
+
+
+def _share_urls(request, link, sharing) -> None:
+    link.url = sharing.share_url(request, link)
+    link.poster_url = request.build_absolute_uri(
+        reverse("orders:share-poster", args=[link.code]))
 
 
 # --- merchant ------------------------------------------------------------------------------

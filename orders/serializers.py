@@ -4,6 +4,7 @@ bank staff never do (the code is the shopper's proof at the branch)."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from orders.models import (
@@ -325,11 +326,45 @@ class FlashSaleInputSerializer(serializers.Serializer):
 
 
 class ShareLinkInputSerializer(serializers.Serializer):
-    product = serializers.IntegerField()
+    """A product, or a shop shared as a whole (exactly one of the two)."""
+
+    product = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    merchant = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+
+    def validate(self, attrs):
+        if ("product" in attrs) == ("merchant" in attrs):
+            raise serializers.ValidationError(
+                {"product": [_("Name a product or a shop (one of the two).")]})
+        return attrs
 
 
 class ShareLinkSerializer(serializers.Serializer):
     code = serializers.CharField()
     bank = serializers.CharField(source="bank.code")
     product = serializers.IntegerField(source="product_id", allow_null=True)
+    merchant = serializers.IntegerField(source="merchant_id", allow_null=True)
     url = serializers.CharField()
+    poster_url = serializers.CharField()
+
+
+class ShareLinkRowSerializer(ShareLinkSerializer):
+    title = serializers.CharField()
+    visits = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class SharedOrderSerializer(serializers.Serializer):
+    number = serializers.CharField(source="order.number")
+    status = serializers.CharField(source="order.status")
+    total = serializers.DecimalField(source="order.total", max_digits=12, decimal_places=2)
+    created_at = serializers.DateTimeField(source="order.created_at")
+    points = serializers.IntegerField()
+
+
+class MySharesSerializer(serializers.Serializer):
+    visits = serializers.IntegerField()
+    order_count = serializers.IntegerField()
+    completed_total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    points = serializers.IntegerField()
+    links = ShareLinkRowSerializer(many=True)
+    orders = SharedOrderSerializer(many=True)

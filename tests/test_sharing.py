@@ -207,3 +207,42 @@ def test_the_poster_is_made_without_a_cjk_font(monkeypatch):
         posters._font.cache_clear()
     img = Image.open(io.BytesIO(png))
     assert img.format == "PNG" and img.size == (WIDTH, HEIGHT)
+
+
+def test_share_links_api_shares_a_shop_and_lists_what_my_links_brought(province, api_on):
+    shop = market(province)
+    sharer, friend = buyer(), buyer()
+    bank = province.bank_a
+    api = api_on(bank, sharer)
+    merchant = shop.sku_b.product.merchant
+    made = api.post("/api/v1/share-links/", {"merchant": merchant.pk}, format="json")
+    assert made.status_code == 201, made.json()
+    body = made.json()
+    assert body["merchant"] == merchant.pk and body["product"] is None
+    assert body["url"].endswith(f"/shop/{merchant.pk}/?ref={body['code']}")
+    assert body["poster_url"].endswith(f"/share/{body['code']}/poster.png")
+
+    before = ShareLink.objects.count()
+    for bad in ({}, {"product": shop.sku_a.product.pk, "merchant": merchant.pk},
+                {"merchant": 0}, {"merchant": 10 ** 9}, {"product": "x"},
+                {"merchant": 10 ** 30}):
+        response = api.post("/api/v1/share-links/", bad, format="json")
+        assert response.status_code == 400, (bad, response.status_code)
+        assert "message" in response.json()
+    assert ShareLink.objects.count() == before
+    assert api_on(bank).get("/api/v1/share-links/").status_code in (401, 403)
+    assert api_on(None, sharer).get("/api/v1/share-links/").status_code == 404
+
+    link = ShareLink.objects.get(code=body["code"])
+    orders.referral_touch(bank=bank, user=friend, share_code=link.code)
+    checkout = place(friend, bank, [(shop.sku_b, 1)])
+    pay(checkout)
+    listing = api.get("/api/v1/share-links/")
+    assert listing.status_code == 200
+    data = listing.json()
+    assert data["visits"] == 1 and data["order_count"] == 1 and data["points"] == 0
+    assert data["links"][0]["code"] == link.code and data["links"][0]["visits"] == 1
+    assert data["links"][0]["title"] == merchant.name
+    assert data["orders"][0]["number"] == checkout.orders.get().number
+    # Another shopper sees only their own (none).
+    assert api_on(bank, friend).get("/api/v1/share-links/").json()["links"] == []
