@@ -139,10 +139,10 @@ class CreditProfile(models.Model):
     class Meta:
         ordering = ["-score", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["merchant_id"], condition=Q(party="merchant"),
-                                    name="lending_profile_merchant"),
-            models.UniqueConstraint(fields=["user_id"], condition=Q(party="buyer"),
-                                    name="lending_profile_buyer"),
+            # One profile per party (merchant_id or user_id is empty); NULLS NOT
+            # DISTINCT lets the nightly run write a chunk with one INSERT ... ON CONFLICT.
+            models.UniqueConstraint(fields=["party", "merchant_id", "user_id"],
+                                    nulls_distinct=False, name="lending_profile_party"),
         ]
 
     def __str__(self) -> str:

@@ -274,12 +274,11 @@ def profile_compute(*, bank: Bank, party: str, party_id: int, actor=None) -> Cre
 
 def _upsert(party: str, figures: dict[int, dict], consented: set[int], policy: LendingPolicy,
             *, run: ScoringRun | None, actor_id: int | None, purpose: str) -> int:
-    """Write the profiles of one chunk (insert or replace)."""
+    """Write the profiles of one chunk: one INSERT ... ON CONFLICT DO UPDATE (a profile
+    computed at the same moment elsewhere is simply replaced)."""
     now = timezone.now()
     key = "merchant_id" if party == PartyKind.MERCHANT else "user_id"
-    existing = dict(CreditProfile.objects.filter(party=party, **{f"{key}__in": list(figures)})
-                    .values_list(key, "pk"))
-    new, changed, uses = [], [], []
+    profiles, uses = [], []
     for pk, fig in figures.items():
         if pk in consented:
             card = scoring.scorecard(party, fig, policy)
@@ -291,25 +290,11 @@ def _upsert(party: str, figures: dict[int, dict], consented: set[int], policy: L
         else:  # without consent no behaviour data is used: no score, no limit
             values = {"consented": False, "score": None, "tier": Tier.D, "limit": ZERO,
                       "rate": None, "factors": [], "figures": {}}
-        profile = CreditProfile(party=party, computed_at=now, **{key: pk}, **values)
-        if pk in existing:
-            profile.pk = existing[pk]
-            changed.append(profile)
-        else:
-            new.append(profile)
-    try:
-        with transaction.atomic():
-            CreditProfile.objects.bulk_create(new)
-    except IntegrityError:  # computed at the same moment elsewhere: replace theirs
-        ids = dict(CreditProfile.objects.filter(
-            party=party, **{f"{key}__in": [getattr(p, key) for p in new]})
-            .values_list(key, "pk"))
-        for profile in new:
-            profile.pk = ids[getattr(profile, key)]
-        changed += new
-    CreditProfile.objects.bulk_update(
-        changed, ["consented", "score", "tier", "limit", "rate", "factors", "figures",
-                  "computed_at"])
+        profiles.append(CreditProfile(party=party, computed_at=now, **{key: pk}, **values))
+    CreditProfile.objects.bulk_create(
+        profiles, update_conflicts=True, unique_fields=["party", "merchant_id", "user_id"],
+        update_fields=["consented", "score", "tier", "limit", "rate", "factors", "figures",
+                       "computed_at"])
     CreditDataUse.objects.bulk_create(uses)
     return len(figures)
 
@@ -521,9 +506,10 @@ def application_decide(*, bank: Bank, application: Application, officer, approve
     return _disburse(bank, app, actor_id=officer.pk)
 
 
-def _loan_number(loan: Loan) -> str:
-    """Readable and unique within the bank: L + the day it was lent + the row id."""
-    return f"L{timezone.localtime(loan.disbursed_at):%y%m%d}{loan.pk:07d}"
+def _loan_number(bank: Bank, loan: Loan) -> str:
+    """Readable and unique across the province: L + the bank + the day + the row id (row
+    ids are per bank schema)."""
+    return f"L{bank.pk:03d}{timezone.localtime(loan.disbursed_at):%y%m%d}{loan.pk:07d}"
 
 
 def _disburse(bank: Bank, app: Application, *, actor_id: int | None) -> Application:
@@ -555,7 +541,7 @@ def _disburse(bank: Bank, app: Application, *, actor_id: int | None) -> Applicat
         penalty_rate=(app.rate * policy.penalty_multiplier).quantize(Decimal("0.00001")),
         interest_mode=mode, start_date=start, maturity_date=rows[-1].due_date,
         disbursed_at=timezone.now())
-    loan.number = _loan_number(loan)
+    loan.number = _loan_number(bank, loan)
     loan.save(update_fields=["number"])
     ScheduleLine.objects.bulk_create([
         ScheduleLine(loan=loan, seq=r.seq, due_date=r.due_date, principal=r.principal,
