@@ -3,7 +3,9 @@ server: a customer with points opens the mall, sees a flash offer with what is l
 redeems one for pickup at a branch and gets the pickup code; the page fits the phone.
 
 The data is committed in a module fixture; at the end the offer is switched off and the
-redemption cancelled (points are an append-only ledger: nothing is deleted)."""
+redemption cancelled and the customer's points spent (points are an append-only ledger:
+nothing is deleted), so that no live points are left for tests that expire a whole
+bank's lots."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+from django.db import transaction
 from django_tenants.utils import schema_context
 
 from accounts.services import user_register
@@ -46,6 +49,12 @@ def mall(province, django_db_blocker):
         for r in Redemption.objects.filter(offer=item, status="ready"):
             rewards.redemption_cancel(bank=bank, redemption=r, actor=user)
         MallOffer.objects.filter(pk=item.pk).update(is_active=False)
+        # No live points are left behind for tests that expire a whole bank's lots.
+        left = rewards.balance(user_id=user.pk)
+        if left > 0:
+            with transaction.atomic():
+                rewards._spend(user_id=user.pk, points=left, reference=f"test-end:{tag}",
+                               note="test clean-up")
 
 
 def test_the_points_mall_on_a_phone(phone_page, web_server, province, mall):
