@@ -10,11 +10,13 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Segment
 
+BIG = 2 ** 63 - 1  # ids are bigints: anything larger is refused as input, not by the database
+
 
 class RedeemForm(forms.Form):
     quantity = forms.IntegerField(min_value=1, max_value=999, initial=1, label=_("Quantity"))
-    branch = forms.IntegerField(label=_("Pickup branch"), error_messages={
-        "required": _("Choose a branch to pick up at.")})
+    branch = forms.IntegerField(label=_("Pickup branch"), min_value=1, max_value=BIG,
+                                error_messages={"required": _("Choose a branch to pick up at.")})
 
 
 class CardForm(forms.Form):
@@ -60,7 +62,8 @@ class ProgrammeForm(forms.Form):
 
 class EarningRuleForm(forms.Form):
     name = forms.CharField(max_length=60, label=_("Name"))
-    category_id = forms.IntegerField(required=False, label=_("Category (empty: all)"))
+    category_id = forms.IntegerField(required=False, min_value=1, max_value=BIG,
+                                     label=_("Category (empty: all)"))
     multiplier = forms.DecimalField(max_digits=4, decimal_places=2, min_value=1,
                                     max_value=10, label=_("Multiplier"))
     starts_at = forms.DateTimeField(required=False, label=_("Starts"))
@@ -70,7 +73,7 @@ class EarningRuleForm(forms.Form):
 
 class OfferForm(forms.Form):
     title = forms.CharField(max_length=80, label=_("Title"))
-    sku_id = forms.IntegerField(label=_("SKU"))
+    sku_id = forms.IntegerField(label=_("SKU"), min_value=1, max_value=BIG)
     points_price = forms.IntegerField(min_value=1, label=_("Points"))
     cash_price = forms.DecimalField(max_digits=12, decimal_places=2, min_value=0,
                                     initial=Decimal("0.00"), label=_("Cash part (yuan)"))

@@ -13,6 +13,7 @@ from payments.api import CardInputSerializer
 from rewards.models import EarningRule, MallOffer, PointsEntry, Redemption
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
+BIG = 2 ** 63 - 1
 
 
 class ExpiringSerializer(serializers.Serializer):
@@ -81,7 +82,8 @@ class OfferSerializer(serializers.ModelSerializer):
 
 class RedeemInputSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=999, default=1)
-    branch_id = serializers.IntegerField(help_text="one of this bank's pickup branches")
+    branch_id = serializers.IntegerField(min_value=1, max_value=BIG,
+                                         help_text="one of this bank's pickup branches")
 
 
 class RedemptionSerializer(serializers.ModelSerializer):
@@ -158,7 +160,8 @@ class EarningRuleSerializer(serializers.ModelSerializer):
 
 class OfferInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=80)
-    sku_id = serializers.IntegerField(help_text="a SKU of an approved merchant")
+    sku_id = serializers.IntegerField(min_value=1, max_value=BIG,
+                                      help_text="a SKU of an approved merchant")
     points_price = serializers.IntegerField(min_value=1)
     cash_price = serializers.DecimalField(min_value=Decimal("0"), default=Decimal("0.00"),
                                           **MONEY)

@@ -54,7 +54,7 @@ def test_redeem_through_the_api_with_the_cash_part_by_card(province, api_on):
     url = f"/api/v1/points/offers/{plus_cash.pk}/redeem/"
     for data in ({"quantity": 0, "branch_id": province.a_branch.pk},
                  {"quantity": 1, "branch_id": province.b_branch.pk},
-                 {"quantity": 1},
+                 {"quantity": 1}, {"quantity": 1, "branch_id": 10 ** 20},
                  {"quantity": 3, "branch_id": province.a_branch.pk}):  # 300 > 250 points
         response = api.post(url, data, format="json")
         assert response.status_code == 400, data
@@ -156,6 +156,7 @@ def test_the_console_api_sets_programme_rules_and_offers(province, api_on):
     offers = "/api/v1/console/points/offers/"
     assert manager.post(offers, data, format="json").status_code == 403
     for bad in ({**data, "segments": ["aliens"]}, {**data, "sku_id": 999999999},
+                {**data, "sku_id": 10 ** 20},
                 {**data, "ends_at": (now - timedelta(hours=1)).isoformat()}):
         assert admin.post(offers, bad, format="json").status_code == 400
     with schema_context(bank.schema_name):

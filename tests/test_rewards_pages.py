@@ -65,7 +65,7 @@ def test_the_mall_shows_my_groups_offers_and_redeeming_takes_points_for_a_branch
     for data in ({"quantity": "0", "branch": province.a_branch.pk},
                  {"quantity": "abc", "branch": province.a_branch.pk},
                  {"quantity": "1", "branch": province.b_branch.pk},  # another bank's
-                 {"quantity": "1"},
+                 {"quantity": "1"}, {"quantity": "1", "branch": "9" * 30},
                  {"quantity": "3", "branch": province.a_branch.pk}):  # over the limit of 2
         assert client.post(url, data).status_code == 400, data
     assert balance(bank, user) == 500
