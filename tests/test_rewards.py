@@ -117,9 +117,11 @@ def test_spending_and_expiry_take_the_oldest_points_first_and_restoring_skips_ex
         assert back == 20
         assert rewards.balance(user_id=user.pk) == 50
         # Expiry: nothing of the new lot expires before its date; then all of it does.
-        assert rewards.points_expire(bank=bank, as_of=later) == 0
+        # (Other tests' points of this bank may expire too: look at this customer's.)
+        rewards.points_expire(bank=bank, as_of=later)
+        assert rewards.balance(user_id=user.pk) == 50
         expires = PointsLot.objects.get(earned=new).expires_on
-        assert rewards.points_expire(bank=bank, as_of=expires + timedelta(days=1)) == 50
+        assert rewards.points_expire(bank=bank, as_of=expires + timedelta(days=1)) >= 50
         assert _ledger_ok(user.pk) == 0
         kinds = list(PointsEntry.objects.filter(user_id=user.pk).order_by("at", "pk")
                      .values_list("kind", "points"))
