@@ -145,5 +145,5 @@ def share_poster_png(*, title: str, url: str, bank_name: str, price: Decimal | N
             draw.text((40, ty + 10), line, font=_font(26), fill=MUTED)
             ty += 38
     buffer = io.BytesIO()
-    poster.save(buffer, format="PNG", optimize=True)
+    poster.save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue()

@@ -111,6 +111,8 @@ def test_a_shop_is_shared_as_a_whole(province, client_on):
     poster = client.get(f"/share/{link.code}/poster.png")
     assert poster.status_code == 200
     assert Image.open(io.BytesIO(poster.content)).size == (WIDTH, HEIGHT)
+    # "My shares" is reached from my orders (on a bank's storefront).
+    assert 'href="/share/mine/"' in client.get("/orders/").content.decode()
 
 
 def test_bad_share_requests_are_refused_and_make_nothing(province, client_on):
