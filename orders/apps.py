@@ -8,10 +8,16 @@ class OrdersConfig(appconfig.PlatformAppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
+        from django.db.models.signals import post_save
 
         from catalog.interfaces import register_product_page_extra
         from orders.signals import adopt_session_on_login
         from orders.views import product_buying_context
 
         user_logged_in.connect(adopt_session_on_login, dispatch_uid="orders.adopt_session")
+        from orders.assisted import text_pickup_code
+        from orders.models import OrderEvent
+
+        post_save.connect(text_pickup_code, sender=OrderEvent,
+                          dispatch_uid="orders.assisted_pickup_code")
         register_product_page_extra(product_buying_context)

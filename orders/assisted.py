@@ -232,3 +232,19 @@ def assisted_cancel(*, assisted: AssistedOrder, bank: Bank, staff) -> Checkout:
     assisted = _locked_open(assisted, bank)
     return services.checkout_cancel(checkout=assisted.checkout,
                                     reason=_("Cancelled at the branch desk"), actor=staff)
+
+
+def text_pickup_code(sender, instance, created: bool, **kwargs) -> None:
+    """``post_save`` of ``OrderEvent``: when an assisted order's goods are ready at the
+    branch, its pickup code is texted to the customer (who may never use the website)."""
+    if not created or instance.kind != "ready_for_pickup":
+        return
+    order = instance.order
+    assisted = (AssistedOrder.objects.select_related("branch")
+                .filter(checkout_id=order.checkout_id).first())
+    if assisted is None or not order.pickup_code:
+        return
+    send_sms_on_commit(assisted.customer_phone, _(
+        "[%(branch)s] Your order %(number)s is ready. Pickup code %(code)s: show it at the "
+        "desk to collect your goods.") % {
+        "branch": assisted.branch.name, "number": order.number, "code": order.pickup_code})

@@ -113,8 +113,11 @@ def test_the_whole_flow_register_confirm_pay_at_desk_pick_up_and_refund_cash(
 
     # Picked up at the branch through the existing pickup flow.
     for order in checkout.orders.all():
-        orders.order_ready_for_pickup(order=order, actor=province.a_manager)
+        with django_capture_on_commit_callbacks(execute=True):
+            orders.order_ready_for_pickup(order=order, actor=province.a_manager)
         order.refresh_from_db()
+        # The customer gets the pickup code by SMS (they may never use the website).
+        assert order.pickup_code in sms.outbox[-1].text and sms.outbox[-1].phone == phone
         orders.pickup_verify(bank=province.bank_a, code=order.pickup_code,
                              actor=province.a_manager)
         order.refresh_from_db()
