@@ -15,7 +15,7 @@ def rollup_recent() -> int:
     return services.rollup_recent()
 
 
-@shared_task(ignore_result=True)
+@shared_task
 def rollup_day(day: str) -> int:
     from datetime import date
 
