@@ -351,7 +351,8 @@ def reconciliation(*, bank: Bank, run: SettlementRun | None = None) -> dict:
     p = Posting.objects.filter(account__bank=bank)
     escrow = p.filter(account__kind=K.ESCROW)
     payable = p.filter(account__kind=K.MERCHANT_PAYABLE)
-    captured = -_sum(escrow.filter(transaction__kind="capture"))
+    # Paid by card, or at a branch desk.
+    captured = -_sum(escrow.filter(transaction__kind__in=["capture", "desk_capture"]))
     # Checkouts a bank paid for the buyer (pay later, instalments) fund escrow too.
     financed = -_sum(escrow.filter(transaction__kind="loan_disburse"))
     refunded = _sum(escrow.filter(transaction__kind="refund"))
