@@ -8,6 +8,8 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from payments.forms import CardForm
+
 
 class CheckoutFinanceForm(forms.Form):
     """``choice`` is "later" (pay later, business buyers) or a number of months."""
@@ -33,22 +35,7 @@ class OrderFinanceForm(forms.Form):
                                                              "e.g. 100.00.")})
 
 
-class RepayForm(forms.Form):
+class RepayForm(CardForm):
     """A card repayment: the card, and whether to repay the whole loan now."""
 
-    number = forms.CharField(max_length=23, label=_("Card number"))
-    exp = forms.CharField(max_length=7, label=_("Expiry (MM/YY)"))
-    cvc = forms.CharField(max_length=4, label=_("Security code"))
     everything = forms.BooleanField(required=False, label=_("Repay the whole loan now"))
-    idempotency_key = forms.CharField(max_length=60)
-
-    def expiry(self) -> tuple[str, str]:
-        """"12/30", "12 / 2030" or "1230" -> (month, year); the service validates them."""
-        value = (self.cleaned_data.get("exp") or "").strip()
-        if "/" in value:
-            month, _sep, year = value.partition("/")
-            return month.strip(), year.strip()
-        digits = "".join(ch for ch in value if ch.isdigit())
-        if len(digits) in (4, 6):
-            return digits[:2], digits[2:]
-        return value, ""

@@ -15,7 +15,6 @@ import logging
 import uuid
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -42,13 +41,9 @@ from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer, orders_of_merchant
 from payments import services as payment_services
 from payments.interfaces import PaymentOption
+from payments.views import card_entry_context
 
 log = logging.getLogger(__name__)
-
-TEST_CARDS = [
-    ("4242 4242 4242 4242", "succeeds"),
-    ("4000 0000 0000 0341", "declined"),
-]
 
 # What the buyer's and the merchant's consent lets the bank read (shown before consent).
 BUYER_DATA = [
@@ -283,8 +278,7 @@ def _loan_page(request, loan, *, form=None, decline="", status=200):
         "repayments": list(loan.repayments.filter(status="succeeded")),
         "due": due, "everything": everything, "form": form, "decline": decline,
         "idempotency_key": uuid.uuid4().hex,
-        "test_cards": TEST_CARDS if settings.STRIPE_API_BASE else [],
-        "cards_here": settings.PAYMENTS_SERVER_SIDE_CARDS,
+        **card_entry_context(),
         "card": form.data if form is not None else {},
     }, status=status)
 

@@ -17,8 +17,8 @@ from core.errors import ApplicationError, validation_errors
 from orders.assisted_selectors import assisted_order
 from orders.models import CheckoutStatus
 from payments import desk, services
+from payments.forms import split_expiry
 from payments.models import PaymentStatus
-from payments.views import _split_expiry
 
 
 @bank_staff_required()
@@ -40,7 +40,7 @@ def desk_pay(request, number: str):
                                  % {"amount": checkout.cash_due})
                 return redirect("console_desk:detail", number)
             if method == "card":
-                month, year = _split_expiry(request.POST.get("exp", ""))
+                month, year = split_expiry(request.POST.get("exp", ""))
                 payment = services.checkout_pay(
                     checkout=checkout, buyer=checkout.buyer,
                     card=services.Card(request.POST.get("number", ""), month, year,

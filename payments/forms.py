@@ -9,6 +9,30 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+def split_expiry(value: str) -> tuple[str, str]:
+    """"12/30", "12 / 2030" or "1230" -> (month, year); the service validates them."""
+    value = (value or "").strip()
+    if "/" in value:
+        month, _sep, year = value.partition("/")
+        return month.strip(), year.strip()
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if len(digits) in (4, 6):
+        return digits[:2], digits[2:]
+    return value, ""
+
+
+class CardForm(forms.Form):
+    """A card typed on one of our pages (test keys only; see docs/operations.md)."""
+
+    number = forms.CharField(max_length=23, label=_("Card number"))
+    exp = forms.CharField(max_length=7, label=_("Expiry (MM/YY)"))
+    cvc = forms.CharField(max_length=4, label=_("Security code"))
+    idempotency_key = forms.CharField(max_length=60)
+
+    def expiry(self) -> tuple[str, str]:
+        return split_expiry(self.cleaned_data.get("exp") or "")
+
+
 class RunStartForm(forms.Form):
     cutoff = forms.DateTimeField(
         label=_("Cut-off"), required=False,

@@ -22,6 +22,7 @@ from core.errors import ApplicationError, validation_errors
 from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer
 from payments import selectors, services
+from payments.forms import split_expiry
 from payments.interfaces import payment_options
 from payments.models import PaymentStatus
 
@@ -36,16 +37,11 @@ def _held_until(checkout) -> str:
     return f"{timezone.localtime(checkout.reserved_until):%H:%M}"
 
 
-def _split_expiry(value: str) -> tuple[str, str]:
-    """"12/30", "12 / 2030" or "1230" -> (month, year); the service validates them."""
-    value = (value or "").strip()
-    if "/" in value:
-        month, _sep, year = value.partition("/")
-        return month.strip(), year.strip()
-    digits = "".join(ch for ch in value if ch.isdigit())
-    if len(digits) in (4, 6):
-        return digits[:2], digits[2:]
-    return value, ""
+def card_entry_context() -> dict:
+    """What every page that takes a card shows: the local server's test cards, and
+    whether cards may be typed on our pages at all."""
+    return {"test_cards": TEST_CARDS if settings.STRIPE_API_BASE else [],
+            "cards_here": settings.PAYMENTS_SERVER_SIDE_CARDS}
 
 
 def _pay_page(request, checkout, *, errors=None, card=None, decline="", status=200):
@@ -62,8 +58,7 @@ def _pay_page(request, checkout, *, errors=None, card=None, decline="", status=2
         "waiting": waiting,
         "held_until": _held_until(checkout),
         "expired": checkout.reserved_until <= timezone.now(),
-        "test_cards": TEST_CARDS if settings.STRIPE_API_BASE else [],
-        "cards_here": settings.PAYMENTS_SERVER_SIDE_CARDS,
+        **card_entry_context(),
         # Other ways to pay that outer apps offer on this host (a bank's credit).
         "other_options": payment_options(request=request, checkout=checkout),
     }, status=status)
@@ -81,7 +76,7 @@ def pay(request, number: str):
         return _pay_page(request, checkout, status=400, decline=_(
             "This checkout was cancelled; place a new order."))
 
-    month, year = _split_expiry(request.POST.get("exp", ""))
+    month, year = split_expiry(request.POST.get("exp", ""))
     card_number = request.POST.get("number", "")
     shown = {"number": card_number, "exp": request.POST.get("exp", "")}
     try:

@@ -19,24 +19,6 @@ class RedeemForm(forms.Form):
                                 error_messages={"required": _("Choose a branch to pick up at.")})
 
 
-class CardForm(forms.Form):
-    number = forms.CharField(max_length=23, label=_("Card number"))
-    exp = forms.CharField(max_length=7, label=_("Expiry (MM/YY)"))
-    cvc = forms.CharField(max_length=4, label=_("Security code"))
-    idempotency_key = forms.CharField(max_length=60)
-
-    def expiry(self) -> tuple[str, str]:
-        """"12/30", "12 / 2030" or "1230" -> (month, year); the service validates them."""
-        value = (self.cleaned_data.get("exp") or "").strip()
-        if "/" in value:
-            month, _sep, year = value.partition("/")
-            return month.strip(), year.strip()
-        digits = "".join(ch for ch in value if ch.isdigit())
-        if len(digits) in (4, 6):
-            return digits[:2], digits[2:]
-        return value, ""
-
-
 class ApplyPointsForm(forms.Form):
     points = forms.IntegerField(min_value=1, max_value=10 ** 9, label=_("Points to use"),
                                 error_messages={"min_value": _("Use at least one point.")})

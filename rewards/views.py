@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import uuid
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -29,19 +28,15 @@ from banks.models import Branch
 from core.errors import ApplicationError, first_message, validation_errors
 from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer
+from payments.forms import CardForm
 from payments.interfaces import PaymentOption
 from payments.services import Card
+from payments.views import card_entry_context
 from rewards import selectors, services
-from rewards.forms import ApplyPointsForm, CardForm, RedeemForm
+from rewards.forms import ApplyPointsForm, RedeemForm
 from rewards.models import RedemptionStatus
 
 log = logging.getLogger(__name__)
-
-TEST_CARDS = [
-    ("4242 4242 4242 4242", "succeeds"),
-    ("4000 0000 0000 0341", "declined"),
-]
-
 
 def _bank(request):
     bank = getattr(request, "bank", None)
@@ -172,8 +167,7 @@ def _redemption_page(request, redemption, *, form=None, decline="", status=200):
         "redemption": redemption, "branch": Branch.objects.filter(
             pk=redemption.branch_id).first(),
         "form": form, "decline": decline, "idempotency_key": uuid.uuid4().hex,
-        "test_cards": TEST_CARDS if settings.STRIPE_API_BASE else [],
-        "cards_here": settings.PAYMENTS_SERVER_SIDE_CARDS,
+        **card_entry_context(),
         "card": form.data if form is not None else {},
     }, status=status)
 
