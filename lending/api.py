@@ -29,8 +29,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ConsentPurpose
-from accounts.services import consent_grant, consent_withdraw
 from banks.models import StaffRole
 from banks.permissions import IsBankStaff, require_bank_staff
 from catalog.models import Merchant
@@ -243,14 +241,8 @@ class CreditConsentApi(_ShopperApi):
                     "limit at once; withdrawing removes it (loans already taken stay).")
     def put(self, request):
         agree = _valid(ConsentInputSerializer, request.data)["agree"]
-        if agree:
-            consent_grant(user=request.user, purpose=ConsentPurpose.CREDIT,
-                          bank=request.bank, source="api")
-        else:
-            consent_withdraw(user=request.user, purpose=ConsentPurpose.CREDIT,
-                             bank=request.bank)
-        services.profile_compute(bank=request.bank, party=PartyKind.BUYER,
-                                 party_id=request.user.pk, actor=request.user)
+        services.buyer_consent_set(bank=request.bank, user=request.user, agree=agree,
+                                   source="api")
         return Response(CreditSerializer(self.credit(request)).data)
 
 
@@ -426,14 +418,8 @@ class MerchantConsentApi(_MerchantApi):
     def put(self, request, merchant_id: int):
         merchant = self.merchant(request, merchant_id)
         agree = _valid(ConsentInputSerializer, request.data)["agree"]
-        if agree:
-            services.merchant_consent_grant(bank=request.bank, merchant=merchant,
-                                            actor=request.user)
-        else:
-            services.merchant_consent_withdraw(bank=request.bank, merchant=merchant,
-                                               actor=request.user)
-        services.profile_compute(bank=request.bank, party=PartyKind.MERCHANT,
-                                 party_id=merchant.pk, actor=request.user)
+        services.merchant_consent_set(bank=request.bank, merchant=merchant,
+                                      actor=request.user, agree=agree)
         return Response(self.overview(request, merchant))
 
 

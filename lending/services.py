@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import BuyerKind, ConsentPurpose
 from accounts.selectors import consenting_user_ids, has_consent
+from accounts.services import consent_grant, consent_withdraw
 from banks.models import Bank
 from catalog.models import Merchant, MerchantStatus
 from core.errors import ApplicationError
@@ -241,6 +242,31 @@ def merchant_consent_withdraw(*, bank: Bank, merchant: Merchant, actor) -> int:
     return MerchantConsent.objects.filter(merchant_id=merchant.pk,
                                           withdrawn_at__isnull=True).update(
         withdrawn_at=timezone.now())
+
+
+@transaction.atomic
+def buyer_consent_set(*, bank: Bank, user, agree: bool, source: str = "") -> CreditProfile:
+    """A person agrees (or no longer agrees) that the bank uses their platform data for
+    credit; either way their profile is worked out again at once (no consent: no score,
+    no limit; loans already taken stay)."""
+    _in_bank(bank)
+    if agree:
+        consent_grant(user=user, purpose=ConsentPurpose.CREDIT, bank=bank, source=source)
+    else:
+        consent_withdraw(user=user, purpose=ConsentPurpose.CREDIT, bank=bank)
+    return profile_compute(bank=bank, party=PartyKind.BUYER, party_id=user.pk, actor=user)
+
+
+@transaction.atomic
+def merchant_consent_set(*, bank: Bank, merchant: Merchant, actor, agree: bool
+                         ) -> CreditProfile:
+    """The same for a shop, given by a member of it."""
+    if agree:
+        merchant_consent_grant(bank=bank, merchant=merchant, actor=actor)
+    else:
+        merchant_consent_withdraw(bank=bank, merchant=merchant, actor=actor)
+    return profile_compute(bank=bank, party=PartyKind.MERCHANT, party_id=merchant.pk,
+                           actor=actor)
 
 
 def _consented(bank: Bank, party: str, party_id: int) -> bool:

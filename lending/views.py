@@ -30,7 +30,6 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import ConsentPurpose
 from accounts.selectors import has_consent
-from accounts.services import consent_grant, consent_withdraw
 from catalog.selectors import merchant_for_member
 from core.errors import ApplicationError, first_message, validation_errors
 from lending import selectors, services
@@ -182,13 +181,11 @@ def credit_consent(request):
     action = request.POST.get("action", "")
     user = request.user
     if action == "grant":
-        consent_grant(user=user, purpose=ConsentPurpose.CREDIT, bank=bank, source="credit_page")
-        _recompute(bank, PartyKind.BUYER, user.pk, user)
+        services.buyer_consent_set(bank=bank, user=user, agree=True, source="credit_page")
         messages.success(request, _("Thank you. Your credit at %(bank)s is worked out from "
                                     "your trading record.") % {"bank": bank.display_name})
     elif action == "withdraw":
-        consent_withdraw(user=user, purpose=ConsentPurpose.CREDIT, bank=bank)
-        _recompute(bank, PartyKind.BUYER, user.pk, user)
+        services.buyer_consent_set(bank=bank, user=user, agree=False)
         messages.success(request, _("Consent withdrawn: the bank no longer uses your "
                                     "platform data, and you have no new credit here. "
                                     "Loans you have stay as they are."))
@@ -366,12 +363,13 @@ def merchant_consent(request, merchant_id: int):
     action = request.POST.get("action", "")
     try:
         if action == "grant":
-            services.merchant_consent_grant(bank=bank, merchant=merchant, actor=request.user)
+            services.merchant_consent_set(bank=bank, merchant=merchant, actor=request.user,
+                                          agree=True)
             messages.success(request, _("Thank you. The shop's credit is worked out from its "
                                         "trading record."))
         elif action == "withdraw":
-            services.merchant_consent_withdraw(bank=bank, merchant=merchant,
-                                               actor=request.user)
+            services.merchant_consent_set(bank=bank, merchant=merchant, actor=request.user,
+                                          agree=False)
             messages.success(request, _("Consent withdrawn: no new financing for this shop. "
                                         "Open loans are still repaid at settlement."))
         elif action != "refresh":
@@ -380,8 +378,8 @@ def merchant_consent(request, merchant_id: int):
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("merchant_lending:home", merchant.pk)
-    _recompute(bank, PartyKind.MERCHANT, merchant.pk, request.user)
     if action == "refresh":
+        _recompute(bank, PartyKind.MERCHANT, merchant.pk, request.user)
         messages.success(request, _("The shop's credit was worked out again."))
     return redirect("merchant_lending:home", merchant.pk)
 
