@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -556,7 +556,7 @@ def _disburse(bank: Bank, app: Application, *, actor_id: int | None) -> Applicat
         rows = calc.equal_instalments(app.amount, app.rate, app.months, start)
         mode = InterestMode.SCHEDULED
     else:
-        due = start + timezone.timedelta(days=app.term_days)
+        due = start + timedelta(days=app.term_days)
         rows = [calc.bullet(app.amount, app.rate, start, due)]
         mode = InterestMode.DAILY
     loan = Loan.objects.create(
@@ -627,7 +627,7 @@ def checkout_financing_options(*, bank: Bank, checkout: Checkout, buyer) -> dict
     if business:
         days = policy.purchase_financing_days
         options["pay_later"] = {"days": days, "rate": profile.rate,
-                                "due": _today() + timezone.timedelta(days=days),
+                                "due": _today() + timedelta(days=days),
                                 "interest": quantize_money(calc.day_interest(
                                     checkout.total, profile.rate, days))}
     else:
@@ -751,7 +751,7 @@ class Due:
 def _accrual_date(loan: Loan, as_of: date) -> date:
     # A DAILY loan repaid on the day it was lent pays one day's interest.
     if loan.interest_mode == InterestMode.DAILY and as_of <= loan.start_date:
-        return loan.start_date + timezone.timedelta(days=1)
+        return loan.start_date + timedelta(days=1)
     return as_of
 
 
@@ -947,7 +947,7 @@ def loan_repayments_reconcile(*, bank: Bank, older_than_seconds: int = 300) -> i
     import stripe
 
     _in_bank(bank)
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     changed = 0
     for repayment in LoanRepayment.objects.filter(status="pending", source=RepaymentSource.CARD,
                                                   at__lte=cutoff):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 import secrets
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from django.core.exceptions import ValidationError
@@ -153,7 +153,7 @@ def points_earn_sweep(*, bank: Bank, days: int = 30) -> int:
     """The safety net behind the completion signal: points for every order of this bank
     completed in the last ``days`` days that has none yet."""
     _in_bank(bank)
-    since = timezone.now() - timezone.timedelta(days=days)
+    since = timezone.now() - timedelta(days=days)
     orders = Order.objects.filter(status=OrderStatus.COMPLETED, completed_at__gte=since).filter(
         Q(checkout__storefront_bank=bank) | Q(referrer_bank=bank, sharer__isnull=False))
     done = set(PointsEntry.objects.filter(kind=EntryKind.EARNED).values_list("reference",
