@@ -6,6 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +19,8 @@ from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
 from catalog.models import MerchantKind
 from catalog.serializers import MerchantBriefSerializer, ProductCardSerializer
+from core import uploads
+from core.uploads import UploadSerializerField
 
 
 class MerchantStateSerializer(MerchantBriefSerializer):
@@ -26,25 +29,49 @@ class MerchantStateSerializer(MerchantBriefSerializer):
                   "status_changed_at", "is_featured"]
 
 
+class FileStateSerializer(serializers.Serializer):
+    present = serializers.BooleanField()
+    quarantined = serializers.BooleanField()
+    original_name = serializers.CharField()
+
+
+class LicenceStateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=LicenceKind.choices)
+    number = serializers.CharField()
+    expires_on = serializers.DateField()
+    scan = serializers.SerializerMethodField()
+
+    def get_scan(self, obj) -> FileStateSerializer:
+        return _file_state(obj, "document")
+
+
 class DossierSerializer(serializers.ModelSerializer):
     licences = serializers.SerializerMethodField()
     inspections = serializers.SerializerMethodField()
     events = serializers.SerializerMethodField()
     open_flags = serializers.SerializerMethodField()
 
+    documents = serializers.SerializerMethodField()
+
     class Meta:
         model = Dossier
         fields = ["uscc", "legal_rep_name", "legal_rep_id_masked", "contact_phone",
-                  "address", "next_review_due", "licences", "inspections", "events",
-                  "open_flags"]
+                  "address", "next_review_due", "licences", "inspections", "documents",
+                  "events", "open_flags"]
 
     def get_licences(self, obj) -> list[dict]:
-        return [{"kind": x.kind, "number": x.number, "expires_on": x.expires_on}
-                for x in obj.licences.all()]
+        return [{"id": x.pk, "kind": x.kind, "number": x.number, "expires_on": x.expires_on,
+                 "scan": _file_state(x, "document")} for x in obj.licences.all()]
 
     def get_inspections(self, obj) -> list[dict]:
-        return [{"inspected_on": x.inspected_on, "inspector": x.inspector.username,
-                 "verdict": x.verdict, "findings": x.findings} for x in obj.inspections.all()]
+        return [{"id": x.pk, "inspected_on": x.inspected_on, "inspector": x.inspector.username,
+                 "verdict": x.verdict, "findings": x.findings,
+                 "photo": _file_state(x, "photo")} for x in obj.inspections.all()]
+
+    def get_documents(self, obj) -> list[dict]:
+        return [{"id": x.pk, "title": x.title, "uploaded_at": x.uploaded_at,
+                 "file": _file_state(x, "file")} for x in obj.documents.all()]
 
     def get_events(self, obj) -> list[dict]:
         return [{"at": x.created_at, "actor": x.actor.username if x.actor else None,
@@ -54,6 +81,14 @@ class DossierSerializer(serializers.ModelSerializer):
     def get_open_flags(self, obj) -> list[dict]:
         return [{"kind": f.kind, "detail": f.detail, "raised_on": f.raised_on}
                 for f in obj.flags.all() if f.resolved_at is None]
+
+
+def _file_state(item, field: str) -> dict:
+    """A stored file as the API shows it: present, quarantined (upload it again), the name
+    it was uploaded under. The file itself is read through the console's private page."""
+    return {"present": bool(getattr(item, field)),
+            "quarantined": uploads.is_quarantined(item, field),
+            "original_name": uploads.original_name(item, field)}
 
 
 class LicenceInputSerializer(serializers.Serializer):
@@ -127,8 +162,11 @@ class InspectionApi(_StaffApi):
         inspected_on = serializers.DateField()
         findings = serializers.CharField()
         verdict = serializers.ChoiceField(choices=Verdict.choices)
+        photo = UploadSerializerField(policy="image", required=False)
 
-    @extend_schema(request=InspectionInputSerializer, responses={201: DossierSerializer})
+    @extend_schema(request={"application/json": InspectionInputSerializer,
+                            "multipart/form-data": InspectionInputSerializer},
+                   responses={201: DossierSerializer})
     def post(self, request, merchant_id: int):
         _merchant, dossier = selectors.dossier_for_bank(bank=request.bank,
                                                         merchant_id=merchant_id)
@@ -137,6 +175,52 @@ class InspectionApi(_StaffApi):
         services.inspection_record(dossier=dossier, inspector=request.user,
                                    **serializer.validated_data)
         return Response(DossierSerializer(dossier).data, status=status.HTTP_201_CREATED)
+
+
+class DocumentApi(_StaffApi):
+    """Add a document to a merchant's dossier (multipart/form-data)."""
+
+    parser_classes = [MultiPartParser]
+
+    class DocumentInputSerializer(serializers.Serializer):
+        title = serializers.CharField(max_length=100)
+        file = UploadSerializerField(policy="scan")
+
+    @extend_schema(request={"multipart/form-data": DocumentInputSerializer},
+                   responses={201: DossierSerializer})
+    def post(self, request, merchant_id: int):
+        _merchant, dossier = selectors.dossier_for_bank(bank=request.bank,
+                                                        merchant_id=merchant_id)
+        serializer = self.DocumentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.document_add(dossier=dossier, actor=request.user,
+                              **serializer.validated_data)
+        _merchant, dossier = selectors.dossier_for_bank(bank=request.bank,
+                                                        merchant_id=merchant_id)
+        return Response(DossierSerializer(dossier).data, status=status.HTTP_201_CREATED)
+
+
+class LicenceScanApi(APIView):
+    """The merchant's owner uploads a licence scan (again, after a quarantine)."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser]
+
+    class ScanSerializer(serializers.Serializer):
+        document = UploadSerializerField(policy="scan")
+
+    @extend_schema(request={"multipart/form-data": ScanSerializer},
+                   responses=LicenceStateSerializer(many=True))
+    def put(self, request, merchant_id: int, licence_id: int):
+        if request.bank is None:
+            raise NotFound
+        _merchant, dossier = selectors.dossier_for_member(
+            user=request.user, bank=request.bank, merchant_id=merchant_id)
+        serializer = self.ScanSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.licence_set_scan(dossier=dossier, licence_id=licence_id, actor=request.user,
+                                  document=serializer.validated_data["document"])
+        return Response(LicenceStateSerializer(dossier.licences.all(), many=True).data)
 
 
 class DecisionApi(_StaffApi):

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from admission.models import LicenceKind, Verdict
 from catalog.models import MerchantKind
+from core.uploads import UploadFormField
 
 
 class ApplyForm(forms.Form):
@@ -22,7 +23,8 @@ class ApplyForm(forms.Form):
     licence_number = forms.CharField(label=_("Business licence number"), max_length=60)
     licence_expires = forms.DateField(label=_("Business licence valid until"),
                                       widget=forms.DateInput(attrs={"type": "date"}))
-    licence_scan = forms.FileField(label=_("Business licence scan"), required=False)
+    licence_scan = UploadFormField(label=_("Business licence scan"), required=False,
+                                   policy="scan")
     sc_number = forms.CharField(label=_("Food production (SC) permit number"), max_length=60,
                                 required=False, help_text=_("If you process food."))
     sc_expires = forms.DateField(label=_("SC permit valid until"), required=False,
@@ -40,7 +42,12 @@ class InspectionForm(forms.Form):
                                    widget=forms.DateInput(attrs={"type": "date"}))
     findings = forms.CharField(label=_("Findings"), widget=forms.Textarea(attrs={"rows": 3}))
     verdict = forms.ChoiceField(label=_("Verdict"), choices=Verdict.choices)
-    photo = forms.ImageField(label=_("Photo"), required=False)
+    photo = UploadFormField(label=_("Photo"), required=False, policy="image")
+
+
+class LicenceScanForm(forms.Form):
+    licence = forms.IntegerField(min_value=1, max_value=2**62, widget=forms.HiddenInput)
+    document = UploadFormField(label=_("Scan"), policy="scan")
 
 
 class DecisionForm(forms.Form):
@@ -48,4 +55,4 @@ class DecisionForm(forms.Form):
                              widget=forms.TextInput())
 
 
-__all__ = ["ApplyForm", "DecisionForm", "InspectionForm", "LicenceKind"]
+__all__ = ["ApplyForm", "DecisionForm", "InspectionForm", "LicenceKind", "LicenceScanForm"]

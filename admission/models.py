@@ -11,6 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import MerchantStatus
+from core.uploads import UploadField, file_meta_field
 from core.validators import validate_uscc
 
 
@@ -51,7 +52,9 @@ class Licence(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=LicenceKind.choices)
     number = models.CharField(_("number"), max_length=60)
     expires_on = models.DateField(_("expires on"))
-    document = models.FileField(_("scan"), upload_to="admission/licences/", blank=True)
+    document = UploadField(_("scan"), upload_to="admission/licences/", blank=True,
+                           policy="scan")
+    file_meta = file_meta_field()
 
     class Meta:
         ordering = ["expires_on"]
@@ -63,7 +66,8 @@ class Licence(models.Model):
 class DossierDocument(models.Model):
     dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="documents")
     title = models.CharField(_("title"), max_length=100)
-    file = models.FileField(_("file"), upload_to="admission/documents/")
+    file = UploadField(_("file"), upload_to="admission/documents/", policy="scan")
+    file_meta = file_meta_field()
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -85,7 +89,9 @@ class Inspection(models.Model):
                                   related_name="+")
     findings = models.TextField(_("findings"))
     verdict = models.CharField(_("verdict"), max_length=12, choices=Verdict.choices)
-    photo = models.ImageField(_("photo"), upload_to="admission/inspections/", blank=True)
+    photo = UploadField(_("photo"), upload_to="admission/inspections/", blank=True,
+                        policy="image")
+    file_meta = file_meta_field()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -106,6 +112,8 @@ class EventAction(models.TextChoices):
     REAPPLY = "reapply", _("Re-submitted")
     RENEW_LICENCE = "renew_licence", _("Licence renewed")
     SETTLEMENT_ACCOUNT = "settlement_account", _("Settlement account set")
+    LICENCE_SCAN = "licence_scan", _("Licence scan uploaded")
+    FILE_QUARANTINED = "file_quarantined", _("File set aside: upload it again")
 
 
 class DossierEvent(models.Model):

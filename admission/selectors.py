@@ -8,7 +8,8 @@ from django.http import Http404
 from admission.models import Dossier, Flag
 from banks.models import Bank
 from catalog.models import Merchant, MerchantStatus
-from catalog.selectors import bank_merchant
+from catalog.selectors import bank_merchant, merchant_for_member
+from core import uploads
 
 
 def dossier_for_bank(*, bank: Bank, merchant_id: int) -> tuple[Merchant, Dossier]:
@@ -21,6 +22,25 @@ def dossier_for_bank(*, bank: Bank, merchant_id: int) -> tuple[Merchant, Dossier
     if dossier is None:
         raise Http404
     return merchant, dossier
+
+
+def dossier_for_member(*, user, bank: Bank, merchant_id: int) -> tuple[Merchant, Dossier]:
+    """The merchant this person runs (on this bank's domain) and its dossier; 404 otherwise."""
+    merchant = merchant_for_member(user=user, bank=bank, merchant_id=merchant_id)
+    dossier = (Dossier.objects.filter(merchant_id=merchant.pk)
+               .prefetch_related("licences", "documents").first())
+    if dossier is None:
+        raise Http404
+    return merchant, dossier
+
+
+def files_to_upload_again(*, dossier: Dossier) -> list[str]:
+    """What of this dossier was quarantined (see core.uploads): shown to staff and merchant."""
+    found = [str(lic) for lic in dossier.licences.all() if uploads.is_quarantined(lic, "document")]
+    found += [doc.title for doc in dossier.documents.all()
+              if uploads.is_quarantined(doc, "file")]
+    found += [str(i) for i in dossier.inspections.all() if uploads.is_quarantined(i, "photo")]
+    return found
 
 
 QUEUE_TABS = {

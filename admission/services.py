@@ -31,6 +31,7 @@ from admission.models import (
 from banks.models import Bank, StaffRole
 from catalog.models import Merchant, MerchantStatus
 from catalog.services import merchant_register, merchant_transition
+from core import uploads
 from core.errors import ApplicationError
 from core.validators import (
     mask_id_number,
@@ -110,7 +111,7 @@ def admission_apply(*, bank: Bank, applicant, shop_name: str, kind: str, county:
         licence = Licence.objects.create(dossier=dossier, kind=lic.kind,
                                          number=lic.number.strip(), expires_on=lic.expires_on)
         if lic.document:
-            licence.document.save(lic.document.name, lic.document, save=True)
+            uploads.attach(licence, "document", lic.document)
     DossierEvent.objects.create(dossier=dossier, actor=applicant, action="apply",
                                 to_status=MerchantStatus.APPLIED)
     return dossier
@@ -120,7 +121,25 @@ def admission_apply(*, bank: Bank, applicant, shop_name: str, kind: str, county:
 def document_add(*, dossier: Dossier, title: str, file, actor) -> DossierDocument:
     if not (title or "").strip() or not file:
         raise ValidationError({"file": [_("Give the document a title and choose a file.")]})
-    return DossierDocument.objects.create(dossier=dossier, title=title.strip(), file=file)
+    document = DossierDocument(dossier=dossier, title=title.strip()[:100])
+    uploads.attach(document, "file", file, save=False)
+    document.save()
+    return document
+
+
+@transaction.atomic
+def licence_set_scan(*, dossier: Dossier, licence_id: int, document, actor) -> Licence:
+    """The applicant (or merchant) uploads a licence's scan, the first time or again after
+    the file was quarantined."""
+    licence = dossier.licences.filter(pk=licence_id).first()
+    if licence is None:
+        raise ApplicationError(_("No such licence in this file."), code="not_found")
+    if not document:
+        raise ValidationError({"document": [_("Choose a file.")]})
+    uploads.attach(licence, "document", document)
+    DossierEvent.objects.create(dossier=dossier, actor=actor, action="licence_scan",
+                                reason=str(licence)[:300])
+    return licence
 
 
 def _move(dossier: Dossier, *, action: str, actor, reason: str = "") -> Merchant:
@@ -164,7 +183,7 @@ def inspection_record(*, dossier: Dossier, inspector, inspected_on: datetime.dat
                                            inspected_on=inspected_on,
                                            findings=findings.strip(), verdict=verdict)
     if photo:
-        inspection.photo.save(photo.name, photo, save=True)
+        uploads.attach(inspection, "photo", photo)
     DossierEvent.objects.create(dossier=dossier, actor=inspector, action="inspect",
                                 from_status=merchant.status, to_status=merchant.status,
                                 reason=f"{verdict}")

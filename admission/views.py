@@ -7,19 +7,20 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from admission import selectors, services
-from admission.forms import ApplyForm, DecisionForm, InspectionForm
+from admission.forms import ApplyForm, DecisionForm, InspectionForm, LicenceScanForm
 from admission.models import LicenceKind
 from admission.services import STAFF_ROLES
 from banks.permissions import bank_staff_required
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
 from catalog.models import Merchant
+from core import uploads
 from core.errors import ApplicationError
 from core.forms import add_service_errors
 
@@ -46,13 +47,39 @@ def apply(request):
                 legal_rep_id=d["legal_rep_id"], contact_phone=d["contact_phone"],
                 address=d["address"], licences=licences)
         except ValidationError as exc:
-            add_service_errors(form, exc, {"licences": "licence_expires"})
+            add_service_errors(form, exc, {"licences": "licence_expires",
+                                           "document": "licence_scan"})
         else:
             messages.success(request, _("Application sent. The bank will review it and "
                                         "arrange an on-site inspection."))
             return redirect("merchant:shop", dossier.merchant_id)
     status = 400 if request.method == "POST" else 200
     return render(request, "admission/apply.html", {"form": form}, status=status)
+
+
+@login_required
+def merchant_licences(request, merchant_id: int):
+    """The merchant's licences and their scans: upload one (again, when the platform set a
+    file aside)."""
+    if request.bank is None:
+        raise Http404
+    merchant, dossier = selectors.dossier_for_member(user=request.user, bank=request.bank,
+                                                     merchant_id=merchant_id)
+    form = LicenceScanForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.licence_set_scan(dossier=dossier, actor=request.user,
+                                      licence_id=form.cleaned_data["licence"],
+                                      document=form.cleaned_data["document"])
+        except (ValidationError, ApplicationError) as exc:
+            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        else:
+            messages.success(request, _("Scan uploaded."))
+            return redirect("merchant-licences", merchant.pk)
+    return render(request, "admission/merchant_licences.html",
+                  {"merchant": merchant, "dossier": dossier, "form": form,
+                   "again": selectors.files_to_upload_again(dossier=dossier)},
+                  status=400 if request.method == "POST" else 200)
 
 
 @bank_staff_required(*STAFF_ROLES)
@@ -146,7 +173,7 @@ def private_file(request, merchant_id: int, kind: str, item_id: int):
     staff only: these files are never under a public URL."""
     _merchant, file = selectors.dossier_for_bank(bank=request.bank, merchant_id=merchant_id)
     field = selectors.dossier_file(dossier=file, kind=kind, item_id=item_id)
-    return FileResponse(field.open("rb"), filename=field.name.rsplit("/", 1)[-1])
+    return uploads.serve_file(field.storage, field.name, private=True)
 
 
 @bank_staff_required(*STAFF_ROLES)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +22,7 @@ from catalog.serializers import (
     SkuSerializer,
     TraceSerializer,
 )
+from core.uploads import UploadSerializerField
 
 
 class CategoryListApi(APIView):
@@ -211,6 +213,44 @@ class MerchantBatchCreateApi(_MemberApi):
         batch = services.batch_create(product=product, **serializer.validated_data)
         return Response(TraceSerializer(batch, context={"request": request}).data,
                         status=status.HTTP_201_CREATED)
+
+
+class MerchantProductImageApi(_MemberApi):
+    """The product's picture (multipart/form-data): JPEG, PNG or WebP, checked by content."""
+
+    parser_classes = [MultiPartParser]
+
+    class ImageSerializer(serializers.Serializer):
+        image = UploadSerializerField(policy="image")
+
+    @extend_schema(request={"multipart/form-data": ImageSerializer},
+                   responses=MerchantProductSerializer)
+    def put(self, request, merchant_id: int, product_id: int):
+        product = self.product(request, merchant_id, product_id)
+        serializer = self.ImageSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.product_set_image(product=product, image=serializer.validated_data["image"])
+        return Response(self.product_data(request, product))
+
+
+class MerchantBatchReportApi(_MemberApi):
+    """A batch's report document (multipart/form-data): PDF, JPEG or PNG."""
+
+    parser_classes = [MultiPartParser]
+
+    class ReportSerializer(serializers.Serializer):
+        report_file = UploadSerializerField(policy="report")
+
+    @extend_schema(request={"multipart/form-data": ReportSerializer},
+                   responses=TraceSerializer)
+    def put(self, request, merchant_id: int, product_id: int, batch_id: int):
+        product = self.product(request, merchant_id, product_id)
+        batch = get_object_or_404(product.batches.all(), pk=batch_id)
+        serializer = self.ReportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.batch_set_report(batch=batch,
+                                  report_file=serializer.validated_data["report_file"])
+        return Response(TraceSerializer(batch, context={"request": request}).data)
 
 
 class MerchantProductActionApi(_MemberApi):

@@ -22,6 +22,10 @@ merchant_urlpatterns = [
          api.MerchantStockApi.as_view(), name="api-merchant-stock"),
     path("merchant/<int:merchant_id>/products/<int:product_id>/batches/",
          api.MerchantBatchCreateApi.as_view(), name="api-merchant-batches"),
+    path("merchant/<int:merchant_id>/products/<int:product_id>/image/",
+         api.MerchantProductImageApi.as_view(), name="api-merchant-product-image"),
+    path("merchant/<int:merchant_id>/products/<int:product_id>/batches/<int:batch_id>/report/",
+         api.MerchantBatchReportApi.as_view(), name="api-merchant-batch-report"),
     path("merchant/<int:merchant_id>/products/<int:product_id>/actions/",
          api.MerchantProductActionApi.as_view(), name="api-merchant-product-action"),
 ]

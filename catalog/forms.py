@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import UNITS, Category
+from core.uploads import UploadFormField
 
 
 class ProductForm(forms.Form):
@@ -20,7 +21,7 @@ class ProductForm(forms.Form):
                                       required=False)
     gi_label = forms.CharField(label=_("Geographical indication"), max_length=80,
                                required=False)
-    image = forms.ImageField(label=_("Image"), required=False)
+    image = UploadFormField(label=_("Image"), required=False, policy="image")
 
 
 class SkuForm(forms.Form):
@@ -68,7 +69,7 @@ class BatchForm(forms.Form):
                                  widget=forms.Textarea(attrs={"rows": 2}))
     inspection_report = forms.CharField(label=_("Inspection report"), required=False,
                                         widget=forms.Textarea(attrs={"rows": 2}))
-    report_file = forms.FileField(label=_("Report document"), required=False)
+    report_file = UploadFormField(label=_("Report document"), required=False, policy="report")
 
     def clean_inputs(self):
         items = []
@@ -79,6 +80,10 @@ class BatchForm(forms.Form):
             items.append({"kind": parts[0], "name": parts[1], "date": parts[2],
                           "amount": parts[3]})
         return items
+
+
+class BatchReportForm(forms.Form):
+    report_file = UploadFormField(label=_("Report document"), policy="report")
 
 
 class ReasonForm(forms.Form):

@@ -14,6 +14,8 @@ urlpatterns = [
          views.stock_set, name="stock-set"),
     path("<int:merchant_id>/products/<int:product_id>/batches/", views.batch_add,
          name="batch-add"),
+    path("<int:merchant_id>/products/<int:product_id>/batches/<int:batch_id>/report/",
+         views.batch_report, name="batch-report"),
     path("<int:merchant_id>/products/<int:product_id>/<str:action>/", views.product_action,
          name="product-action"),
 ]

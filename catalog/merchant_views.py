@@ -7,12 +7,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from catalog import selectors, services
-from catalog.forms import BatchForm, ProductForm, ReasonForm, SkuForm, StockForm
+from catalog.forms import BatchForm, BatchReportForm, ProductForm, ReasonForm, SkuForm, StockForm
 from core.errors import ApplicationError
 from core.forms import add_service_errors
 
@@ -159,6 +159,20 @@ def batch_add(request, merchant_id: int, product_id: int):
         except ValidationError as exc:
             add_service_errors(form, exc)
     return _product_page(request, merchant, product, batch_form=form, status=400)
+
+
+@login_required
+@require_POST
+def batch_report(request, merchant_id: int, product_id: int, batch_id: int):
+    merchant, product = _member_product(request, merchant_id, product_id)
+    batch = get_object_or_404(product.batches.all(), pk=batch_id)
+    form = BatchReportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
+        return _back(merchant, product)
+    services.batch_set_report(batch=batch, report_file=form.cleaned_data["report_file"])
+    messages.success(request, _("Report document saved."))
+    return _back(merchant, product)
 
 
 @login_required

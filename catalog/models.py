@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from banks.models import Bank
 from catalog.storage import public_storage
+from core.uploads import UploadField, file_meta_field
 
 
 class MerchantKind(models.TextChoices):
@@ -131,8 +132,9 @@ class Product(models.Model):
                                        default="")
     gi_label = models.CharField(_("geographical indication"), max_length=80, blank=True,
                                 default="")
-    image = models.ImageField(_("image"), upload_to="products/%Y/%m/", blank=True,
-                              storage=public_storage)
+    image = UploadField(_("image"), upload_to="products/%Y/%m/", blank=True,
+                        storage=public_storage, policy="image")
+    file_meta = file_meta_field()
     status = models.CharField(_("status"), max_length=20, choices=ProductStatus.choices,
                               default=ProductStatus.DRAFT)
     status_reason = models.CharField(max_length=300, blank=True, default="")
@@ -221,8 +223,9 @@ class Batch(models.Model):
     inputs = models.JSONField(_("inputs used"), default=list, blank=True)
     lab_report = models.TextField(_("lab report"), blank=True, default="")
     inspection_report = models.TextField(_("inspection report"), blank=True, default="")
-    report_file = models.FileField(_("report document"), upload_to="batches/%Y/%m/",
-                                   blank=True, storage=public_storage)
+    report_file = UploadField(_("report document"), upload_to="batches/%Y/%m/",
+                              blank=True, storage=public_storage, policy="report")
+    file_meta = file_meta_field()
     trace_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from catalog.models import Batch, Category, Merchant, Product, Sku, WholesaleTier
+from core import uploads
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -64,7 +65,17 @@ class BatchSerializer(serializers.ModelSerializer):
     class Meta:
         model = Batch
         fields = ["id", "code", "harvest_date", "farm", "plot", "inputs", "lab_report",
-                  "inspection_report", "trace_token", "trace_url"]
+                  "inspection_report", "trace_token", "trace_url", "report_file_url",
+                  "report_file_quarantined"]
+
+    report_file_url = serializers.SerializerMethodField()
+    report_file_quarantined = serializers.SerializerMethodField()
+
+    def get_report_file_url(self, obj) -> str | None:
+        return obj.report_file.url if obj.report_file else None
+
+    def get_report_file_quarantined(self, obj) -> bool:
+        return uploads.is_quarantined(obj, "report_file")
 
     def get_trace_url(self, obj) -> str:
         request = self.context.get("request")

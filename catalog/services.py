@@ -33,6 +33,7 @@ from catalog.models import (
     Sku,
     WholesaleTier,
 )
+from core import uploads
 from core.errors import ApplicationError
 from core.money import quantize_money
 
@@ -216,8 +217,7 @@ def product_create(*, merchant: Merchant, name: str, category: Category | None,
 def _save_image(product: Product, image) -> None:
     # Write only the image column: a full save of an instance held since before the last
     # reindex would write back its stale search columns.
-    product.image.save(image.name, image, save=False)
-    product.save(update_fields=["image"])
+    uploads.attach(product, "image", image)
 
 
 def product_set_image(*, product: Product, image) -> Product:
@@ -379,7 +379,16 @@ def batch_create(*, product: Product, code: str, harvest_date, farm: str, plot: 
                                  inputs=clean_inputs, lab_report=(lab_report or "").strip(),
                                  inspection_report=(inspection_report or "").strip())
     if report_file:
-        batch.report_file.save(report_file.name, report_file, save=True)
+        uploads.attach(batch, "report_file", report_file)
+    return batch
+
+
+@transaction.atomic
+def batch_set_report(*, batch: Batch, report_file) -> Batch:
+    """Attach (or replace) a batch's report document."""
+    if not report_file:
+        raise ValidationError({"report_file": [_("Choose a file.")]})
+    uploads.attach(batch, "report_file", report_file)
     return batch
 
 

@@ -347,7 +347,17 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(embedded.DATA_DIR / "media")))
-MEDIA_URL = "/media/"
+# In production set MEDIA_URL to a separate, cookieless origin (a media host name, or object
+# storage's address) that serves /media/public/ with the headers of core.uploads.serve_file;
+# see docs/operations.md. `make run` serves uploads from the same process.
+MEDIA_URL = env("MEDIA_URL", "/media/")
+# Every upload is checked against its field's policy (core.uploads); the first handler
+# drops a file's bytes once it passes the largest cap any field has, as it streams in.
+FILE_UPLOAD_HANDLERS = [
+    "core.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 STORAGES = {
     # Uploads are stored per bank: django-tenants' storage prefixes the schema name.
     "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},

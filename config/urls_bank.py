@@ -30,6 +30,8 @@ urlpatterns = [
     # Points are the bank's own (its schema): the points pages and mall are on its domain.
     path("points/", include("rewards.urls")),
     path("merchant/apply/", admission_views.apply, name="merchant-apply"),
+    path("merchant/<int:merchant_id>/licences/", admission_views.merchant_licences,
+         name="merchant-licences"),
     path("merchant/<int:merchant_id>/orders/", include("orders.merchant_urls")),
     path("merchant/<int:merchant_id>/settlements/", include("payments.merchant_urls")),
     path("merchant/<int:merchant_id>/financing/", include("lending.merchant_urls")),

@@ -1,11 +1,10 @@
 """URLs served on every host: the portal and each bank's domain."""
 
-from django.conf import settings
 from django.urls import include, path, re_path
 from django.views.i18n import set_language
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core import uploads
 from core import views as core_views
 from orders import api_urls as orders_api_urls
 
@@ -28,6 +27,5 @@ def common_urls(urlconf: str) -> list:
         path("api/v1/", include("payments.api_urls")),
         # Public catalog files (product images, batch reports). In production the proxy
         # serves this folder; a bank's private files are never under it.
-        re_path(r"^media/public/(?P<path>.*)$", serve,
-                {"document_root": settings.MEDIA_ROOT / "public"}),
+        re_path(r"^media/public/(?P<path>.*)$", uploads.serve_public),
     ]

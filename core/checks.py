@@ -1,8 +1,10 @@
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, register
+from django.db import models
 
 from core.appconfig import PlatformAppConfig
+from core.uploads import UploadField
 
 
 @register(Tags.models)
@@ -32,4 +34,31 @@ def check_app_scopes(app_configs=None, **kwargs):
                 f"{name} declares scope '{config.scope}' but is not in "
                 f"{'SHARED_APPS' if config.scope == 'shared' else 'TENANT_APPS'}.",
                 id="core.E003", obj=config))
+    return errors
+
+
+@register(Tags.models)
+def check_upload_fields(app_configs=None, **kwargs):
+    """Every file or image field of the platform's apps is an UploadField with a policy
+    (core.uploads): a person's file is never stored or served without one."""
+    return upload_field_errors([
+        model for config in apps.get_app_configs() if isinstance(config, PlatformAppConfig)
+        for model in config.get_models()])
+
+
+def upload_field_errors(models_to_check) -> list[Error]:
+    errors = []
+    for model in models_to_check:
+        names = {f.name for f in model._meta.get_fields()}
+        for field in model._meta.get_fields():
+            if isinstance(field, models.FileField) and not isinstance(field, UploadField):
+                errors.append(Error(
+                    f"{model._meta.label}.{field.name} is a {type(field).__name__} without "
+                    "an upload policy: declare it as core.uploads.UploadField(policy=...).",
+                    obj=field, id="core.E010"))
+            elif isinstance(field, UploadField) and "file_meta" not in names:
+                errors.append(Error(
+                    f"{model._meta.label} has an upload field but no file_meta "
+                    "(core.uploads.file_meta_field()) for the original name and quarantine.",
+                    obj=field, id="core.E012"))
     return errors
