@@ -128,7 +128,10 @@ def test_private_documents_are_for_the_banks_staff_only(province, client_on):
 
     mid = apply_merchant(province.bank_a).merchant_id
     staff = client_on(province.bank_a, province.a_credit)
-    upload = SimpleUploadedFile("inspection-notes.txt", "现场核查记录".encode())
+    from tests.test_uploads import pdf_bytes
+
+    notes = pdf_bytes()  # the dossier takes pictures and PDFs (core.uploads)
+    upload = SimpleUploadedFile("inspection-notes.pdf", notes)
     assert staff.post(f"/console/merchants/{mid}/documents/",
                       {"title": "核查记录", "file": upload}).status_code == 302
     with schema_context(province.bank_a.schema_name):
@@ -136,7 +139,7 @@ def test_private_documents_are_for_the_banks_staff_only(province, client_on):
     url = f"/console/merchants/{mid}/files/document/{doc.pk}/"
     response = staff.get(url)
     assert response.status_code == 200
-    assert b"".join(response.streaming_content).decode() == "现场核查记录"
+    assert b"".join(response.streaming_content) == notes
     assert client_on(province.bank_a, province.shopper).get(url).status_code == 404
     assert client_on(province.bank_b, province.b_admin).get(url).status_code == 404
     assert client_on(province.bank_a, province.b_admin).get(url).status_code == 404

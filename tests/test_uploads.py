@@ -4,6 +4,7 @@ that it cannot run; files stored before the policy are re-checked and set aside.
 
 from __future__ import annotations
 
+import datetime
 import io
 import struct
 import zlib
@@ -17,8 +18,11 @@ from django.test.utils import isolate_apps
 from django_tenants.utils import schema_context
 from PIL import Image
 
+from accounts.services import user_register
 from admission.models import Dossier, DossierDocument, Inspection, Licence
-from catalog.models import Batch, Product
+from admission.services import document_add, licence_set_scan
+from catalog.models import Batch, MerchantMember, Product
+from catalog.services import batch_create
 from core import uploads
 from core.checks import upload_field_errors
 from tests.catalog_factories import apply_merchant, approved_merchant, listed_product
@@ -174,15 +178,12 @@ def shop(province):
     merchant, dossier = approved_merchant(province.bank_a, province.a_admin)
     product = listed_product(merchant, name="上传测试罗汉果")
     with schema_context(province.bank_a.schema_name):
-        from catalog.services import batch_create
-        import datetime
-        batch = batch_create(product=product, code="UP-1", harvest_date=datetime.date(2026, 1, 5),
-                             farm="上传农场")
+        batch = batch_create(product=product, code="UP-1",
+                             harvest_date=datetime.date(2026, 1, 5), farm="上传农场")
     return merchant, dossier, product, batch
 
 
 def owner_of(merchant):
-    from catalog.models import MerchantMember
     return MerchantMember.objects.filter(merchant=merchant).select_related("user").first().user
 
 
@@ -380,7 +381,6 @@ def test_a_stored_html_file_is_never_served_as_a_page(client_on, province):
 def test_private_dossier_files_only_to_the_admitting_banks_staff(client_on, province, shop):
     merchant, dossier, _product, _batch = shop
     with schema_context(province.bank_a.schema_name):
-        from admission.services import document_add
         doc = document_add(dossier=dossier, title="现场照片", file=good("jpeg"),
                            actor=province.a_admin)
     url = f"/console/merchants/{merchant.pk}/files/document/{doc.pk}/"
@@ -397,7 +397,6 @@ def test_the_original_name_is_kept_as_data_and_shown_escaped(client_on, province
     merchant, dossier, _product, _batch = shop
     with schema_context(province.bank_a.schema_name):
         licence = Licence.objects.filter(dossier=dossier).first()
-        from admission.services import licence_set_scan
         licence_set_scan(dossier=dossier, licence_id=licence.pk, actor=owner_of(merchant),
                          document=SimpleUploadedFile('<img src=x onerror=alert(1)>.pdf',
                                                      pdf_bytes()))
@@ -459,7 +458,6 @@ def test_an_applicant_cannot_upload_a_page_as_the_licence_scan(client_on, provin
     dossier = apply_merchant(province.bank_a)
     with schema_context(province.bank_a.schema_name):
         dossier = Dossier.objects.get(pk=dossier.pk)
-    from accounts.services import user_register
     applicant = user_register(username="upload-applicant", password=province.password)
     response = client_on(province.bank_a, applicant).post("/merchant/apply/", {
         "shop_name": "脚本合作社", "kind": "cooperative", "county": "甲县",
