@@ -59,6 +59,11 @@ def api_exception_handler(exc, context):
                         status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ApplicationError):
         errors = {exc.field or "non_field_errors": [exc.message]}
+        if exc.code == "gateway_unavailable":
+            # An outside service did not answer: try again later, nothing was done twice.
+            return Response({"message": exc.message, "errors": errors},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": "30"})
         return Response({"message": exc.message, "errors": errors}, status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

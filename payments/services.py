@@ -291,12 +291,17 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str)
     return _apply_intent(payment, intent)
 
 
+# What the HTTP client says when it could not connect at all (urllib3's wording).
+NOT_CONNECTED = ("Failed to establish a new connection", "Connection refused")
+
+
 def charge_outcome_unknown(exc: stripe.StripeError) -> bool:
     """A gateway error after which the charge may or may not have happened: the
     connection failed or the gateway failed (5xx). A refused request (4xx) charged
     nothing."""
     if isinstance(exc, stripe.APIConnectionError):
-        return True
+        # A connection that was never made sent nothing: nothing can have been charged.
+        return not any(sign in str(exc) for sign in NOT_CONNECTED)
     status = getattr(exc, "http_status", None)
     return status is None or status >= 500
 
