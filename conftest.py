@@ -16,9 +16,15 @@ from types import SimpleNamespace
 
 import pytest
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 PASSWORD = "Test@pass-2026"
+
+# Property tests run the same examples every time (seeded from each test), so that a
+# failure is reproduced by running the suite again; no example database between runs.
+hypothesis_settings.register_profile("platform", derandomize=True, database=None)
+hypothesis_settings.load_profile("platform")
 
 TEST_TMP = Path(os.environ.get("PLATFORM_TEST_TMP", "/tmp"))
 
