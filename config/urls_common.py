@@ -6,6 +6,7 @@ from django.views.i18n import set_language
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.api import SignInUnlockApi
 from core import views as core_views
 from orders import api_urls as orders_api_urls
 
@@ -21,6 +22,7 @@ def common_urls(urlconf: str) -> list:
         path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"),
              name="api-docs"),
         path("api/v1/me/", include("accounts.api_urls")),
+        path("api/v1/sign-in/unlock/", SignInUnlockApi.as_view(), name="api-sign-in-unlock"),
         # Buying and paying work on the portal and on every bank's storefront.
         path("", include("orders.urls")),
         path("pay/", include("payments.urls")),
