@@ -191,7 +191,8 @@ def web_server(province, django_db_blocker):
     server = ManagedProcess(
         name="web",
         args=[sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-              f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"],
+              f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning",
+              "--limit-request-line", "8190"],
         port=port, env=env, log_path=TEST_TMP / "web.log").start()
     yield SimpleNamespace(port=port, url=lambda host="localhost", path="/":
                           f"http://{host}:{port}{path}")

@@ -100,7 +100,8 @@ class Command(BaseCommand):
                 name="web",
                 args=[python, "-m", "gunicorn", "config.wsgi:application",
                       "--bind", f"{opts['bind']}:{port}", "--workers", str(opts["workers"]),
-                      "--access-logfile", "-", "--log-level", "warning"],
+                      "--access-logfile", "-", "--log-level", "warning",
+              "--limit-request-line", "8190"],
                 port=port, env=child_env).start())
 
             self._print_welcome(port, summary)

@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "core.middleware.RejectNulMiddleware",
+    "core.middleware.LimitUrlLengthMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -394,6 +395,10 @@ STORAGES = {
 MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# Longer URLs (path and query, bytes) get the platform's 414; gunicorn lets request lines
+# up to 8190 bytes through to here (platform/gunicorn.conf.py, config.run, the tests).
+MAX_URL_BYTES = int(env("MAX_URL_BYTES", "6144"))
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
