@@ -153,6 +153,11 @@ def _child_env() -> dict[str, str]:
         "REDIS_URL": os.environ["REDIS_URL"],
         "STRIPE_API_BASE": os.environ["STRIPE_API_BASE"],
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        # Production mode (DEBUG off, as before), with values made for the tests (the
+        # secret key is the test session's own, tests/services_plugin.py).
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": ".localhost,localhost,127.0.0.1",
+        "DJANGO_HTTPS": "false",
     }
 
 

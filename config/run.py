@@ -18,6 +18,8 @@ import time
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# A development entry point: the settings refuse development values otherwise.
+os.environ.setdefault("DJANGO_DEBUG", "true")
 django.setup()
 
 from django.conf import settings  # noqa: E402

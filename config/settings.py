@@ -40,9 +40,13 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in (env(name, default) or "").split(",") if item.strip()]
 
 
+# Production is the default of this module: without DJANGO_DEBUG it refuses to start on
+# development values (below). Development entry points declare themselves: manage.py,
+# `make run` (config.run) and the test session set DJANGO_DEBUG=true unless it is set.
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production-0123456789")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "*")
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789"
+SECRET_KEY = env("DJANGO_SECRET_KEY", DEV_SECRET_KEY if DEBUG else "")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "*" if DEBUG else "")
 
 # Hosts on which the federation portal (the public schema) answers. Every other host must
 # belong to a member bank, or it gets the unknown-host 404 page.
@@ -400,7 +404,19 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # up to 8190 bytes through to here (platform/gunicorn.conf.py, config.run, the tests).
 MAX_URL_BYTES = int(env("MAX_URL_BYTES", "6144"))
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS, all from one switch (default: on unless DEBUG). The proxy in front terminates
+# TLS and says so in X-Forwarded-Proto; /healthz stays reachable over plain HTTP for
+# the container's health check.
+HTTPS = env_bool("DJANGO_HTTPS", not DEBUG)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = int(env("DJANGO_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 LOGGING = {
@@ -418,3 +434,30 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "accounts.backends.UsernameOrPhoneBackend",
 ]
+
+
+# --- refuse development values in production ----------------------------------------------
+
+
+def _refuse_development_values() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    problems = []
+    if not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50:
+        problems.append("DJANGO_SECRET_KEY must be set to a long random value (50+ "
+                        "characters), not the development key")
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        problems.append("DJANGO_ALLOWED_HOSTS must list the platform's host names "
+                        "(e.g. .mall.example.cn,mall.example.cn), not '*'")
+    if STRIPE_API_BASE is None and STRIPE_API_KEY.startswith("sk_test_"):
+        problems.append("STRIPE_API_KEY is a test key (sk_test_...) against the real "
+                        "gateway (STRIPE_API_BASE=stripe): set the live key")
+    if problems:
+        raise ImproperlyConfigured(
+            "Refusing to start with development values while DJANGO_DEBUG is off: "
+            + "; ".join(problems) + ". For development set DJANGO_DEBUG=true "
+            "(see docs/operations.md, production checklist).")
+
+
+if not DEBUG:
+    _refuse_development_values()
