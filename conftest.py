@@ -16,9 +16,15 @@ from types import SimpleNamespace
 
 import pytest
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 PASSWORD = "Test@pass-2026"
+
+# Property tests run the same examples every time (seeded from each test), so that a
+# failure is reproduced by running the suite again; no example database between runs.
+hypothesis_settings.register_profile("platform", derandomize=True, database=None)
+hypothesis_settings.load_profile("platform")
 
 TEST_TMP = Path(os.environ.get("PLATFORM_TEST_TMP", "/tmp"))
 
@@ -75,6 +81,15 @@ def province(django_db_setup, django_db_blocker):
 def _no_listing_cache(settings):
     """Tests see the catalog as it is at once (the storefront caches counts and facets)."""
     settings.CATALOG_LISTING_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    """Counters in Redis (the desk's code throttling) are not rolled back with a test."""
+    yield
+    from core import throttle
+
+    throttle.clear_all()
 
 
 @pytest.fixture(autouse=True)
@@ -138,6 +153,11 @@ def _child_env() -> dict[str, str]:
         "REDIS_URL": os.environ["REDIS_URL"],
         "STRIPE_API_BASE": os.environ["STRIPE_API_BASE"],
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        # Production mode (DEBUG off, as before), with values made for the tests (the
+        # secret key is the test session's own, tests/services_plugin.py).
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": ".localhost,localhost,127.0.0.1",
+        "DJANGO_HTTPS": "false",
     }
 
 
@@ -176,7 +196,8 @@ def web_server(province, django_db_blocker):
     server = ManagedProcess(
         name="web",
         args=[sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
-              f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"],
+              f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning",
+              "--limit-request-line", "8190"],
         port=port, env=env, log_path=TEST_TMP / "web.log").start()
     yield SimpleNamespace(port=port, url=lambda host="localhost", path="/":
                           f"http://{host}:{port}{path}")

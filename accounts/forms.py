@@ -27,3 +27,14 @@ class ProfileForm(forms.Form):
     display_name = forms.CharField(label=_("Display name"), max_length=60, required=False)
     phone = forms.CharField(label=_("Mobile number"), max_length=11, required=False)
     email = forms.EmailField(label=_("Email"), required=False)
+
+
+class UnlockForm(forms.Form):
+    username = forms.CharField(label=_("Username or mobile number"), max_length=150,
+                               required=False)
+    address = forms.GenericIPAddressField(label=_("IP address"), required=False)
+
+    def __init__(self, *args, with_address: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not with_address:
+            del self.fields["address"]

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
+from axes.utils import reset
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import BuyerKind, Consent, ConsentPurpose, Segment, User
+from accounts.signin import account_of_credentials
+from banks.models import BankEvent, StaffMembership, StaffRole
 from core.errors import validation_errors
 from core.validators import validate_cn_mobile
+
+log = logging.getLogger(__name__)
 
 
 def _check_phone_free(phone: str, *, exclude_pk: int | None = None) -> None:
@@ -125,3 +132,81 @@ def consent_withdraw(*, user: User, purpose: str, bank=None) -> int:
     """Withdraw a live consent; returns how many were withdrawn (0 or 1)."""
     return Consent.objects.filter(user=user, bank=bank, purpose=purpose,
                                   withdrawn_at__isnull=True).update(withdrawn_at=timezone.now())
+
+
+@transaction.atomic
+def sign_in_unlock(*, actor, bank, identifier: str = "", address: str = "") -> int:
+    """Clear the failed sign-ins of an account (username or mobile number) and/or of an
+    address, so that they may sign in at once. Returns how many records were cleared.
+
+    ``actor`` None is the operator on the server's command line (``manage.py
+    sign_in_unlock``), who may unlock anything, like a federation admin.
+    A federation admin (on the portal, ``bank`` None) may unlock any account and address.
+    A bank admin (on their bank's domain) may unlock shoppers and their own bank's staff,
+    never a federation admin or another bank's staff, and no address (an address may be
+    shared by the customers of several banks). Each unlock is written to the bank's audit
+    trail (``BankEvent``), or the ``accounts.signin`` log for the federation.
+    """
+    identifier, address = (identifier or "").strip(), (address or "").strip()
+    if bank is None:
+        if actor is not None and not getattr(actor, "is_federation_admin", False):
+            raise PermissionDenied
+    elif actor is None or not StaffMembership.objects.filter(user=actor, bank=bank,
+                                            role=StaffRole.BANK_ADMIN).exists():
+        raise PermissionDenied
+    if not identifier and not address:
+        raise ValidationError({"username": [_("Enter the username or mobile number.")]})
+    if address and bank is not None:
+        raise ValidationError({"address": [_("Only the federation can unlock an address.")]})
+    user = None
+    if identifier:
+        username = account_of_credentials(None, {"username": identifier})
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise ValidationError({"username": [_("No account has this username or mobile "
+                                                  "number.")]})
+        if bank is not None and (user.is_federation_admin or StaffMembership.objects.filter(
+                user=user).exclude(bank=bank).exists()):
+            raise ValidationError({"username": [_("This account is not one your bank can "
+                                                  "unlock.")]})
+    cleared = 0
+    if user is not None:
+        cleared += reset(username=user.username)
+    if address:
+        cleared += reset(ip=address)
+    detail = {"user_id": user.pk if user else None,
+              "username": user.username if user else "", "address": address,
+              "cleared": cleared}
+    if bank is not None:
+        BankEvent.objects.create(bank=bank, actor=actor, action="sign_in_unlocked",
+                                 detail=detail)
+    log.warning("sign-in unlocked by %s (bank %s): %s",
+                                        getattr(actor, "username", "the operator"),
+                                        bank.code if bank else "-", detail)
+    return cleared
+
+
+@transaction.atomic
+def api_token_create(*, user: User):
+    """A new API token for ``user``: returns the stored row and the token itself, which is
+    shown once (only its hash is kept)."""
+    from knox.models import AuthToken
+    from knox.settings import knox_settings
+
+    limit = knox_settings.TOKEN_LIMIT_PER_USER
+    if limit is not None and AuthToken.objects.filter(
+            user=user, expiry__gt=timezone.now()).count() >= limit:
+        raise ValidationError({"non_field_errors": [
+            _("You have %(n)d tokens already: revoke one first.") % {"n": limit}]})
+    return AuthToken.objects.create(user=user)
+
+
+@transaction.atomic
+def api_token_revoke(*, user: User, token_key: str) -> int:
+    """Revoke the caller's own token(s) starting with ``token_key``; returns how many."""
+    from knox.models import AuthToken
+
+    if not token_key:
+        return 0
+    deleted, _per_model = AuthToken.objects.filter(user=user, token_key=token_key).delete()
+    return deleted

@@ -2,13 +2,18 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from accounts.forms import LoginForm, ProfileForm, RegisterForm
+from accounts import selectors, services
+from accounts.forms import LoginForm, ProfileForm, RegisterForm, UnlockForm
 from accounts.profile import profile_lines
 from accounts.services import user_register, user_update_profile
+from banks.models import StaffRole
+from banks.selectors import membership_for
 from core.forms import add_service_errors
 
 
@@ -53,5 +58,68 @@ def profile(request):
             messages.success(request, _("Profile saved."))
             return redirect("accounts:profile")
     status = 400 if request.method == "POST" else 200
-    return render(request, "accounts/profile.html",
-                  {"form": form, "roles": profile_lines(user)}, status=status)
+    return _profile_page(request, form, status=status)
+
+
+def _profile_page(request, form, *, status: int = 200, new_token: str = ""):
+    user = request.user
+    if form is None:
+        form = ProfileForm(initial={"display_name": user.display_name, "phone": user.phone,
+                                    "email": user.email})
+    return render(request, "accounts/profile.html", {
+        "form": form, "roles": profile_lines(user),
+        "tokens": selectors.api_token_list(user=user), "new_token": new_token,
+        "can_unlock": _can_unlock(request)}, status=status)
+
+
+@login_required
+@require_POST
+def token_create(request):
+    """The new token is shown on this answer only (it is not kept anywhere)."""
+    try:
+        _row, token = services.api_token_create(user=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect("accounts:profile")
+    return _profile_page(request, None, new_token=token)
+
+
+@login_required
+@require_POST
+def token_revoke(request, key: str):
+    if services.api_token_revoke(user=request.user, token_key=key):
+        messages.success(request, _("The token was revoked."))
+    return redirect("accounts:profile")
+
+
+def _can_unlock(request) -> bool:
+    bank = getattr(request, "bank", None)
+    if bank is None:
+        return bool(request.user.is_federation_admin)
+    membership = membership_for(user=request.user, bank=bank)
+    return membership is not None and membership.role == StaffRole.BANK_ADMIN
+
+
+@login_required
+def sign_in_unlock(request):
+    """Bank admins and federation admins clear an account's failed sign-ins."""
+    if not _can_unlock(request):
+        raise Http404
+    bank = getattr(request, "bank", None)
+    form = UnlockForm(request.POST or None, with_address=bank is None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cleared = services.sign_in_unlock(
+                actor=request.user, bank=bank, identifier=form.cleaned_data["username"],
+                address=form.cleaned_data.get("address") or "")
+        except PermissionDenied:
+            raise Http404
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Unlocked: %(n)d failed sign-ins cleared; signing in "
+                                        "works at once.") % {"n": cleared})
+            return redirect("accounts:unlock")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/unlock.html", {"form": form}, status=status)

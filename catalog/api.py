@@ -3,7 +3,9 @@ domain of the merchant's bank, members only)."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -54,6 +56,9 @@ class ProductListApi(APIView):
         category = None
         if request.query_params.get("category"):
             category = get_object_or_404(Category, slug=request.query_params["category"])
+        if selectors.search_too_long(request.query_params):
+            raise DjangoValidationError({"q": [
+                _("Search with at most %(n)d characters.") % {"n": selectors.SEARCH_MAX_CHARS}]})
         lq = selectors.parse_listing_query(request.query_params, category=category)
         listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
         return Response(self.ListingSerializer(listing).data)

@@ -266,6 +266,15 @@ def _facets(lq: ListingQuery) -> dict[str, list[dict]]:
     }
 
 
+# The longest search the storefront runs, in characters: the search box says so
+# (maxlength) and a longer one is refused with a message instead of being run.
+SEARCH_MAX_CHARS = 60
+
+
+def search_too_long(params) -> bool:
+    return len((params.get("q") or "").strip()) > SEARCH_MAX_CHARS
+
+
 def parse_listing_query(params, *, category: Category | None = None) -> ListingQuery:
     def to_int(value, default):
         try:
@@ -276,7 +285,7 @@ def parse_listing_query(params, *, category: Category | None = None) -> ListingQ
     sort = params.get("sort") or "relevance"
     price = params.get("price") or ""
     return ListingQuery(
-        q=(params.get("q") or "").strip()[:60],
+        q=(params.get("q") or "").strip()[:SEARCH_MAX_CHARS],
         category=category,
         origin=(params.get("origin") or "").strip()[:60],
         price=price if any(b[0] == price for b in PRICE_BANDS) else "",

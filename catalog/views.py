@@ -68,7 +68,14 @@ def home(request):
     return render(request, "catalog/portal_home.html", context)
 
 
+def _search_too_long_page(request):
+    return render(request, "catalog/search_too_long.html", {
+        "max_chars": selectors.SEARCH_MAX_CHARS}, status=400)
+
+
 def search(request):
+    if selectors.search_too_long(request.GET):
+        return _search_too_long_page(request)
     lq = selectors.parse_listing_query(request.GET)
     listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
     return render(request, "catalog/listing.html",
@@ -77,6 +84,8 @@ def search(request):
 
 def category(request, slug: str):
     cat = get_object_or_404(Category, slug=slug)
+    if selectors.search_too_long(request.GET):
+        return _search_too_long_page(request)
     lq = selectors.parse_listing_query(request.GET, category=cat)
     listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
     return render(request, "catalog/listing.html",

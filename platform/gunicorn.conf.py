@@ -27,6 +27,11 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5  # behind a proxy that keeps connections open
 
+# Request lines up to gunicorn's maximum: a long search (Chinese is 9 bytes a character
+# once URL-encoded) reaches Django, which answers it with the platform's own message
+# (MAX_URL_BYTES, the search's length limit) instead of gunicorn's raw error page.
+limit_request_line = 8190
+
 # Recycle workers now and then so that slow leaks cannot grow without bound.
 max_requests = 1000
 max_requests_jitter = 100

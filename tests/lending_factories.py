@@ -3,20 +3,19 @@ profiles computed from their real orders, under a policy whose tier thresholds t
 
 from __future__ import annotations
 
-import uuid
-
 from django_tenants.utils import schema_context
 
 from accounts.models import ConsentPurpose
 from accounts.services import consent_grant, user_register
 from lending import services as lending
 from lending.models import PartyKind
+from tests import unique
 
 PASSWORD = "Test@pass-2026"
 
 
 def buyer(*, business: bool = False, phone: str = ""):
-    name = f"t-buyer-{uuid.uuid4().hex[:8]}"
+    name = f"t-buyer-{unique.tag(8)}"
     return user_register(username=name, password=PASSWORD, phone=phone, display_name=name,
                          buyer_kind="business" if business else "individual",
                          business_name="乡村小超市" if business else "")

@@ -10,6 +10,7 @@ from catalog.services import SkuSpec, product_create, product_transition
 from orders import services as orders
 from orders.models import Cart
 from payments import services as payments
+from tests import unique
 from tests.catalog_factories import approved_merchant, category
 
 GOOD_CARD = payments.Card("4242 4242 4242 4242", 12, 2030, "123")
@@ -39,7 +40,7 @@ def market(province, *, stock_a=20, stock_b=20):
 
 
 def _short() -> str:
-    return uuid.uuid4().hex[:6]
+    return unique.tag()
 
 
 ADDRESS = orders.DeliveryAddress("张三", "13700000001", "甲县人民路 18 号 3 单元")

@@ -3,7 +3,6 @@ service, mall offers in a bank's schema."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from django.utils import timezone
@@ -11,12 +10,13 @@ from django_tenants.utils import schema_context
 
 from rewards import services as rewards
 from rewards.models import MallOffer
+from tests import unique
 
 
 def grant(bank, user, points, *, on=None):
     with schema_context(bank.schema_name):
         return rewards._earn(bank=bank, user_id=user.pk, points=points,
-                             reference=f"test:{uuid.uuid4().hex[:10]}", note="测试积分", on=on)
+                             reference=f"test:{unique.tag(10)}", note="测试积分", on=on)
 
 
 def offer(bank, merchant, sku, **fields):

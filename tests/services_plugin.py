@@ -26,6 +26,13 @@ os.environ.setdefault("PLATFORM_TEST_TMP", str(TEST_TMP))
 # variable reaches the worker and web server the tests start, so they verify the hashes.
 os.environ["PLATFORM_INSECURE_FAST_PASSWORD_HASHER"] = "1"
 
+# The test session is development (the settings refuse development values otherwise);
+# pytest-django still runs the tests with DEBUG off. The web server and worker it starts
+# run in production mode with explicit test values (conftest._child_env).
+os.environ.setdefault("DJANGO_DEBUG", "true")
+# One key for the session and its child processes (sessions, code hashes are shared).
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-session-only-key-" + "0123456789abcdef" * 3)
+
 
 def _start() -> None:
     if not os.environ.get("REDIS_URL"):

@@ -23,6 +23,7 @@ from orders import services as orders
 from orders.models import AssistedOrder, CheckoutStatus, Fulfilment, OrderStatus
 from payments import desk
 from payments.models import DeskPayment, LedgerTransaction, Payment, Posting
+from tests import unique
 from tests.orders_factories import market, pay
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def _sms_in_memory(settings):
 
 
 def _phone() -> str:
-    return "139" + f"{uuid.uuid4().int % 10**8:08d}"
+    return unique.mobile("139")
 
 
 def _code_of(phone: str) -> str:

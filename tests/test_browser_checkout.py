@@ -11,7 +11,6 @@ balances and reservations other test modules look at are as they were.
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -22,7 +21,7 @@ from orders import services as orders
 from orders.models import Checkout, CheckoutStatus, Fulfilment, Order, OrderStatus
 from payments import services as payments
 from payments.models import PaymentStatus
-from tests import test_browser
+from tests import test_browser, unique
 from tests.catalog_factories import approved_merchant
 from tests.orders_factories import pay, place, product_with_sku
 from tests.test_browser import shot
@@ -39,7 +38,7 @@ PHONE_WIDTH = 390
 
 @pytest.fixture(scope="module")
 def store(province, django_db_blocker):
-    tag = uuid.uuid4().hex[:6]
+    tag = unique.tag()
     with django_db_blocker.unblock():
         m_a, _ = approved_merchant(province.bank_a, province.a_manager,
                                    name=f"甲县红星果园{tag}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,7 +20,7 @@ from orders import services as orders
 from orders.models import AssistedOrder, CheckoutStatus, Order
 from payments import services as payments
 from payments.models import DeskPayment
-from tests import test_browser
+from tests import test_browser, unique
 from tests.catalog_factories import approved_merchant
 from tests.orders_factories import product_with_sku
 from tests.test_browser import shot
@@ -36,7 +35,7 @@ PHONE_WIDTH = 390
 
 @pytest.fixture(scope="module")
 def desk_store(province, django_db_blocker):
-    tag = uuid.uuid4().hex[:6]
+    tag = unique.tag()
     with django_db_blocker.unblock():
         m_a, _ = approved_merchant(province.bank_a, province.a_manager, name=f"甲县柜台果园{tag}")
         sku = product_with_sku(m_a, name=f"甲县冬枣{tag}", price="32.00", stock=30)

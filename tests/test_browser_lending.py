@@ -10,7 +10,6 @@ fixture puts bank A's lending policy back and refunds the card-paid history orde
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -24,7 +23,7 @@ from orders import services as orders
 from orders.models import Checkout, CheckoutStatus, Order
 from payments import services as payments
 from payments import settlement
-from tests import test_browser
+from tests import test_browser, unique
 from tests.catalog_factories import approved_merchant
 from tests.lending_factories import PASSWORD, buyer, scored_buyer
 from tests.orders_factories import pay, place, product_with_sku
@@ -42,7 +41,7 @@ LENIENT = {"tier_a_min": 400, "tier_b_min": 350, "tier_c_min": 300}
 
 @pytest.fixture(scope="module")
 def store(province, django_db_blocker):
-    tag = uuid.uuid4().hex[:6]
+    tag = unique.tag()
     bank = province.bank_a
     with django_db_blocker.unblock():
         with schema_context(bank.schema_name):

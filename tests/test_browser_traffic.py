@@ -23,7 +23,7 @@ from federation.models import (
     DailyRegionStat,
     DailySegmentStat,
 )
-from tests import test_browser
+from tests import test_browser, unique
 from tests.catalog_factories import approved_merchant, listed_product
 from tests.test_browser import shot
 
@@ -42,9 +42,7 @@ MODELS = (DailyPairStat, DailyMerchantStat, DailyProductStat, DailyRegionStat,
 
 @pytest.fixture(scope="module")
 def history(province, django_db_blocker):
-    import uuid
-
-    tag = uuid.uuid4().hex[:6]
+    tag = unique.tag()
     a, b = province.bank_a, province.bank_b
     with django_db_blocker.unblock():
         m_a, _ = approved_merchant(a, province.a_manager, name=f"甲县果园{tag}")

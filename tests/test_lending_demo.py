@@ -3,7 +3,6 @@ come from that history, loans in every state, and nothing added when loaded agai
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -27,6 +26,7 @@ from lending.models import (
 )
 from orders.models import Order, OrderStatus
 from payments.selectors import trial_balance
+from tests import unique
 from tests.catalog_factories import approved_merchant
 from tests.orders_factories import product_with_sku
 
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _bank(tag: str):
-    code = f"ld{tag}{uuid.uuid4().hex[:4]}"
+    code = f"ld{tag}{unique.tag(4)}"
     bank = bank_onboard(code=code, name=f"{code}农商行", short_name=f"{code}行",
                         region="测试市", slogan="", brand_color="#1f7a4d",
                         branches=[BranchSpec(code="hq", name="营业部", county=f"{code}县",

@@ -4,7 +4,6 @@ the local Stripe-compatible server."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -24,6 +23,7 @@ from orders.models import (
 )
 from payments import selectors as ledger
 from payments.models import PaymentStatus
+from tests import unique
 from tests.catalog_factories import approved_merchant
 from tests.orders_factories import market, pay, place
 
@@ -46,7 +46,7 @@ def paid(buyer, bank, lines, **kwargs):
 
 
 def new_buyer(phone=None):
-    return user_register(username=f"buyer-{uuid.uuid4().hex[:8]}", password="Test@pass-2026",
+    return user_register(username=f"buyer-{unique.tag(8)}", password="Test@pass-2026",
                          phone=phone or "")
 
 

@@ -17,6 +17,7 @@ from orders.models import Cart, Checkout, CheckoutStatus, Refund
 from payments import selectors as ledger
 from payments.gateway import stripe_client
 from payments.models import LedgerTransaction, Payment, PaymentStatus, Posting
+from tests import unique
 from tests.orders_factories import market
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def shop(province):
 
 
 def fresh_user(province, prefix: str):
-    return user_register(username=f"{prefix}-{uuid.uuid4().hex[:6]}",
+    return user_register(username=f"{prefix}-{unique.tag()}",
                          password=province.password)
 
 

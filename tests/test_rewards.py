@@ -5,7 +5,6 @@ quantity and per-customer limit under concurrency; one bank's points invisible t
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -28,6 +27,7 @@ from rewards.models import (
     PointsLot,
     Redemption,
 )
+from tests import unique
 from tests.lending_factories import buyer
 from tests.orders_factories import market, pay, place
 from tests.test_settlement import _complete
@@ -46,7 +46,7 @@ def _ledger_ok(user_id: int) -> int:
 def _grant(bank, user, points, *, on=None, ref=None):
     with schema_context(bank.schema_name):
         return rewards._earn(bank=bank, user_id=user.pk, points=points,
-                             reference=ref or f"test:{uuid.uuid4().hex[:8]}", note="test",
+                             reference=ref or f"test:{unique.tag(8)}", note="test",
                              on=on)
 
 

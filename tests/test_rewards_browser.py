@@ -9,7 +9,6 @@ bank's lots."""
 
 from __future__ import annotations
 
-import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -19,7 +18,7 @@ from django_tenants.utils import schema_context
 from accounts.services import user_register
 from rewards import services as rewards
 from rewards.models import MallOffer, Redemption
-from tests import test_browser
+from tests import test_browser, unique
 from tests.catalog_factories import approved_merchant
 from tests.orders_factories import product_with_sku
 from tests.rewards_factories import grant, offer
@@ -34,7 +33,7 @@ phone_page = test_browser.phone_page
 
 @pytest.fixture(scope="module")
 def mall(province, django_db_blocker):
-    tag = uuid.uuid4().hex[:6]
+    tag = unique.tag()
     bank = province.bank_a
     with django_db_blocker.unblock():
         merchant, _ = approved_merchant(bank, province.a_manager, name=f"积分果园{tag}")

@@ -5,8 +5,6 @@ balanced, and nothing added when loaded again."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from django.db.models import Sum
 from django_tenants.utils import schema_context
@@ -28,6 +26,7 @@ from payments.models import DeskPayment
 from payments.selectors import trial_balance
 from rewards import services as rewards
 from rewards.models import EarningRule, MallOffer, PointsEntry, Redemption
+from tests import unique
 from tests.catalog_factories import approved_merchant
 from tests.orders_factories import product_with_sku
 
@@ -35,7 +34,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _bank(tag: str):
-    code = f"rd{tag}{uuid.uuid4().hex[:4]}"
+    code = f"rd{tag}{unique.tag(4)}"
     bank = bank_onboard(code=code, name=f"{code}农商行", short_name=f"{code}行",
                         region="测试市", slogan="", brand_color="#1f7a4d",
                         branches=[BranchSpec(code="hq", name="营业部", county=f"{code}县",

@@ -19,7 +19,6 @@ import signal
 import socket
 import sys
 import time
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -45,6 +44,7 @@ from payments.models import (
 )
 from payments.services import Leg, ledger_account, ledger_post
 from payments.tasks import run_settlement
+from tests import unique
 from tests.catalog_factories import approved_merchant
 from tests.orders_factories import pay, place, product_with_sku
 
@@ -63,7 +63,7 @@ def _start_worker(concurrency: int = 1):
     from config.embedded import ManagedProcess
     from conftest import TEST_TMP, _child_env
 
-    name = f"crash-{uuid.uuid4().hex[:6]}"
+    name = f"crash-{unique.tag()}"
     worker = ManagedProcess(
         name=name,
         args=[sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
@@ -131,7 +131,7 @@ def _books(province, *, bulk: int) -> SimpleNamespace:
     A's storefront, so bank B's orders owe bank A a referral fee."""
     from accounts.services import user_register
 
-    tag = uuid.uuid4().hex[:6]
+    tag = unique.tag()
     pairs = [approved_merchant(bank, staff, name=f"{label}{tag}")
              for bank, staff, label in ((province.bank_a, province.a_manager, "结算甲一"),
                                         (province.bank_a, province.a_manager, "结算甲二"),

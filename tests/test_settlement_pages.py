@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-import uuid
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -26,7 +25,7 @@ from core.errors import ApplicationError
 from payments import settlement
 from payments.models import PayoutLine, PayoutStatus, RunStatus, SettlementRun
 from payments.tasks import run_settlement
-from tests import test_browser
+from tests import test_browser, unique
 from tests.orders_factories import market, pay, place
 from tests.test_browser import shot
 from tests.test_settlement import _account, _complete
@@ -357,7 +356,7 @@ def worker_run(province, celery_worker_process, django_db_blocker):
             assert time.monotonic() < deadline, f"the run did not finish: {seen}"
             time.sleep(0.3)
         yield SimpleNamespace(shop=shop, order=order, run_id=run_id, seen=seen,
-                              client=client, tag=uuid.uuid4().hex[:6])
+                              client=client, tag=unique.tag())
 
 
 @pytest.mark.worker

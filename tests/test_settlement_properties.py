@@ -63,6 +63,7 @@ from payments.models import (
     RunStatus,
     SettlementItem,
 )
+from tests import unique
 from tests.catalog_factories import approved_merchant
 from tests.orders_factories import DECLINED_CARD, GOOD_CARD, market, place, product_with_sku
 
@@ -100,14 +101,14 @@ class World:
         self.province = province
         shop = market(province, stock_a=STOCK, stock_b=STOCK)
         merchant_c, _ = approved_merchant(province.bank_a, province.a_manager,
-                                          name=f"丙茶园{uuid.uuid4().hex[:6]}")
+                                          name=f"丙茶园{unique.tag()}")
         sku_c = product_with_sku(merchant_c, name="丙县绿茶", price="23.30", stock=STOCK)
         _set_account(shop.merchant_a, "6230000000000000111")
         _set_account(shop.merchant_b, "6231000000000000222")
         self.merchants = [shop.merchant_a, shop.merchant_b, merchant_c]
         self.merchant_c = merchant_c
         self.skus = [shop.sku_a, shop.sku_b, sku_c]
-        self.buyer = user_register(username=f"prop-buyer-{uuid.uuid4().hex[:8]}",
+        self.buyer = user_register(username=f"prop-buyer-{unique.tag(8)}",
                                    password=province.password)
         self.first_txn = (LedgerTransaction.objects.order_by("-pk").values_list(
             "pk", flat=True).first() or 0)

@@ -5,12 +5,10 @@ than the phone. Screenshots go to the test screenshots folder."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from accounts.services import user_register
-from tests import test_browser
+from tests import test_browser, unique
 from tests.catalog_factories import approved_merchant
 from tests.orders_factories import product_with_sku
 from tests.test_browser import shot
@@ -25,7 +23,7 @@ PHONE_WIDTH = 390
 
 @pytest.fixture(scope="module")
 def shop(province, django_db_blocker):
-    tag = uuid.uuid4().hex[:6]
+    tag = unique.tag()
     with django_db_blocker.unblock():
         merchant, _ = approved_merchant(province.bank_a, province.a_manager,
                                         name=f"甲县分享果园{tag}")

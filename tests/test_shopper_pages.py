@@ -5,7 +5,6 @@ and the authentication stand-in, orders, share links and referral attribution.""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -32,6 +31,7 @@ from orders.models import (
 )
 from orders.views import CART_TOKEN
 from payments.models import Payment, PaymentStatus
+from tests import unique
 from tests.orders_factories import AUTH_CARD, market, pay, place
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +54,7 @@ def english(client):
 
 
 def new_user(name: str | None = None, **extra):
-    return user_register(username=name or f"u-{uuid.uuid4().hex[:8]}",
+    return user_register(username=name or f"u-{unique.tag(8)}",
                          password="Test@pass-2026", **extra)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from datetime import timedelta
 from types import SimpleNamespace
@@ -39,6 +38,7 @@ from orders.models import (
     OrderLine,
 )
 from payments import services as payments
+from tests import unique
 from tests.orders_factories import ADDRESS, product_with_sku
 
 # django_db: the test database is set up for the module, and the main thread's
@@ -48,7 +48,7 @@ pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
 SESSIONS = 20
 BUYERS = 100
-TAG = uuid.uuid4().hex[:6]
+TAG = unique.tag()
 
 
 # --- running jobs in concurrent sessions ---------------------------------------------------

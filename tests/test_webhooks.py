@@ -30,6 +30,7 @@ from payments import selectors as ledger
 from payments import services as payments
 from payments.gateway import register_local_webhook, stripe_client
 from payments.models import LedgerTransaction, Payment, PaymentStatus, Posting, WebhookEvent
+from tests import unique
 from tests.orders_factories import AUTH_CARD, market, pay, place
 
 WEBHOOK_URL = "/api/v1/payments/webhooks/stripe/"
@@ -48,7 +49,7 @@ def sign(payload: bytes, *, secret: str | None = None, at: int | None = None) ->
 
 def event(kind: str, intent: dict) -> bytes:
     return json.dumps({
-        "id": f"evt_{uuid.uuid4().hex[:24]}", "object": "event", "type": kind,
+        "id": f"evt_{unique.tag(24)}", "object": "event", "type": kind,
         "api_version": "2017-08-15", "created": int(time.time()), "livemode": False,
         "data": {"object": intent}}).encode()
 
@@ -272,7 +273,7 @@ def test_the_local_server_delivers_webhooks_to_our_web_server(province, deliveri
         with django_db_blocker.unblock():
             shop = market(province)
             owner = shop.merchant_a.members.get().user
-            buyer = user_register(username=f"t-hook-buyer-{uuid.uuid4().hex[:6]}",
+            buyer = user_register(username=f"t-hook-buyer-{unique.tag()}",
                                   password=province.password)
             first = place(buyer, province.bank_a, [(shop.sku_a, 1)])
             paid = pay(first)
