@@ -100,6 +100,8 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 MIDDLEWARE = [
     "banks.middleware.BankRoutingMiddleware",  # first: picks the schema from the host
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every answer (served uploads set their own, stricter one)
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -394,6 +396,26 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(embedded.DATA_DIR / "media")))
 # storage's address) that serves /media/public/ with the headers of core.uploads.serve_file;
 # see docs/operations.md. `make run` serves uploads from the same process.
 MEDIA_URL = env("MEDIA_URL", "/media/")
+
+# Content-Security-Policy of the pages (django-csp): scripts only from this site (every
+# behaviour is in core/static/core/site.js, bound by data attributes; no inline script or
+# handler), no plugins, forms post to this site only. Inline style attributes are allowed:
+# they cannot run code. Pictures may come from the media origin when it is separate.
+_media_origin = "/".join(MEDIA_URL.split("/")[:3]) if "://" in MEDIA_URL else None
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", *([_media_origin] if _media_origin else [])],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    },
+}
 # Every upload is checked against its field's policy (core.uploads); the first handler
 # drops a file's bytes once it passes the largest cap any field has, as it streams in.
 FILE_UPLOAD_HANDLERS = [

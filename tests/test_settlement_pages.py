@@ -90,7 +90,7 @@ def test_a_bank_admin_starts_a_run_and_follows_it_to_the_batch(province, world, 
     assert REFUSED in text(again) and SettlementRun.objects.count() == count
     page = client.get(f"{HOME}runs/{run.pk}/")
     assert page.status_code == 200 and 'id="run-progress"' in text(page)
-    assert "setTimeout(poll, 2000)" in text(page)  # follows the run while under way
+    assert "data-progress-url=" in text(page)  # follows the run while under way (site.js)
     progress = client.get(f"{HOME}runs/{run.pk}/progress/").json()
     assert progress["status"] == "pending"
 
@@ -99,7 +99,7 @@ def test_a_bank_admin_starts_a_run_and_follows_it_to_the_batch(province, world, 
     assert progress["status"] == "completed" and progress["percent"] == 100
     assert progress["orders_done"] == progress["orders_total"] >= 1
     page = text(client.get(f"{HOME}runs/{run.pk}/"))
-    assert "setTimeout(poll" not in page
+    assert "data-progress-url=" not in page
     line = line_of(run, world.merchant_a)
     assert line.amount == Decimal("99.00")
     assert f'id="line-{line.pk}"' in page and "¥99.00" in page
