@@ -10,6 +10,7 @@ import contextlib
 
 import pytest
 from django.core.cache import cache
+from kombu import pools as kombu_pools
 
 from federation import recorder
 from tests import services_plugin
@@ -26,6 +27,26 @@ def redis_stopped():
         yield
     finally:
         redis.start()
+        _drop_pooled_redis_connections()
+
+
+def _drop_pooled_redis_connections() -> None:
+    """This test process keeps pooled connections (Celery's broker and results, the cache,
+    the traffic recorder) to the Redis that was stopped: drop them, so that the tests after
+    this one start from fresh connections, as a restarted process would."""
+    from config.celery import app
+
+    # What a forked worker process does with the connections it inherited.
+    kombu_pools.reset()
+    app._after_fork()
+    with contextlib.suppress(AttributeError):
+        app.control._after_fork()
+    backend_client = getattr(app.backend, "client", None)
+    if backend_client is not None:
+        backend_client.connection_pool.disconnect()
+    for pool in getattr(cache._cache, "_pools", {}).values():
+        pool.disconnect()
+    recorder.reset_client()
 
 
 @contextlib.contextmanager
