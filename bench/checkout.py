@@ -1,7 +1,7 @@
 """Checkout benchmark: how many checkouts per second ``orders.services.checkout_place``
 takes with N buyers at once, on one hot SKU and spread over many SKUs, against a baseline
 measured in the same run on the same database: the same number of single-row conditional
-updates, ``UPDATE catalog_sku SET stock = stock - 1 WHERE id = %s AND stock >= 1``, each
+updates, ``UPDATE catalog_sku SET reserved = reserved + 1 WHERE id = %s AND stock >= 1``, each
 its own transaction, at the same concurrency, on one hot row and on many rows.
 
 Buyers are processes (a pool of worker processes, each with ``django.setup()`` and its
@@ -62,7 +62,8 @@ PG_SETTINGS = (
     "default_transaction_isolation",
 )
 CODE_PATHS = ("orders", "payments", "catalog", "config")
-BASELINE_SQL = "UPDATE catalog_sku SET stock = stock - 1 WHERE id = %s AND stock >= 1"
+BASELINE_SQL = ("UPDATE catalog_sku SET reserved = reserved + 1 "
+                "WHERE id = %s AND stock >= 1")
 HOT_STOCK = 10_000_000
 STOCK = 1_000_000
 
@@ -96,7 +97,7 @@ def generate(n_skus: int, n_buyers: int) -> dict:
         for n in range(n_skus + 1))
     skus = Sku.objects.bulk_create(
         Sku(product=p, spec="5斤装", unit="箱", price=Decimal("39.90"),
-            stock=HOT_STOCK if n == 0 else STOCK)
+            on_hand=HOT_STOCK if n == 0 else STOCK)
         for n, p in enumerate(products))
     User = get_user_model()
     users = User.objects.bulk_create(User(username=f"buyer{n:05d}", password="!")

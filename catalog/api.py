@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -18,10 +18,10 @@ from catalog.models import UNITS, Category
 from catalog.serializers import (
     CategorySerializer,
     MerchantProductSerializer,
+    MerchantSkuSerializer,
     ProductCardSerializer,
     ProductDetailSerializer,
     ShopSerializer,
-    SkuSerializer,
     TraceSerializer,
 )
 from core.uploads import UploadSerializerField
@@ -185,28 +185,39 @@ class MerchantProductDetailApi(_MemberApi):
 
 
 class MerchantSkuCreateApi(_MemberApi):
-    @extend_schema(request=SkuInputSerializer, responses={201: SkuSerializer})
+    @extend_schema(request=SkuInputSerializer, responses={201: MerchantSkuSerializer})
     def post(self, request, merchant_id: int, product_id: int):
         product = self.product(request, merchant_id, product_id)
         serializer = SkuInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         sku = services.sku_add(product=product,
                                spec=SkuInputSerializer.spec_of(serializer.validated_data))
-        return Response(SkuSerializer(sku).data, status=status.HTTP_201_CREATED)
+        return Response(MerchantSkuSerializer(sku).data, status=status.HTTP_201_CREATED)
 
 
 class MerchantStockApi(_MemberApi):
     class StockSerializer(serializers.Serializer):
-        stock = serializers.IntegerField(min_value=0)
+        on_hand = serializers.IntegerField(
+            min_value=0, required=False,
+            help_text="units counted on the shelf, reserved ones included; refused below "
+                      "`reserved`")
+        stock = serializers.IntegerField(min_value=0, required=False,
+                                         help_text="the former name of `on_hand`")
 
-    @extend_schema(request=StockSerializer, responses=SkuSerializer)
+        def validate(self, attrs):
+            if "on_hand" not in attrs and "stock" not in attrs:
+                raise serializers.ValidationError({"on_hand": [_("Enter the count.")]})
+            return attrs
+
+    @extend_schema(request=StockSerializer, responses=MerchantSkuSerializer)
     def put(self, request, merchant_id: int, product_id: int, sku_id: int):
         product = self.product(request, merchant_id, product_id)
         sku = get_object_or_404(product.skus.all(), pk=sku_id)
         serializer = self.StockSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(SkuSerializer(services.stock_set(
-            sku=sku, stock=serializer.validated_data["stock"])).data)
+        data = serializer.validated_data
+        return Response(MerchantSkuSerializer(services.stock_set(
+            sku=sku, on_hand=data.get("on_hand", data.get("stock")))).data)
 
 
 class MerchantBatchCreateApi(_MemberApi):

@@ -51,7 +51,8 @@ class SkuForm(forms.Form):
 
 
 class StockForm(forms.Form):
-    stock = forms.IntegerField(label=_("Stock"), min_value=0)
+    # The merchant's count of the shelf (on hand, reserved units included).
+    stock = forms.IntegerField(label=_("On hand"), min_value=0)
 
 
 class BatchForm(forms.Form):

@@ -141,7 +141,12 @@ def stock_set(request, merchant_id: int, product_id: int, sku_id: int):
     if sku is None or not form.is_valid():
         messages.error(request, _("Stock must be a whole number, zero or more."))
         return _back(merchant, product)
-    services.stock_set(sku=sku, stock=form.cleaned_data["stock"])
+    try:
+        services.stock_set(sku=sku, on_hand=form.cleaned_data["stock"])
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return _back(merchant, product)
     messages.success(request, _("Stock updated."))
     return _back(merchant, product)
 

@@ -15,7 +15,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from banks.models import Bank
@@ -179,12 +179,19 @@ class Sku(models.Model):
     unit = models.CharField(_("unit"), max_length=8, choices=[(u, u) for u in UNITS])
     price = models.DecimalField(_("retail price"), max_digits=12, decimal_places=2,
                                 validators=[MinValueValidator(Decimal("0.01"))])
-    stock = models.IntegerField(_("stock"), default=0)
+    # On the shelf, counted by the merchant; ``reserved`` of it is held for checkouts and
+    # orders whose goods have not left yet. What can still be sold is ``stock``.
+    on_hand = models.IntegerField(_("on hand"), default=0)
+    reserved = models.IntegerField(_("reserved"), default=0)
+    stock = models.GeneratedField(expression=F("on_hand") - F("reserved"),
+                                  output_field=models.IntegerField(), db_persist=True,
+                                  verbose_name=_("available"))
 
     class Meta:
         ordering = ["price", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(stock__gte=0), name="catalog_sku_stock_nonneg"),
+            models.CheckConstraint(condition=Q(reserved__gte=0) & Q(reserved__lte=F("on_hand")),
+                                   name="catalog_sku_reserved_within_on_hand"),
             models.CheckConstraint(condition=Q(price__gt=0), name="catalog_sku_price_positive"),
         ]
 

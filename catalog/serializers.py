@@ -59,6 +59,15 @@ class SkuSerializer(serializers.ModelSerializer):
         fields = ["id", "spec", "unit", "price", "stock", "tiers"]
 
 
+class MerchantSkuSerializer(SkuSerializer):
+    """A SKU as its merchant sees it: ``on_hand`` (on the shelf, as last counted, less
+    what has left since), ``reserved`` (of it, held for checkouts and orders not sent
+    yet) and ``stock`` (available to sell: on_hand - reserved)."""
+
+    class Meta(SkuSerializer.Meta):
+        fields = ["id", "spec", "unit", "price", "on_hand", "reserved", "stock", "tiers"]
+
+
 class BatchSerializer(serializers.ModelSerializer):
     trace_url = serializers.SerializerMethodField()
 
@@ -92,6 +101,8 @@ class ProductDetailSerializer(ProductCardSerializer):
 
 
 class MerchantProductSerializer(ProductDetailSerializer):
+    skus = MerchantSkuSerializer(many=True, read_only=True)
+
     class Meta(ProductDetailSerializer.Meta):
         fields = [*ProductDetailSerializer.Meta.fields, "status", "status_reason"]
 

@@ -227,7 +227,7 @@ def product_set_image(*, product: Product, image) -> Product:
 
 def _sku_create(product: Product, spec: SkuSpec) -> Sku:
     sku = Sku.objects.create(product=product, spec=spec.spec.strip(), unit=spec.unit,
-                             price=quantize_money(spec.price), stock=int(spec.stock))
+                             price=quantize_money(spec.price), on_hand=int(spec.stock))
     WholesaleTier.objects.bulk_create(
         WholesaleTier(sku=sku, min_quantity=q, unit_price=quantize_money(p))
         for q, p in sorted(spec.tiers))
@@ -275,24 +275,60 @@ def sku_add(*, product: Product, spec: SkuSpec) -> Sku:
 
 
 @transaction.atomic
-def stock_set(*, sku: Sku, stock: int) -> Sku:
-    """The merchant counts its stock: set the absolute figure (never below zero)."""
-    if stock is None or int(stock) < 0:
-        raise ValidationError({"stock": [_("Stock cannot be negative.")]})
-    Sku.objects.filter(pk=sku.pk).update(stock=int(stock))
-    sku.refresh_from_db(fields=["stock"])
+def stock_set(*, sku: Sku, on_hand: int) -> Sku:
+    """The merchant counts its shelf: ``on_hand`` becomes the figure counted. Units held
+    for orders whose goods have not left are on the shelf too, so a count below them is
+    refused (and changes nothing): those orders must be sent or cancelled first."""
+    if on_hand is None or int(on_hand) < 0:
+        raise ValidationError({"on_hand": [_("Stock cannot be negative.")]})
+    on_hand = int(on_hand)
+    # One statement: a reservation committed meanwhile is either seen here or waits.
+    if not Sku.objects.filter(pk=sku.pk, reserved__lte=on_hand).update(on_hand=on_hand):
+        reserved = Sku.objects.filter(pk=sku.pk).values_list("reserved", flat=True).first()
+        raise ValidationError({"on_hand": [_(
+            "%(n)d units are reserved for orders not sent yet and are still on your shelf: "
+            "count at least %(n)d, or wait until those orders are sent or cancelled."
+        ) % {"n": reserved or 0}]})
+    sku.refresh_from_db(fields=["on_hand", "reserved", "stock"])
     return sku
 
 
 @transaction.atomic
 def stock_adjust(*, sku: Sku, delta: int) -> Sku:
-    """Add or take stock atomically; taking more than there is is refused."""
+    """Add units to the shelf or take them off; taking units that are not available
+    (on the shelf and not reserved) is refused."""
     updated = (Sku.objects.filter(pk=sku.pk, stock__gte=-min(delta, 0))
-               .update(stock=F("stock") + delta))
+               .update(on_hand=F("on_hand") + delta))
     if not updated:
         raise ApplicationError(_("Not enough stock."), field="stock", code="out_of_stock")
-    sku.refresh_from_db(fields=["stock"])
+    sku.refresh_from_db(fields=["on_hand", "reserved", "stock"])
     return sku
+
+
+# Reservations. The buying side (orders) holds units when a checkout is placed, gives them
+# back when it is cancelled or expires, and issues them when the goods leave the merchant
+# (shipped, or handed to the pickup branch). Callers run inside their own transaction and
+# pass SKUs in id order, so that concurrent callers lock rows in one order.
+
+
+def stock_hold(*, sku_id: int, quantity: int) -> bool:
+    """Hold ``quantity`` available units; False (and nothing held) if there are fewer."""
+    return bool(Sku.objects.filter(pk=sku_id, stock__gte=quantity).update(
+        reserved=F("reserved") + quantity))
+
+
+def stock_unhold(*, sku_quantities: dict[int, int]) -> None:
+    """Held units are no longer wanted (checkout cancelled or expired): available again."""
+    for sku_id in sorted(sku_quantities):
+        Sku.objects.filter(pk=sku_id).update(reserved=F("reserved") - sku_quantities[sku_id])
+
+
+def stock_issue(*, sku_quantities: dict[int, int]) -> None:
+    """Held units leave the shelf: off both the shelf and the reservation."""
+    for sku_id in sorted(sku_quantities):
+        quantity = sku_quantities[sku_id]
+        Sku.objects.filter(pk=sku_id).update(on_hand=F("on_hand") - quantity,
+                                             reserved=F("reserved") - quantity)
 
 
 @transaction.atomic

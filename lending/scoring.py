@@ -13,8 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Count,
+    DecimalField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +32,21 @@ from orders.models import Fulfilment, Order, OrderStatus, Refund
 
 ZERO = Decimal("0.00")
 ON_TIME = timedelta(hours=48)
+# Repayment history is borrowing experience, not a count of loans: each loan repaid
+# weighs principal x days it ran (up to LOAN_DAYS_CAP), halved every REPAID_HALF_LIFE_DAYS
+# since it closed; a loan repaid within MIN_LOAN_DAYS shows nothing about repaying (ten
+# tiny loans taken and repaid at once must not buy a better score). The history is full
+# when it reaches a month of the party's trade carried for a month (REFERENCE_DAYS), with
+# MIN_REFERENCE_VOLUME as the least month.
+MIN_LOAN_DAYS = 14
+LOAN_DAYS_CAP = 180
+REPAID_HALF_LIFE_DAYS = 365
+REPAID_WINDOW_DAYS = 3 * 365
+REFERENCE_DAYS = 30
+MIN_REFERENCE_VOLUME = Decimal("1000")
+# An order counts fully from this net value; a smaller one by its share of it, so many
+# tiny orders do not count as many orders.
+FULL_ORDER_VALUE = Decimal("50")
 TIER_SHARE = {"A": Decimal("1.0"), "B": Decimal("0.7"), "C": Decimal("0.4"), "D": Decimal(0)}
 
 # (factor, default weight, label) — the order is the order shown to the officer.
@@ -30,22 +54,24 @@ MERCHANT_FACTORS = [
     ("tenure", 60, _("Time on the platform")),
     ("sales", 120, _("Sales over 12 months")),
     ("growth", 60, _("Sales growth (last 3 months against the 3 before)")),
-    ("orders", 60, _("Orders over 12 months")),
+    ("orders", 60, _("Orders over 12 months (small orders count by their value)")),
     ("on_time", 80, _("Shipped within 48 hours")),
     ("fulfilment", 80, _("Orders fulfilled")),
     ("refunds", 60, _("Refunds and disputes")),
     ("traceability", 40, _("Products traceable to a batch")),
     ("inspection", 40, _("Latest on-site inspection")),
-    ("repayment", 100, _("Repayment history")),
+    ("repayment", 100, _("Repayment history (amount and days of loans repaid, recent ones "
+                         "weigh more)")),
 ]
 BUYER_FACTORS = [
     ("tenure", 80, _("Time on the platform")),
     ("purchases", 160, _("Purchases over 12 months")),
     ("growth", 40, _("Purchase growth (last 3 months against the 3 before)")),
-    ("orders", 100, _("Orders over 12 months")),
+    ("orders", 100, _("Orders over 12 months (small orders count by their value)")),
     ("refunds", 80, _("Refunds and disputes")),
     ("business", 60, _("Registered business buyer")),
-    ("repayment", 180, _("Repayment history")),
+    ("repayment", 180, _("Repayment history (amount and days of loans repaid, recent ones "
+                         "weigh more)")),
 ]
 
 
@@ -77,15 +103,23 @@ def _sales_aggregates(now: datetime) -> dict:
         "gross_12m": Coalesce(Sum("total", filter=since(12)), ZERO),
         "refunded_12m": Coalesce(Sum("refunded_total", filter=since(12)), ZERO),
         "orders_12m": Count("pk", filter=since(12)),
+        # Each order by the share of FULL_ORDER_VALUE its goods are worth (at most 1).
+        "order_weight_12m": Coalesce(Sum(Least(Value(Decimal(1)), Greatest(
+            Value(ZERO), ExpressionWrapper(
+                (F("goods_total") - F("refunded_total")) / Value(FULL_ORDER_VALUE),
+                output_field=DecimalField(max_digits=20, decimal_places=6)))),
+            filter=since(12)), ZERO),
         "completed_12m": Count("pk", filter=since(12) & Q(status=OrderStatus.COMPLETED)),
         "failed_12m": Count("pk", filter=since(12) & Q(
             status__in=[OrderStatus.REFUNDED, OrderStatus.CANCELLED])),
     }
 
 
-def _repayment_figures(field: str, ids: list[int]) -> dict[int, dict]:
+def _repayment_figures(field: str, ids: list[int], now: datetime) -> dict[int, dict]:
     out: dict[int, dict] = {i: {"loans_closed": 0, "loans_closed_on_time": 0,
-                                "loans_overdue_now": 0, "written_off": 0} for i in ids}
+                                "loans_overdue_now": 0, "written_off": 0,
+                                "loans_counted": 0, "repaid_on_time_pd": "0",
+                                "repaid_late_pd": "0"} for i in ids}
     rows = (Loan.objects.filter(**{f"{field}__in": ids})
             .values(field).annotate(
                 closed=Count("pk", filter=Q(status=LoanStatus.REPAID)),
@@ -94,9 +128,28 @@ def _repayment_figures(field: str, ids: list[int]) -> dict[int, dict]:
                 overdue=Count("pk", filter=Q(status=LoanStatus.OVERDUE)),
                 written_off=Count("pk", filter=Q(status=LoanStatus.WRITTEN_OFF))))
     for row in rows:
-        out[row[field]] = {"loans_closed": row["closed"], "loans_closed_on_time": row["on_time"],
-                           "loans_overdue_now": row["overdue"],
-                           "written_off": row["written_off"]}
+        out[row[field]].update(loans_closed=row["closed"], loans_closed_on_time=row["on_time"],
+                               loans_overdue_now=row["overdue"],
+                               written_off=row["written_off"])
+    # Principal-days of the loans repaid in the window, time-decayed (see MIN_LOAN_DAYS).
+    good: dict[int, Decimal] = {}
+    late: dict[int, Decimal] = {}
+    repaid = (Loan.objects.filter(**{f"{field}__in": ids}, status=LoanStatus.REPAID,
+                                  closed_at__gte=now - timedelta(days=REPAID_WINDOW_DAYS))
+              .values_list(field, "principal", "disbursed_at", "closed_at",
+                           "max_days_overdue"))
+    for party, principal, disbursed_at, closed_at, days_late in repaid:
+        days = (closed_at - disbursed_at).days
+        if days < MIN_LOAN_DAYS and not days_late:
+            continue
+        decay = Decimal(0.5 ** (max((now - closed_at).days, 0) / REPAID_HALF_LIFE_DAYS))
+        weight = principal * min(days, LOAN_DAYS_CAP) * decay
+        bucket = late if days_late else good
+        bucket[party] = bucket.get(party, Decimal(0)) + weight
+        out[party]["loans_counted"] += 1
+    for party in ids:
+        out[party]["repaid_on_time_pd"] = str(good.get(party, ZERO).quantize(Decimal(1)))
+        out[party]["repaid_late_pd"] = str(late.get(party, ZERO).quantize(Decimal(1)))
     return out
 
 
@@ -140,7 +193,7 @@ def merchant_figures(merchant_ids: list[int], *, now: datetime | None = None) ->
                 .order_by("dossier__merchant_id", "-inspected_on", "-pk")
                 .values("dossier__merchant_id", "verdict")):
         latest.setdefault(row["dossier__merchant_id"], row["verdict"])
-    repay = _repayment_figures("merchant_id", ids)
+    repay = _repayment_figures("merchant_id", ids, now)
     for pk, fig in figures.items():
         fig["inspection"] = latest.get(pk, "")
         fig.update(repay[pk])
@@ -165,14 +218,15 @@ def buyer_figures(user_ids: list[int], *, now: datetime | None = None) -> dict[i
                 .values("order__buyer_id").annotate(n=Count("order_id", distinct=True)))
     for row in disputes:
         figures[row["order__buyer_id"]]["disputed_12m"] = row["n"]
-    repay = _repayment_figures("user_id", ids)
+    repay = _repayment_figures("user_id", ids, now)
     for pk, fig in figures.items():
         fig.update(repay[pk])
     return {pk: _normalise(fig) for pk, fig in figures.items()}
 
 
 _DEFAULTS = {"sales_3m": ZERO, "sales_prev_3m": ZERO, "sales_6m": ZERO, "sales_12m": ZERO,
-             "gross_12m": ZERO, "refunded_12m": ZERO, "orders_12m": 0, "completed_12m": 0,
+             "gross_12m": ZERO, "refunded_12m": ZERO, "orders_12m": 0,
+             "order_weight_12m": ZERO, "completed_12m": 0,
              "failed_12m": 0, "disputed_12m": 0, "ship_due": 0, "shipped_on_time": 0,
              "listed": 0, "traced": 0}
 
@@ -216,12 +270,27 @@ def _ratio(num: int, den: int) -> float | None:
 
 
 def _repayment(fig: dict) -> tuple[float | None, str]:
+    """Loans overdue now or written off: nothing. Else the experience of repaying: the
+    on-time share of the weighted principal-days, times how deep that experience is
+    against a month of the party's trade carried for a month (half of the share comes
+    from punctuality alone). No loan that ran long enough: no data."""
     if fig["loans_overdue_now"] or fig["written_off"]:
         return 0.0, f"{fig['loans_overdue_now']} overdue, {fig['written_off']} written off"
-    closed = fig["loans_closed"]
-    if not closed:
-        return None, ""
-    return fig["loans_closed_on_time"] / closed, f"{fig['loans_closed_on_time']}/{closed}"
+    good = Decimal(fig.get("repaid_on_time_pd", "0"))
+    late = Decimal(fig.get("repaid_late_pd", "0"))
+    if good + late <= 0:
+        return None, f"0/{fig['loans_closed']}" if fig["loans_closed"] else ""
+    monthly = max(Decimal(fig["sales_12m"]) / 12, MIN_REFERENCE_VOLUME)
+    depth = min(1.0, float(good / (monthly * REFERENCE_DAYS)))
+    punctual = float(good / (good + late))
+    return (_clamp(punctual * (0.5 + 0.5 * depth)),
+            f"{fig.get('loans_counted', 0)}/{fig['loans_closed']} · {depth:.0%}")
+
+
+def _order_equivalents(fig: dict) -> float:
+    """Orders counted, a small order by its share of FULL_ORDER_VALUE (profiles worked
+    out before the weight was read count every order as one)."""
+    return float(Decimal(fig.get("order_weight_12m", fig["orders_12m"])))
 
 
 def _shares(party: str, fig: dict) -> dict[str, tuple[float | None, str]]:
@@ -236,7 +305,7 @@ def _shares(party: str, fig: dict) -> dict[str, tuple[float | None, str]]:
     if party == PartyKind.MERCHANT:
         shares.update({
             "sales": (_log_share(Decimal(fig["sales_12m"]), 1_000_000), fig["sales_12m"]),
-            "orders": (_clamp(fig["orders_12m"] / 200), str(fig["orders_12m"])),
+            "orders": (_clamp(_order_equivalents(fig) / 200), str(fig["orders_12m"])),
             "on_time": (_ratio(fig["shipped_on_time"], fig["ship_due"]),
                         f"{fig['shipped_on_time']}/{fig['ship_due']}"),
             "fulfilment": (_ratio(fig["completed_12m"],
@@ -251,7 +320,7 @@ def _shares(party: str, fig: dict) -> dict[str, tuple[float | None, str]]:
     else:
         shares.update({
             "purchases": (_log_share(Decimal(fig["sales_12m"]), 100_000), fig["sales_12m"]),
-            "orders": (_clamp(fig["orders_12m"] / 24), str(fig["orders_12m"])),
+            "orders": (_clamp(_order_equivalents(fig) / 24), str(fig["orders_12m"])),
             "business": (1.0 if fig["business"] else 0.0, "yes" if fig["business"] else "no"),
         })
     return shares

@@ -2,11 +2,14 @@
 order per merchant, attribution), the order state machine, fulfilment, receipts, refunds,
 share links and referral touches.
 
-Stock is reserved by decrementing ``Sku.stock`` with a conditional UPDATE (``stock >= q``)
-inside the checkout's transaction and given back when the checkout is cancelled or
-expires. Rows are locked in one global order (flash-sale takes, flash sales, SKUs, each by
-id) so concurrent checkouts cannot deadlock. The database's CHECK constraints
-(``stock >= 0``, ``sold <= quantity``) are the last guard.
+Stock is reserved by raising ``Sku.reserved`` with a conditional UPDATE (available
+``stock = on_hand - reserved >= q``) inside the checkout's transaction and given back when
+the checkout is cancelled or expires. A paid order's units stay reserved (and on the
+merchant's shelf) until the goods leave: shipped, or handed to the pickup branch; then they
+come off both ``on_hand`` and ``reserved``. Rows are locked in one global order (flash-sale
+takes, flash sales, SKUs, each by id) so concurrent checkouts cannot deadlock. The
+database's CHECK constraints (``0 <= reserved <= on_hand``, ``sold <= quantity``) are the
+last guard.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,7 +31,7 @@ from django.utils.translation import pgettext_lazy
 from banks.models import Bank, Branch
 from catalog.models import Sku
 from catalog.selectors import visible_products
-from catalog.services import sales_record
+from catalog.services import sales_record, stock_hold, stock_issue, stock_unhold
 from core.errors import ApplicationError
 from core.money import quantize_money
 from core.validators import validate_cn_mobile
@@ -174,22 +177,41 @@ def _valid_quantity(quantity) -> int:
     return quantity
 
 
+def _cart_line_add(*, cart_id: int, sku_id: int, quantity: int, clamp: bool) -> int | None:
+    """Add ``quantity`` to the cart's line of the SKU, creating it if there is none, in one
+    statement: two requests adding at once both count (a read-then-insert would let the
+    second insert hit the line's unique constraint). Returns the line's id, or None if the
+    line would exceed MAX_LINE_QUANTITY (then nothing changed); ``clamp`` caps it instead."""
+    table = CartItem._meta.db_table
+    total = f"{table}.quantity + EXCLUDED.quantity"
+    if clamp:
+        update, where = f"LEAST({total}, %s)", ""
+        params = [cart_id, sku_id, min(quantity, MAX_LINE_QUANTITY), timezone.now(),
+                  MAX_LINE_QUANTITY]
+    else:
+        update, where = total, f"WHERE {total} <= %s"
+        params = [cart_id, sku_id, quantity, timezone.now(), MAX_LINE_QUANTITY]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (cart_id, sku_id, quantity, added_at) "  # noqa: S608
+            f"VALUES (%s, %s, %s, %s) ON CONFLICT (cart_id, sku_id) "
+            f"DO UPDATE SET quantity = {update} {where} RETURNING id", params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 @transaction.atomic
 def cart_add(*, cart: Cart, sku_id, quantity=1) -> CartItem:
     sku = _buyable_sku(sku_id)
     quantity = _valid_quantity(quantity)
     if quantity == 0:
         raise ValidationError({"quantity": [_("Enter a quantity of at least 1.")]})
-    item = CartItem.objects.select_for_update().filter(cart=cart, sku=sku).first()
-    total = quantity + (item.quantity if item else 0)
-    if total > MAX_LINE_QUANTITY:
+    item_id = _cart_line_add(cart_id=cart.pk, sku_id=sku.pk, quantity=quantity, clamp=False)
+    if item_id is None:
         raise ValidationError({"quantity": [
             _("Enter a quantity from 1 to %(max)d.") % {"max": MAX_LINE_QUANTITY}]})
-    if item is None:
-        item = CartItem.objects.create(cart=cart, sku=sku, quantity=quantity)
-    else:
-        item.quantity = total
-        item.save(update_fields=["quantity"])
+    item = CartItem.objects.get(pk=item_id)
+    item.sku = sku
     Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
     send_on_commit(cart_item_added, item=item, quantity=quantity)
     return item
@@ -235,13 +257,9 @@ def cart_merge(*, token, user) -> Cart:
     anonymous = Cart.objects.filter(token=token, user__isnull=True).first() if token else None
     if anonymous is None:
         return cart
-    for item in anonymous.items.all():
-        mine = CartItem.objects.filter(cart=cart, sku_id=item.sku_id).first()
-        if mine is None:
-            CartItem.objects.create(cart=cart, sku_id=item.sku_id, quantity=item.quantity)
-        else:
-            mine.quantity = min(MAX_LINE_QUANTITY, mine.quantity + item.quantity)
-            mine.save(update_fields=["quantity"])
+    for item in anonymous.items.order_by("sku_id"):
+        _cart_line_add(cart_id=cart.pk, sku_id=item.sku_id, quantity=item.quantity,
+                       clamp=True)
     anonymous.delete()
     return cart
 
@@ -482,8 +500,7 @@ def _reserve(buyer, wanted) -> None:
             raise ApplicationError(_("“%(title)s” is sold out.") % {"title": sale.title},
                                    field="cart", code="sold_out")
     for sku_id in sorted(sku_qty):
-        if not Sku.objects.filter(pk=sku_id, stock__gte=sku_qty[sku_id]).update(
-                stock=F("stock") - sku_qty[sku_id]):
+        if not stock_hold(sku_id=sku_id, quantity=sku_qty[sku_id]):
             raise ApplicationError(_("Not enough stock of %(name)s.") % {"name": names[sku_id]},
                                    field="cart", code="out_of_stock")
 
@@ -501,8 +518,15 @@ def _release(checkout: Checkout) -> None:
             quantity=F("quantity") - flash_qty[flash_id])
     for flash_id in sorted(flash_qty):
         FlashSale.objects.filter(pk=flash_id).update(sold=F("sold") - flash_qty[flash_id])
-    for sku_id in sorted(sku_qty):
-        Sku.objects.filter(pk=sku_id).update(stock=F("stock") + sku_qty[sku_id])
+    stock_unhold(sku_quantities=sku_qty)
+
+
+def _issue(order: Order) -> None:
+    """The order's goods leave the merchant: its reserved units come off the shelf."""
+    sku_qty: dict[int, int] = defaultdict(int)
+    for sku_id, quantity in order.lines.values_list("sku_id", "quantity"):
+        sku_qty[sku_id] += quantity
+    stock_issue(sku_quantities=sku_qty)
 
 
 @transaction.atomic
@@ -571,8 +595,10 @@ def order_ship(*, order: Order, actor, carrier: str, tracking_number: str) -> Or
     now = timezone.now()
     order.carrier, order.tracking_number = carrier[:40], tracking_number
     order.shipped_at, order.auto_confirm_at = now, _auto_confirm_at(now)
-    return _transition(order, "ship", actor=actor, at=now,
-                       detail={"carrier": order.carrier, "tracking_number": tracking_number})
+    _transition(order, "ship", actor=actor, at=now,
+                detail={"carrier": order.carrier, "tracking_number": tracking_number})
+    _issue(order)
+    return order
 
 
 @transaction.atomic
@@ -608,10 +634,13 @@ def order_ready_for_pickup(*, order: Order, actor) -> Order:
         order.pickup_code = f"{secrets.randbelow(10**8):08d}"
         try:
             with transaction.atomic():
-                return _transition(order, "ready_for_pickup", actor=actor,
-                                   detail={"branch": order.pickup_branch_id})
+                _transition(order, "ready_for_pickup", actor=actor,
+                            detail={"branch": order.pickup_branch_id})
         except IntegrityError:
             order.status = S.PAID
+            continue
+        _issue(order)  # the goods go to the branch
+        return order
     raise ApplicationError(_("Please try again."))  # pragma: no cover
 
 
@@ -714,6 +743,10 @@ def refund_decide(*, refund: Refund, actor, approve: bool, note: str = "") -> Re
     refund.save()
     order.refunded_total += refund.amount
     full = order.refunded_total == order.total
+    if full and order.status_before_refund == S.PAID:
+        # Refunded before its goods left: they are written off like a sale (as a refund
+        # always did); if they are still on the shelf, the merchant's next count says so.
+        _issue(order)
     _transition(order, "refund_full" if full else "refund_partial", actor=actor, note=note,
                 detail={"refund": refund.pk, "amount": str(refund.amount)})
     return refund

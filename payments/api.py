@@ -276,8 +276,11 @@ class SettlementRunDetailSerializer(SettlementRunSerializer):
         batch = selectors.run_batch_of_bank(run=run, bank=self.context["bank"])
         return batch.pk if batch else None
 
-    @extend_schema_field(ReconciliationSerializer)
-    def get_reconciliation(self, run) -> dict:
+    @extend_schema_field(ReconciliationSerializer(allow_null=True))
+    def get_reconciliation(self, run) -> dict | None:
+        """Null until the run has completed: no verdict on books in mid-run."""
+        if run.status != RunStatus.COMPLETED:
+            return None
         return ReconciliationSerializer(
             settlement.reconciliation(bank=self.context["bank"], run=run)).data
 

@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
@@ -113,6 +113,7 @@ def settlement_run_execute(run_id: int) -> SettlementRun:
         run.error = ""
         done = run.items.count()
         run.orders_total = done + settleable_orders(run).count()
+        run.orders_done = done
         run.save()
     # The ledger accounts this call has used, looked up once: an account row never changes
     # or goes away. One that an order's transaction created is safe to reuse too: if that
@@ -128,9 +129,8 @@ def settlement_run_execute(run_id: int) -> SettlementRun:
             if not ids:
                 break
             for order_id in ids:
-                done += settle_order(run=run, order_id=order_id, accounts=accounts) is not None
+                settle_order(run=run, order_id=order_id, accounts=accounts)
             last = ids[-1]
-            SettlementRun.objects.filter(pk=run.pk).update(orders_done=done)
         banks = (Bank.objects.filter(pk=run.bank_id) if run.bank_id
                  else Bank.objects.filter(is_active=True))
         for bank in banks.order_by("pk"):
@@ -203,10 +203,14 @@ def settle_order(*, run: SettlementRun, order_id: int,
                 Leg(account(K.REFERRAL_FEE_RECEIVABLE, referrer, None, bank_id), fee, order),
                 Leg(account(K.REFERRAL_FEE_INCOME, referrer), -fee, order),
             ], memo=f"referral fee of {order.number}")
-    return SettlementItem.objects.create(
+    item = SettlementItem.objects.create(
         run=run, order=order, merchant_id=merchant_id, bank_id=bank_id, released=released,
         repaid=repaid, merchant_credit=credit, referral_fee=fee,
         referrer_bank_id=referrer if fee > 0 else None)
+    # The run's progress is counted in the transaction that settles the order: whatever
+    # happens to the process later, the counter shows exactly what is committed.
+    SettlementRun.objects.filter(pk=run.pk).update(orders_done=F("orders_done") + 1)
+    return item
 
 
 def _counterparty_account(kind: str, bank_id: int, counterparty_id: int) -> LedgerAccount:

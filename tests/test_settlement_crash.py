@@ -277,7 +277,8 @@ def crash(province, django_db_blocker):
         _wait_for_backends_to_go(django_db_blocker)
         run.refresh_from_db()
         after_kill = SimpleNamespace(settled=_assert_nothing_half_settled(books),
-                                     status=run.status, batches=run.batches.count())
+                                     status=run.status, batches=run.batches.count(),
+                                     orders_done=run.orders_done, items=run.items.count())
 
         fresh = _start_worker()
         try:
@@ -317,6 +318,8 @@ def test_a_worker_killed_mid_run_leaves_no_order_half_settled(crash):
     assert 25 <= len(after.settled) < crash.books.total, "the run finished before the kill"
     assert after.status == RunStatus.RUNNING  # nobody was left to say otherwise
     assert after.batches == 0
+    # The progress shown is what was committed: each order counted with its settlement.
+    assert after.orders_done == after.items >= 25
 
 
 def test_the_killed_run_run_again_completes_settling_each_order_once_paying_once(
@@ -327,6 +330,7 @@ def test_the_killed_run_run_again_completes_settling_each_order_once_paying_once
     # The items made before the kill and after it are of the same run, one per order.
     assert SettlementItem.objects.filter(order__in=crash.books.orders, run=run).count() == \
         crash.books.total
+    assert run.orders_done == run.items.count()
     _assert_settled_once_and_paid_once(crash.books, province)
     assert crash.again.items.count() == 0
     assert PayoutLine.objects.filter(merchant__in=crash.books.merchants).count() == \

@@ -141,6 +141,47 @@ def test_a_mismatch_is_flagged_in_red(province, world, client_on):
     assert "<b>¥1.00</b>" in page  # the difference, to the fen
 
 
+def test_a_run_not_finished_shows_its_state_and_no_reconciliation_verdict(
+        province, world, client_on, api_on):
+    """While a run waits for a worker, runs or has stopped, the page says so; it gives no
+    verdict on the books (here they are even off by 1.00, which a finished run shows)."""
+    from payments.models import AccountKind
+    from payments.services import Leg, ledger_account, ledger_post
+
+    bank_id = province.bank_a.pk
+    ledger_post(kind="settle", reference="test:broken:waiting", legs=[
+        Leg(ledger_account(kind=AccountKind.ESCROW, bank_id=bank_id,
+                           merchant_id=world.merchant_a.pk), Decimal("1.00")),
+        Leg(ledger_account(kind=AccountKind.CARD_CLEARING, bank_id=bank_id),
+            Decimal("-1.00"))])
+    run = settlement.settlement_run_start(bank=province.bank_a, cutoff=timezone.now())
+    client = client_on(province.bank_a, province.a_manager)
+    url = f"{HOME}runs/{run.pk}/"
+
+    page = text(client.get(url))
+    assert 'id="run-waiting"' in page and 'id="orders-done"' not in page
+    assert "st-alarm" not in page and "st-check" not in page
+    assert 'id="run-reconciliation"' in page
+    detail = api_on(province.bank_a, province.a_manager).get(
+        f"/api/v1/console/settlement-runs/{run.pk}/").json()
+    assert detail["status"] == "pending" and detail["reconciliation"] is None
+
+    SettlementRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, orders_done=3,
+                                                   orders_total=7)
+    page = text(client.get(url))
+    assert '<span id="orders-done">3</span> / <span id="orders-total">7</span>' in page
+    assert "st-alarm" not in page and "st-check" not in page
+
+    SettlementRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED)
+    page = text(client.get(url))
+    assert "st-alarm" not in page and "st-check" not in page
+
+    finished = settlement.settlement_run_execute(run.pk)
+    assert finished.status == RunStatus.COMPLETED
+    page = text(client.get(url))
+    assert "st-alarm" in page and page.count("st-check bad") == 1
+
+
 # --- payout lines --------------------------------------------------------------------------
 
 

@@ -75,6 +75,11 @@
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (p) {
           if (!p) { setTimeout(poll, 2000); return; }
+          // A page drawn for another state (waiting, running) is drawn again for the new one.
+          if (box.dataset.status && p.status !== box.dataset.status) {
+            window.location.reload();
+            return;
+          }
           each("[data-key]", function (el) {
             if (p[el.dataset.key] !== undefined) el.textContent = p[el.dataset.key];
           });

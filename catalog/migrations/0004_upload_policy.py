@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0002_product_catalog_product_own_order'),
+        ('catalog', '0003_sku_on_hand_reserved'),
     ]
 
     operations = [
