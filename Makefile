@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint messages bench clean
+.PHONY: run test lint check messages bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -23,6 +23,12 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+## Static checks: ruff, mypy (files and exclusions in pyproject.toml), import contracts.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	DJANGO_DEBUG=true $(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 ## Recompile translations after editing locale/*/LC_MESSAGES/django.po.
 messages: $(STAMP)

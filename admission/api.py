@@ -263,5 +263,6 @@ class ListingDecisionApi(_StaffApi):
         product = catalog_selectors.bank_product(bank=request.bank, product_id=product_id)
         serializer = self.ListingDecisionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        catalog_services.product_transition(product=product, **serializer.validated_data)
+        services.listing_decide(product=product, actor=request.user,
+                                **serializer.validated_data)
         return Response({"id": product.pk, "status": product.status})

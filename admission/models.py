@@ -114,6 +114,11 @@ class EventAction(models.TextChoices):
     SETTLEMENT_ACCOUNT = "settlement_account", _("Settlement account set")
     LICENCE_SCAN = "licence_scan", _("Licence scan uploaded")
     FILE_QUARANTINED = "file_quarantined", _("File set aside: upload it again")
+    FEATURE = "feature", _("Featured on the storefront")
+    UNFEATURE = "unfeature", _("No longer featured")
+    APPROVE_LISTING = "approve_listing", _("Listing approved")
+    REJECT_LISTING = "reject_listing", _("Listing rejected")
+    DELIST = "delist", _("Product delisted")
 
 
 class DossierEvent(models.Model):

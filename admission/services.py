@@ -21,6 +21,7 @@ from admission.models import (
     Dossier,
     DossierDocument,
     DossierEvent,
+    EventAction,
     Flag,
     FlagKind,
     Inspection,
@@ -29,8 +30,13 @@ from admission.models import (
     Verdict,
 )
 from banks.models import Bank, StaffRole
-from catalog.models import Merchant, MerchantStatus
-from catalog.services import merchant_register, merchant_transition
+from catalog.models import Merchant, MerchantStatus, Product
+from catalog.services import (
+    merchant_register,
+    merchant_set_featured,
+    merchant_transition,
+    product_transition,
+)
 from core import uploads
 from core.errors import ApplicationError
 from core.validators import (
@@ -150,6 +156,43 @@ def _move(dossier: Dossier, *, action: str, actor, reason: str = "") -> Merchant
                                 from_status=before, to_status=merchant.status,
                                 reason=(reason or "").strip())
     return merchant
+
+
+# --- storefront curation and listing review, audited on the merchant's dossier ------------
+
+
+def _audit(*, merchant_id: int, actor, action: str, reason: str = "") -> None:
+    """An event on the merchant's dossier in this bank's schema (a merchant admitted
+    before dossiers existed has none: nothing to write it on)."""
+    dossier = Dossier.objects.filter(merchant_id=merchant_id).first()
+    if dossier is not None:
+        DossierEvent.objects.create(dossier=dossier, actor=actor, action=action,
+                                    reason=(reason or "")[:300])
+
+
+@transaction.atomic
+def merchant_feature(*, merchant: Merchant, featured: bool, actor) -> Merchant:
+    """Feature the merchant on the bank's storefront (or stop), on its dossier's history."""
+    merchant = merchant_set_featured(merchant=merchant, featured=featured)
+    _audit(merchant_id=merchant.pk, actor=actor,
+           action=EventAction.FEATURE if featured else EventAction.UNFEATURE)
+    return merchant
+
+
+LISTING_ACTIONS = (EventAction.APPROVE_LISTING, EventAction.REJECT_LISTING,
+                   EventAction.DELIST)
+
+
+@transaction.atomic
+def listing_decide(*, product: Product, action: str, actor, reason: str = "") -> Product:
+    """A staff decision on a product's listing (``catalog.services.product_transition``),
+    written with the product and the reason on the merchant's dossier history."""
+    if action not in LISTING_ACTIONS:
+        raise ApplicationError(_("Unknown action “%(a)s”.") % {"a": action}, field="action")
+    product = product_transition(product=product, action=action, reason=reason)
+    note = product.name if not (reason or "").strip() else f"{product.name}: {reason.strip()}"
+    _audit(merchant_id=product.merchant_id, actor=actor, action=action, reason=note)
+    return product
 
 
 def _business_licence_valid(dossier: Dossier, today: datetime.date) -> bool:

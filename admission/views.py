@@ -180,8 +180,8 @@ def private_file(request, merchant_id: int, kind: str, item_id: int):
 @require_POST
 def feature(request, merchant_id: int):
     merchant = catalog_selectors.bank_merchant(bank=request.bank, merchant_id=merchant_id)
-    catalog_services.merchant_set_featured(merchant=merchant,
-                                           featured=request.POST.get("featured") == "1")
+    services.merchant_feature(merchant=merchant, featured=request.POST.get("featured") == "1",
+                              actor=request.user)
     return redirect("admission:dossier", merchant.pk)
 
 
@@ -200,8 +200,8 @@ def listing_decide(request, product_id: int, action: str):
     form = DecisionForm(request.POST)
     form.is_valid()
     try:
-        catalog_services.product_transition(product=product, action=action,
-                                            reason=form.cleaned_data.get("reason", ""))
+        services.listing_decide(product=product, action=action, actor=request.user,
+                                reason=form.cleaned_data.get("reason", ""))
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:

@@ -8,10 +8,6 @@ A bank's private files (admission dossiers) use the default tenant-aware storage
 never served publicly.
 """
 
-from django.conf import settings
-from django.core.files.storage import FileSystemStorage
-
-
-def public_storage() -> FileSystemStorage:
-    return FileSystemStorage(location=settings.MEDIA_ROOT / "public",
-                             base_url=settings.MEDIA_URL + "public/")
+# The folder is core's (``core.uploads`` serves it); the name stays importable here, where
+# the catalog's models and migrations refer to it.
+from core.uploads import public_storage  # noqa: F401

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.db import models
@@ -299,12 +301,17 @@ def serve_file(storage, name: str, *, private: bool) -> FileResponse:
     return response
 
 
+def public_storage() -> FileSystemStorage:
+    """The one public folder, served under /media/public/: the shared catalog's pictures
+    and batch reports (see catalog.storage for why they are not tenant-aware)."""
+    return FileSystemStorage(location=settings.MEDIA_ROOT / "public",
+                             base_url=settings.MEDIA_URL + "public/")
+
+
 def serve_public(request, path: str):
     """/media/public/...: the shared catalog's pictures and batch reports (see
     catalog.storage). In production a media host or object storage serves them with the
     same headers (docs/operations.md)."""
-    from catalog.storage import public_storage
-
     if posixpath.normpath(path).split("/", 1)[0] == "quarantine":
         raise Http404
     return serve_file(public_storage(), path, private=False)

@@ -19,7 +19,6 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -46,6 +45,7 @@ from lending.models import (
     Product,
     ScoringRun,
     Tier,
+    unpaid_principal,
 )
 from lending.serializers import (
     ApplicationDecisionInputSerializer,
@@ -158,14 +158,14 @@ def _dues(loans) -> dict:
     """What repaying each open loan today takes: (due now, everything)."""
     dues = {}
     for loan in loans:
-        now, everything = selectors.loan_due_now(loan=loan)
+        now, everything = services.loan_due_now(loan=loan)
         if now is not None:
             dues[loan.pk] = (now, everything)
     return dues
 
 
 def _with_unpaid(loans):
-    return loans.annotate(unpaid=Sum("lines__principal") - Sum("lines__principal_paid"))
+    return loans.annotate(unpaid=unpaid_principal())
 
 
 def _loan_detail(loan: Loan, serializer_class=LoanDetailSerializer) -> dict:

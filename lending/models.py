@@ -11,13 +11,20 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import DecimalField, Q, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
+
+from orders.models import OrderStatus
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 RATE = {"max_digits": 7, "decimal_places": 5}
 # Interest while it accrues, kept exact (rounded to the fen when it falls due).
 EXACT = {"max_digits": 24, "decimal_places": 12}
+
+# Orders that may be financed: paid, not settled, not being refunded.
+FINANCEABLE = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.READY_FOR_PICKUP,
+               OrderStatus.DELIVERED, OrderStatus.PICKED_UP, OrderStatus.COMPLETED)
 
 
 class Tier(models.TextChoices):
@@ -299,6 +306,19 @@ class Loan(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    @property
+    def unpaid_principal(self) -> Decimal:
+        """The principal still owed over the loan's lines (prefetch ``lines`` for many)."""
+        return sum((line.unpaid_principal for line in self.lines.all()), Decimal("0.00"))
+
+
+def unpaid_principal(lines: str = "lines__"):
+    """The principal still owed, as an aggregate expression over schedule lines reached by
+    ``lines`` (``"lines__"`` from a loan, ``""`` on ``ScheduleLine`` itself): zero where
+    there are none. The one definition the selectors, services, pages and API use."""
+    return Coalesce(Sum(f"{lines}principal") - Sum(f"{lines}principal_paid"),
+                    Value(Decimal("0.00")), output_field=DecimalField(**MONEY))
+
 
 class ScheduleLine(models.Model):
     """One instalment of a loan (a bullet loan has one). Interest of a DAILY loan and all
@@ -327,6 +347,10 @@ class ScheduleLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.loan_id}#{self.seq}"
+
+    @property
+    def unpaid_principal(self) -> Decimal:
+        return self.principal - self.principal_paid
 
 
 class RepaymentSource(models.TextChoices):

@@ -10,6 +10,7 @@ from django.db.models import Count, F, QuerySet, Sum
 from django.http import Http404
 
 from lending.models import (
+    FINANCEABLE,
     Application,
     ApplicationStatus,
     CreditProfile,
@@ -18,6 +19,7 @@ from lending.models import (
     PartyKind,
     ScheduleLine,
     ScoringRun,
+    unpaid_principal,
 )
 from orders.models import Order
 from payments.models import SettlementItem
@@ -97,8 +99,6 @@ def applications_of_merchant(*, merchant_id: int) -> QuerySet[Application]:
 
 def financeable_orders(*, merchant_id: int, bank_id: int) -> list[dict]:
     """The merchant's paid, unsettled orders, each with its financing (if any)."""
-    from lending.services import FINANCEABLE
-
     orders = list(Order.objects.filter(merchant_id=merchant_id, merchant_bank_id=bank_id,
                                        status__in=FINANCEABLE)
                   .exclude(pk__in=SettlementItem.objects.filter(merchant_id=merchant_id)
@@ -117,17 +117,17 @@ def schedule_of(loan: Loan) -> list[ScheduleLine]:
 def portfolio_summary() -> dict:
     """Outstanding principal and counts by product, status and bucket."""
     lines = ScheduleLine.objects.filter(loan__status__in=OPEN_LOANS)
-    outstanding = lines.aggregate(p=Sum("principal"), paid=Sum("principal_paid"))
+    outstanding = lines.aggregate(unpaid=unpaid_principal(""))
     by_product = (lines.values("loan__product")
-                  .annotate(p=Sum("principal"), paid=Sum("principal_paid"),
+                  .annotate(unpaid=unpaid_principal(""),
                             loans=Count("loan", distinct=True)).order_by("loan__product"))
     by_bucket = (Loan.objects.filter(status=LoanStatus.OVERDUE).values("bucket")
                  .annotate(loans=Count("pk")).order_by("bucket"))
     by_status = dict(Loan.objects.values_list("status").annotate(n=Count("pk")))
     return {
-        "outstanding": (outstanding["p"] or ZERO) - (outstanding["paid"] or ZERO),
+        "outstanding": outstanding["unpaid"],
         "by_product": [{"product": r["loan__product"], "loans": r["loans"],
-                        "outstanding": (r["p"] or ZERO) - (r["paid"] or ZERO)}
+                        "outstanding": r["unpaid"]}
                        for r in by_product],
         "by_bucket": {r["bucket"]: r["loans"] for r in by_bucket},
         "by_status": by_status,
@@ -139,8 +139,7 @@ def portfolio_summary() -> dict:
 
 def overdue_loans() -> QuerySet[Loan]:
     return (Loan.objects.filter(status=LoanStatus.OVERDUE)
-            .annotate(unpaid=Sum("lines__principal") - Sum("lines__principal_paid"))
-            .order_by("-days_overdue", "pk"))
+            .annotate(unpaid=unpaid_principal()).order_by("-days_overdue", "pk"))
 
 
 def loans_list(*, status: str = "", product: str = "") -> QuerySet[Loan]:
@@ -149,7 +148,7 @@ def loans_list(*, status: str = "", product: str = "") -> QuerySet[Loan]:
         qs = qs.filter(status=status)
     if product:
         qs = qs.filter(product=product)
-    return qs.annotate(unpaid=Sum("lines__principal") - Sum("lines__principal_paid"))
+    return qs.annotate(unpaid=unpaid_principal())
 
 
 def scoring_run_get(*, run_id: int) -> ScoringRun:
@@ -179,19 +178,6 @@ def instalment_preview(*, amount: Decimal, rate: Decimal, months: int) -> list:
     from lending import calc
 
     return calc.equal_instalments(amount, rate, months, timezone.localdate())
-
-
-def loan_due_now(*, loan: Loan):
-    """What repaying the loan today would take: (the next or overdue instalments, the
-    whole loan). Reads under a short transaction (the accrual locks the lines)."""
-    from django.db import transaction
-
-    from lending.services import loan_amount_due
-
-    if loan.status not in OPEN_LOANS:
-        return None, None
-    with transaction.atomic():
-        return (loan_amount_due(loan=loan), loan_amount_due(loan=loan, everything=True))
 
 
 def merchant_consent_live(*, merchant_id: int):

@@ -232,7 +232,7 @@ class LoanSerializer(_Named, serializers.ModelSerializer):
     def get_unpaid_principal(self, loan) -> Decimal:
         unpaid = getattr(loan, "unpaid", None)
         if unpaid is None:
-            unpaid = sum((ln.principal - ln.principal_paid for ln in loan.lines.all()), ZERO)
+            unpaid = loan.unpaid_principal
         return unpaid
 
 

@@ -39,6 +39,7 @@ from core.errors import ApplicationError
 from core.money import quantize_money
 from lending import calc, scoring
 from lending.models import (
+    FINANCEABLE,
     Application,
     ApplicationStatus,
     CreditDataUse,
@@ -56,9 +57,11 @@ from lending.models import (
     ScheduleLine,
     ScoringRun,
     Tier,
+    unpaid_principal,
 )
+from lending.selectors import OPEN_LOANS
 from orders import services as order_services
-from orders.models import Checkout, Order, OrderStatus
+from orders.models import Checkout, Order
 from payments import services as payment_services
 from payments.interfaces import Repayment
 from payments.models import AccountKind, SettlementItem
@@ -69,9 +72,7 @@ ZERO = Decimal("0.00")
 K = AccountKind
 CHUNK = 500
 
-# Orders that may be financed: paid, not settled, not being refunded.
-FINANCEABLE = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.READY_FOR_PICKUP,
-               OrderStatus.DELIVERED, OrderStatus.PICKED_UP, OrderStatus.COMPLETED)
+# FINANCEABLE (the orders that may be financed) is in lending.models, below the selectors.
 
 APPLICATION_TRANSITIONS: dict[str, dict[str, str]] = {
     "": {"submit": ApplicationStatus.IN_REVIEW, "auto_approve": ApplicationStatus.APPROVED,
@@ -392,11 +393,11 @@ def outstanding_principal(*, party: str, party_id: int) -> Decimal:
     key = "merchant_id" if party == PartyKind.MERCHANT else "user_id"
     lines = ScheduleLine.objects.filter(
         loan__party=party, loan__status__in=[LoanStatus.ACTIVE, LoanStatus.OVERDUE],
-        **{f"loan__{key}": party_id}).aggregate(p=Sum("principal"), paid=Sum("principal_paid"))
+        **{f"loan__{key}": party_id}).aggregate(unpaid=unpaid_principal(""))
     # Applications approved and not yet disbursed hold their amount too.
     held = Application.objects.filter(party=party, status=ApplicationStatus.APPROVED,
                                       **{key: party_id}).aggregate(s=Sum("amount"))["s"]
-    return (lines["p"] or ZERO) - (lines["paid"] or ZERO) + (held or ZERO)
+    return lines["unpaid"] + (held or ZERO)
 
 
 @dataclass(frozen=True)
@@ -699,7 +700,7 @@ def checkout_finance(*, bank: Bank, checkout: Checkout, buyer, months: int | Non
 
 
 def _unpaid_principal(line: ScheduleLine) -> Decimal:
-    return line.principal - line.principal_paid
+    return line.unpaid_principal
 
 
 def _accrue_line(loan: Loan, line: ScheduleLine, as_of: date) -> None:
@@ -767,6 +768,16 @@ def _lines_to_pay(loan: Loan, as_of: date, *, everything: bool,
     due = [ln for ln in lines if ln.due_date <= as_of]
     upcoming = [ln for ln in lines if ln.due_date > as_of][:1]
     return due + upcoming
+
+
+def loan_due_now(*, loan: Loan):
+    """What repaying the loan today would take: (the next or overdue instalments, the
+    whole loan), or (None, None) for a closed loan. Brings the accrual up to date under
+    a short transaction (it locks the lines); nothing else changes."""
+    if loan.status not in OPEN_LOANS:
+        return None, None
+    with transaction.atomic():
+        return (loan_amount_due(loan=loan), loan_amount_due(loan=loan, everything=True))
 
 
 def loan_amount_due(*, loan: Loan, as_of: date | None = None, everything: bool = False) -> Due:

@@ -19,7 +19,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,7 +33,7 @@ from catalog.selectors import merchant_for_member
 from core.errors import ApplicationError, first_message, validation_errors
 from lending import selectors, services
 from lending.forms import CheckoutFinanceForm, OrderFinanceForm, RepayForm
-from lending.models import ApplicationStatus, PartyKind
+from lending.models import FINANCEABLE, ApplicationStatus, PartyKind, unpaid_principal
 from lending.scoring import factor_table
 from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer, orders_of_merchant
@@ -263,13 +262,13 @@ def loan_list(request):
     _bank(request)
     loans = Paginator(selectors.loans_of_user(user_id=request.user.pk)
                       .select_related("application").order_by("-disbursed_at", "-pk")
-                      .annotate(unpaid=Sum("lines__principal") - Sum("lines__principal_paid")),
+                      .annotate(unpaid=unpaid_principal()),
                       20).get_page(request.GET.get("page"))
     return render(request, "lending/shop/loans.html", {"loans": loans})
 
 
 def _loan_page(request, loan, *, form=None, decline="", status=200):
-    due, everything = selectors.loan_due_now(loan=loan)
+    due, everything = services.loan_due_now(loan=loan)
     return render(request, "lending/shop/loan.html", {
         "loan": loan, "schedule": _schedule(selectors.schedule_of(loan), today=localdate()),
         "repayments": list(loan.repayments.filter(status="succeeded")),
@@ -341,7 +340,7 @@ def merchant_home(request, merchant_id: int):
     applications = list(selectors.applications_of_merchant(merchant_id=merchant.pk)[:20])
     loans = list(selectors.loans_of_merchant(merchant_id=merchant.pk)
                  .order_by("-disbursed_at", "-pk")
-                 .annotate(unpaid=Sum("lines__principal") - Sum("lines__principal_paid"))[:20])
+                 .annotate(unpaid=unpaid_principal())[:20])
     # Lending rows hold order ids (shared rows): show the orders' numbers.
     numbers = dict(orders_of_merchant(merchant=merchant)
                    .filter(pk__in={x.order_id for x in applications + loans})
@@ -393,7 +392,7 @@ def _order_page(request, merchant, order, *, form=None, error="", status=200):
     return render(request, "lending/merchant/order.html", {
         "merchant": merchant, "order": order, "quote": quote, "application": financed,
         "loan": loan, "form": form or OrderFinanceForm(), "error": error,
-        "financeable": order.status in services.FINANCEABLE,
+        "financeable": order.status in FINANCEABLE,
         "open": financed is not None and financed.status not in (
             ApplicationStatus.REJECTED, ApplicationStatus.CANCELLED),
     }, status=status)
@@ -435,7 +434,7 @@ def merchant_order(request, merchant_id: int, number: str):
 def merchant_loan(request, merchant_id: int, loan_id: int):
     merchant = _merchant(request, merchant_id)
     loan = selectors.loan_of_merchant(merchant_id=merchant.pk, loan_id=loan_id)
-    due, _everything = selectors.loan_due_now(loan=loan)
+    due, _everything = services.loan_due_now(loan=loan)
     order = orders_of_merchant(merchant=merchant).filter(pk=loan.order_id).first()
     return render(request, "lending/merchant/loan.html", {
         "merchant": merchant, "loan": loan,

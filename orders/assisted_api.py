@@ -62,8 +62,7 @@ class AssistedOrderSerializer(serializers.ModelSerializer):
                   "codes_sent", "created_at", "orders"]
 
     def get_customer_phone(self, obj) -> str:
-        phone = obj.customer_phone
-        return f"{phone[:3]}****{phone[-4:]}"
+        return selectors.assisted_phone(obj)
 
     def get_confirmed(self, obj) -> bool:
         return obj.confirmed_at is not None

@@ -9,6 +9,7 @@ from django.http import Http404
 from banks.models import Bank, Branch
 from catalog.models import Sku
 from catalog.selectors import visible_products
+from core.masking import mask_phone
 from orders.models import AssistedOrder, Fulfilment, Order, OrderStatus
 
 WAITING = (OrderStatus.PAID, OrderStatus.READY_FOR_PICKUP)
@@ -30,6 +31,11 @@ def assisted_orders(*, bank: Bank, branch: Branch | None = None) -> QuerySet[Ass
     qs = (AssistedOrder.objects.filter(branch__bank=bank)
           .select_related("checkout", "checkout__buyer", "branch", "staff"))
     return qs.filter(branch=branch) if branch is not None else qs
+
+
+def assisted_phone(assisted: AssistedOrder) -> str:
+    """The customer's mobile as the desk's staff read it, on the page and in the API."""
+    return mask_phone(assisted.customer_phone)
 
 
 def assisted_order(*, bank: Bank, number: str) -> AssistedOrder:

@@ -21,7 +21,7 @@ from banks.permissions import bank_staff_required
 from core.errors import ApplicationError
 from orders import selectors, services
 from orders.console_forms import PickupForm
-from orders.merchant_views import mask_phone, timeline
+from orders.merchant_views import timeline
 from orders.models import OrderStatus
 
 SCOPES = [
@@ -55,11 +55,10 @@ def order_search(request):
 @bank_staff_required()
 def order_detail(request, number: str):
     order = selectors.bank_order(bank=request.bank, number=number)
-    phone = order.recipient_phone or order.buyer.phone
     return render(request, "orders/console/order_detail.html", {
         "membership": request.membership, "order": order, "lines": order.lines.all(),
         "events": timeline(order), "refunds": list(order.refunds.all()),
-        "phone": mask_phone(phone),
+        "phone": selectors.order_phone_for(order, audience=selectors.STAFF),
         "roles": [label for key, label in SCOPES[1:] if _concerns(order, request.bank, key)],
     })
 

@@ -19,7 +19,7 @@ from core.errors import ApplicationError, first_message, validation_errors
 from core.http import client_address
 from orders import assisted as services
 from orders import assisted_selectors as selectors
-from orders.merchant_views import mask_phone
+from orders import selectors as order_selectors
 from orders.models import CheckoutStatus
 
 
@@ -35,7 +35,9 @@ def _branch_of(request, value=None):
 @bank_staff_required()
 def desk_home(request):
     branch, branches = _branch_of(request, request.GET.get("branch"))
-    recent = selectors.assisted_orders(bank=request.bank, branch=branch)[:30]
+    recent = list(selectors.assisted_orders(bank=request.bank, branch=branch)[:30])
+    for assisted in recent:
+        assisted.phone = selectors.assisted_phone(assisted)
     return render(request, "orders/desk/home.html", {
         "membership": request.membership, "branch": branch, "branches": branches,
         "recent": recent, "waiting_count": selectors.waiting_orders(
@@ -97,7 +99,7 @@ def _detail_page(request, assisted, *, errors=None, status=200):
         "membership": request.membership, "assisted": assisted, "checkout": checkout,
         "orders": checkout.orders.select_related("merchant", "pickup_branch")
         .prefetch_related("lines").order_by("pk"),
-        "phone": mask_phone(assisted.customer_phone),
+        "phone": selectors.assisted_phone(assisted),
         "pending": checkout.status == CheckoutStatus.PENDING_PAYMENT,
         "errors": errors or {},
     }, status=status)
@@ -142,8 +144,7 @@ def desk_waiting(request):
 @bank_staff_required()
 def desk_slip(request, number: str):
     order = selectors.desk_order(bank=request.bank, number=number)
-    phone = order.recipient_phone or order.buyer.phone
     return render(request, "orders/desk/slip.html", {
         "membership": request.membership, "order": order, "lines": order.lines.all(),
-        "phone": mask_phone(phone),
+        "phone": order_selectors.order_phone_for(order, audience=order_selectors.STAFF),
     })

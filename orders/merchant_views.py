@@ -68,14 +68,6 @@ EVENT_LABELS = {
     "reject_refund": gettext_lazy("Refund refused"),
 }
 
-# Statuses in which the merchant still needs the recipient's full contact details.
-_CONTACT_NEEDED = (S.PAID, S.SHIPPED, S.DELIVERED, S.READY_FOR_PICKUP, S.REFUND_REQUESTED)
-
-
-def mask_phone(phone: str) -> str:
-    return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 8 else phone
-
-
 def timeline(order) -> list:
     events = list(order.events.all())
     for event in events:
@@ -126,11 +118,11 @@ def _detail(request, merchant, order, *, forms=None, status=200):
     allowed = services.order_allowed_actions(order)
     refunds = list(order.refunds.all())
     open_refund = next((r for r in refunds if r.status == RefundStatus.REQUESTED), None)
-    contact = order.status in _CONTACT_NEEDED
+    contact = selectors.merchant_needs_contact(order)
     return render(request, "orders/merchant/order_detail.html", {
         "merchant": merchant, "order": order, "lines": order.lines.all(),
         "events": timeline(order), "refunds": refunds, "open_refund": open_refund,
-        "phone": order.recipient_phone if contact else mask_phone(order.recipient_phone),
+        "phone": selectors.order_phone_for(order, audience=selectors.MERCHANT),
         "show_address": contact,
         "can_ship": "ship" in allowed,
         "can_ready": "ready_for_pickup" in allowed,
@@ -257,11 +249,10 @@ def waybill(request, merchant_id: int, number: str):
         raise Http404
     qr = (base64.b64encode(qr_png(order.tracking_number, scale=5)).decode()
           if order.tracking_number else "")
-    contact = order.status in _CONTACT_NEEDED
     return render(request, "orders/merchant/waybill.html", {
         "merchant": merchant, "order": order, "lines": order.lines.all(), "qr": qr,
-        "printed_at": timezone.now(), "show_address": contact,
-        "phone": order.recipient_phone if contact else mask_phone(order.recipient_phone),
+        "printed_at": timezone.now(), "show_address": selectors.merchant_needs_contact(order),
+        "phone": selectors.order_phone_for(order, audience=selectors.MERCHANT),
     })
 
 

@@ -15,12 +15,14 @@ from django.utils import timezone
 
 from banks.models import Bank, Branch
 from catalog.models import Merchant, MerchantMember, Sku
+from core.masking import mask_phone
 from core.money import quantize_money
 from orders.models import (
     Cart,
     Checkout,
     FlashSale,
     Order,
+    OrderStatus,
     PriceKind,
     ReferralTouch,
     ShippingRule,
@@ -223,6 +225,35 @@ def bank_order(*, bank: Bank, number: str) -> Order:
     if order is None:
         raise Http404
     return order
+
+
+# --- what each audience reads of an order's contact details --------------------------------
+
+# Statuses in which the merchant still needs the recipient's full contact details.
+CONTACT_NEEDED = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
+                  OrderStatus.READY_FOR_PICKUP, OrderStatus.REFUND_REQUESTED)
+
+BUYER, MERCHANT, STAFF = "buyer", "merchant", "staff"
+
+
+def merchant_needs_contact(order: Order) -> bool:
+    """Whether the merchant sees the recipient's full phone number and address now."""
+    return order.status in CONTACT_NEEDED
+
+
+def order_phone_for(order: Order, *, audience: str) -> str:
+    """The phone number ``audience`` reads on ``order``, on its pages and in its API alike:
+    the buyer their own in full; the merchant the recipient's, in full only while the
+    order still needs delivering or handing over; a bank's staff (console, desk) the
+    recipient's or else the buyer's, always masked."""
+    if audience == BUYER:
+        return order.recipient_phone
+    if audience == MERCHANT:
+        phone = order.recipient_phone
+        return phone if merchant_needs_contact(order) else mask_phone(phone)
+    if audience == STAFF:
+        return mask_phone(order.recipient_phone or order.buyer.phone)
+    raise ValueError(f"unknown audience {audience!r}")
 
 
 # --- the shopper's cart, found by account or session token ---------------------------------

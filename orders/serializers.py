@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from orders import selectors as order_selectors
 from orders.models import (
     MONEY,
     Checkout,
@@ -116,6 +117,7 @@ class OrderSerializer(serializers.ModelSerializer):
     """An order as its buyer sees it. ``actions``: what the buyer can do now."""
 
     audience_actions = BUYER_ACTIONS
+    audience = order_selectors.BUYER
 
     checkout = serializers.CharField(source="checkout.number")
     status_display = serializers.CharField(source="get_status_display")
@@ -145,6 +147,11 @@ class OrderSerializer(serializers.ModelSerializer):
         data = super().to_representation(order)
         if "pickup_code" in data and order.status != OrderStatus.READY_FOR_PICKUP:
             data["pickup_code"] = ""  # only live while the goods wait at the branch
+        # The same read view as the audience's pages: masked where they mask it.
+        data["recipient_phone"] = order_selectors.order_phone_for(order, audience=self.audience)
+        if (self.audience == order_selectors.MERCHANT and "address" in data
+                and not order_selectors.merchant_needs_contact(order)):
+            data["address"] = ""
         return data
 
 
@@ -160,6 +167,7 @@ class MerchantOrderSerializer(OrderSerializer):
     """An order as the merchant's members see it: who to ship to, never the pickup code."""
 
     audience_actions = MERCHANT_ACTIONS
+    audience = order_selectors.MERCHANT
     buyer = serializers.SerializerMethodField()
 
     class Meta(OrderSerializer.Meta):
@@ -182,6 +190,7 @@ class ConsoleOrderSerializer(OrderSerializer):
     branches): no delivery address, never the pickup code."""
 
     audience_actions = CONSOLE_ACTIONS
+    audience = order_selectors.STAFF
 
     class Meta(OrderSerializer.Meta):
         fields = [f for f in OrderSerializer.Meta.fields if f not in ("pickup_code", "address")]

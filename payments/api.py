@@ -9,7 +9,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -346,11 +345,10 @@ class MerchantSettlementsSerializer(MerchantStatementSerializer):
 
 
 def _statement_data(merchant, bank) -> dict:
-    from payments.console_views import statement_rows
-
     return {"merchant": merchant,
             "balance": settlement.payable_balances(bank=bank).get(merchant.pk, ZERO),
-            "entries": statement_rows(settlement.merchant_statement(merchant=merchant)),
+            "entries": selectors.statement_rows(
+                settlement.merchant_statement(merchant=merchant)),
             "payout_lines": selectors.merchant_payout_lines(merchant=merchant)
             .select_related("merchant")[:100]}
 
@@ -361,12 +359,8 @@ class ConsoleSettlementRunsApi(APIView):
     class RunStartInputSerializer(serializers.Serializer):
         cutoff = serializers.DateTimeField(
             required=False, allow_null=True, default=None,
-            help_text="orders completed before it are settled; default: now")
-
-        def validate_cutoff(self, value):
-            if value and value > timezone.now():
-                raise serializers.ValidationError(_("The cut-off cannot be in the future."))
-            return value
+            help_text="orders completed before it are settled, not in the future; "
+                      "default: now")
 
     @extend_schema(operation_id="console_settlement_runs_list",
                    responses=SettlementRunSerializer(many=True),
@@ -423,10 +417,8 @@ class ConsolePayoutBatchFileApi(APIView):
                                "T trailer with the count, the total and the SHA-256 of "
                                "every record before it.")
     def get(self, request, batch_id: int):
-        from payments.console_views import payout_file_response
-
         batch = selectors.bank_payout_batch(bank=request.bank, batch_id=batch_id)
-        return payout_file_response(batch)
+        return selectors.payout_file_response(batch)
 
 
 class _PayoutLineApi(APIView):

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -37,30 +37,6 @@ from payments.models import PayoutStatus, RunStatus
 ADMIN = StaffRole.BANK_ADMIN
 PAYOUT_ROLES = (StaffRole.CREDIT_OFFICER,)  # and bank admins
 ACCOUNT_ROLES = (StaffRole.ACCOUNT_MANAGER,)  # and bank admins
-
-STATEMENT_KINDS = {
-    "settle": gettext_lazy("Order settled"),
-    "clawback": gettext_lazy("Refund after settlement"),
-    "payout": gettext_lazy("Payout sent"),
-    "payout_fail": gettext_lazy("Payout failed, owed again"),
-}
-
-
-def statement_rows(postings) -> list[dict]:
-    """The merchant's payable movements, newest first, with the balance after each (what
-    the bank owes the merchant: a settlement adds, a payout or clawback takes away)."""
-    balance = Decimal("0.00")
-    rows = []
-    for p in postings:
-        amount = -p.amount
-        balance += amount
-        rows.append({"at": p.posted_at, "kind": p.transaction.kind,
-                     "label": STATEMENT_KINDS.get(p.transaction.kind, p.transaction.kind),
-                     "order": p.order, "memo": p.transaction.memo, "amount": amount,
-                     "abs": abs(amount), "balance": balance, "balance_abs": abs(balance)})
-    rows.reverse()
-    return rows
-
 
 def can(membership, roles: tuple[str, ...]) -> bool:
     return membership.role == ADMIN or membership.role in roles
@@ -113,6 +89,9 @@ def run_start(request):
                                               cutoff=form.cleaned_data.get("cutoff"),
                                               actor=request.user)
     except ApplicationError as exc:
+        if exc.field in form.fields:
+            form.add_error(exc.field, exc.message)
+            return _home(request, form=form, status=400)
         return _home(request, form=form, refused=exc.message, status=400)
     from payments.tasks import run_settlement
 
@@ -200,16 +179,13 @@ def run_detail(request, run_id: int):
 @bank_staff_required(ADMIN)
 @require_POST
 def run_resume(request, run_id: int):
-    """Queue a run again whose worker died or that failed: it continues where it stopped
-    (settling is per order and exactly once, so running it twice is harmless)."""
+    """Queue a run again whose worker died or that failed (``settlement_run_resume``)."""
     run = selectors.bank_settlement_run(bank=request.bank, run_id=run_id)
-    if run.bank_id != request.bank.pk or run.status not in (RunStatus.RUNNING,
-                                                              RunStatus.FAILED):
-        messages.error(request, _("Only a stopped or failed run of our bank can be resumed."))
+    try:
+        settlement.settlement_run_resume(bank=request.bank, run=run)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
         return redirect("console_settlement:run", run.pk)
-    from payments.tasks import run_settlement
-
-    transaction.on_commit(lambda: run_settlement.delay(run.pk))
     messages.success(request, _("The run was queued again; it continues where it stopped."))
     return redirect("console_settlement:run", run.pk)
 
@@ -258,13 +234,9 @@ def line_fail(request, line_id: int):
 @require_GET
 def batch_file(request, batch_id: int):
     batch = selectors.bank_payout_batch(bank=request.bank, batch_id=batch_id)
-    return payout_file_response(batch)
+    return selectors.payout_file_response(batch)
 
 
-def payout_file_response(batch) -> HttpResponse:
-    response = HttpResponse(batch.file_content, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
-    return response
 
 
 # --- merchants ---------------------------------------------------------------------------
@@ -272,7 +244,7 @@ def payout_file_response(batch) -> HttpResponse:
 
 def _statement_page(request, merchant, *, form=None, status: int = 200):
     dossier = dossier_of_merchant(merchant_id=merchant.pk)
-    rows = statement_rows(settlement.merchant_statement(merchant=merchant))
+    rows = selectors.statement_rows(settlement.merchant_statement(merchant=merchant))
     number = dossier.settlement_account_number if dossier else ""
     return render(request, "payments/console/merchant_statement.html", {
         "membership": request.membership, "merchant": merchant, "rows": rows[:200],

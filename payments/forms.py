@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -39,12 +38,6 @@ class RunStartForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=_("Orders completed before this moment are settled; empty: now."))
-
-    def clean_cutoff(self):
-        cutoff = self.cleaned_data.get("cutoff")
-        if cutoff and cutoff > timezone.now():
-            raise forms.ValidationError(_("The cut-off cannot be in the future."))
-        return cutoff
 
 
 class PayoutFailForm(forms.Form):

@@ -14,7 +14,6 @@ from django.views.decorators.http import require_GET
 
 from catalog.selectors import merchant_for_member
 from payments import selectors, settlement
-from payments.console_views import statement_rows
 
 
 @login_required
@@ -24,7 +23,7 @@ def settlements(request, merchant_id: int):
                                    merchant_id=merchant_id)
     items = Paginator(selectors.merchant_settlement_items(merchant=merchant), 30).get_page(
         request.GET.get("page"))
-    rows = statement_rows(settlement.merchant_statement(merchant=merchant))
+    rows = selectors.statement_rows(settlement.merchant_statement(merchant=merchant))
     return render(request, "payments/merchant/settlements.html", {
         "merchant": merchant, "items": items, "rows": rows[:100],
         "more": max(0, len(rows) - 100),

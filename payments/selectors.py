@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db.models import Sum
+from django.http import HttpResponse
+from django.utils.translation import gettext_lazy
 
 from banks.models import Bank
 from payments.models import AccountKind, Payment, Posting
@@ -104,3 +106,35 @@ def merchant_payout_lines(*, merchant):
     return (PayoutLine.objects.filter(merchant=merchant).select_related("batch")
             .order_by("-batch__created_at", "-id"))
 
+
+# --- a merchant's statement and the payout file, as pages and API show them ----------------
+
+STATEMENT_KINDS = {
+    "settle": gettext_lazy("Order settled"),
+    "clawback": gettext_lazy("Refund after settlement"),
+    "payout": gettext_lazy("Payout sent"),
+    "payout_fail": gettext_lazy("Payout failed, owed again"),
+}
+
+
+def statement_rows(postings) -> list[dict]:
+    """The merchant's payable movements, newest first, with the balance after each (what
+    the bank owes the merchant: a settlement adds, a payout or clawback takes away)."""
+    balance = Decimal("0.00")
+    rows = []
+    for p in postings:
+        amount = -p.amount
+        balance += amount
+        rows.append({"at": p.posted_at, "kind": p.transaction.kind,
+                     "label": STATEMENT_KINDS.get(p.transaction.kind, p.transaction.kind),
+                     "order": p.order, "memo": p.transaction.memo, "amount": amount,
+                     "abs": abs(amount), "balance": balance, "balance_abs": abs(balance)})
+    rows.reverse()
+    return rows
+
+
+def payout_file_response(batch) -> HttpResponse:
+    """The payout file as stored, for download (the console page and the API)."""
+    response = HttpResponse(batch.file_content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
+    return response

@@ -29,18 +29,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
-from core.money import quantize_money, to_fen
+from core.money import to_fen
 from orders import services as order_services
 from orders.models import Checkout, CheckoutStatus, Order, Refund
 from payments.gateway import stripe_client
 from payments.interfaces import restore_points
+from payments.ledger import Leg, ledger_account, ledger_post
 from payments.models import (
     AccountKind,
-    LedgerAccount,
-    LedgerTransaction,
     Payment,
     PaymentStatus,
-    Posting,
     WebhookEvent,
 )
 
@@ -50,49 +48,8 @@ OPEN = (PaymentStatus.CREATED, PaymentStatus.REQUIRES_ACTION)
 
 
 # --- ledger --------------------------------------------------------------------------------
-
-
-def ledger_account(*, kind: str, bank_id: int, merchant_id: int | None = None,
-                   counterparty_id: int | None = None) -> LedgerAccount:
-    key = {"kind": kind, "bank_id": bank_id, "merchant_id": merchant_id,
-           "counterparty_id": counterparty_id}
-    account = LedgerAccount.objects.filter(**key).first()
-    if account is not None:
-        return account
-    LedgerAccount.objects.bulk_create([LedgerAccount(**key)], ignore_conflicts=True)
-    return LedgerAccount.objects.get(**key)
-
-
-@dataclass(frozen=True)
-class Leg:
-    account: LedgerAccount
-    amount: Decimal  # > 0 debit, < 0 credit
-    order: Order | None = None
-
-
-@transaction.atomic
-def ledger_post(*, kind: str, reference: str, legs: list[Leg], memo: str = "",
-                checkout: Checkout | None = None,
-                refund: Refund | None = None) -> LedgerTransaction | None:
-    """Book one money movement; None if ``(kind, reference)`` is booked already."""
-    legs = [Leg(leg.account, quantize_money(leg.amount), leg.order) for leg in legs]
-    if len(legs) < 2 or any(leg.amount == 0 for leg in legs):
-        raise ValueError("a ledger transaction has two or more non-zero postings")
-    if sum(leg.amount for leg in legs) != 0:
-        raise ValueError(f"postings of {kind}:{reference} do not sum to zero")
-    try:
-        with transaction.atomic():
-            txn = LedgerTransaction.objects.create(kind=kind, reference=reference,
-                                                   memo=memo[:200], checkout=checkout,
-                                                   refund=refund)
-    except IntegrityError:
-        if LedgerTransaction.objects.filter(kind=kind, reference=reference).exists():
-            return None
-        raise
-    Posting.objects.bulk_create([Posting(transaction=txn, account=leg.account,
-                                         amount=leg.amount, order=leg.order)
-                                 for leg in legs])
-    return txn
+# The primitives live in ``payments.ledger`` (imported above), below both this module and
+# the branch desk's (``payments.desk``), which share them.
 
 
 def _book_capture(checkout: Checkout, payment: Payment) -> None:
@@ -651,7 +608,7 @@ def refund_execute(refund: Refund) -> str:
     refund.cash_amount = min(refund.amount, max(cash_paid - cash_back, Decimal("0.00")))
     refund.points_amount = refund.amount - refund.cash_amount
     reference = ""
-    from payments.desk import desk_payment_of, refund_cash_at_desk
+    from payments.desk_cash import desk_payment_of, refund_cash_at_desk
 
     desk, desk_legs = desk_payment_of(order), None
     if desk is not None and refund.cash_amount:  # paid at a branch desk: cash back there

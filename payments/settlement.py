@@ -74,14 +74,36 @@ def default_cutoff(now: datetime | None = None) -> datetime:
 def settlement_run_start(*, bank: Bank | None = None, cutoff: datetime | None = None,
                          actor=None) -> SettlementRun:
     """Create a run (the caller queues ``payments.tasks.run_settlement``). Refused while
-    another run of the same scope is waiting or running."""
-    cutoff = cutoff or timezone.now()
+    another run of the same scope is waiting or running, and for a cut-off in the future
+    (orders completed later would be settled before they are)."""
+    now = timezone.now()
+    if cutoff is not None and cutoff > now:
+        raise ApplicationError(_("The cut-off cannot be in the future."), field="cutoff",
+                               code="cutoff_in_future")
+    cutoff = cutoff or now
     try:
         with transaction.atomic():
             return SettlementRun.objects.create(bank=bank, cutoff=cutoff, started_by=actor)
     except IntegrityError:
         raise ApplicationError(_("A settlement run is already under way."),
                                code="run_in_progress") from None
+
+
+RESUMABLE = (RunStatus.RUNNING, RunStatus.FAILED)
+
+
+def settlement_run_resume(*, bank: Bank, run: SettlementRun) -> SettlementRun:
+    """Queue again, after commit, a run of ``bank`` whose worker died or that failed: it
+    continues where it stopped (settling is per order and exactly once, so running it
+    twice is harmless). Refused for a run over every bank and for a run that is waiting,
+    completed, or of another bank."""
+    if run.bank_id != bank.pk or run.status not in RESUMABLE:
+        raise ApplicationError(_("Only a stopped or failed run of our bank can be resumed."),
+                               code="not_resumable")
+    from payments.tasks import run_settlement
+
+    transaction.on_commit(lambda: run_settlement.delay(run.pk))
+    return run
 
 
 def settlement_run_daily() -> SettlementRun | None:

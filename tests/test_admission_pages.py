@@ -77,7 +77,7 @@ def test_application_to_listed_product_entirely_through_pages(province, client_o
     with schema_context(bank.schema_name):
         actions = list(DossierEvent.objects.filter(dossier__merchant_id=merchant.pk)
                        .order_by("id").values_list("action", flat=True))
-    assert actions == ["apply", "start_review", "inspect", "approve"]
+    assert actions == ["apply", "start_review", "inspect", "approve", "approve_listing"]
 
 
 @pytest.mark.parametrize(("change", "field"), [

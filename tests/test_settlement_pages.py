@@ -169,7 +169,8 @@ def test_a_run_not_finished_shows_its_state_and_no_reconciliation_verdict(
     SettlementRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, orders_done=3,
                                                    orders_total=7)
     page = text(client.get(url))
-    assert '<span id="orders-done" data-key="orders_done">3</span> / <span id="orders-total" data-key="orders_total">7</span>' in page
+    assert ('<span id="orders-done" data-key="orders_done">3</span> / '
+            '<span id="orders-total" data-key="orders_total">7</span>') in page
     assert "st-alarm" not in page and "st-check" not in page
 
     SettlementRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED)

@@ -47,3 +47,60 @@ def test_the_daily_task_requeues_a_stuck_all_bank_run(province, monkeypatch):
     monkeypatch.setattr(tasks.run_settlement, "delay", queued.append)
     assert tasks.settle_daily() == stuck.pk
     assert queued == [stuck.pk]
+
+
+# --- the rules in the services, whoever calls them --------------------------------------
+
+
+@pytest.mark.parametrize("status", [RunStatus.RUNNING, RunStatus.FAILED])
+def test_the_resume_service_queues_a_stopped_run(province, status,
+                                                 django_capture_on_commit_callbacks):
+    run = settlement.settlement_run_start(bank=province.bank_a)
+    SettlementRun.objects.filter(pk=run.pk).update(status=status)
+    run.refresh_from_db()
+    with django_capture_on_commit_callbacks() as callbacks:
+        settlement.settlement_run_resume(bank=province.bank_a, run=run)
+    assert len(callbacks) == 1
+
+
+@pytest.mark.parametrize("status", [RunStatus.PENDING, RunStatus.COMPLETED])
+def test_the_resume_service_refuses_a_waiting_or_finished_run(
+        province, status, django_capture_on_commit_callbacks):
+    from core.errors import ApplicationError
+
+    run = settlement.settlement_run_start(bank=province.bank_a)
+    SettlementRun.objects.filter(pk=run.pk).update(status=status)
+    run.refresh_from_db()
+    with django_capture_on_commit_callbacks() as callbacks, \
+            pytest.raises(ApplicationError) as refused:
+        settlement.settlement_run_resume(bank=province.bank_a, run=run)
+    assert refused.value.code == "not_resumable" and callbacks == []
+
+
+def test_the_resume_service_refuses_another_banks_or_the_all_bank_run(
+        province, django_capture_on_commit_callbacks):
+    from core.errors import ApplicationError
+
+    run = settlement.settlement_run_start(bank=province.bank_a)
+    everyone = settlement.settlement_run_start()
+    SettlementRun.objects.filter(pk__in=[run.pk, everyone.pk]).update(
+        status=RunStatus.FAILED)
+    for bank, target in ((province.bank_b, run), (province.bank_a, everyone)):
+        target.refresh_from_db()
+        with django_capture_on_commit_callbacks() as callbacks, \
+                pytest.raises(ApplicationError):
+            settlement.settlement_run_resume(bank=bank, run=target)
+        assert callbacks == []
+
+
+def test_the_start_service_refuses_a_cutoff_in_the_future(province):
+    from django.utils import timezone
+
+    from core.errors import ApplicationError
+
+    before = SettlementRun.objects.count()
+    with pytest.raises(ApplicationError) as refused:
+        settlement.settlement_run_start(bank=province.bank_a,
+                                        cutoff=timezone.now() + timezone.timedelta(hours=1))
+    assert refused.value.field == "cutoff"
+    assert SettlementRun.objects.count() == before

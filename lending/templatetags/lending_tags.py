@@ -22,4 +22,4 @@ def percent(rate) -> str:
 @register.filter
 def unpaid(line) -> Decimal:
     """A schedule line's principal still owed."""
-    return line.principal - line.principal_paid
+    return line.unpaid_principal
