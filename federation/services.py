@@ -315,7 +315,7 @@ def write_events(rows: list[dict]) -> int:
 _BUYER = "coalesce(nullif({a}session_hash, ''), 'u' || {a}user_id::text)"
 _SB, _MB = "storefront_bank_id", "merchant_bank_id"
 ROLLUP_LOCK = (7007, 0)  # pg_advisory_xact_lock: one roll-up at a time
-ROLLUP_CHUNK = 500_000   # events per transaction when catching up
+ROLLUP_CHUNK = 2_000_000  # event ids per transaction when catching up
 
 
 @dataclass(frozen=True)
@@ -415,7 +415,7 @@ def _stage(cursor, where: str, params: dict, *, counted_below: int | None) -> No
     counts and sums per finest group (``fed_rollup_t``), and the distinct members they
     add per measure and group (``fed_rollup_n``): with ``counted_below``, a member
     counts only if no event with an id up to it (already rolled up) had it."""
-    event = _q(Event._meta.db_table)
+    event, states = _q(Event._meta.db_table), _q(RollupState._meta.db_table)
     cursor.execute("DROP TABLE IF EXISTS fed_rollup_t, fed_rollup_k, fed_rollup_n")
     keys = ", ".join(_STAGE_KEYS)
     cursor.execute(f"""
@@ -446,11 +446,13 @@ def _stage(cursor, where: str, params: dict, *, counted_below: int | None) -> No
             conditions.append(d.where.format(a="k."))
         if counted_below is not None:
             same_group = " AND ".join(f"e.{c} IS NOT DISTINCT FROM k.{c}" for c in d.group)
-            conditions.append(f"""NOT EXISTS (
+            # a day nothing was counted of yet has no member counted before
+            conditions.append(f"""NOT (k.day IN (SELECT day FROM {states} WHERE events > 0)
+              AND EXISTS (
                 SELECT 1 FROM {event} e
                 WHERE e.kind = '{d.kind}' AND {d.member_sql('e.')} = {member}
                   AND e.day = k.day AND e.id <= %(counted_below)s AND {same_group}
-                  {('AND ' + d.where.format(a='e.')) if d.where else ''})""")  # noqa: S608
+                  {('AND ' + d.where.format(a='e.')) if d.where else ''}))""")  # noqa: S608
         cursor.execute(f"""
             INSERT INTO fed_rollup_n (measure, day, {', '.join(d.group)}, n)
             SELECT '{name}', k.day, {group}, count(DISTINCT {member})
@@ -459,9 +461,11 @@ def _stage(cursor, where: str, params: dict, *, counted_below: int | None) -> No
                        {**params, "counted_below": counted_below})
 
 
-def _apply_stage(cursor) -> None:
+def _apply_stage(cursor, *, rebuild: date | None = None) -> None:
     """Add the staged counts to every roll-up table (new rows inserted, existing ones
-    added to; the largest of a ``maxes`` column kept)."""
+    added to; the largest of a ``maxes`` column kept). With ``rebuild`` (a day): the
+    staged rows are that whole day: rows that differ are replaced, rows no longer there
+    deleted, equal rows left alone (so the product spans' trigger has nothing to do)."""
     for r in _ROLLUP_TABLES:
         table = _q(r.model._meta.db_table)
         measures = [*r.sums, *r.maxes, *r.distinct]
@@ -478,18 +482,37 @@ def _apply_stage(cursor) -> None:
                                       *(f"n AS {c}" if c == column else f"0 AS {c}"
                                         for c in r.distinct)])
                          + f" FROM fed_rollup_n WHERE measure = '{measure}'")  # noqa: S608
-        totals = ", ".join([*(f"sum({c})" for c in r.sums), *(f"max({c})" for c in r.maxes),
-                            *(f"sum({c})" for c in r.distinct)])
-        updates = ", ".join([
-            *(f"{c} = s.{c} + EXCLUDED.{c}" for c in [*r.sums, *r.distinct]),
-            *(f"{c} = greatest(s.{c}, EXCLUDED.{c})" for c in r.maxes)])
+        totals = ", ".join([*(f"sum({c}) AS {c}" for c in r.sums),
+                            *(f"max({c}) AS {c}" for c in r.maxes),
+                            *(f"sum({c}) AS {c}" for c in r.distinct)])
+        if rebuild is None:
+            updates = ", ".join([
+                *(f"{c} = s.{c} + EXCLUDED.{c}" for c in [*r.sums, *r.distinct]),
+                *(f"{c} = greatest(s.{c}, EXCLUDED.{c})" for c in r.maxes)])
+            changed = ""
+        else:
+            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in measures)
+            changed = (f" WHERE ({', '.join(f's.{c}' for c in measures)}) IS DISTINCT FROM "
+                       f"({', '.join(f'EXCLUDED.{c}' for c in measures)})")
         zeros = "".join(f", {c}" for c in r.zeros)
+        cursor.execute("DROP TABLE IF EXISTS fed_rollup_r")
+        cursor.execute(f"""
+            CREATE TEMP TABLE fed_rollup_r ON COMMIT DROP AS
+            SELECT day, {keys}, {totals}
+            FROM ({' UNION ALL '.join(parts)}) AS u
+            GROUP BY day, {keys}""")  # noqa: S608
+        if rebuild is not None:
+            same = " AND ".join(
+                f"coalesce(r.{c}, -1) = coalesce(t.{c}, -1)"
+                if _COLUMN_TYPES[c] == "bigint" else f"r.{c} = t.{c}" for c in r.keys)
+            cursor.execute(f"""
+                DELETE FROM {table} t WHERE t.day = %s AND NOT EXISTS (
+                  SELECT 1 FROM fed_rollup_r r WHERE r.day = t.day AND {same})""",  # noqa: S608
+                           [rebuild])
         cursor.execute(f"""
             INSERT INTO {table} AS s (day, {keys}, {', '.join(measures)}{zeros})
-            SELECT day, {keys}, {totals}{", 0" * len(r.zeros)}
-            FROM ({' UNION ALL '.join(parts)}) AS u
-            GROUP BY day, {keys} ORDER BY day, {keys}
-            ON CONFLICT ON CONSTRAINT {r.constraint} DO UPDATE SET {updates}""")  # noqa: S608
+            SELECT *{", 0" * len(r.zeros)} FROM fed_rollup_r ORDER BY day, {keys}
+            ON CONFLICT ON CONSTRAINT {r.constraint} DO UPDATE SET {updates}{changed}""")  # noqa: S608
 
 
 def _referral_fees(cursor, days: list[date]) -> None:
@@ -581,12 +604,9 @@ def rollup_day(day: date) -> int:
     rollup_new_events()
     with transaction.atomic(), connection.cursor() as cursor:
         upto = _locked_watermark(cursor)
-        for model in ROLLUP_MODELS:
-            cursor.execute(f"DELETE FROM {_q(model._meta.db_table)} "  # noqa: S608
-                           "WHERE day = %s", [day])
         _stage(cursor, "day = %(day)s AND id <= %(upto)s", {"day": day, "upto": upto},
                counted_below=None)
-        _apply_stage(cursor)
+        _apply_stage(cursor, rebuild=day)
         _referral_fees(cursor, [day])
         cursor.execute("SELECT coalesce(sum(n_all), 0) FROM fed_rollup_t")
         events = cursor.fetchone()[0]
