@@ -76,8 +76,8 @@ def _rows(province, raw, days) -> list[dict]:
             "product_id": product * (1 if r["merchant"] == "a" else 10) if product else None,
             "category_id": product % 2 if product else None,
             "region": f"县{product % 3}" if product else "",
-            # blank session hashes too: the buyer is then the account
-            "session_hash": f"s{r['buyer']}" if r["buyer"] != 4 else "",
+            # blank session hashes too (with an account: the buyer is then the account)
+            "session_hash": "" if r["buyer"] == 4 and r["user"] else f"s{r['buyer']}",
             "user_id": r["user"],
             "segment": r["segment"] if r["kind"] == "purchase" else "",
             "quantity": r["quantity"],
