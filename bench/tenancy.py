@@ -186,6 +186,7 @@ def bench_migrate(rounds: int, bank_count: int) -> dict:
         return time.perf_counter() - start
 
     cli_all, cli_public = cli(), cli("--schema=public")
+    cli_multi = cli("--executor=multiprocessing")
     all_med, public_med = statistics.median(all_runs), statistics.median(public_runs)
     return {
         "bank_schemas": bank_count,
@@ -201,6 +202,9 @@ def bench_migrate(rounds: int, bank_count: int) -> dict:
             "all_schemas_s": cli_all,
             "public_only_s": cli_public,
             "ratio_all_vs_public": cli_all / cli_public,
+            "multiprocessing_all_schemas_s": cli_multi,
+            "multiprocessing_per_bank_schema_s": (cli_multi - cli_public) / bank_count,
+            "per_bank_schema_s": (cli_all - cli_public) / bank_count,
         },
     }
 
@@ -393,7 +397,11 @@ def print_report(result: dict) -> None:
           f"{cli['public_only_s']:>12.2f}")
     print(f"   {'ratio all / public':32}{ip['ratio_all_vs_public']:>13.1f}  "
           f"{cli['ratio_all_vs_public']:>12.1f}")
-    print(f"   {'per bank schema':32}{ip['per_bank_schema_s']:>13.3f}")
+    print(f"   {'per bank schema':32}{ip['per_bank_schema_s']:>13.3f}  "
+          f"{cli['per_bank_schema_s']:>12.3f}")
+    print(f"   {'--executor=multiprocessing':32}{'':>13}  "
+          f"{cli['multiprocessing_all_schemas_s']:>12.2f}  "
+          f"({cli['multiprocessing_per_bank_schema_s']:.3f} s per bank schema)")
 
     r = result["routing"]
     print(f"\n3. Routing per request (median of {r['rounds']} rounds x "
@@ -420,7 +428,7 @@ def print_report(result: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1,10,50",
+    parser.add_argument("--sizes", default="1,10,50,110",
                         help="onboarding series, comma-separated (default 1,10,50); the "
                              "first is the baseline, the largest is kept for steps 2 and 3")
     parser.add_argument("--baseline-repeats", type=int, default=5,

@@ -202,7 +202,26 @@ FROM (
 """
 
 
-def rollups(banks, events: int, days: int) -> dict:
+def _generate(banks, first: int, last: int, start_at, step: float) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(GENERATE, {"banks": [b.pk for b in banks] + [None], "start": start_at,
+                               "first": first, "last": last, "step": step})
+
+
+def _scan(day) -> float:
+    from django.db import connection
+
+    t = time.perf_counter()
+    with connection.cursor() as cur:
+        cur.execute("SELECT kind, count(*) FROM federation_event WHERE day = %s "
+                    "GROUP BY kind", [day])
+        cur.fetchall()
+    return time.perf_counter() - t
+
+
+def rollups(banks, events: int, days: int, slices: int) -> dict:
     from django.db import connection
 
     from federation import services
@@ -216,10 +235,7 @@ def rollups(banks, events: int, days: int) -> dict:
     t0 = time.perf_counter()
     for first in range(0, events, chunk):
         last = min(first + chunk, events) - 1
-        with connection.cursor() as cur:
-            cur.execute(GENERATE, {"banks": [b.pk for b in banks] + [None],
-                                   "start": start_at + timedelta(seconds=first * step),
-                                   "first": first, "last": last, "step": step})
+        _generate(banks, first, last, start_at + timedelta(seconds=first * step), step)
         print(f"  {last + 1:,} events", flush=True)
     generate_s = time.perf_counter() - t0
     with connection.cursor() as cur:
@@ -228,26 +244,114 @@ def rollups(banks, events: int, days: int) -> dict:
                     "FROM federation_event")
         size, count = cur.fetchone()
     day_list = [first_day + timedelta(days=d) for d in range(days)]
-    scan, roll = [], []
+    scan = [_scan(day) for day in day_list]
+
+    # a. the whole history counted incrementally from an empty watermark
+    t = time.perf_counter()
+    counted = services.rollup_new_events()
+    catch_up_s = time.perf_counter() - t
+    print(f"  incremental roll-up of {counted:,} events: {catch_up_s:.1f} s", flush=True)
+    # b. every day rebuilt from its raw events (what the old task did per day)
+    roll = []
     for day in day_list:
-        t = time.perf_counter()
-        with connection.cursor() as cur:
-            cur.execute("SELECT kind, count(*) FROM federation_event WHERE day = %s "
-                        "GROUP BY kind", [day])
-            cur.fetchall()
-        scan.append(time.perf_counter() - t)
         t = time.perf_counter()
         services.rollup_day(day)
         roll.append(time.perf_counter() - t)
+    print(f"  rebuild of {days} days: {sum(roll):.1f} s", flush=True)
+
+    # c. the 15-minute task at 333,000 events a day: a quarter hour of new events on the
+    # day after the history, then rollup_recent (new events + the fees of two days)
+    per_slice = round(333_000 / 96)
+    slice_step = 900 / per_slice
+    next_day = first_day + timedelta(days=days)
+    next_start = datetime.combine(next_day, datetime.min.time(),
+                                  tzinfo=services.local_zone())
+    with connection.cursor() as cur:
+        cur.execute("SELECT max(id) FROM federation_event")
+        next_i = cur.fetchone()[0] + 1
+    runs, slice_scans = [], []
+    now = next_start + timedelta(hours=12)
+    for n in range(slices):
+        lo = next_i + n * per_slice
+        _generate(banks, lo, lo + per_slice - 1, next_start + timedelta(seconds=n * 900),
+                  slice_step)
+        t = time.perf_counter()
+        got = services.rollup_recent(now=now)
+        runs.append(time.perf_counter() - t)
+        assert got == per_slice, got
+        t = time.perf_counter()
+        with connection.cursor() as cur:
+            cur.execute("SELECT kind, count(*) FROM federation_event WHERE id >= %s "
+                        "GROUP BY kind", [lo])
+            cur.fetchall()
+        slice_scans.append(time.perf_counter() - t)
     t = time.perf_counter()
-    services.rollup_day(day_list[len(day_list) // 2])  # again: idempotent, same cost
-    again_s = time.perf_counter() - t
+    services.rollup_day(next_day)
+    rebuild_next_s = time.perf_counter() - t
     return {"events": count, "days": days, "table_bytes": size, "generate_s": generate_s,
+            "catch_up_s": catch_up_s, "catch_up_events_per_s": count / catch_up_s,
+            "catch_up_vs_scan": catch_up_s / sum(scan),
             "rollup_total_s": sum(roll), "rollup_day_mean_s": statistics.fmean(roll),
             "rollup_day_max_s": max(roll), "rollup_events_per_s": count / sum(roll),
             "scan_total_s": sum(scan), "scan_day_mean_s": statistics.fmean(scan),
-            "rollup_vs_scan": sum(roll) / sum(scan), "rerun_day_s": again_s,
+            "rollup_vs_scan": sum(roll) / sum(scan),
+            "slice_events": per_slice, "slices": slices,
+            "recent_median_s": statistics.median(runs), "recent_max_s": max(runs),
+            "recent_runs_s": runs, "slice_scan_median_s": statistics.median(slice_scans),
+            "rebuild_slices_day_s": rebuild_next_s,
             "first_day": str(day_list[0]), "last_day": str(day_list[-1])}
+
+
+def top_products_90(banks, first_day, days: int, reps: int) -> dict:
+    """Top products over 90 days: the product roll-up of the generated days copied to
+    the days after them until 90 days are filled (the span totals follow by trigger);
+    the selector against the old computation (summing the daily rows) on the same rows."""
+    from django.db import connection
+
+    from federation import selectors
+
+    t = time.perf_counter()
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM federation_dailyproductstat WHERE day >= %s",
+                    [first_day + timedelta(days=days)])  # the 15-minute runs' day
+        for shift in range(days, 90, days):
+            cur.execute(
+                "INSERT INTO federation_dailyproductstat (day, product_id, storefront_bank_id,"
+                " merchant_id, merchant_bank_id, views, orders, quantity, gmv) "
+                "SELECT day + %s, product_id, storefront_bank_id, merchant_id, "
+                "merchant_bank_id, views, orders, quantity, gmv "
+                "FROM federation_dailyproductstat WHERE day BETWEEN %s AND %s "
+                "AND day + %s < %s",
+                [shift, first_day, first_day + timedelta(days=days - 1), shift,
+                 first_day + timedelta(days=90)])
+        cur.execute("VACUUM ANALYZE federation_dailyproductstat")
+        cur.execute("VACUUM ANALYZE federation_producttotal")
+        cur.execute("SELECT count(*) FROM federation_dailyproductstat WHERE day BETWEEN %s "
+                    "AND %s", [first_day, first_day + timedelta(days=89)])
+        daily_rows = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM federation_producttotal")
+        total_rows = cur.fetchone()[0]
+    fill_s = time.perf_counter() - t
+    last = first_day + timedelta(days=89)
+    out = {"daily_rows_90": daily_rows, "span_rows": total_rows, "fill_s": fill_s}
+    for label, days_back in (("30", 30), ("90", 90)):
+        start = last - timedelta(days=days_back - 1)
+        for name, call in (("spans", selectors.top_products),
+                           ("days", selectors.top_products_from_days)):
+            new = call(start=start, end=last)
+            times = []
+            for _ in range(reps if name == "spans" else max(3, reps // 10)):
+                t = time.perf_counter()
+                call(start=start, end=last)
+                times.append(time.perf_counter() - t)
+            out[f"{name}_{label}_ms"] = statistics.median(times) * 1000
+            out[f"{name}_{label}_rows"] = [(r.key, str(r.gmv), r.views) for r in new]
+        out[f"same_{label}"] = out[f"spans_{label}_rows"] == out[f"days_{label}_rows"]
+        bank = banks[1]
+        a = selectors.top_products(start=start, end=last, bank=bank)
+        b = selectors.top_products_from_days(start=start, end=last, bank=bank)
+        out[f"same_{label}_bank"] = [vars(r) for r in a] == [vars(r) for r in b]
+    return out
 
 
 # --- 4. dashboards -------------------------------------------------------------------------
@@ -315,21 +419,36 @@ def print_report(result: dict) -> None:
     m = result["machine"]
     print(f"\nMachine: {m['nproc']} CPU {m['cpu_model']}; load {m['loadavg_at_start']}")
     print("\n1. Product page, full Django handler")
-    for mode, r in result["page"].items():
+    for mode, r in result.get("page", {}).items():
         print(f"  {mode:7s} mean {r['mean_ms']:7.2f} ms  median {r['median_ms']:7.2f} ms  "
               f"{r['pages_per_s']:6.1f} pages/s  overhead {r['overhead_pct']:+5.1f} %")
-    i = result["ingest"]
-    print(f"\n2. record(): {i['record_per_s']:,.0f} calls/s ({i['record_us']:.0f} us each); "
-          f"flush: {i['flush_per_s']:,.0f} events/s; "
-          f"= {i['flush_per_s'] / result['page']['off']['pages_per_s']:,.0f} x the pages/s "
-          f"of one storefront process")
+    i = result.get("ingest")
+    if i:
+        print(f"\n2. record(): {i['record_per_s']:,.0f} calls/s ({i['record_us']:.0f} us "
+              f"each); flush: {i['flush_per_s']:,.0f} events/s; "
+              f"= {i['flush_per_s'] / result['page']['off']['pages_per_s']:,.0f} x the "
+              f"pages/s of one storefront process")
     r = result["rollup"]
     print(f"\n3. {r['events']:,} events over {r['days']} days "
           f"({r['table_bytes'] / 2**30:.2f} GiB), generated in {r['generate_s']:.0f} s")
-    print(f"  roll-up of all days {r['rollup_total_s']:.1f} s "
-          f"(per day mean {r['rollup_day_mean_s']:.2f} s, max {r['rollup_day_max_s']:.2f} s;"
-          f" {r['rollup_events_per_s']:,.0f} events/s); one plain pass "
-          f"{r['scan_total_s']:.1f} s -> roll-up = {r['rollup_vs_scan']:.1f} x a pass")
+    print(f"  one plain pass over every day {r['scan_total_s']:.1f} s")
+    print(f"  incremental roll-up of all events {r['catch_up_s']:.1f} s "
+          f"({r['catch_up_events_per_s']:,.0f} events/s) = {r['catch_up_vs_scan']:.1f} x a pass")
+    print(f"  rebuild of every day {r['rollup_total_s']:.1f} s "
+          f"(per day mean {r['rollup_day_mean_s']:.2f} s, max {r['rollup_day_max_s']:.2f} s)"
+          f" = {r['rollup_vs_scan']:.1f} x a pass")
+    print(f"  15-minute run, {r['slice_events']:,} new events (333,000 a day): median "
+          f"{r['recent_median_s']:.3f} s, max {r['recent_max_s']:.3f} s "
+          f"(a pass over those events {r['slice_scan_median_s'] * 1000:.1f} ms; "
+          f"rebuilding their day {r['rebuild_slices_day_s']:.2f} s)")
+    t = result.get("top_products")
+    if t:
+        print(f"\n   top products: {t['daily_rows_90']:,} daily product rows in 90 days, "
+              f"{t['span_rows']:,} span rows in all")
+        for label in ("30", "90"):
+            print(f"  {label} days: spans {t[f'spans_{label}_ms']:.1f} ms, summing the days "
+                  f"{t[f'days_{label}_ms']:.1f} ms; same rows: {t[f'same_{label}']}, "
+                  f"for one bank: {t[f'same_{label}_bank']}")
     print(f"\n4. Dashboard reads over {r['days']} days (median of reps)")
     for name, d in result["dashboards"].items():
         if isinstance(d, dict):
@@ -346,6 +465,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--ingest", type=int, default=200_000, help="events for part 2")
     parser.add_argument("--reps", type=int, default=30, help="repetitions per dashboard read")
+    parser.add_argument("--slices", type=int, default=8,
+                        help="15-minute runs measured (each on a quarter hour of events)")
+    parser.add_argument("--skip-page", action="store_true",
+                        help="skip parts 1 and 2 (page cost and ingest)")
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
 
@@ -371,16 +494,19 @@ def main() -> None:
                                                  code_paths=CODE_PATHS),
                   "args": vars(args)}
         banks, product = province()
-        print("1. page cost ...", flush=True)
-        result["page"] = page_cost(banks[0], product, args.requests, args.rounds)
-        print("2. ingest ...", flush=True)
-        result["ingest"] = ingest(banks[0], product, args.ingest)
+        if not args.skip_page:
+            print("1. page cost ...", flush=True)
+            result["page"] = page_cost(banks[0], product, args.requests, args.rounds)
+            print("2. ingest ...", flush=True)
+            result["ingest"] = ingest(banks[0], product, args.ingest)
         print(f"3. roll-ups over {args.events:,} events ...", flush=True)
-        result["rollup"] = rollups(banks, args.events, args.days)
+        result["rollup"] = rollups(banks, args.events, args.days, args.slices)
         print("4. dashboards ...", flush=True)
         first = datetime.fromisoformat(result["rollup"]["first_day"]).date()
         last = datetime.fromisoformat(result["rollup"]["last_day"]).date()
         result["dashboards"] = dashboards(banks, first, last, args.reps)
+        print("4b. top products over 90 days ...", flush=True)
+        result["top_products"] = top_products_90(banks, first, args.days, args.reps)
         result["run_seconds"] = time.perf_counter() - run_start
         result["machine"]["loadavg_at_end"] = os.getloadavg()
         OUT.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")

@@ -1,10 +1,15 @@
 """Traffic and behaviour data of the province (public schema).
 
 ``Event`` is the raw, high-volume log written in batches by ``federation.tasks``
-(see ``federation.recorder``). The ``Daily*Stat`` tables are per-day roll-ups of it,
-recomputed idempotently one day at a time by ``federation.services.rollup_day``;
-dashboards read only the roll-ups. See docs/architecture.md, "Traffic and behaviour data".
+(see ``federation.recorder``); each batch is recorded once (``EventBatch``). The
+``Daily*Stat`` tables are per-day roll-ups of it, kept up incrementally from the events
+past ``RollupWatermark`` by ``federation.services.rollup_recent`` and rebuilt for a day
+from its raw events by ``federation.services.rollup_day``; ``ProductTotal`` holds the
+product roll-up summed over aligned spans of days (kept by a trigger). Dashboards read
+only the roll-ups. See docs/architecture.md, "Traffic and behaviour data".
 """
+import datetime
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -59,6 +64,14 @@ class Event(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["day", "kind"], name="fed_event_day_kind"),
+            # The incremental roll-up asks whether an order / a checkout was already
+            # counted (events it rolled up before); small: purchases and checkouts only.
+            # A third one, on the buyer expression of purchases, is made in SQL by
+            # migration 0002 (fed_event_purchase_buyer).
+            models.Index(fields=["order_id"], condition=models.Q(kind="purchase"),
+                         name="fed_event_purchase_order"),
+            models.Index(fields=["checkout_id"], condition=models.Q(kind="checkout"),
+                         name="fed_event_checkout"),
         ]
 
     def __str__(self) -> str:
@@ -195,6 +208,80 @@ class DailyProductStat(_DailyStat):
 
     def __str__(self) -> str:
         return f"{self.day} product {self.product_id}"
+
+
+class ProductTotal(models.Model):
+    """``DailyProductStat`` summed over all storefronts and over aligned spans of days:
+    level L holds spans of 2**L days starting at multiples of 2**L days from
+    ``SPAN_EPOCH`` (L = 0 .. ``SPAN_LEVELS`` - 1), so any range of days is a handful of
+    spans (top products over 90 days read about a dozen spans, not 90 days of rows).
+    Kept exact by statement triggers on ``DailyProductStat`` (migration 0002): every
+    insert, update and delete there, by the roll-ups, the retention task or anything
+    else, is added to or taken from the spans in the same transaction. ``rows`` counts
+    the daily rows behind a total (a total with none is deleted)."""
+
+    SPAN_EPOCH = "2000-01-03"
+    SPAN_LEVELS = 9  # 1 .. 256 days
+
+    level = models.SmallIntegerField()
+    start = models.DateField()
+    product_id = models.BigIntegerField()
+    merchant_bank = models.ForeignKey("banks.Bank", on_delete=models.DO_NOTHING, null=True,
+                                      blank=True, related_name="+", db_constraint=False,
+                                      db_index=False)
+    rows = models.IntegerField(default=0)
+    views = models.BigIntegerField(default=0)
+    orders = models.BigIntegerField(default=0)
+    quantity = models.BigIntegerField(default=0)
+    gmv = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["level", "start", "merchant_bank", "product_id"], nulls_distinct=False,
+            name="fed_producttotal_once")]
+
+    def __str__(self) -> str:
+        return f"{self.start} +2^{self.level} product {self.product_id}"
+
+    @classmethod
+    def spans(cls, first: datetime.date, last: datetime.date) -> list[tuple[int, datetime.date]]:
+        """The fewest aligned spans that cover ``first`` .. ``last`` exactly: (level,
+        start) pairs, at most two per level (the trigger's arithmetic, in Python)."""
+        epoch = datetime.date.fromisoformat(cls.SPAN_EPOCH)
+        out = []
+        at, end = (first - epoch).days, (last - epoch).days
+        while at <= end:
+            level = cls.SPAN_LEVELS - 1
+            while level and (at % (1 << level) or at + (1 << level) - 1 > end):
+                level -= 1
+            out.append((level, epoch + datetime.timedelta(days=at)))
+            at += 1 << level
+        return out
+
+
+class EventBatch(models.Model):
+    """A batch of buffered events written by the flush, recorded in the same transaction
+    as its COPY: a batch written once is never written again (a flush that died after
+    the commit leaves its batch in the buffer; the next flush finds the key here)."""
+
+    key = models.CharField(max_length=40, unique=True)
+    written_at = models.DateTimeField()
+    events = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class RollupWatermark(models.Model):
+    """The last ``Event`` id the roll-ups have counted (one row). Advanced in the same
+    transaction as the roll-up rows that count the events up to it."""
+
+    name = models.CharField(max_length=20, unique=True, default="events")
+    last_event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} <= {self.last_event_id}"
 
 
 class RollupState(models.Model):

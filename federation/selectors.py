@@ -38,6 +38,7 @@ from federation.models import (
     DailyProductStat,
     DailyRegionStat,
     DailySegmentStat,
+    ProductTotal,
     RollupState,
 )
 
@@ -348,12 +349,34 @@ def _scope_merchant_bank(qs, bank: Bank | None):
 
 def top_products(*, start: datetime.date, end: datetime.date, bank: Bank | None = None,
                  limit: int = 10) -> list[TopRow]:
-    """Products by GMV (then views). With ``bank``: only its own merchants' products."""
+    """Products by GMV (then views). With ``bank``: only its own merchants' products.
+    Read from ``ProductTotal``: the range as a dozen or so aligned spans of days, each
+    already summed over its days and storefronts (the same figures as summing the
+    product roll-up day by day)."""
+    spans = Q()
+    for level, first in ProductTotal.spans(start, end):
+        spans |= Q(level=level, start=first)
+    qs = _scope_merchant_bank(ProductTotal.objects.filter(spans), bank)
+    rows = list(qs.values("product_id", "merchant_bank_id")
+                .annotate(views=Sum("views"), orders=Sum("orders"),
+                          quantity=Sum("quantity"), gmv=Sum("gmv"))
+                .order_by("-gmv", "-views", "product_id")[:limit])
+    return _product_rows(rows)
+
+
+def top_products_from_days(*, start: datetime.date, end: datetime.date,
+                           bank: Bank | None = None, limit: int = 10) -> list[TopRow]:
+    """``top_products`` summed from the daily product roll-up (the reference it must
+    equal; slow over long ranges)."""
     qs = _scope_merchant_bank(DailyProductStat.objects.filter(_days(start, end)), bank)
     rows = list(qs.values("product_id", "merchant_bank_id")
                 .annotate(views=Sum("views"), orders=Sum("orders"),
                           quantity=Sum("quantity"), gmv=Sum("gmv"))
                 .order_by("-gmv", "-views", "product_id")[:limit])
+    return _product_rows(rows)
+
+
+def _product_rows(rows: list[dict]) -> list[TopRow]:
     products = {p.pk: p for p in Product.objects.filter(
         pk__in=[r["product_id"] for r in rows]).select_related("merchant")}
     banks = _banks_by_id(r["merchant_bank_id"] for r in rows)

@@ -41,9 +41,11 @@ def buffer():
     """An empty event buffer on the test session's Redis (and empty afterwards)."""
     recorder.reset_client()
     redis = recorder.client()
-    redis.delete(recorder.BUFFER_KEY, services.INFLIGHT_KEY, services.LOCK_KEY)
+    redis.delete(recorder.BUFFER_KEY, services.INFLIGHT_KEY, services.INFLIGHT_BATCH_KEY,
+                 services.LOCK_KEY)
     yield redis
-    redis.delete(recorder.BUFFER_KEY, services.INFLIGHT_KEY, services.LOCK_KEY)
+    redis.delete(recorder.BUFFER_KEY, services.INFLIGHT_KEY, services.INFLIGHT_BATCH_KEY,
+                 services.LOCK_KEY)
     recorder.reset_client()
 
 
