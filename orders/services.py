@@ -56,6 +56,7 @@ from orders.models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
+    PriceKind,
     ReferralTouch,
     Refund,
     RefundStatus,
@@ -416,11 +417,12 @@ def _shipping_rule(merchant):
 
 
 @transaction.atomic
-def _checkout_place(*, buyer, cart: Cart, storefront_bank: Bank | None,
+def _checkout_place(*, buyer, cart: Cart | None, storefront_bank: Bank | None,
                     fulfilment: dict[int, FulfilmentChoice], delivery: DeliveryAddress | None,
-                    admissions: list) -> Checkout:
+                    admissions: list, buy_now: list[CartItem] | None = None,
+                    whole_flash: bool = False) -> Checkout:
     now = timezone.now()
-    items = _cart_items(cart, now)
+    items = _cart_items(cart, now) if cart is not None else buy_now
     if not items:
         raise ApplicationError(_("Your cart is empty."), field="cart")
     errors: dict[str, list[str]] = {}
@@ -437,6 +439,12 @@ def _checkout_place(*, buyer, cart: Cart, storefront_bank: Bank | None,
         sale = sales.get(item.flash_id)
         quote = selectors.quote(sku=item.sku, quantity=item.quantity, buyer=buyer, at=now,
                                 sale=sale, taken=taken.get(item.flash_id, 0))
+        if whole_flash and quote.kind != PriceKind.FLASH or quote.rest_units and whole_flash:
+            # A flash purchase is at the flash price or not at all.
+            raise ApplicationError(
+                _("“%(title)s” is limited to %(n)d per customer.")
+                % {"title": sale.title, "n": sale.per_customer_limit},
+                field="cart", code="flash_limit")
         if quote.flash_units:
             taken[sale.pk] = taken.get(sale.pk, 0) + quote.flash_units
         group.lines.append((item, quote))
@@ -516,7 +524,8 @@ def _checkout_place(*, buyer, cart: Cart, storefront_bank: Bank | None,
     # (a sold-out buyer's rows above are rolled back with the whole checkout).
     _reserve(buyer, [(item.sku, item.quantity, quote) for g in groups.values()
                      for item, quote in g.lines], sales)
-    CartItem.objects.filter(pk__in=[i.pk for i in items]).delete()
+    if cart is not None:
+        CartItem.objects.filter(pk__in=[i.pk for i in items]).delete()
     send_on_commit(checkout_placed, checkout=checkout)
     return checkout
 
@@ -606,6 +615,51 @@ def _reserve(buyer, wanted, sales: dict[int, FlashSale] | None = None) -> None:
     if short:
         raise ApplicationError(_("Not enough stock of %(name)s.") % {"name": names[short[0]]},
                                field="cart", code="out_of_stock")
+
+
+def flash_sale_buy(*, buyer, sale_id, quantity=1, storefront_bank: Bank | None,
+                   fulfilment: FulfilmentChoice | None = None,
+                   delivery: DeliveryAddress | None = None) -> Checkout:
+    """秒杀: buy ``quantity`` units of a running flash sale at once, without the cart. The
+    units are admitted in Redis in one step (or refused: sold out, over the cap), then
+    the checkout and its order are written in the same request; the buyer pays within
+    ORDER_RESERVATION_MINUTES or the units go back on sale."""
+    now = timezone.now()
+    quantity = _int_or_none(quantity)
+    sale = (FlashSale.objects.select_related("sku__product__merchant__bank",
+                                             "sku__product__merchant__shipping_rule")
+            .filter(pk=_int_or_none(sale_id)).first())
+    if sale is None:
+        raise ApplicationError(_("There is no such flash sale."), field="sale",
+                               code="not_found")
+    if sale.starts_at > now:
+        raise ApplicationError(
+            _("“%(title)s” starts at %(t)s.")
+            % {"title": sale.title, "t": f"{timezone.localtime(sale.starts_at):%m-%d %H:%M}"},
+            field="sale", code="not_started")
+    if sale.ends_at <= now:
+        raise ApplicationError(_("“%(title)s” has ended.") % {"title": sale.title},
+                               field="sale", code="ended")
+    if not _is_visible(sale.sku.product):
+        raise ApplicationError(_("This product is not on sale."), field="sale",
+                               code="not_on_sale")
+    if quantity is None or quantity < 1 or quantity > sale.per_customer_limit:
+        raise ValidationError({"quantity": [
+            _("“%(title)s” is limited to %(n)d per customer.")
+            % {"title": sale.title, "n": sale.per_customer_limit}]})
+    item = CartItem(sku=sale.sku, quantity=quantity)
+    item.flash_id = sale.pk
+    merchant_id = sale.sku.product.merchant_id
+    admissions: list[flash.Admission] = []
+    try:
+        return _checkout_place(buyer=buyer, cart=None, storefront_bank=storefront_bank,
+                               fulfilment={merchant_id: fulfilment or FulfilmentChoice()},
+                               delivery=delivery, admissions=admissions, buy_now=[item],
+                               whole_flash=True)
+    except BaseException:
+        for admission in admissions:
+            flash.give_back(admission)
+        raise
 
 
 def _release(checkout: Checkout) -> None:
