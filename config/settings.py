@@ -96,6 +96,11 @@ TENANT_DOMAIN_MODEL = "banks.Domain"
 PUBLIC_SCHEMA_URLCONF = "config.urls_portal"
 ROOT_URLCONF = "config.urls_bank"
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+# `SET search_path` only when the schema changes (at most once per request), not before
+# every statement. Safe against the savepoint-rollback problem: the backend forgets its
+# cached search path on rollback and on rollback to a savepoint, so the next statement
+# sets it again (tests/test_search_path.py).
+TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "banks.middleware.BankRoutingMiddleware",  # first: picks the schema from the host

@@ -375,16 +375,21 @@ def checkout_place(*, buyer, cart: Cart, storefront_bank: Bank | None,
         raise
 
 
-def _cart_items(cart: Cart, now: datetime) -> list[CartItem]:
+def _cart_items(cart: Cart, now: datetime, buyer) -> list[CartItem]:
     """The cart's lines, locked (the same cart submitted twice at once, a double click,
     becomes one checkout: the second waits, then finds the lines gone), with their SKU,
-    product, merchant, its bank and delivery rule, and the id of the SKU's running flash
-    sale: one statement."""
+    product, merchant, its bank and delivery rule, the id of the SKU's running flash sale
+    and the buyer's last storefront touch (selectors.referral_for): one statement."""
     running = (FlashSale.objects.filter(sku_id=OuterRef("sku_id"), starts_at__lte=now,
                                         ends_at__gt=now).order_by("price", "id").values("pk")[:1])
+    since = now - timedelta(days=settings.ORDER_REFERRAL_WINDOW_DAYS)
+    touch = (ReferralTouch.objects.filter(user=buyer, at__gte=since, at__lte=now,
+                                          bank__is_active=True).order_by("-at", "-id"))
     return list(cart.items.select_related("sku__product__merchant__bank",
                                           "sku__product__merchant__shipping_rule")
-                .annotate(flash_id=Subquery(running))
+                .annotate(flash_id=Subquery(running),
+                          touch_bank_id=Subquery(touch.values("bank_id")[:1]),
+                          touch_sharer_id=Subquery(touch.values("sharer_id")[:1]))
                 .select_for_update(of=("self",)).order_by("sku_id"))
 
 
@@ -422,7 +427,7 @@ def _checkout_place(*, buyer, cart: Cart | None, storefront_bank: Bank | None,
                     admissions: list, buy_now: list[CartItem] | None = None,
                     whole_flash: bool = False) -> Checkout:
     now = timezone.now()
-    items = _cart_items(cart, now) if cart is not None else buy_now
+    items = _cart_items(cart, now, buyer) if cart is not None else buy_now
     if not items:
         raise ApplicationError(_("Your cart is empty."), field="cart")
     errors: dict[str, list[str]] = {}
@@ -481,8 +486,16 @@ def _checkout_place(*, buyer, cart: Cart | None, storefront_bank: Bank | None,
         admissions.append(flash.admit(sale=sales[sale_id], user_id=buyer.pk,
                                       quantity=flash_qty[sale_id]))
 
-    referrer, sharer = selectors.referral_for(buyer=buyer, storefront_bank=storefront_bank,
-                                              at=now)
+    if cart is not None:  # the touch came with the cart's lines
+        touch_bank = items[0].touch_bank_id
+        referrer_id = touch_bank if touch_bank else (storefront_bank.pk if storefront_bank
+                                                     else None)
+        sharer_id = items[0].touch_sharer_id if touch_bank else None
+    else:
+        referrer, sharer = selectors.referral_for(buyer=buyer,
+                                                  storefront_bank=storefront_bank, at=now)
+        referrer_id, sharer_id = (referrer.pk if referrer else None,
+                                  sharer.pk if sharer else None)
     shipping = {mid: (Decimal("0.00") if mid in branches
                       else selectors.shipping_fee_of(rule=_shipping_rule(g.merchant),
                                                      goods_total=g.goods))
@@ -503,8 +516,8 @@ def _checkout_place(*, buyer, cart: Cart | None, storefront_bank: Bank | None,
         orders.append(Order(
             checkout=checkout, number=f"{checkout.number}-{index}", buyer=buyer,
             merchant=merchant, merchant_bank_id=merchant.bank_id,
-            referrer_bank=referrer, sharer=sharer,
-            is_cross_bank=referrer is not None and referrer.pk != merchant.bank_id,
+            referrer_bank_id=referrer_id, sharer_id=sharer_id,
+            is_cross_bank=referrer_id is not None and referrer_id != merchant.bank_id,
             fulfilment=Fulfilment.PICKUP if branch else Fulfilment.DELIVERY,
             pickup_branch=branch,
             recipient_name=address.recipient_name if address and not branch else "",
@@ -518,16 +531,28 @@ def _checkout_place(*, buyer, cart: Cart | None, storefront_bank: Bank | None,
         for item, quote in group.lines:
             lines += _order_lines(order, item, quote)
     OrderLine.objects.bulk_create(lines)
-    OrderEvent.objects.bulk_create([OrderEvent(order=order, kind="placed", actor=buyer, at=now)
-                                    for order in orders])
+    _placed_events_and_cart_emptied(orders, buyer, now,
+                                    [i.pk for i in items] if cart is not None else [])
     # Stock is reserved last: a hot SKU's row stays locked only from here to the commit
     # (a sold-out buyer's rows above are rolled back with the whole checkout).
     _reserve(buyer, [(item.sku, item.quantity, quote) for g in groups.values()
                      for item, quote in g.lines], sales)
-    if cart is not None:
-        CartItem.objects.filter(pk__in=[i.pk for i in items]).delete()
     send_on_commit(checkout_placed, checkout=checkout)
     return checkout
+
+
+def _placed_events_and_cart_emptied(orders: list[Order], buyer, now: datetime,
+                                    cart_item_ids: list[int]) -> None:
+    """Each order's "placed" event, and the cart's lines deleted (no cascade, no signal
+    hangs on them), in one statement. Rolled back with the checkout if the stock reserved
+    after it is short."""
+    events, items = OrderEvent._meta.db_table, CartItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM {items} WHERE id = ANY(%s)) "  # noqa: S608
+            f"INSERT INTO {events} (order_id, kind, actor_id, note, detail, at) "
+            f"SELECT o, 'placed', %s, '', '{{}}'::jsonb, %s FROM unnest(%s::bigint[]) AS o",
+            [cart_item_ids, buyer.pk, now, [order.pk for order in orders]])
 
 
 def _order_lines(order: Order, item: CartItem, quote) -> list[OrderLine]:

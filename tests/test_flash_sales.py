@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
@@ -280,3 +281,41 @@ def _try(buyer, sale, quantity):
         if exc.code in ("sold_out", "flash_limit"):
             return exc.code
         raise
+
+
+# --- the cap as the shopper sees it --------------------------------------------------------
+
+
+def test_i_the_cap_is_shown_and_units_over_it_cost_the_regular_price(client_on, province,
+                                                                     shop):
+    sale = flash_sale(shop, quantity=10, limit=2)
+    client = client_on(province.bank_a, province.shopper)
+    page = client.get(f"/p/{shop.product_id}/").content.decode()
+    assert "每人限购 2 件" in page and "您还可以按抢购价购买 2 件" in page
+
+    cart = orders.cart_get_or_create(user=province.shopper)
+    cart.items.all().delete()
+    orders.cart_add(cart=cart, sku_id=shop.pk, quantity=3)
+    page = client.get("/cart/").content.decode()
+    assert "您还可以按抢购价购买 2 件" in page
+    assert "其中 1 件超出限购，按原价 ¥39.90 计" in page
+    assert "¥59.70" in page  # 2 × 9.90 + 39.90
+
+    checkout = orders.checkout_place(buyer=province.shopper, cart=cart,
+                                     storefront_bank=province.bank_a, delivery=ADDRESS)
+    lines = sorted(OrderLine.objects.filter(order__checkout=checkout)
+                   .values_list("price_kind", "quantity", "unit_price", "flash_sale_id"))
+    assert [(k, q, str(p), s) for k, q, p, s in lines] == [
+        ("flash", 2, "9.90", sale.pk), ("retail", 1, "39.90", None)]
+    assert checkout.goods_total == Decimal("59.70")
+    assert flash.state(sale.pk) == db_state(sale) == (8, {province.shopper.pk: 2})
+
+    # Having bought 2, one more is at the regular price, and the pages say so.
+    page = client.get(f"/p/{shop.product_id}/").content.decode()
+    assert "您已按抢购价买满 2 件" in page
+    orders.cart_add(cart=cart, sku_id=shop.pk, quantity=1)
+    page = client.get("/cart/").content.decode()
+    assert "其中 1 件超出限购，按原价 ¥39.90 计" in page
+    again = orders.checkout_place(buyer=province.shopper, cart=cart,
+                                  storefront_bank=province.bank_a, delivery=ADDRESS)
+    assert again.goods_total == Decimal("39.90")
