@@ -317,6 +317,32 @@ def stock_hold(*, sku_id: int, quantity: int) -> bool:
         reserved=F("reserved") + quantity))
 
 
+def stock_hold_many(*, sku_quantities: dict[int, int]) -> list[int]:
+    """Hold the units of every SKU in one statement, or none: the ids of the SKUs short of
+    stock ([] = all held). The rows are locked in id order first (a MATERIALIZED CTE with
+    FOR UPDATE), so concurrent checkouts of several SKUs cannot deadlock; the conditional
+    UPDATE then counts the rows it could change. If some are short, the caller's
+    transaction must roll back (the others were held)."""
+    if not sku_quantities:
+        return []
+    ids = sorted(sku_quantities)
+    table = Sku._meta.db_table
+    values = ", ".join(["(%s::bigint, %s::integer)"] * len(ids))
+    params: list = [ids]
+    for sku_id in ids:
+        params += [sku_id, sku_quantities[sku_id]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH locked AS MATERIALIZED (SELECT id FROM {table} "  # noqa: S608
+            f"WHERE id = ANY(%s) ORDER BY id FOR UPDATE) "
+            f"UPDATE {table} s SET reserved = s.reserved + v.q "
+            f"FROM (VALUES {values}) AS v(id, q), locked "
+            f"WHERE s.id = v.id AND locked.id = s.id AND s.on_hand - s.reserved >= v.q "
+            f"RETURNING s.id", params)
+        held = {row[0] for row in cursor.fetchall()}
+    return [sku_id for sku_id in ids if sku_id not in held]
+
+
 def stock_unhold(*, sku_quantities: dict[int, int]) -> None:
     """Held units are no longer wanted (checkout cancelled or expired): available again."""
     for sku_id in sorted(sku_quantities):

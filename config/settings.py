@@ -96,6 +96,11 @@ TENANT_DOMAIN_MODEL = "banks.Domain"
 PUBLIC_SCHEMA_URLCONF = "config.urls_portal"
 ROOT_URLCONF = "config.urls_bank"
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+# `SET search_path` only when the schema changes (at most once per request), not before
+# every statement. Safe against the savepoint-rollback problem: the backend forgets its
+# cached search path on rollback and on rollback to a savepoint, so the next statement
+# sets it again (tests/test_search_path.py).
+TENANT_LIMIT_SET_CALLS = True
 
 MIDDLEWARE = [
     "banks.middleware.BankRoutingMiddleware",  # first: picks the schema from the host
@@ -265,6 +270,11 @@ SETTLEMENT_REFERRAL_FEE_RATE = env("SETTLEMENT_REFERRAL_FEE_RATE", "0.01")
 
 # Stock is held for an unpaid checkout this long, then given back.
 ORDER_RESERVATION_MINUTES = int(env("ORDER_RESERVATION_MINUTES", "15"))
+# Flash-sale admission (orders.flash): its own Redis if FLASH_REDIS_URL is set, else
+# REDIS_URL; short time-outs so that a Redis away is a quick 503, not a hung request.
+FLASH_REDIS_URL = env("FLASH_REDIS_URL", "")
+FLASH_REDIS_TIMEOUT = float(env("FLASH_REDIS_TIMEOUT", "0.5"))  # seconds, per call
+FLASH_REBUILD_WAIT = float(env("FLASH_REBUILD_WAIT", "3"))  # seconds a buyer waits for a rebuild
 # Receipt is confirmed for the shopper this many days after shipping / pickup readiness.
 ORDER_AUTO_CONFIRM_DAYS = int(env("ORDER_AUTO_CONFIRM_DAYS", "10"))
 # A storefront visit attributes the shopper's checkouts for this many days (last touch).

@@ -64,6 +64,9 @@ def api_exception_handler(exc, context):
             return Response({"message": exc.message, "errors": errors},
                             status=status.HTTP_503_SERVICE_UNAVAILABLE,
                             headers={"Retry-After": "30"})
+        if exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:  # busy: try again soon
+            return Response({"message": exc.message, "errors": errors},
+                            status=exc.status_code, headers={"Retry-After": "1"})
         return Response({"message": exc.message, "errors": errors}, status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

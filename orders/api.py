@@ -8,6 +8,7 @@ another shop's order and another bank's order are all 404.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -32,6 +33,8 @@ from orders.serializers import (
     ConsoleOrderDetailSerializer,
     ConsoleOrderPageSerializer,
     ConsoleOrderSerializer,
+    FlashBuyInputSerializer,
+    FlashBuySerializer,
     FlashSaleInputSerializer,
     FlashSaleSerializer,
     MerchantOrderDetailSerializer,
@@ -152,6 +155,30 @@ class CheckoutCreateApi(_ShopperApi):
             fulfilment=fulfilment, delivery=services.DeliveryAddress(**data["delivery"]))
         checkout = selectors.checkout_of_buyer(buyer=request.user, number=checkout.number)
         return Response(CheckoutSerializer(checkout).data, status=status.HTTP_201_CREATED)
+
+
+class FlashSaleBuyApi(_ShopperApi):
+    @extend_schema(
+        request=FlashBuyInputSerializer, responses={201: FlashBuySerializer},
+        description="秒杀: buy units of a running flash sale at once (not through the cart). "
+                    "201: won, pay within `pay_within_minutes`; 400 with code sold_out, "
+                    "flash_limit, not_started, ended or not_on_sale; 503 (Retry-After): "
+                    "the sale cannot take orders this moment, nothing was reserved.")
+    def post(self, request, sale_id: int):
+        data = _valid(FlashBuyInputSerializer, request.data)
+        checkout = services.flash_sale_buy(
+            buyer=request.user, sale_id=sale_id, quantity=data["quantity"],
+            storefront_bank=request.bank,
+            fulfilment=services.FulfilmentChoice(data["method"], data["branch"]),
+            delivery=services.DeliveryAddress(**data["delivery"]))
+        checkout = selectors.checkout_of_buyer(buyer=request.user, number=checkout.number)
+        minutes = settings.ORDER_RESERVATION_MINUTES
+        return Response({
+            "message": _("You got it! Pay within %(n)d minutes, or it goes back on sale.")
+            % {"n": minutes},
+            "pay_within_minutes": minutes,
+            "checkout": CheckoutSerializer(checkout).data,
+        }, status=status.HTTP_201_CREATED)
 
 
 class CheckoutDetailApi(_ShopperApi):

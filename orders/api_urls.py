@@ -10,6 +10,8 @@ shopper_urlpatterns = [
     path("cart/items/", api.CartItemsApi.as_view(), name="api-cart-items"),
     path("cart/items/<int:sku_id>/", api.CartItemApi.as_view(), name="api-cart-item"),
     path("checkouts/", api.CheckoutCreateApi.as_view(), name="api-checkouts"),
+    path("flash-sales/<int:sale_id>/buy/", api.FlashSaleBuyApi.as_view(),
+         name="api-flash-sale-buy"),
     path("checkouts/<str:number>/", api.CheckoutDetailApi.as_view(), name="api-checkout"),
     path("orders/", api.OrderListApi.as_view(), name="api-orders"),
     path("orders/<str:number>/", api.OrderDetailApi.as_view(), name="api-order"),

@@ -21,6 +21,7 @@ from orders.models import (
     Cart,
     Checkout,
     FlashSale,
+    FlashSaleTake,
     Order,
     OrderStatus,
     PriceKind,
@@ -31,11 +32,34 @@ from orders.models import (
 
 @dataclass(frozen=True)
 class Quote:
+    """The price of a cart line. A flash sale's price applies to the units the customer
+    may still take under the sale's cap (``flash_units``); the units over it cost the
+    regular price (``rest_unit_price``, retail or wholesale), as the pages say."""
+
     unit_price: Decimal
     line_total: Decimal
     kind: str = PriceKind.RETAIL
     flash_sale: FlashSale | None = None
     retail_price: Decimal = Decimal("0.00")
+    flash_units: int = 0
+    rest_unit_price: Decimal | None = None
+    rest_kind: str = PriceKind.RETAIL
+    flash_room: int | None = None  # units the customer may still take at the flash price
+
+    quantity: int = 0
+
+    @property
+    def rest_units(self) -> int:
+        """Units at the regular price beside the flash units."""
+        return self.quantity - self.flash_units if self.flash_room is not None else 0
+
+    @property
+    def over_cap(self) -> bool:
+        """Some units are over the flash sale's cap for this customer (regular price)."""
+        return self.rest_units > 0
+
+
+_UNSET = object()
 
 
 def active_flash_sale(*, sku: Sku, at: datetime | None = None) -> FlashSale | None:
@@ -44,26 +68,60 @@ def active_flash_sale(*, sku: Sku, at: datetime | None = None) -> FlashSale | No
             .order_by("price", "id").first())
 
 
-def quote(*, sku: Sku, quantity: int, buyer=None, at: datetime | None = None) -> Quote:
-    """The unit price this buyer pays for ``quantity`` of ``sku``: a running flash sale's
-    price, else for business buyers the best wholesale tier the quantity reaches, else
-    the retail price."""
+def flash_taken(*, sale: FlashSale, buyer) -> int:
+    """Units of the sale the customer holds (reserved or bought)."""
+    if buyer is None or not getattr(buyer, "is_authenticated", False):
+        return 0
+    return (FlashSaleTake.objects.filter(flash_sale=sale, user=buyer)
+            .values_list("quantity", flat=True).first() or 0)
+
+
+def _regular_price(sku: Sku, quantity: int, buyer) -> tuple[Decimal, str]:
+    retail = sku.price
+    if buyer is not None and getattr(buyer, "is_business_buyer", False) and quantity:
+        tiers = [t for t in sku.tiers.all() if t.min_quantity <= quantity]
+        tier = min(tiers, key=lambda t: t.unit_price, default=None)
+        if tier is not None and tier.unit_price < retail:
+            return tier.unit_price, PriceKind.WHOLESALE
+    return retail, PriceKind.RETAIL
+
+
+def quote(*, sku: Sku, quantity: int, buyer=None, at: datetime | None = None,
+          sale=_UNSET, taken: int | None = None) -> Quote:
+    """The price this buyer pays for ``quantity`` of ``sku``: a running flash sale's price
+    for the units within the customer's cap (what they hold already counts), the regular
+    price for the rest: for business buyers the best wholesale tier the quantity reaches,
+    else retail. ``sale`` and ``taken`` may be given when the caller loaded them."""
     at = at or timezone.now()
     retail = sku.price
-    sale = active_flash_sale(sku=sku, at=at)
+    if sale is _UNSET:
+        sale = active_flash_sale(sku=sku, at=at)
     if sale is not None and sale.price < retail:
-        return Quote(sale.price, quantize_money(sale.price * quantity), PriceKind.FLASH, sale,
-                     retail)
-    if buyer is not None and getattr(buyer, "is_business_buyer", False):
-        tier = (sku.tiers.filter(min_quantity__lte=quantity).order_by("unit_price").first())
-        if tier is not None and tier.unit_price < retail:
-            return Quote(tier.unit_price, quantize_money(tier.unit_price * quantity),
-                         PriceKind.WHOLESALE, None, retail)
-    return Quote(retail, quantize_money(retail * quantity), PriceKind.RETAIL, None, retail)
+        if taken is None:
+            taken = flash_taken(sale=sale, buyer=buyer)
+        room = max(0, sale.per_customer_limit - taken)
+        flash_units = min(quantity, room)
+        if flash_units == quantity:
+            return Quote(sale.price, quantize_money(sale.price * quantity), PriceKind.FLASH,
+                         sale, retail, flash_units=quantity, flash_room=room,
+                         quantity=quantity)
+        rest = quantity - flash_units
+        rest_price, rest_kind = _regular_price(sku, rest, buyer)
+        total = quantize_money(sale.price * flash_units + rest_price * rest)
+        if flash_units:
+            return Quote(sale.price, total, PriceKind.FLASH, sale, retail,
+                         flash_units=flash_units, rest_unit_price=rest_price,
+                         rest_kind=rest_kind, flash_room=room, quantity=quantity)
+        return Quote(rest_price, total, rest_kind, None, retail, rest_unit_price=rest_price,
+                     rest_kind=rest_kind, flash_room=0, quantity=quantity)
+    price, kind = _regular_price(sku, quantity, buyer)
+    return Quote(price, quantize_money(price * quantity), kind, None, retail,
+                 quantity=quantity)
 
 
-def shipping_fee(*, merchant: Merchant, goods_total: Decimal) -> Decimal:
-    rule = ShippingRule.objects.filter(merchant=merchant).first()
+def shipping_fee_of(*, rule: ShippingRule | None, goods_total: Decimal) -> Decimal:
+    """The delivery fee of an order of ``goods_total`` under the merchant's rule (None:
+    the platform's default)."""
     if rule is not None:
         fee, free_over = rule.flat_fee, rule.free_over
     else:
@@ -72,6 +130,11 @@ def shipping_fee(*, merchant: Merchant, goods_total: Decimal) -> Decimal:
     if free_over is not None and goods_total >= free_over:
         return Decimal("0.00")
     return quantize_money(fee)
+
+
+def shipping_fee(*, merchant: Merchant, goods_total: Decimal) -> Decimal:
+    rule = ShippingRule.objects.filter(merchant=merchant).first()
+    return shipping_fee_of(rule=rule, goods_total=goods_total)
 
 
 def pickup_branches(*, merchant: Merchant, storefront_bank: Bank | None) -> QuerySet[Branch]:

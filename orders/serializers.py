@@ -268,6 +268,21 @@ class CheckoutInputSerializer(serializers.Serializer):
         return value
 
 
+class FlashBuyInputSerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(default=1, min_value=1, max_value=9999)
+    method = serializers.ChoiceField(choices=Fulfilment.choices, default=Fulfilment.DELIVERY)
+    branch = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                      help_text="the pickup branch (method pickup)")
+    delivery = DeliveryInputSerializer(required=False, default=dict,
+                                       help_text="needed when delivered")
+
+
+class FlashBuySerializer(serializers.Serializer):
+    message = serializers.CharField(help_text="what to tell the buyer")
+    pay_within_minutes = serializers.IntegerField()
+    checkout = CheckoutSerializer()
+
+
 # --- fulfilment and refunds ----------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
@@ -31,11 +31,11 @@ from django.utils.translation import pgettext_lazy
 from banks.models import Bank, Branch
 from catalog.models import Sku
 from catalog.selectors import visible_products
-from catalog.services import sales_record, stock_hold, stock_issue, stock_unhold
+from catalog.services import sales_record, stock_hold_many, stock_issue, stock_unhold
 from core.errors import ApplicationError
 from core.money import quantize_money
 from core.validators import validate_cn_mobile
-from orders import selectors
+from orders import flash, selectors
 from orders.hooks import (
     cart_item_added,
     checkout_paid,
@@ -56,6 +56,7 @@ from orders.models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
+    PriceKind,
     ReferralTouch,
     Refund,
     RefundStatus,
@@ -354,36 +355,103 @@ def _validate_address(delivery: DeliveryAddress, errors: dict) -> DeliveryAddres
     return DeliveryAddress(name[:40], phone, address[:200])
 
 
-@transaction.atomic
 def checkout_place(*, buyer, cart: Cart, storefront_bank: Bank | None,
                    fulfilment: dict[int, FulfilmentChoice] | None = None,
                    delivery: DeliveryAddress | None = None) -> Checkout:
     """Turn the cart into a checkout: one order per merchant, stock reserved, prices fixed.
 
     ``fulfilment`` maps a merchant id to delivery (the default) or pickup at a branch of
-    the merchant's bank or of the storefront's bank.
+    the merchant's bank or of the storefront's bank. Flash-sale units are admitted in
+    Redis first (orders.flash); if the checkout then fails, they go back there.
     """
-    fulfilment = fulfilment or {}
+    admissions: list[flash.Admission] = []
+    try:
+        return _checkout_place(buyer=buyer, cart=cart, storefront_bank=storefront_bank,
+                               fulfilment=fulfilment or {}, delivery=delivery,
+                               admissions=admissions)
+    except BaseException:
+        for admission in admissions:
+            flash.give_back(admission)
+        raise
+
+
+def _cart_items(cart: Cart, now: datetime, buyer) -> list[CartItem]:
+    """The cart's lines, locked (the same cart submitted twice at once, a double click,
+    becomes one checkout: the second waits, then finds the lines gone), with their SKU,
+    product, merchant, its bank and delivery rule, the id of the SKU's running flash sale
+    and the buyer's last storefront touch (selectors.referral_for): one statement."""
+    running = (FlashSale.objects.filter(sku_id=OuterRef("sku_id"), starts_at__lte=now,
+                                        ends_at__gt=now).order_by("price", "id").values("pk")[:1])
+    since = now - timedelta(days=settings.ORDER_REFERRAL_WINDOW_DAYS)
+    touch = (ReferralTouch.objects.filter(user=buyer, at__gte=since, at__lte=now,
+                                          bank__is_active=True).order_by("-at", "-id"))
+    return list(cart.items.select_related("sku__product__merchant__bank",
+                                          "sku__product__merchant__shipping_rule")
+                .annotate(flash_id=Subquery(running),
+                          touch_bank_id=Subquery(touch.values("bank_id")[:1]),
+                          touch_sharer_id=Subquery(touch.values("sharer_id")[:1]))
+                .select_for_update(of=("self",)).order_by("sku_id"))
+
+
+def _is_visible(product) -> bool:
+    """What catalog.selectors.visible_products says, read off the loaded rows."""
+    from catalog.models import MerchantStatus, ProductStatus
+
+    return (product.status == ProductStatus.LISTED
+            and product.merchant.status == MerchantStatus.APPROVED
+            and product.merchant.bank.is_active)
+
+
+def _flash_of(items: list[CartItem], buyer) -> tuple[dict[int, FlashSale], dict[int, int]]:
+    """The running flash sales of the lines and what the buyer holds of each (one query
+    each, and none without a flash sale)."""
+    ids = {i.flash_id for i in items if i.flash_id}
+    if not ids:
+        return {}, {}
+    sales = {s.pk: s for s in FlashSale.objects.filter(pk__in=ids)}
+    taken = dict(FlashSaleTake.objects.filter(flash_sale_id__in=ids, user=buyer)
+                 .values_list("flash_sale_id", "quantity"))
+    return sales, taken
+
+
+def _shipping_rule(merchant):
+    try:
+        return merchant.shipping_rule
+    except ShippingRule.DoesNotExist:
+        return None
+
+
+@transaction.atomic
+def _checkout_place(*, buyer, cart: Cart | None, storefront_bank: Bank | None,
+                    fulfilment: dict[int, FulfilmentChoice], delivery: DeliveryAddress | None,
+                    admissions: list, buy_now: list[CartItem] | None = None,
+                    whole_flash: bool = False) -> Checkout:
     now = timezone.now()
-    # The cart's lines are locked: the same cart submitted twice at once (a double click)
-    # becomes one checkout; the second waits, then finds the lines gone and the cart empty.
-    items = list(cart.items.select_related("sku__product__merchant__bank")
-                 .select_for_update(of=("self",)).order_by("sku_id"))
+    items = _cart_items(cart, now, buyer) if cart is not None else buy_now
     if not items:
         raise ApplicationError(_("Your cart is empty."), field="cart")
-    visible_ids = set(visible_products().filter(
-        pk__in={i.sku.product_id for i in items}).values_list("pk", flat=True))
     errors: dict[str, list[str]] = {}
-    off_sale = [i.sku.product.name for i in items if i.sku.product_id not in visible_ids]
+    off_sale = [i.sku.product.name for i in items if not _is_visible(i.sku.product)]
     if off_sale:
         errors["cart"] = [_("No longer on sale: %(names)s. Remove it from your cart.")
                           % {"names": "、".join(off_sale)}]
+    sales, taken = _flash_of(items, buyer)
 
     groups: dict[int, _Group] = {}
     for item in items:
         merchant = item.sku.product.merchant
         group = groups.setdefault(merchant.pk, _Group(merchant=merchant))
-        quote = selectors.quote(sku=item.sku, quantity=item.quantity, buyer=buyer, at=now)
+        sale = sales.get(item.flash_id)
+        quote = selectors.quote(sku=item.sku, quantity=item.quantity, buyer=buyer, at=now,
+                                sale=sale, taken=taken.get(item.flash_id, 0))
+        if whole_flash and quote.kind != PriceKind.FLASH or quote.rest_units and whole_flash:
+            # A flash purchase is at the flash price or not at all.
+            raise ApplicationError(
+                _("“%(title)s” is limited to %(n)d per customer.")
+                % {"title": sale.title, "n": sale.per_customer_limit},
+                field="cart", code="flash_limit")
+        if quote.flash_units:
+            taken[sale.pk] = taken.get(sale.pk, 0) + quote.flash_units
         group.lines.append((item, quote))
         group.goods += quote.line_total
 
@@ -408,65 +476,132 @@ def checkout_place(*, buyer, cart: Cart, storefront_bank: Bank | None,
     if errors:
         raise ValidationError(errors)
 
-    referrer, sharer = selectors.referral_for(buyer=buyer, storefront_bank=storefront_bank,
-                                              at=now)
+    # Flash units: admitted (or refused) in Redis, in one step per sale, before any write.
+    flash_qty: dict[int, int] = defaultdict(int)
+    for group in groups.values():
+        for _item, quote in group.lines:
+            if quote.flash_units:
+                flash_qty[quote.flash_sale.pk] += quote.flash_units
+    for sale_id in sorted(flash_qty):
+        admissions.append(flash.admit(sale=sales[sale_id], user_id=buyer.pk,
+                                      quantity=flash_qty[sale_id]))
+
+    if cart is not None:  # the touch came with the cart's lines
+        touch_bank = items[0].touch_bank_id
+        referrer_id = touch_bank if touch_bank else (storefront_bank.pk if storefront_bank
+                                                     else None)
+        sharer_id = items[0].touch_sharer_id if touch_bank else None
+    else:
+        referrer, sharer = selectors.referral_for(buyer=buyer,
+                                                  storefront_bank=storefront_bank, at=now)
+        referrer_id, sharer_id = (referrer.pk if referrer else None,
+                                  sharer.pk if sharer else None)
     shipping = {mid: (Decimal("0.00") if mid in branches
-                      else selectors.shipping_fee(merchant=g.merchant, goods_total=g.goods))
+                      else selectors.shipping_fee_of(rule=_shipping_rule(g.merchant),
+                                                     goods_total=g.goods))
                 for mid, g in groups.items()}
     goods_total = quantize_money(sum(g.goods for g in groups.values()))
     shipping_total = quantize_money(sum(shipping.values()))
-    checkout = _create_with_number(
-        lambda number: Checkout.objects.create(
-            number=number, buyer=buyer, storefront_bank=storefront_bank,
-            goods_total=goods_total, shipping_total=shipping_total,
-            total=goods_total + shipping_total,
-            reserved_until=now + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES)),
-        prefix="C")
-    for index, (merchant_id, group) in enumerate(sorted(groups.items()), start=1):
+    checkout = _insert_with_number(Checkout(
+        buyer=buyer, storefront_bank=storefront_bank, goods_total=goods_total,
+        shipping_total=shipping_total, total=goods_total + shipping_total,
+        reserved_until=now + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES),
+        created_at=now), prefix="C")
+    ordered = sorted(groups.items())
+    orders = []
+    for index, (merchant_id, group) in enumerate(ordered, start=1):
         merchant = group.merchant
         branch = branches.get(merchant_id)
-        order = Order.objects.create(
+        goods = quantize_money(group.goods)
+        orders.append(Order(
             checkout=checkout, number=f"{checkout.number}-{index}", buyer=buyer,
             merchant=merchant, merchant_bank_id=merchant.bank_id,
-            referrer_bank=referrer, sharer=sharer,
-            is_cross_bank=referrer is not None and referrer.pk != merchant.bank_id,
+            referrer_bank_id=referrer_id, sharer_id=sharer_id,
+            is_cross_bank=referrer_id is not None and referrer_id != merchant.bank_id,
             fulfilment=Fulfilment.PICKUP if branch else Fulfilment.DELIVERY,
             pickup_branch=branch,
             recipient_name=address.recipient_name if address and not branch else "",
             recipient_phone=address.recipient_phone if address and not branch else "",
             address=address.address if address and not branch else "",
-            goods_total=quantize_money(group.goods), shipping_fee=shipping[merchant_id],
-            total=quantize_money(group.goods) + shipping[merchant_id])
-        OrderLine.objects.bulk_create([
-            OrderLine(order=order, sku=item.sku, product_name=item.sku.product.name,
-                      spec=item.sku.spec, unit=item.sku.unit, quantity=item.quantity,
-                      unit_price=quote.unit_price, line_total=quote.line_total,
-                      price_kind=quote.kind, flash_sale=quote.flash_sale)
-            for item, quote in group.lines])
-        OrderEvent.objects.create(order=order, kind="placed", actor=buyer, at=now)
+            goods_total=goods, shipping_fee=shipping[merchant_id],
+            total=goods + shipping[merchant_id]))
+    Order.objects.bulk_create(orders)
+    lines = []
+    for order, (_mid, group) in zip(orders, ordered, strict=True):
+        for item, quote in group.lines:
+            lines += _order_lines(order, item, quote)
+    OrderLine.objects.bulk_create(lines)
+    _placed_events_and_cart_emptied(orders, buyer, now,
+                                    [i.pk for i in items] if cart is not None else [])
     # Stock is reserved last: a hot SKU's row stays locked only from here to the commit
     # (a sold-out buyer's rows above are rolled back with the whole checkout).
     _reserve(buyer, [(item.sku, item.quantity, quote) for g in groups.values()
-                     for item, quote in g.lines])
-    CartItem.objects.filter(pk__in=[i.pk for i in items]).delete()
+                     for item, quote in g.lines], sales)
     send_on_commit(checkout_placed, checkout=checkout)
     return checkout
 
 
-def _create_with_number(create, *, prefix: str):
+def _placed_events_and_cart_emptied(orders: list[Order], buyer, now: datetime,
+                                    cart_item_ids: list[int]) -> None:
+    """Each order's "placed" event, and the cart's lines deleted (no cascade, no signal
+    hangs on them), in one statement. Rolled back with the checkout if the stock reserved
+    after it is short."""
+    events, items = OrderEvent._meta.db_table, CartItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM {items} WHERE id = ANY(%s)) "  # noqa: S608
+            f"INSERT INTO {events} (order_id, kind, actor_id, note, detail, at) "
+            f"SELECT o, 'placed', %s, '', '{{}}'::jsonb, %s FROM unnest(%s::bigint[]) AS o",
+            [cart_item_ids, buyer.pk, now, [order.pk for order in orders]])
+
+
+def _order_lines(order: Order, item: CartItem, quote) -> list[OrderLine]:
+    """The order's line(s) of a cart line: units over a flash sale's cap are a line of
+    their own at the regular price."""
+    sku = item.sku
+
+    def line(quantity, unit_price, kind, sale):
+        return OrderLine(order=order, sku=sku, product_name=sku.product.name, spec=sku.spec,
+                         unit=sku.unit, quantity=quantity, unit_price=unit_price,
+                         line_total=quantize_money(unit_price * quantity), price_kind=kind,
+                         flash_sale=sale)
+
+    if quote.flash_units and quote.rest_units:
+        return [line(quote.flash_units, quote.unit_price, quote.kind, quote.flash_sale),
+                line(quote.rest_units, quote.rest_unit_price, quote.rest_kind, None)]
+    return [OrderLine(order=order, sku=sku, product_name=sku.product.name, spec=sku.spec,
+                      unit=sku.unit, quantity=item.quantity, unit_price=quote.unit_price,
+                      line_total=quote.line_total, price_kind=quote.kind,
+                      flash_sale=quote.flash_sale)]
+
+
+def _insert_with_number(obj, *, prefix: str):
+    """INSERT the row with a new random ``number``; on the (1e-8) collision, another
+    number: ``ON CONFLICT (number) DO NOTHING RETURNING id``, no savepoint."""
+    model = type(obj)
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = (f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) "  # noqa: S608
+           f"VALUES ({marks}) ON CONFLICT (number) DO NOTHING RETURNING id")
     for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                return create(_new_number(prefix))
-        except IntegrityError as exc:
-            if "number" not in str(exc):
-                raise
+        obj.number = _new_number(prefix)
+        params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row:
+            obj.pk = row[0]
+            obj._state.adding, obj._state.db = False, "default"
+            return obj
     raise ApplicationError(_("Please try again."))  # pragma: no cover - 1e-8 collisions
 
 
-def _reserve(buyer, wanted) -> None:
+def _reserve(buyer, wanted, sales: dict[int, FlashSale] | None = None) -> None:
     """Reserve stock (and flash-sale quantity) for ``wanted`` = [(sku, qty, quote)] or
-    raise without having reserved anything (the caller's transaction rolls back)."""
+    raise without having reserved anything (the caller's transaction rolls back). The
+    flash units were admitted in Redis; if the database refuses them, Redis's copy of
+    the sale was wrong: it is dropped, to be rebuilt from the database."""
     now = timezone.now()
     flash_qty: dict[int, int] = defaultdict(int)
     flash_sales: dict[int, FlashSale] = {}
@@ -475,8 +610,8 @@ def _reserve(buyer, wanted) -> None:
     for sku, quantity, quote in wanted:
         sku_qty[sku.pk] += quantity
         names[sku.pk] = f"{sku.product.name} {sku.spec}"
-        if quote.flash_sale is not None:
-            flash_qty[quote.flash_sale.pk] += quantity
+        if quote.flash_sale is not None and quote.flash_units:
+            flash_qty[quote.flash_sale.pk] += quote.flash_units
             flash_sales[quote.flash_sale.pk] = quote.flash_sale
     for flash_id in sorted(flash_qty):
         sale, quantity = flash_sales[flash_id], flash_qty[flash_id]
@@ -487,6 +622,7 @@ def _reserve(buyer, wanted) -> None:
             quantity__lte=sale.per_customer_limit - quantity).update(
             quantity=F("quantity") + quantity)
         if not took:
+            flash.forget(flash_id)
             raise ApplicationError(
                 _("“%(title)s” is limited to %(n)d per customer.")
                 % {"title": sale.title, "n": sale.per_customer_limit},
@@ -497,12 +633,58 @@ def _reserve(buyer, wanted) -> None:
             pk=flash_id, starts_at__lte=now, ends_at__gt=now,
             sold__lte=F("quantity") - quantity).update(sold=F("sold") + quantity)
         if not sold:
+            flash.forget(flash_id)
             raise ApplicationError(_("“%(title)s” is sold out.") % {"title": sale.title},
                                    field="cart", code="sold_out")
-    for sku_id in sorted(sku_qty):
-        if not stock_hold(sku_id=sku_id, quantity=sku_qty[sku_id]):
-            raise ApplicationError(_("Not enough stock of %(name)s.") % {"name": names[sku_id]},
-                                   field="cart", code="out_of_stock")
+    short = stock_hold_many(sku_quantities=sku_qty)
+    if short:
+        raise ApplicationError(_("Not enough stock of %(name)s.") % {"name": names[short[0]]},
+                               field="cart", code="out_of_stock")
+
+
+def flash_sale_buy(*, buyer, sale_id, quantity=1, storefront_bank: Bank | None,
+                   fulfilment: FulfilmentChoice | None = None,
+                   delivery: DeliveryAddress | None = None) -> Checkout:
+    """秒杀: buy ``quantity`` units of a running flash sale at once, without the cart. The
+    units are admitted in Redis in one step (or refused: sold out, over the cap), then
+    the checkout and its order are written in the same request; the buyer pays within
+    ORDER_RESERVATION_MINUTES or the units go back on sale."""
+    now = timezone.now()
+    quantity = _int_or_none(quantity)
+    sale = (FlashSale.objects.select_related("sku__product__merchant__bank",
+                                             "sku__product__merchant__shipping_rule")
+            .filter(pk=_int_or_none(sale_id)).first())
+    if sale is None:
+        raise ApplicationError(_("There is no such flash sale."), field="sale",
+                               code="not_found")
+    if sale.starts_at > now:
+        raise ApplicationError(
+            _("“%(title)s” starts at %(t)s.")
+            % {"title": sale.title, "t": f"{timezone.localtime(sale.starts_at):%m-%d %H:%M}"},
+            field="sale", code="not_started")
+    if sale.ends_at <= now:
+        raise ApplicationError(_("“%(title)s” has ended.") % {"title": sale.title},
+                               field="sale", code="ended")
+    if not _is_visible(sale.sku.product):
+        raise ApplicationError(_("This product is not on sale."), field="sale",
+                               code="not_on_sale")
+    if quantity is None or quantity < 1 or quantity > sale.per_customer_limit:
+        raise ValidationError({"quantity": [
+            _("“%(title)s” is limited to %(n)d per customer.")
+            % {"title": sale.title, "n": sale.per_customer_limit}]})
+    item = CartItem(sku=sale.sku, quantity=quantity)
+    item.flash_id = sale.pk
+    merchant_id = sale.sku.product.merchant_id
+    admissions: list[flash.Admission] = []
+    try:
+        return _checkout_place(buyer=buyer, cart=None, storefront_bank=storefront_bank,
+                               fulfilment={merchant_id: fulfilment or FulfilmentChoice()},
+                               delivery=delivery, admissions=admissions, buy_now=[item],
+                               whole_flash=True)
+    except BaseException:
+        for admission in admissions:
+            flash.give_back(admission)
+        raise
 
 
 def _release(checkout: Checkout) -> None:
@@ -518,6 +700,8 @@ def _release(checkout: Checkout) -> None:
             quantity=F("quantity") - flash_qty[flash_id])
     for flash_id in sorted(flash_qty):
         FlashSale.objects.filter(pk=flash_id).update(sold=F("sold") - flash_qty[flash_id])
+        transaction.on_commit(lambda f=flash_id, q=flash_qty[flash_id]: flash.release(
+            sale_id=f, user_id=checkout.buyer_id, quantity=q))
     stock_unhold(sku_quantities=sku_qty)
 
 

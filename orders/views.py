@@ -86,10 +86,14 @@ def product_buying_context(request, product, skus) -> dict:
     options = []
     for sku in skus:
         sale = selectors.active_flash_sale(sku=sku)
+        taken = selectors.flash_taken(sale=sale, buyer=user) if sale else 0
         options.append({
             "sku": sku,
             "sale": sale,
             "sale_left": (sale.quantity - sale.sold) if sale else 0,
+            # What this shopper may still take at the flash price (None: not signed in).
+            "sale_room": (max(0, sale.per_customer_limit - taken)
+                          if sale and user.is_authenticated else None),
             "price": sale.price if sale and sale.price < sku.price else sku.price,
             "tiers": list(sku.tiers.all()) if business else [],
             "in_stock": sku.stock > 0,

@@ -11,14 +11,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from catalog.models import Sku
 from core.errors import ApplicationError
 from orders import services as orders
-from orders.models import CheckoutStatus, Fulfilment, OrderStatus
+from orders.models import CheckoutStatus, Fulfilment, OrderLine, OrderStatus
 from orders.selectors import quote
 from payments import selectors as ledger
 from payments import services as payments
 from payments.models import PaymentStatus, Posting
-from tests.orders_factories import AUTH_CARD, DECLINED_CARD, market, pay, place
+from tests.orders_factories import ADDRESS, AUTH_CARD, DECLINED_CARD, market, pay, place
 
 pytestmark = pytest.mark.django_db
 
@@ -226,3 +227,26 @@ def test_an_attempt_authenticated_meanwhile_is_not_charged_twice(province, shop)
     assert first.status == PaymentStatus.SUCCEEDED
     assert checkout.status == CheckoutStatus.PAID
     assert Posting.objects.filter(order__checkout=checkout).count() == 2
+
+
+def test_checkout_of_two_merchants_takes_few_round_trips(province, django_assert_max_num_queries):
+    """Set-based writes: one statement each for the cart, the checkout, the orders, the
+    lines, the events, the stock of all SKUs and the emptied cart (plus the referral
+    lookup), whatever the number of lines; no `SET search_path` in between."""
+    from tests.orders_factories import product_with_sku
+
+    shop = market(province, stock_a=50, stock_b=50)
+    sku_c = product_with_sku(shop.merchant_a, name="甲县梨", price="12.00", stock=50)
+    cart = orders.cart_get_or_create(user=province.shopper)
+    cart.items.all().delete()
+    for sku, qty in ((shop.sku_a, 2), (sku_c, 3), (shop.sku_b, 1)):
+        orders.cart_add(cart=cart, sku_id=sku.pk, quantity=qty)
+    with django_assert_max_num_queries(8) as captured:
+        checkout = orders.checkout_place(buyer=province.shopper, cart=cart,
+                                         storefront_bank=province.bank_a, delivery=ADDRESS)
+    assert not [q for q in captured.captured_queries
+                if q["sql"].startswith("SET search_path")]
+    assert checkout.orders.count() == 2
+    assert OrderLine.objects.filter(order__checkout=checkout).count() == 3
+    assert Sku.objects.get(pk=sku_c.pk).stock == 47
+    assert not cart.items.exists()

@@ -277,9 +277,12 @@ def test_b_flash_sale_sells_its_quantity_and_keeps_the_cap(province, rush):
     flash = live_lines(flash_sale=sale)
     assert sale.sold == 10
     assert flash.aggregate(n=Sum("quantity"))["n"] == 10
-    assert OrderLine.objects.filter(sku=sku).count() == flash.count()  # all at flash price
-    assert stock_of(sku) == stock_before - 10
-    assert watch.lowest >= stock_before - 10
+    # Units over the cap are lines of their own at the retail price, never at the flash one.
+    assert not OrderLine.objects.filter(sku=sku, flash_sale__isnull=True,
+                                        unit_price=sale.price).exists()
+    all_units = live_lines(sku=sku).aggregate(n=Sum("quantity"))["n"]
+    assert stock_of(sku) == stock_before - all_units
+    assert watch.lowest >= stock_before - all_units
 
     held = defaultdict(int)
     for line in flash.select_related("order"):
@@ -291,8 +294,15 @@ def test_b_flash_sale_sells_its_quantity_and_keeps_the_cap(province, rush):
     by_kind = defaultdict(list)
     for (kind, b), outcome in zip(kinds, outcomes, strict=True):
         by_kind[kind].append((b, outcome))
-    # Over the cap: refused, whatever is left.
-    assert all(not ok and exc.code == "flash_limit" for _b, (ok, exc) in by_kind[3])
+    # Over the cap: at most 2 at the flash price, the third at the retail price (or, once
+    # the sale is gone, refused as sold out).
+    for b, (ok, result) in by_kind[3]:
+        if not ok:
+            assert result.code == "sold_out"
+            continue
+        lines = {(line.price_kind, line.quantity, line.unit_price)
+                 for line in OrderLine.objects.filter(order__checkout=result)}
+        assert lines == {("flash", 2, sale.price), ("retail", 1, sku.price)}, lines
     # Two checkouts of 2 at once: at most one gets through.
     for b in two_carts:
         assert sum(ok for bb, (ok, _r) in by_kind["two"] if bb == b) <= 1
