@@ -296,7 +296,7 @@ def test_b_flash_sale_sells_its_quantity_and_keeps_the_cap(province, rush):
         by_kind[kind].append((b, outcome))
     # Over the cap: at most 2 at the flash price, the third at the retail price (or, once
     # the sale is gone, refused as sold out).
-    for b, (ok, result) in by_kind[3]:
+    for _b, (ok, result) in by_kind[3]:
         if not ok:
             assert result.code == "sold_out"
             continue
