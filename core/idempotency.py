@@ -21,6 +21,8 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 from django.conf import settings
@@ -85,3 +87,25 @@ def idempotency_bind(*, name: str, fingerprint: str, seconds: int) -> str:
         log.warning("idempotency cache unavailable", exc_info=True)
         return fingerprint
     return bound if isinstance(bound, str) else ""
+
+
+@contextmanager
+def idempotency_in_flight(*, name: str, seconds: int = 120) -> Iterator[None]:
+    """For operations whose key has no row to show it is in flight: while the block runs,
+    the same key sent again is a 409 (``ConflictError`` with Retry-After). The mark
+    expires after ``seconds`` should the process stop; without a cache it does nothing."""
+    try:
+        claimed = cache.add(f"{name}:busy", 1, seconds)
+    except Exception:  # noqa: BLE001 - the cache is an aid, not the source of truth
+        log.warning("idempotency cache unavailable", exc_info=True)
+        claimed = None
+    if claimed is False:
+        idempotency_check(stored="", fingerprint="", in_flight=True)
+    try:
+        yield
+    finally:
+        if claimed:
+            try:
+                cache.delete(f"{name}:busy")
+            except Exception:  # noqa: BLE001
+                log.warning("idempotency cache unavailable", exc_info=True)

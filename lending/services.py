@@ -36,6 +36,7 @@ from accounts.services import consent_grant, consent_withdraw
 from banks.models import Bank
 from catalog.models import Merchant, MerchantStatus
 from core.errors import ApplicationError
+from core.idempotency import idempotency_check, idempotency_mismatch
 from core.money import quantize_money
 from lending import calc, scoring
 from lending.models import (
@@ -848,7 +849,8 @@ def repayments_at_settlement(order: Order, available: Decimal) -> list[Repayment
 
 
 def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.Card,
-                       idempotency_key: str, everything: bool = False) -> LoanRepayment:
+                       idempotency_key: str, everything: bool = False,
+                       fingerprint: str = "") -> LoanRepayment:
     """The borrower repays by card: overdue instalments and the next one (or the whole
     loan). The repayment row is committed before the gateway is called."""
     _in_bank(bank)
@@ -857,10 +859,7 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
         raise ValidationError({"idempotency_key": [_("A payment needs an idempotency key.")]})
     existing = LoanRepayment.objects.filter(idempotency_key=f"card:{key}").first()
     if existing is not None:
-        if existing.loan_id != loan.pk:
-            raise ApplicationError(_("This idempotency key belongs to another payment."),
-                                   code="idempotency_conflict")
-        return existing
+        return _repayment_replay(existing, loan=loan, fingerprint=fingerprint)
     with transaction.atomic():
         loan = Loan.objects.select_for_update().get(pk=loan.pk)
         if loan.user_id != payer.pk:
@@ -873,9 +872,15 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
         due = loan_amount_due(loan=loan, everything=everything)
         if due.total <= 0:
             raise ApplicationError(_("Nothing of this loan is due now."), code="nothing_due")
-        repayment = LoanRepayment.objects.create(
-            loan=loan, source=RepaymentSource.CARD, idempotency_key=f"card:{key}",
-            amount=due.total, status="pending", actor_id=payer.pk, at=timezone.now())
+        try:
+            with transaction.atomic():
+                repayment = LoanRepayment.objects.create(
+                    loan=loan, source=RepaymentSource.CARD, idempotency_key=f"card:{key}",
+                    fingerprint=fingerprint, amount=due.total, status="pending",
+                    actor_id=payer.pk, at=timezone.now())
+        except IntegrityError:  # the same key, concurrently (for another loan)
+            existing = LoanRepayment.objects.get(idempotency_key=f"card:{key}")
+            return _repayment_replay(existing, loan=loan, fingerprint=fingerprint)
     try:
         charge = payment_services.card_charge(
             amount=repayment.amount, card=card, idempotency_key=_charge_key(bank, repayment),
@@ -891,6 +896,17 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
             status="failed", message=_("The card service did not answer."))
         raise
     return _settle_card_repayment(bank, repayment, charge)
+
+
+def _repayment_replay(existing: LoanRepayment, *, loan: Loan,
+                      fingerprint: str) -> LoanRepayment:
+    """A request with a key used before: the first repayment if it is the same request
+    and has its answer; 422 for another request, 409 while the first is in flight."""
+    if existing.loan_id != loan.pk:
+        raise idempotency_mismatch()
+    idempotency_check(stored=existing.fingerprint, fingerprint=fingerprint,
+                      in_flight=existing.status == "pending")
+    return existing
 
 
 def _charge_key(bank: Bank, repayment: LoanRepayment) -> str:

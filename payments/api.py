@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 from banks.models import StaffRole
 from banks.permissions import IsBankStaff, require_bank_staff
 from catalog.selectors import bank_merchant, merchant_for_member
+from core.idempotency import request_fingerprint
 from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer
 from orders.serializers import CheckoutSerializer
@@ -114,7 +115,11 @@ class CheckoutPaymentApi(APIView):
         responses={201: PaymentSerializer,
                    200: OpenApiResponse(PaymentSerializer,
                                         description="a replay of an earlier request with "
-                                                    "the same Idempotency-Key")},
+                                                    "the same Idempotency-Key"),
+                   409: OpenApiResponse(description="the first request with this key is "
+                                                    "still in flight (Retry-After)"),
+                   422: OpenApiResponse(description="this key was used for a different "
+                                                    "request")},
         description="Charges the card for the whole checkout. A declined card gives a "
                     "payment with status failed and a failure_message (the goods stay "
                     "reserved: try another card); a card that needs authentication gives "
@@ -125,17 +130,16 @@ class CheckoutPaymentApi(APIView):
         if not key or len(key) > 80:
             raise serializers.ValidationError({"idempotency_key": [
                 _("Send an Idempotency-Key header (1 to 80 characters).")]})
-        replay = selectors.payment_by_key(idempotency_key=key)
-        if replay is not None:
-            if replay.checkout_id != checkout.pk:
-                raise serializers.ValidationError({"idempotency_key": [
-                    _("This idempotency key belongs to another payment.")]})
-            return Response(self.payment_data(request, replay))
         card = PaymentInputSerializer(data=request.data)
         card.is_valid(raise_exception=True)
+        fingerprint = request_fingerprint(operation="checkout_pay", checkout=checkout.number,
+                                          card=card.validated_data["card"])
+        replay = selectors.payment_by_key(idempotency_key=key)
         payment = services.checkout_pay(checkout=checkout, buyer=request.user,
                                         card=services.Card(**card.validated_data["card"]),
-                                        idempotency_key=key)
+                                        idempotency_key=key, fingerprint=fingerprint)
+        if replay is not None:
+            return Response(self.payment_data(request, payment))
         return Response(self.payment_data(request, payment), status=status.HTTP_201_CREATED)
 
     @staticmethod

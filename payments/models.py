@@ -36,6 +36,9 @@ class Payment(models.Model):
 
     checkout = models.ForeignKey(Checkout, on_delete=models.PROTECT, related_name="payments")
     idempotency_key = models.CharField(max_length=80, unique=True)
+    # Of the request that used the key (core.idempotency): the same key with another
+    # request is refused.
+    fingerprint = models.CharField(max_length=64, blank=True, default="")
     amount_fen = models.PositiveBigIntegerField()
     currency = models.CharField(max_length=3, default="cny")
     intent_id = models.CharField(max_length=80, unique=True, null=True, blank=True)

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
+from core.idempotency import idempotency_check, idempotency_mismatch
 from core.money import quantize_money, to_fen
 from orders import services as order_services
 from orders.models import Checkout, CheckoutStatus, Order, Refund
@@ -222,7 +223,8 @@ def _payable(checkout: Checkout) -> None:
     assert_confirmed(checkout)  # an assisted order is paid once its customer confirmed it
 
 
-def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str) -> Payment:
+def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str,
+                 fingerprint: str = "") -> Payment:
     """Charge the buyer's card for the whole checkout (one PaymentIntent).
 
     Returns the Payment: succeeded (orders are paid), requires_action (the bank wants
@@ -236,10 +238,7 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str)
         raise ApplicationError(_("This checkout is not yours."), code="not_found")
     existing = Payment.objects.filter(idempotency_key=key).first()
     if existing is not None:
-        if existing.checkout_id != checkout.pk:
-            raise ApplicationError(_("This idempotency key belongs to another payment."),
-                                   code="idempotency_conflict")
-        return existing
+        return _replay(existing, checkout=checkout, fingerprint=fingerprint)
     card_params = _clean_card(card)
     with transaction.atomic():
         locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
@@ -250,10 +249,12 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str)
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(checkout=locked, idempotency_key=key,
+                                                 fingerprint=fingerprint,
                                                  amount_fen=to_fen(locked.cash_due),
                                                  card_last4=card_params["number"][-4:])
         except IntegrityError:  # the same key, concurrently
-            return Payment.objects.get(idempotency_key=key)
+            return _replay(Payment.objects.get(idempotency_key=key), checkout=checkout,
+                           fingerprint=fingerprint)
     # Committed before the gateway is called: a retry with this key finds the row.
     _cancel_other_open_intents(payment)
     if Checkout.objects.filter(pk=checkout.pk, status=CheckoutStatus.PAID).exists():
@@ -289,6 +290,16 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str)
                                  "the result within a few minutes."),
                                code="gateway_unavailable") from exc
     return _apply_intent(payment, intent)
+
+
+def _replay(existing: Payment, *, checkout: Checkout, fingerprint: str) -> Payment:
+    """A request with a key used before: the first payment if it is the same request and
+    has its answer; 422 for another request, 409 while the first is in flight."""
+    if existing.checkout_id != checkout.pk:
+        raise idempotency_mismatch()
+    idempotency_check(stored=existing.fingerprint, fingerprint=fingerprint,
+                      in_flight=existing.status == PaymentStatus.CREATED)
+    return existing
 
 
 def charge_outcome_unknown(exc: stripe.StripeError) -> bool:
