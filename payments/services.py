@@ -530,11 +530,31 @@ def _refund_whole_payment(payment: Payment, *, reason: str) -> None:
 # --- webhooks ------------------------------------------------------------------------------
 
 
+# A signature's timestamp may be this far from our clock, either way (Stripe's default).
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+def _signed_recently(signature: str) -> None:
+    """The gateway's library refuses timestamps too far in the past only; one far in the
+    future (a signature made to be replayed later) is refused here."""
+    import time
+
+    stamps = [part[2:] for part in (signature or "").split(",") if part.startswith("t=")]
+    try:
+        at = int(stamps[0])
+    except (IndexError, ValueError) as exc:
+        raise ValueError("no timestamp") from exc
+    if at > time.time() + WEBHOOK_TOLERANCE_SECONDS:
+        raise ValueError("timestamp in the future")
+
+
 def webhook_receive(*, payload: bytes, signature: str) -> WebhookEvent:
     """Verify a delivery from the gateway and process it once."""
     try:
         event = stripe.Webhook.construct_event(payload, signature,
-                                               settings.STRIPE_WEBHOOK_SECRET)
+                                               settings.STRIPE_WEBHOOK_SECRET,
+                                               tolerance=WEBHOOK_TOLERANCE_SECONDS)
+        _signed_recently(signature)
     except (ValueError, stripe.SignatureVerificationError) as exc:
         raise ApplicationError(_("Invalid webhook signature or payload."),
                                code="bad_signature") from exc

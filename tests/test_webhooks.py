@@ -208,6 +208,9 @@ def test_a_bad_signature_is_refused_and_records_nothing(province, shop, client_o
             (payload, sign(payload, secret="whsec_someone_else")),
             (tampered, sign(payload)),
             (payload, sign(payload, at=int(time.time()) - 3600)),  # replayed much later
+            (payload, sign(payload, at=int(time.time()) + 3600)),  # made for later
+            (payload, sign(payload, at=int(time.time()) - 301)),
+            (payload, sign(payload, at=int(time.time()) + 400)),
             (payload, "t=1,v1=00"),
             (payload, None),
             (b"not json", sign(b"not json"))]:
