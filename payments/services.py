@@ -34,7 +34,7 @@ from core.money import quantize_money, to_fen
 from orders import services as order_services
 from orders.models import Checkout, CheckoutStatus, Order, Refund
 from payments.gateway import stripe_client
-from payments.interfaces import restore_points
+from payments.interfaces import CreditRefund, credit_refund, restore_points
 from payments.models import (
     AccountKind,
     LedgerAccount,
@@ -682,6 +682,12 @@ def refund_execute(refund: Refund) -> str:
     desk, desk_legs = desk_payment_of(order), None
     if desk is not None and refund.cash_amount:  # paid at a branch desk: cash back there
         reference, desk_legs = refund_cash_at_desk(refund, desk)
+    elif refund.cash_amount and _card_payment(order) is None and (
+            credit := credit_refund(refund=refund, amount=refund.cash_amount)) is not None:
+        # Paid with a bank's credit: the refund reduces the loan; the money goes back to
+        # the lending bank's loan principal.
+        reference, desk_legs = f"loan:{credit.reference}", _credit_legs(
+            order, credit, refund.cash_amount)
     elif refund.cash_amount:
         reference = _refund_card(refund, refund.cash_amount)
     if refund.points_amount:
@@ -691,9 +697,28 @@ def refund_execute(refund: Refund) -> str:
     return reference or f"points:{refund.points_restored}"
 
 
+def _card_payment(order: Order) -> Payment | None:
+    return Payment.objects.filter(checkout_id=order.checkout_id,
+                                  status=PaymentStatus.SUCCEEDED).first()
+
+
+def _credit_legs(order: Order, credit: CreditRefund, amount: Decimal) -> list[Leg]:
+    """The disbursement's legs for ``amount``, reversed: the lender's loan principal is
+    repaid, and what the lender owed the merchant's bank for it is owed no more."""
+    legs = [Leg(ledger_account(kind=AccountKind.LOAN_PRINCIPAL, bank_id=credit.lender_bank_id),
+                -amount, order)]
+    if order.merchant_bank_id != credit.lender_bank_id:
+        legs += [
+            Leg(ledger_account(kind=AccountKind.INTERBANK_PAYABLE, bank_id=credit.lender_bank_id,
+                               counterparty_id=order.merchant_bank_id), amount, order),
+            Leg(ledger_account(kind=AccountKind.INTERBANK_RECEIVABLE,
+                               bank_id=order.merchant_bank_id,
+                               counterparty_id=credit.lender_bank_id), -amount, order)]
+    return legs
+
+
 def _refund_card(refund: Refund, amount: Decimal) -> str:
-    payment = Payment.objects.filter(checkout_id=refund.order.checkout_id,
-                                     status=PaymentStatus.SUCCEEDED).first()
+    payment = _card_payment(refund.order)
     if payment is None or not payment.intent_id:
         raise ApplicationError(_("This order has no card payment to refund."),
                                code="no_payment")
