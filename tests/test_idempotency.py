@@ -33,7 +33,7 @@ def key(value: str | None = None) -> dict:
 def refused_as_mismatch(response) -> None:
     assert response.status_code == 422, response.content
     assert "idempotency_key" in response.json()["errors"]
-    assert "different request" in response.json()["message"]
+    assert "Idempotency-Key" in response.json()["message"]
 
 
 def refused_as_in_flight(response) -> None:
