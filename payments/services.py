@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from banks.models import Bank
-from core.errors import ApplicationError
+from core.errors import ApplicationError, ConflictError
 from core.idempotency import idempotency_check, idempotency_mismatch
 from core.money import quantize_money, to_fen
 from orders import services as order_services
@@ -246,9 +246,13 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str,
     with transaction.atomic():
         locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
         _payable(locked)
-        if Payment.objects.filter(checkout=locked, status=PaymentStatus.CREATED).exists():
-            raise ApplicationError(_("A payment of this checkout is in progress."),
-                                   code="payment_in_progress")
+        in_flight = Payment.objects.filter(checkout=locked, status=PaymentStatus.CREATED)
+        same = in_flight.filter(idempotency_key=key).first()
+        if same is not None:  # the same key sent twice at once: the first is committed now
+            return _replay(same, checkout=checkout, fingerprint=fingerprint)
+        if in_flight.exists():
+            raise ConflictError(_("A payment of this checkout is in progress."),
+                                code="payment_in_progress")
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(checkout=locked, idempotency_key=key,
