@@ -222,6 +222,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lending.tasks.reconcile_all_banks",
         "schedule": 300.0,
     },
+    "rewards-reconcile-cash": {  # points-mall cash payments whose answer was lost
+        "task": "rewards.tasks.reconcile_cash_all_banks",
+        "schedule": 300.0,
+    },
     "lending-scoring": {  # every bank's credit profiles recomputed
         "task": "lending.tasks.score_all_banks",
         "schedule": crontab(hour=int(env("LENDING_SCORING_HOUR", "3")), minute=0),

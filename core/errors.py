@@ -3,6 +3,9 @@
 Services raise Django's ``ValidationError`` (field messages) or ``ApplicationError`` (a
 business rule refused). The API returns both as HTTP 400 with
 ``{"message": "...", "errors": {"field": ["..."]}}``; every DRF error is reshaped alike.
+``ConflictError`` (the same thing is under way in another request: 409 with a
+``Retry-After`` header) and ``UnprocessableError`` (422) are application errors with
+another status.
 """
 
 from __future__ import annotations
@@ -25,6 +28,25 @@ class ApplicationError(Exception):
         self.message = message
         self.field = field
         self.code = code
+
+    headers: dict[str, str] = {}
+
+
+class ConflictError(ApplicationError):
+    """The same action is under way in another request; the client may retry later."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+    def __init__(self, message: str, *, code: str = "conflict", retry_after: int = 2):
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class UnprocessableError(ApplicationError):
+    """Well-formed, but it contradicts what the server already holds (HTTP 422)."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
 def _flatten(value, path: tuple = ()) -> list[str]:
@@ -63,11 +85,13 @@ def api_exception_handler(exc, context):
             # An outside service did not answer: try again later, nothing was done twice.
             return Response({"message": exc.message, "errors": errors},
                             status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                            headers={"Retry-After": "30"})
+                            headers={"Retry-After": "30", **(exc.headers or {})})
         if exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:  # busy: try again soon
             return Response({"message": exc.message, "errors": errors},
-                            status=exc.status_code, headers={"Retry-After": "1"})
-        return Response({"message": exc.message, "errors": errors}, status=exc.status_code)
+                            status=exc.status_code,
+                            headers={"Retry-After": "1", **(exc.headers or {})})
+        return Response({"message": exc.message, "errors": errors}, status=exc.status_code,
+                        headers=exc.headers or None)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -16,7 +16,6 @@ import logging
 from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
@@ -33,6 +32,12 @@ from banks.permissions import IsBankStaff, require_bank_staff
 from catalog.models import Merchant
 from catalog.selectors import merchant_for_member
 from core.errors import ApplicationError
+from core.idempotency import (
+    idempotency_bind,
+    idempotency_check,
+    idempotency_in_flight,
+    request_fingerprint,
+)
 from lending import selectors, services
 from lending.models import (
     Application,
@@ -185,18 +190,15 @@ def _idempotency_key(request, *, longest: int = 60) -> str:
     return key
 
 
-def _key_bound(request, *, scope: str, key: str, target: int) -> bool:
-    """Binds the key to what it finances (a checkout, an order); False when the same key
-    was used for something else. Kept for ``KEY_DAYS`` days in the bank's cache (the key
-    function keeps banks apart); whatever happens to the cache, a checkout or an order is
-    financed at most once (the services and the database refuse a second time)."""
-    name = f"lending:idem:{scope}:{request.user.pk}:{key}"
-    try:
-        cache.add(name, target, KEY_DAYS * 86400)
-        return cache.get(name, target) == target
-    except Exception:  # the cache is down: the database rules still hold
-        log.warning("idempotency cache unavailable", exc_info=True)
-        return True
+def _key_bound(request, *, scope: str, key: str, fingerprint: str) -> None:
+    """Binds the key to the request (its fingerprint: what it finances and how) for
+    ``KEY_DAYS`` days in the bank's cache (the key function keeps banks apart): the same
+    key with another request is a 422 (core.idempotency). Whatever happens to the cache,
+    a checkout or an order is financed at most once (the services and the database refuse
+    a second time)."""
+    stored = idempotency_bind(name=f"lending:idem:{scope}:{request.user.pk}:{key}",
+                              fingerprint=fingerprint, seconds=KEY_DAYS * 86400)
+    idempotency_check(stored=stored, fingerprint=fingerprint)
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -205,11 +207,6 @@ IDEMPOTENCY_KEY = OpenApiParameter(
                 "Sending the same request again with the same key returns the first "
                 "result (200) and never lends or charges twice.")
 REPLAY = "a replay of an earlier request with the same Idempotency-Key"
-
-
-def _key_conflict():
-    return serializers.ValidationError({"idempotency_key": [
-        _("This idempotency key belongs to another request.")]})
 
 
 # --- shopper: my credit at this bank -------------------------------------------------------
@@ -288,14 +285,15 @@ class CheckoutFinanceApi(_ShopperApi):
     def post(self, request, number: str):
         checkout = checkout_of_buyer(buyer=request.user, number=number)
         key = _idempotency_key(request)
-        if not _key_bound(request, scope="checkout", key=key, target=checkout.pk):
-            raise _key_conflict()
+        data = _valid(CheckoutFinanceInputSerializer, request.data)
+        _key_bound(request, scope="checkout", key=key, fingerprint=request_fingerprint(
+            operation="checkout_finance", checkout=checkout.number, **data))
         replay = self.financed(request, checkout)
         if replay is not None:
             return Response(self.result(replay))
-        data = _valid(CheckoutFinanceInputSerializer, request.data)
         try:
-            with _not_found_as_404():
+            with _not_found_as_404(), idempotency_in_flight(
+                    name=f"lending:busy:checkout:{request.user.pk}:{key}"):
                 app = services.checkout_finance(bank=request.bank, checkout=checkout,
                                                 buyer=request.user, months=data["months"])
         except ApplicationError:
@@ -358,15 +356,14 @@ class LoanRepaymentApi(_ShopperApi):
     def post(self, request, loan_id: int):
         loan = selectors.loan_of_user(user_id=request.user.pk, loan_id=loan_id)
         key = _idempotency_key(request)
-        earlier = LoanRepayment.objects.filter(idempotency_key=f"card:{key}").first()
-        if earlier is not None:
-            if earlier.loan_id != loan.pk:
-                raise _key_conflict()
-            return Response(RepaymentSerializer(earlier).data)
         data = _valid(RepaymentInputSerializer, request.data)
+        earlier = LoanRepayment.objects.filter(idempotency_key=f"card:{key}").exists()
         repayment = services.loan_repay_by_card(
             bank=request.bank, loan=loan, payer=request.user, card=Card(**data["card"]),
-            idempotency_key=key, everything=data["everything"])
+            idempotency_key=key, everything=data["everything"],
+            fingerprint=request_fingerprint(operation="loan_repay", loan=loan.pk, **data))
+        if earlier:
+            return Response(RepaymentSerializer(repayment).data)
         repayment = LoanRepayment.objects.select_related("loan").get(pk=repayment.pk)
         return Response(RepaymentSerializer(repayment).data, status=status.HTTP_201_CREATED)
 
@@ -478,15 +475,17 @@ class MerchantOrderFinanceApi(_MerchantApi):
         merchant = self.merchant(request, merchant_id)
         order = self.order(merchant, number)
         key = _idempotency_key(request)
-        if not _key_bound(request, scope=f"order:{merchant.pk}", key=key, target=order.pk):
-            raise _key_conflict()
+        data = _valid(OrderFinancingInputSerializer, request.data)
+        _key_bound(request, scope=f"order:{merchant.pk}", key=key,
+                   fingerprint=request_fingerprint(operation="order_financing",
+                                                   order=order.number, **data))
         replay = Application.objects.filter(order_id=order.pk, status__in=LIVE,
                                             user_id=request.user.pk).first()
         if replay is not None:
             return Response(self.data(replay))
-        data = _valid(OrderFinancingInputSerializer, request.data)
         try:
-            with _not_found_as_404():
+            with _not_found_as_404(), idempotency_in_flight(
+                    name=f"lending:busy:order:{request.user.pk}:{key}"):
                 app = services.order_financing_apply(bank=request.bank, order=order,
                                                      actor=request.user,
                                                      amount=data["amount"])

@@ -362,6 +362,8 @@ class LoanRepayment(models.Model):
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
     source = models.CharField(max_length=12, choices=RepaymentSource.choices)
     idempotency_key = models.CharField(max_length=80, unique=True)
+    # Of the request that used the key (core.idempotency).
+    fingerprint = models.CharField(max_length=64, blank=True, default="")
     amount = models.DecimalField(**MONEY)
     principal = models.DecimalField(**MONEY, default=Decimal("0.00"))
     interest = models.DecimalField(**MONEY, default=Decimal("0.00"))

@@ -937,6 +937,29 @@ def refund_decide(*, refund: Refund, actor, approve: bool, note: str = "") -> Re
 
 
 @transaction.atomic
+def refund_record_external(*, order: Order, amount: Decimal, reference: str,
+                           reason: str) -> Refund:
+    """A refund the card gateway made outside the platform: recorded on the order as it
+    happened (no gateway call here; the caller books it). The order goes through the
+    refund transitions like any refund, with no actor."""
+    order = _locked(order)
+    amount = _refund_amount(order, amount)
+    if order.status not in REFUNDABLE:
+        _transition(order, "request_refund")  # raises the clear illegal-transition error
+    now = timezone.now()
+    refund = Refund.objects.create(order=order, amount=amount, reason=reason[:300],
+                                   status=RefundStatus.SUCCEEDED, gateway_reference=reference,
+                                   decided_at=now, decision_note=reason[:300])
+    _transition(order, "request_refund", note=reason, at=now,
+                detail={"refund": refund.pk, "amount": str(amount)})
+    order.refunded_total += amount
+    full = order.refunded_total == order.total
+    _transition(order, "refund_full" if full else "refund_partial", note=reason, at=now,
+                detail={"refund": refund.pk, "amount": str(amount), "gateway": reference})
+    return refund
+
+
+@transaction.atomic
 def refund_issue(*, order: Order, actor, amount, reason: str) -> Refund:
     """The merchant refunds on its own initiative (e.g. a missing item)."""
     refund = refund_request(order=order, actor=actor, amount=amount, reason=reason)

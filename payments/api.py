@@ -26,11 +26,14 @@ from rest_framework.views import APIView
 from banks.models import StaffRole
 from banks.permissions import IsBankStaff, require_bank_staff
 from catalog.selectors import bank_merchant, merchant_for_member
+from core.idempotency import request_fingerprint
 from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer
 from orders.serializers import CheckoutSerializer
 from payments import selectors, services, settlement
 from payments.models import (
+    GatewayRefund,
+    GatewayRefundStatus,
     Payment,
     PaymentStatus,
     PayoutBatch,
@@ -113,7 +116,11 @@ class CheckoutPaymentApi(APIView):
         responses={201: PaymentSerializer,
                    200: OpenApiResponse(PaymentSerializer,
                                         description="a replay of an earlier request with "
-                                                    "the same Idempotency-Key")},
+                                                    "the same Idempotency-Key"),
+                   409: OpenApiResponse(description="the first request with this key is "
+                                                    "still in flight (Retry-After)"),
+                   422: OpenApiResponse(description="this key was used for a different "
+                                                    "request")},
         description="Charges the card for the whole checkout. A declined card gives a "
                     "payment with status failed and a failure_message (the goods stay "
                     "reserved: try another card); a card that needs authentication gives "
@@ -124,17 +131,16 @@ class CheckoutPaymentApi(APIView):
         if not key or len(key) > 80:
             raise serializers.ValidationError({"idempotency_key": [
                 _("Send an Idempotency-Key header (1 to 80 characters).")]})
-        replay = selectors.payment_by_key(idempotency_key=key)
-        if replay is not None:
-            if replay.checkout_id != checkout.pk:
-                raise serializers.ValidationError({"idempotency_key": [
-                    _("This idempotency key belongs to another payment.")]})
-            return Response(self.payment_data(request, replay))
         card = PaymentInputSerializer(data=request.data)
         card.is_valid(raise_exception=True)
+        fingerprint = request_fingerprint(operation="checkout_pay", checkout=checkout.number,
+                                          card=card.validated_data["card"])
+        replay = selectors.payment_by_key(idempotency_key=key)
         payment = services.checkout_pay(checkout=checkout, buyer=request.user,
                                         card=services.Card(**card.validated_data["card"]),
-                                        idempotency_key=key)
+                                        idempotency_key=key, fingerprint=fingerprint)
+        if replay is not None:
+            return Response(self.payment_data(request, payment))
         return Response(self.payment_data(request, payment), status=status.HTTP_201_CREATED)
 
     @staticmethod
@@ -351,6 +357,57 @@ def _statement_data(merchant, bank) -> dict:
                 settlement.merchant_statement(merchant=merchant)),
             "payout_lines": selectors.merchant_payout_lines(merchant=merchant)
             .select_related("merchant")[:100]}
+
+
+class GatewayRefundSerializer(serializers.ModelSerializer):
+    checkout = serializers.CharField(source="payment.checkout.number", default=None)
+
+    class Meta:
+        model = GatewayRefund
+        fields = ["id", "refund_id", "intent_id", "amount", "status", "checkout", "note",
+                  "created_at", "resolved_at", "resolution"]
+
+
+class ConsoleGatewayRefundsApi(APIView):
+    permission_classes = [IsBankStaff]
+
+    class QuerySerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=GatewayRefundStatus.choices, required=False,
+                                         allow_blank=True, default="")
+
+    @extend_schema(operation_id="console_gateway_refunds_list", parameters=[QuerySerializer],
+                   responses=GatewayRefundSerializer(many=True),
+                   description="Refunds made at the card gateway outside the platform that "
+                               "concern this bank (bank admins): booked ones (recorded as "
+                               "the order's refund) and open ones, which the platform could "
+                               "not book (the order was settled, the charge is not a "
+                               "checkout's) and an admin resolves. The latest 200.")
+    def get(self, request):
+        require_bank_staff(request, (StaffRole.BANK_ADMIN,))
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = selectors.bank_gateway_refunds(bank=request.bank,
+                                              status=query.validated_data["status"])[:200]
+        return Response(GatewayRefundSerializer(rows, many=True).data)
+
+
+class ConsoleGatewayRefundResolveApi(APIView):
+    permission_classes = [IsBankStaff]
+
+    class InputSerializer(serializers.Serializer):
+        note = serializers.CharField(max_length=300, help_text="how it was resolved")
+
+    @extend_schema(request=InputSerializer, responses=GatewayRefundSerializer,
+                   description="Marks an open gateway refund resolved, saying how (bank "
+                               "admins). 400 when it is not open.")
+    def post(self, request, refund_id: int):
+        require_bank_staff(request, (StaffRole.BANK_ADMIN,))
+        row = selectors.bank_gateway_refund(bank=request.bank, refund_id=refund_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = services.gateway_refund_resolve(record=row, actor=request.user,
+                                              note=data.validated_data["note"])
+        return Response(GatewayRefundSerializer(row).data)
 
 
 class ConsoleSettlementRunsApi(APIView):

@@ -18,6 +18,11 @@ urlpatterns = [
 # A bank's domain only: that bank's staff (settlement runs, payout batches and lines, a
 # merchant's statement and settlement account).
 console_urlpatterns = [
+    path("console/gateway-refunds/", api.ConsoleGatewayRefundsApi.as_view(),
+         name="api-console-gateway-refunds"),
+    path("console/gateway-refunds/<int:refund_id>/resolve/",
+         api.ConsoleGatewayRefundResolveApi.as_view(),
+         name="api-console-gateway-refund-resolve"),
     path("console/settlement-runs/", api.ConsoleSettlementRunsApi.as_view(),
          name="api-console-settlement-runs"),
     path("console/settlement-runs/<int:run_id>/", api.ConsoleSettlementRunApi.as_view(),

@@ -98,3 +98,37 @@ def restore_points(*, order: Order, value: Decimal, reference: str) -> int:
     if _points_restorer is None:
         raise RuntimeError("points were used but no points programme is installed")
     return _points_restorer(order=order, value=value, reference=reference)
+
+
+# --- refunds of checkouts paid with credit -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreditRefund:
+    """A refund taken off the loan that paid the order: the money goes back to the bank
+    that lent (its loan principal), not to a card."""
+
+    lender_bank_id: int
+    reference: str  # the loan
+
+
+CreditRefundHandler = Callable[..., "CreditRefund | None"]
+
+_credit_refund_handlers: list[CreditRefundHandler] = []
+
+
+def register_credit_refund_handler(handler: CreditRefundHandler) -> None:
+    """``handler(refund=, amount=)`` reduces the loan that paid ``refund.order``'s checkout
+    by ``amount`` and returns a ``CreditRefund``, or returns None when no loan of its paid
+    the checkout; it raises ``ApplicationError`` when the loan cannot take the refund.
+    Called inside the refund's transaction; it enters the lending bank's schema itself."""
+    if handler not in _credit_refund_handlers:
+        _credit_refund_handlers.append(handler)
+
+
+def credit_refund(*, refund, amount: Decimal) -> CreditRefund | None:
+    for handler in _credit_refund_handlers:
+        done = handler(refund=refund, amount=amount)
+        if done is not None:
+            return done
+    return None

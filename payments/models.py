@@ -36,6 +36,9 @@ class Payment(models.Model):
 
     checkout = models.ForeignKey(Checkout, on_delete=models.PROTECT, related_name="payments")
     idempotency_key = models.CharField(max_length=80, unique=True)
+    # Of the request that used the key (core.idempotency): the same key with another
+    # request is refused.
+    fingerprint = models.CharField(max_length=64, blank=True, default="")
     amount_fen = models.PositiveBigIntegerField()
     currency = models.CharField(max_length=3, default="cny")
     intent_id = models.CharField(max_length=80, unique=True, null=True, blank=True)
@@ -77,6 +80,46 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return self.event_id
+
+
+class GatewayRefundStatus(models.TextChoices):
+    # Recorded as a refund of the order(s) and booked (escrow / card clearing).
+    BOOKED = "booked", _("Booked as a refund of the order")
+    # Not booked: a bank admin has to resolve it (see docs/architecture.md).
+    OPEN = "open", _("Needs review")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class GatewayRefund(models.Model):
+    """A refund made at the card gateway outside the platform (in its dashboard, by its
+    support), learned from a webhook. Recorded once per gateway refund id, however often
+    and in whatever form (``charge.refunded``, ``refund.created``, ...) it is delivered."""
+
+    refund_id = models.CharField(max_length=80, unique=True)
+    intent_id = models.CharField(max_length=80, blank=True, default="")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    status = models.CharField(max_length=10, choices=GatewayRefundStatus.choices)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="+")
+    # The bank whose admins see it (the merchant's bank; null: the federation's).
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="+")
+    # The order refunds it was recorded as (booked ones).
+    refunds = models.ManyToManyField(Refund, blank=True, related_name="+")
+    note = models.CharField(max_length=300, blank=True, default="")
+    event_id = models.CharField(max_length=80, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True,
+                                    blank=True, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["bank", "status"])]
+
+    def __str__(self) -> str:
+        return self.refund_id
 
 
 class AccountKind(models.TextChoices):

@@ -54,6 +54,25 @@ def payment_by_key(*, idempotency_key: str) -> Payment | None:
 # merchant (another bank's run, batch, line or merchant is 404) -------------------------------
 
 
+def bank_gateway_refunds(*, bank: Bank, status: str = ""):
+    """Refunds made at the card gateway outside the platform that concern the bank (its
+    merchants' orders, or its own charges), newest first."""
+    from payments.models import GatewayRefund
+
+    rows = GatewayRefund.objects.filter(bank=bank).select_related("payment__checkout")
+    return rows.filter(status=status) if status else rows
+
+
+def bank_gateway_refund(*, bank: Bank, refund_id: int):
+    """One of them, or 404 (also another bank's)."""
+    from django.http import Http404
+
+    row = bank_gateway_refunds(bank=bank).filter(pk=refund_id).first()
+    if row is None:
+        raise Http404
+    return row
+
+
 def bank_settlement_runs(*, bank: Bank):
     """The runs that concern the bank: its own and the runs over every bank."""
     from django.db.models import Q

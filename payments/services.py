@@ -28,15 +28,19 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import ApplicationError
+from banks.models import Bank
+from core.errors import ApplicationError, ConflictError
+from core.idempotency import idempotency_check, idempotency_mismatch
 from core.money import to_fen
 from orders import services as order_services
 from orders.models import Checkout, CheckoutStatus, Order, Refund
 from payments.gateway import stripe_client
-from payments.interfaces import restore_points
+from payments.interfaces import CreditRefund, credit_refund, restore_points
 from payments.ledger import Leg, ledger_account, ledger_post
 from payments.models import (
     AccountKind,
+    GatewayRefund,
+    GatewayRefundStatus,
     Payment,
     PaymentStatus,
     WebhookEvent,
@@ -179,7 +183,8 @@ def _payable(checkout: Checkout) -> None:
     assert_confirmed(checkout)  # an assisted order is paid once its customer confirmed it
 
 
-def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str) -> Payment:
+def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str,
+                 fingerprint: str = "") -> Payment:
     """Charge the buyer's card for the whole checkout (one PaymentIntent).
 
     Returns the Payment: succeeded (orders are paid), requires_action (the bank wants
@@ -193,24 +198,27 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str)
         raise ApplicationError(_("This checkout is not yours."), code="not_found")
     existing = Payment.objects.filter(idempotency_key=key).first()
     if existing is not None:
-        if existing.checkout_id != checkout.pk:
-            raise ApplicationError(_("This idempotency key belongs to another payment."),
-                                   code="idempotency_conflict")
-        return existing
+        return _replay(existing, checkout=checkout, fingerprint=fingerprint)
     card_params = _clean_card(card)
     with transaction.atomic():
         locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
         _payable(locked)
-        if Payment.objects.filter(checkout=locked, status=PaymentStatus.CREATED).exists():
-            raise ApplicationError(_("A payment of this checkout is in progress."),
-                                   code="payment_in_progress")
+        in_flight = Payment.objects.filter(checkout=locked, status=PaymentStatus.CREATED)
+        same = in_flight.filter(idempotency_key=key).first()
+        if same is not None:  # the same key sent twice at once: the first is committed now
+            return _replay(same, checkout=checkout, fingerprint=fingerprint)
+        if in_flight.exists():
+            raise ConflictError(_("A payment of this checkout is in progress."),
+                                code="payment_in_progress")
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(checkout=locked, idempotency_key=key,
+                                                 fingerprint=fingerprint,
                                                  amount_fen=to_fen(locked.cash_due),
                                                  card_last4=card_params["number"][-4:])
         except IntegrityError:  # the same key, concurrently
-            return Payment.objects.get(idempotency_key=key)
+            return _replay(Payment.objects.get(idempotency_key=key), checkout=checkout,
+                           fingerprint=fingerprint)
     # Committed before the gateway is called: a retry with this key finds the row.
     _cancel_other_open_intents(payment)
     if Checkout.objects.filter(pk=checkout.pk, status=CheckoutStatus.PAID).exists():
@@ -246,6 +254,16 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str)
                                  "the result within a few minutes."),
                                code="gateway_unavailable") from exc
     return _apply_intent(payment, intent)
+
+
+def _replay(existing: Payment, *, checkout: Checkout, fingerprint: str) -> Payment:
+    """A request with a key used before: the first payment if it is the same request and
+    has its answer; 422 for another request, 409 while the first is in flight."""
+    if existing.checkout_id != checkout.pk:
+        raise idempotency_mismatch()
+    idempotency_check(stored=existing.fingerprint, fingerprint=fingerprint,
+                      in_flight=existing.status == PaymentStatus.CREATED)
+    return existing
 
 
 # What the HTTP client says when it could not connect at all (urllib3's wording).
@@ -466,7 +484,8 @@ def _succeed(payment: Payment) -> Payment:
 
 def _refund_whole_payment(payment: Payment, *, reason: str) -> None:
     refund = stripe_client().v1.refunds.create(
-        params={"payment_intent": payment.intent_id, "metadata": {"reason": reason}},
+        params={"payment_intent": payment.intent_id,
+                "metadata": {"reason": reason, **PLATFORM_ORIGIN}},
         options={"idempotency_key": f"returned:{payment.pk}"})
     log.warning("returned payment %s (%s)", payment.intent_id, reason)
     # No escrow was booked for it, so no postings move; the payment records the refund.
@@ -481,11 +500,31 @@ def _refund_whole_payment(payment: Payment, *, reason: str) -> None:
 # --- webhooks ------------------------------------------------------------------------------
 
 
+# A signature's timestamp may be this far from our clock, either way (Stripe's default).
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+def _signed_recently(signature: str) -> None:
+    """The gateway's library refuses timestamps too far in the past only; one far in the
+    future (a signature made to be replayed later) is refused here."""
+    import time
+
+    stamps = [part[2:] for part in (signature or "").split(",") if part.startswith("t=")]
+    try:
+        at = int(stamps[0])
+    except (IndexError, ValueError) as exc:
+        raise ValueError("no timestamp") from exc
+    if at > time.time() + WEBHOOK_TOLERANCE_SECONDS:
+        raise ValueError("timestamp in the future")
+
+
 def webhook_receive(*, payload: bytes, signature: str) -> WebhookEvent:
     """Verify a delivery from the gateway and process it once."""
     try:
         event = stripe.Webhook.construct_event(payload, signature,
-                                               settings.STRIPE_WEBHOOK_SECRET)
+                                               settings.STRIPE_WEBHOOK_SECRET,
+                                               tolerance=WEBHOOK_TOLERANCE_SECONDS)
+        _signed_recently(signature)
     except (ValueError, stripe.SignatureVerificationError) as exc:
         raise ApplicationError(_("Invalid webhook signature or payload."),
                                code="bad_signature") from exc
@@ -500,14 +539,21 @@ def webhook_receive(*, payload: bytes, signature: str) -> WebhookEvent:
         record.deliveries = F("deliveries") + 1
         record.save(update_fields=["deliveries"])
         if record.processed_at is None:
-            _process_event(record.type, obj)
+            _process_event(record.type, obj, data["id"])
             record.processed_at = timezone.now()
             record.save(update_fields=["processed_at"])
     record.refresh_from_db()
     return record
 
 
-def _process_event(kind: str, obj: dict) -> None:
+def _process_event(kind: str, obj: dict, event_id: str = "") -> None:
+    if kind in REFUND_EVENTS:
+        refunds = ((obj.get("refunds") or {}).get("data") or []) if kind == "charge.refunded" \
+            else [obj]
+        for refund in refunds:
+            _gateway_refund_record(refund, charge=obj if kind == "charge.refunded" else None,
+                                   event_id=event_id)
+        return
     if not kind.startswith("payment_intent."):
         return
     key = (obj.get("metadata") or {}).get("payment_key", "")
@@ -520,6 +566,138 @@ def _process_event(kind: str, obj: dict) -> None:
         _apply(payment, status="processing", intent_id=obj.get("id"))
         payment.refresh_from_db()
     payment_sync(payment)
+
+
+# --- refunds made at the gateway, outside the platform ------------------------------------
+
+REFUND_EVENTS = ("charge.refunded", "refund.created", "refund.updated",
+                 "charge.refund.updated")
+# Our own refunds carry this in their metadata (their webhooks are not news).
+PLATFORM_ORIGIN = {"origin": "platform"}
+
+
+def _ours(refund: dict) -> bool:
+    metadata = refund.get("metadata") or {}
+    if metadata.get("origin") == "platform" or metadata.get("refund"):
+        return True
+    rid = refund.get("id") or ""
+    return (Refund.objects.filter(gateway_reference=rid).exists()
+            or Payment.objects.filter(late_refund_reference=rid).exists())
+
+
+def _gateway_refund_record(refund: dict, *, charge: dict | None, event_id: str) -> None:
+    """Record a refund made at the gateway outside the platform, once per refund id.
+    While its orders are unsettled and can take it, it is booked as their refund (escrow
+    back to card clearing, the order refunded); otherwise it is left open for the bank's
+    admins to resolve (the money has left the gateway, but the platform cannot say from
+    whom it should come)."""
+    rid = refund.get("id") or ""
+    if not rid or refund.get("status") not in (None, "succeeded") or _ours(refund):
+        return
+    if GatewayRefund.objects.filter(refund_id=rid).exists():
+        return
+    intent_id = refund.get("payment_intent") or (charge or {}).get("payment_intent") or ""
+    if isinstance(intent_id, dict):
+        intent_id = intent_id.get("id", "")
+    amount = Decimal(int(refund.get("amount") or 0)) / 100
+    payment = Payment.objects.filter(intent_id=intent_id, status=PaymentStatus.SUCCEEDED
+                                     ).select_related("checkout").first() if intent_id else None
+    record = GatewayRefund(refund_id=rid, intent_id=intent_id, amount=amount,
+                           payment=payment, event_id=event_id, status=GatewayRefundStatus.OPEN)
+    if payment is None:
+        bank_code = _intent_bank_code(intent_id)
+        record.bank = Bank.objects.filter(code=bank_code).first() if bank_code else None
+        record.note = _("A refund at the card service of a payment that is not a checkout's "
+                        "card payment (a loan repayment, a points-mall cash part, or "
+                        "unknown): review it against the bank's books.")
+        _save_once(record)
+        log.warning("gateway refund %s of unknown intent %s left open", rid, intent_id)
+        return
+    orders = list(payment.checkout.orders.order_by("pk"))
+    record.bank_id = orders[0].merchant_bank_id if orders else None
+    plan = _allocate_gateway_refund(orders, amount)
+    if plan is None:
+        record.note = _("Refunded at the card service outside the platform, but its orders "
+                        "are settled, refunded or being refunded already: the money has to "
+                        "be recovered or the order refunded by hand.")
+        _save_once(record)
+        log.warning("gateway refund %s of %s left open", rid, intent_id)
+        return
+    record.status = GatewayRefundStatus.BOOKED
+    if not _save_once(record):
+        return
+    reason = _("Refunded at the card service (%(id)s)") % {"id": rid}
+    for order, part in plan:
+        done = order_services.refund_record_external(order=order, amount=part,
+                                                     reference=rid, reason=reason)
+        done.cash_amount = part
+        done.save(update_fields=["cash_amount"])
+        _book_refund(done)
+        record.refunds.add(done)
+
+
+@transaction.atomic
+def gateway_refund_resolve(*, record: GatewayRefund, actor, note: str) -> GatewayRefund:
+    """A bank admin settled an open gateway refund outside the platform's automatic
+    booking (recovered the money from the merchant, refunded the order by hand...) and
+    says how."""
+    record = GatewayRefund.objects.select_for_update().get(pk=record.pk)
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": [_("Say how it was resolved.")]})
+    if record.status != GatewayRefundStatus.OPEN:
+        raise ApplicationError(_("This gateway refund is not open."), code="illegal_transition")
+    record.status, record.resolved_by, record.resolved_at = (
+        GatewayRefundStatus.RESOLVED, actor, timezone.now())
+    record.resolution = note[:300]
+    record.save()
+    return record
+
+
+def _save_once(record: GatewayRefund) -> bool:
+    """False when another delivery (another event about the same refund) recorded it."""
+    try:
+        with transaction.atomic():
+            record.save()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _intent_bank_code(intent_id: str) -> str:
+    """The bank a charge other than a checkout's was made for (``card_charge`` puts its
+    code in the intent's metadata)."""
+    if not intent_id:
+        return ""
+    try:
+        intent = stripe_client().v1.payment_intents.retrieve(intent_id)
+    except stripe.StripeError as exc:
+        log.warning("looking up %s: %s", intent_id, exc)
+        return ""
+    return (intent.to_dict().get("metadata") or {}).get("bank", "")
+
+
+def _allocate_gateway_refund(orders: list[Order], amount: Decimal
+                             ) -> list[tuple[Order, Decimal]] | None:
+    """Split ``amount`` over the orders' card money not refunded yet, in order; None when
+    it does not fit in orders that can still be refunded before settlement."""
+    from payments.models import SettlementItem
+
+    plan, left = [], amount
+    for order in orders:
+        if left <= 0:
+            break
+        if order.status not in order_services.REFUNDABLE or \
+                SettlementItem.objects.filter(order=order).exists():
+            continue
+        cash_back = Refund.objects.filter(order=order, status="succeeded").aggregate(
+            s=Sum("cash_amount"))["s"] or Decimal("0.00")
+        room = min(order.total - order.points_value - cash_back, order.refundable)
+        part = min(room, left)
+        if part > 0:
+            plan.append((order, part))
+            left -= part
+    return plan if left == 0 and plan else None
 
 
 # --- scheduled work ------------------------------------------------------------------------
@@ -613,6 +791,12 @@ def refund_execute(refund: Refund) -> str:
     desk, desk_legs = desk_payment_of(order), None
     if desk is not None and refund.cash_amount:  # paid at a branch desk: cash back there
         reference, desk_legs = refund_cash_at_desk(refund, desk)
+    elif refund.cash_amount and _card_payment(order) is None and (
+            credit := credit_refund(refund=refund, amount=refund.cash_amount)) is not None:
+        # Paid with a bank's credit: the refund reduces the loan; the money goes back to
+        # the lending bank's loan principal.
+        reference, desk_legs = f"loan:{credit.reference}", _credit_legs(
+            order, credit, refund.cash_amount)
     elif refund.cash_amount:
         reference = _refund_card(refund, refund.cash_amount)
     if refund.points_amount:
@@ -622,16 +806,36 @@ def refund_execute(refund: Refund) -> str:
     return reference or f"points:{refund.points_restored}"
 
 
+def _card_payment(order: Order) -> Payment | None:
+    return Payment.objects.filter(checkout_id=order.checkout_id,
+                                  status=PaymentStatus.SUCCEEDED).first()
+
+
+def _credit_legs(order: Order, credit: CreditRefund, amount: Decimal) -> list[Leg]:
+    """The disbursement's legs for ``amount``, reversed: the lender's loan principal is
+    repaid, and what the lender owed the merchant's bank for it is owed no more."""
+    legs = [Leg(ledger_account(kind=AccountKind.LOAN_PRINCIPAL, bank_id=credit.lender_bank_id),
+                -amount, order)]
+    if order.merchant_bank_id != credit.lender_bank_id:
+        legs += [
+            Leg(ledger_account(kind=AccountKind.INTERBANK_PAYABLE, bank_id=credit.lender_bank_id,
+                               counterparty_id=order.merchant_bank_id), amount, order),
+            Leg(ledger_account(kind=AccountKind.INTERBANK_RECEIVABLE,
+                               bank_id=order.merchant_bank_id,
+                               counterparty_id=credit.lender_bank_id), -amount, order)]
+    return legs
+
+
 def _refund_card(refund: Refund, amount: Decimal) -> str:
-    payment = Payment.objects.filter(checkout_id=refund.order.checkout_id,
-                                     status=PaymentStatus.SUCCEEDED).first()
+    payment = _card_payment(refund.order)
     if payment is None or not payment.intent_id:
         raise ApplicationError(_("This order has no card payment to refund."),
                                code="no_payment")
     try:
         gateway_refund = stripe_client().v1.refunds.create(
             params={"payment_intent": payment.intent_id, "amount": to_fen(amount),
-                    "metadata": {"order": refund.order.number, "refund": str(refund.pk)}},
+                    "metadata": {"order": refund.order.number, "refund": str(refund.pk),
+                                 **PLATFORM_ORIGIN}},
             options={"idempotency_key": f"refund:{refund.pk}"})
     except stripe.StripeError as exc:
         log.warning("gateway refused refund %s: %s", refund.pk, exc)

@@ -23,6 +23,7 @@ from banks.models import Branch, StaffRole
 from banks.permissions import IsBankStaff, require_bank_staff
 from catalog.models import Sku
 from core.errors import ApplicationError
+from core.idempotency import request_fingerprint
 from orders.selectors import checkout_of_buyer
 from payments.services import Card
 from rewards import selectors, services
@@ -179,20 +180,42 @@ class RedemptionApi(_ShopperApi):
 
 class RedemptionPayApi(_ShopperApi):
     @extend_schema(parameters=[IDEMPOTENCY_KEY], request=CashInputSerializer,
-                   responses={200: RedemptionSerializer},
+                   responses={200: RedemptionSerializer,
+                              202: OpenApiResponse(RedemptionSerializer,
+                                                   description="the card service did not "
+                                                   "answer; the payment is being checked"),
+                              409: OpenApiResponse(description="a payment of this "
+                                                   "redemption is in progress (Retry-After)"),
+                              422: OpenApiResponse(description="the Idempotency-Key was "
+                                                   "used for a different request")},
                    description="Pay the cash part of a points-plus-cash redemption by card; "
                                "then it is ready and has its pickup code. A declined card is "
                                "a 400 with code card_declined; nothing is taken. Sent again "
-                               "once paid: the redemption as it is.")
+                               "with the same key and card, or once paid: the redemption as "
+                               "it is. While a payment of it is in progress: 409. When the "
+                               "card service does not answer: 202 with a message; the "
+                               "payment is checked with the card service within minutes "
+                               "(do not pay again).")
     def post(self, request, redemption_id: int):
         bank = _bank(request)
         row = selectors.redemption_of(user_id=request.user.pk, redemption_id=redemption_id)
-        if row.payment_reference:
-            return Response(RedemptionSerializer(row).data)
         key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 60:
+            raise exceptions.ValidationError({"idempotency_key": [
+                _("Send an Idempotency-Key header (1 to 60 characters).")]})
         card = _valid(CashInputSerializer, request.data)["card"]
-        row = services.redemption_pay_cash(bank=bank, redemption=row, user=request.user,
-                                           card=Card(**card), idempotency_key=key)
+        fingerprint = request_fingerprint(operation="points_redemption_pay",
+                                          redemption=row.pk, card=card)
+        try:
+            row = services.redemption_pay_cash(bank=bank, redemption=row, user=request.user,
+                                               card=Card(**card), idempotency_key=key,
+                                               fingerprint=fingerprint)
+        except ApplicationError as exc:
+            if exc.code != "payment_unknown":
+                raise
+            row.refresh_from_db()
+            return Response({**RedemptionSerializer(row).data, "message": exc.message},
+                            status=status.HTTP_202_ACCEPTED)
         return Response(RedemptionSerializer(row).data)
 
 

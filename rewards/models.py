@@ -202,3 +202,49 @@ class Redemption(models.Model):
 
     def __str__(self) -> str:
         return f"redemption {self.pk}"
+
+
+class RedemptionPaymentStatus(models.TextChoices):
+    PENDING = "pending", _("In progress")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class RedemptionPayment(models.Model):
+    """One attempt to pay a redemption's cash part by card. Committed (pending) before the
+    gateway is called; the gateway's key is derived from the redemption and the attempt
+    number (``charge_key``), so a retry or the reconciliation task reaches the same
+    charge. At most one attempt is pending at a time, and at most one succeeds."""
+
+    redemption = models.ForeignKey(Redemption, on_delete=models.PROTECT,
+                                   related_name="payments")
+    attempt = models.PositiveIntegerField()
+    # The client's Idempotency-Key (the API's header, the page's form) and the
+    # fingerprint of its request (core.idempotency).
+    client_key = models.CharField(max_length=80, blank=True, default="")
+    fingerprint = models.CharField(max_length=64, blank=True, default="")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(max_length=10, choices=RedemptionPaymentStatus.choices,
+                              default=RedemptionPaymentStatus.PENDING)
+    reference = models.CharField(max_length=80, blank=True, default="")
+    message = models.CharField(max_length=300, blank=True, default="")
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["redemption", "attempt"],
+                                    name="rewards_payment_attempt_once"),
+            models.UniqueConstraint(fields=["redemption", "client_key"],
+                                    condition=~models.Q(client_key=""),
+                                    name="rewards_payment_client_key_once"),
+            models.UniqueConstraint(fields=["redemption"], condition=models.Q(status="pending"),
+                                    name="rewards_payment_one_pending"),
+            models.UniqueConstraint(fields=["redemption"],
+                                    condition=models.Q(status="succeeded"),
+                                    name="rewards_payment_one_success"),
+        ]
+
+    def __str__(self) -> str:
+        return f"payment {self.attempt} of redemption {self.redemption_id}"

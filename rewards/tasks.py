@@ -47,3 +47,26 @@ def points_daily_all_banks() -> int:
             bank_points_daily.delay()
         count += 1
     return count
+
+
+@shared_task(name="rewards.tasks.reconcile_bank_cash_payments")
+def reconcile_bank_cash_payments() -> int:
+    """In the bank's schema: points-mall cash payments whose gateway answer was lost."""
+    from rewards.services import redemption_payments_reconcile
+
+    return redemption_payments_reconcile(bank=_bank())
+
+
+@shared_task(name="rewards.tasks.reconcile_cash_all_banks")
+def reconcile_cash_all_banks() -> int:
+    """Every few minutes: each bank's points-mall cash payments still open."""
+    from django_tenants.utils import schema_context
+
+    from banks.models import Bank
+
+    count = 0
+    for bank in Bank.objects.filter(is_active=True).only("schema_name"):
+        with schema_context(bank.schema_name):
+            reconcile_bank_cash_payments.delay()
+        count += 1
+    return count

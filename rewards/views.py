@@ -12,7 +12,7 @@ scoped to the signed-in customer (someone else's redemption is a 404).
 from __future__ import annotations
 
 import logging
-import uuid
+from dataclasses import asdict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 
 from banks.models import Branch
 from core.errors import ApplicationError, first_message, validation_errors
+from core.idempotency import request_fingerprint
 from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer
 from payments.forms import CardForm
@@ -166,7 +167,11 @@ def _redemption_page(request, redemption, *, form=None, decline="", status=200):
     return render(request, "rewards/redemption.html", {
         "redemption": redemption, "branch": Branch.objects.filter(
             pk=redemption.branch_id).first(),
-        "form": form, "decline": decline, "idempotency_key": uuid.uuid4().hex,
+        "form": form, "decline": decline,
+        # One key per attempt, derived from the redemption: the page rendered twice, or
+        # submitted twice, sends the same key (the service replays or answers 409).
+        "idempotency_key": f"page-{redemption.pk}-{redemption.payments.count() + 1}",
+        "payment_pending": redemption.payments.filter(status="pending").exists(),
         **card_entry_context(),
         "card": form.data if form is not None else {},
     }, status=status)
@@ -189,9 +194,12 @@ def redemption_pay(request, redemption_id: int):
         return _redemption_page(request, row, form=form, status=400)
     month, year = form.expiry()
     card = Card(form.cleaned_data["number"], month, year, form.cleaned_data["cvc"])
+    fingerprint = request_fingerprint(operation="points_redemption_pay", redemption=row.pk,
+                                      card=asdict(card))
     try:
         services.redemption_pay_cash(bank=bank, redemption=row, user=request.user, card=card,
-                                     idempotency_key=form.cleaned_data["idempotency_key"])
+                                     idempotency_key=form.cleaned_data["idempotency_key"],
+                                     fingerprint=fingerprint)
     except ValidationError as exc:
         for field, msgs in validation_errors(exc).items():
             for msg in msgs:
@@ -199,7 +207,11 @@ def redemption_pay(request, redemption_id: int):
         return _redemption_page(request, row, form=form, status=400)
     except ApplicationError as exc:
         row.refresh_from_db()
-        return _redemption_page(request, row, form=form, decline=exc.message, status=400)
+        if row.payment_reference:  # paid by the same request sent before
+            return redirect("rewards:redemption", row.pk)
+        return _redemption_page(request, row, form=form, decline=exc.message,
+                                status=202 if exc.code == "payment_unknown"
+                                else exc.status_code)
     messages.success(request, _("Paid. Show the pickup code at the branch."))
     return redirect("rewards:redemption", row.pk)
 

@@ -431,3 +431,13 @@ def test_two_checkouts_at_once_cannot_spend_the_same_limit_twice(province):
     with schema_context(bank.schema_name):
         credit = lending.credit_of(party=PartyKind.BUYER, party_id=shopper.pk)
         assert credit.outstanding <= credit.profile.limit
+
+
+    def clean_up():  # the checkout left unpaid gives its stock back (tests count expiries)
+        from orders.models import Checkout
+        from payments import services as payments
+
+        for checkout in Checkout.objects.filter(pk__in=[first.pk, second.pk],
+                                                status=CheckoutStatus.PENDING_PAYMENT):
+            payments.checkout_abandon(checkout=checkout, buyer=shopper)
+    committed(clean_up)

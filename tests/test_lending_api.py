@@ -134,7 +134,7 @@ def test_a_business_buyer_consents_pays_later_and_repays_by_card(province, shop,
     other = place(me, province.bank_a, [(shop.sku_b, 1)])
     conflict = api.post(f"/api/v1/credit/checkouts/{other.number}/finance/", {},
                         format="json", **once)
-    assert conflict.status_code == 400 and "idempotency_key" in conflict.json()["errors"]
+    assert conflict.status_code == 422 and "idempotency_key" in conflict.json()["errors"]
     with schema_context(province.bank_a.schema_name):
         assert Loan.objects.filter(user_id=me.pk).count() == 1
 

@@ -404,10 +404,10 @@ def test_the_same_idempotency_key_returns_the_same_payment(province, me, shop, a
         params={"limit": 100}).auto_paging_iter()
         if (i.to_dict().get("metadata") or {}).get("payment_key") == key]
     assert len(intents) == 1
-    # The key of this payment cannot pay another checkout.
+    # The key of this payment cannot pay another checkout (another request: 422).
     other = placed(buyer, shop)["number"]
     response = pay(buyer, other, key=key)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json()["errors"]["idempotency_key"]
     assert not Payment.objects.filter(checkout__number=other).exists()
 

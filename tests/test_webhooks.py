@@ -209,6 +209,9 @@ def test_a_bad_signature_is_refused_and_records_nothing(province, shop, client_o
             (payload, sign(payload, secret="whsec_someone_else")),
             (tampered, sign(payload)),
             (payload, sign(payload, at=int(time.time()) - 3600)),  # replayed much later
+            (payload, sign(payload, at=int(time.time()) + 3600)),  # made for later
+            (payload, sign(payload, at=int(time.time()) - 301)),
+            (payload, sign(payload, at=int(time.time()) + 400)),
             (payload, "t=1,v1=00"),
             (payload, None),
             (b"not json", sign(b"not json"))]:
@@ -319,3 +322,133 @@ def test_the_local_server_delivers_webhooks_to_our_web_server(province, deliveri
                 for order in checkout.orders.all():
                     orders.refund_issue(order=order, actor=owner, amount=order.total,
                                         reason="test clean-up")
+
+
+# --- refunds made at the gateway, outside the platform -----------------------------------------
+
+
+def _refund_at_gateway(intent_id: str, fen: int | None = None) -> dict:
+    """A refund made in the gateway's dashboard: no metadata of ours."""
+    params = {"payment_intent": intent_id, **({"amount": fen} if fen else {})}
+    return stripe_client().v1.refunds.create(params=params).to_dict()
+
+
+def _charge_refunded(refund: dict) -> dict:
+    charge = stripe_client().v1.charges.retrieve(refund["charge"]).to_dict()
+    return {**charge, "payment_intent": refund["payment_intent"], "refunded": True,
+            "amount_refunded": refund["amount"],
+            "refunds": {"object": "list", "data": [refund]}}
+
+
+def _deliver_all(web, payloads, *, times=3, seed=20261204):
+    deliveries = [p for p in payloads for _ in range(times)]
+    random.Random(seed).shuffle(deliveries)
+    for payload in deliveries:
+        response = deliver(web, payload, sign(payload))
+        assert response.status_code == 200, response.content
+
+
+@db
+def test_a_refund_made_at_the_gateway_is_booked_once_as_the_orders_refund(province, shop,
+                                                                          client_on):
+    from orders.models import OrderStatus, RefundStatus
+    from payments.models import GatewayRefund
+
+    checkout = place(province.shopper, province.bank_a, [(shop.sku_a, 2)])  # 91.00 + 8.00
+    payment = pay(checkout)
+    order = checkout.orders.get()
+    escrow_before = ledger.escrow_by_bank()
+    refund = _refund_at_gateway(payment.intent_id, 3000)
+    # The gateway says so three ways (and each event comes three times, in any order).
+    _deliver_all(client_on(None), [event("refund.created", refund),
+                                   event("charge.refunded", _charge_refunded(refund)),
+                                   event("refund.updated", refund)])
+
+    recorded = GatewayRefund.objects.get(refund_id=refund["id"])
+    assert (recorded.status, recorded.amount, recorded.payment_id, recorded.bank_id) == (
+        "booked", Decimal("30.00"), payment.pk, order.merchant_bank_id)
+    order.refresh_from_db()
+    assert (order.status, order.refunded_total) == (OrderStatus.PAID, Decimal("30.00"))
+    booked = order.refunds.get()
+    assert (booked.status, booked.amount, booked.cash_amount, booked.gateway_reference) == (
+        RefundStatus.SUCCEEDED, Decimal("30.00"), Decimal("30.00"), refund["id"])
+    assert list(recorded.refunds.all()) == [booked]
+    assert LedgerTransaction.objects.filter(kind="refund", refund=booked).count() == 1
+    assert escrow_gain(escrow_before, province.bank_a) == Decimal("-30.00")
+    assert ledger.trial_balance() == Decimal("0.00")
+
+
+@db
+def test_the_platforms_own_refunds_are_not_booked_again(province, shop, client_on):
+    from payments.models import GatewayRefund
+
+    checkout = place(province.shopper, province.bank_a, [(shop.sku_a, 1)])
+    payment = pay(checkout)
+    order = checkout.orders.get()
+    ours = orders.refund_issue(order=order, actor=shop.merchant_a.members.get().user,
+                               amount="10.00", reason="少发")
+    refund = stripe_client().v1.refunds.retrieve(ours.gateway_reference).to_dict()
+    _deliver_all(client_on(None), [event("refund.created", refund),
+                                   event("charge.refunded", _charge_refunded(refund))])
+    assert not GatewayRefund.objects.filter(refund_id=refund["id"]).exists()
+    assert order.refunds.count() == 1
+    assert payment.intent_id == refund["payment_intent"]
+
+
+@db
+def test_a_gateway_refund_of_a_settled_order_is_left_open_for_the_bank(province, shop,
+                                                                       client_on, api_on):
+    from payments import settlement
+    from payments.models import GatewayRefund
+    from tests.test_settlement import _account, _complete
+
+    _account(province.bank_a, shop.merchant_a, "6230000000000000311")
+    checkout = place(province.shopper, province.bank_a, [(shop.sku_a, 1)])
+    payment = pay(checkout)
+    _complete(checkout, province.a_manager)
+    settlement.settlement_run_execute(settlement.settlement_run_start(
+        bank=province.bank_a, cutoff=None).pk)
+    order = checkout.orders.get()
+    order.refresh_from_db()
+    postings_before = Posting.objects.count()
+    refund = _refund_at_gateway(payment.intent_id, 2000)
+    _deliver_all(client_on(None), [event("charge.refunded", _charge_refunded(refund)),
+                                   event("refund.created", refund)])
+
+    recorded = GatewayRefund.objects.get(refund_id=refund["id"])
+    assert (recorded.status, recorded.amount, recorded.bank_id) == (
+        "open", Decimal("20.00"), province.bank_a.pk)
+    assert recorded.note
+    assert order.refunds.count() == 0 and Posting.objects.count() == postings_before
+    # The bank's admins see it and resolve it; another bank's do not.
+    url = "/api/v1/console/gateway-refunds/"
+    listed = api_on(province.bank_a, province.a_admin).get(f"{url}?status=open").json()
+    assert recorded.pk in [r["id"] for r in listed]
+    assert recorded.pk not in [r["id"] for r in api_on(
+        province.bank_b, province.b_admin).get(url).json()]
+    assert api_on(province.bank_b, province.b_admin).post(
+        f"{url}{recorded.pk}/resolve/", {"note": "x"}, format="json").status_code == 404
+    assert api_on(province.bank_a, province.a_manager).post(
+        f"{url}{recorded.pk}/resolve/", {"note": "x"}, format="json").status_code == 403
+    admin = api_on(province.bank_a, province.a_admin)
+    assert admin.post(f"{url}{recorded.pk}/resolve/", {}, format="json").status_code == 400
+    done = admin.post(f"{url}{recorded.pk}/resolve/", {"note": "商户已退回款项"},
+                      format="json")
+    assert done.status_code == 200 and done.json()["status"] == "resolved"
+
+
+@db
+def test_a_gateway_refund_of_another_charge_is_left_open_for_its_bank(province, client_on):
+    from payments.models import GatewayRefund
+
+    client = stripe_client()
+    method = client.v1.payment_methods.create(params={"type": "card", "card": {
+        "number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+    intent = client.v1.payment_intents.create(params={
+        "amount": 1230, "currency": "cny", "payment_method": method.id, "confirm": True,
+        "metadata": {"bank": province.bank_b.code, "charge_key": "mall:x"}})
+    refund = _refund_at_gateway(intent.id)
+    _deliver_all(client_on(None), [event("refund.created", refund)], times=2)
+    recorded = GatewayRefund.objects.get(refund_id=refund["id"])
+    assert (recorded.status, recorded.amount, recorded.bank_id, recorded.payment_id) == (
+        "open", Decimal("12.30"), province.bank_b.pk, None)
