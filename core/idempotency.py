@@ -53,7 +53,7 @@ def request_fingerprint(**parts) -> str:
     (a checkout's number, a loan's id). Key order and number types do not matter."""
     canonical = json.dumps(_plain(parts), sort_keys=True, separators=(",", ":"),
                            ensure_ascii=False)
-    return hmac.new(settings.SECRET_KEY.encode(), canonical.encode(),
+    return hmac.new(str(settings.SECRET_KEY).encode(), canonical.encode(),
                     hashlib.sha256).hexdigest()
 
 

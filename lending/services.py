@@ -62,7 +62,7 @@ from lending.models import (
 )
 from lending.selectors import OPEN_LOANS
 from orders import services as order_services
-from orders.models import Checkout, Order, OrderStatus
+from orders.models import Checkout, Order
 from payments import interfaces as payment_interfaces
 from payments import services as payment_services
 from payments.interfaces import Repayment
