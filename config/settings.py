@@ -225,6 +225,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # Storefront listings: product counts and facets are cached this long (0: not at all).
 CATALOG_LISTING_CACHE_SECONDS = int(env("CATALOG_LISTING_CACHE_SECONDS", "30"))
+# The longest search query (characters) the search box takes and the server accepts.
+SEARCH_MAX_QUERY_LENGTH = 60
 
 # --- card payments -----------------------------------------------------------------------
 
