@@ -161,8 +161,9 @@ def synonyms() -> dict[str, tuple[str, ...]]:
 def typo_terms(word: str, *, limit: int = 5) -> list[str]:
     """Indexed pinyin terms one edit away from ``word`` (or whose start is)."""
     with connection.cursor() as cur:
-        cur.execute("SELECT term FROM catalog_searchterm WHERE %s <%% term "
-                    "ORDER BY word_similarity(%s, term) DESC, term LIMIT 50", [word, word])
+        # pg_trgm, on the trigram index: similar as a whole, or similar to its start
+        cur.execute("SELECT term FROM catalog_searchterm WHERE term %% %s OR %s <%% term "
+                    "ORDER BY similarity(term, %s) DESC, term LIMIT 50", [word, word, word])
         candidates = [row[0] for row in cur.fetchall()]
     found = []
     for term in candidates:
