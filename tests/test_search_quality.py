@@ -323,7 +323,7 @@ def test_federation_admins_edit_the_synonym_dictionary(province, shelf, client_o
     assert response.status_code == 302
     assert names(find(province, "鸡蛋果")) == ["百香果"]       # at once, no restart
     page = console.get("/federation/search/", {"term": "鸡蛋果"}).content.decode()
-    assert "百香果 = 鸡蛋果" in page and "/p/%d/" % shelf.products["百香果"].pk in page
+    assert "百香果 = 鸡蛋果" in page and f"/p/{shelf.products['百香果'].pk}/" in page
     # a word already in a group is refused, with the group named
     refused = console.post("/federation/search/", {"action": "add", "words": "土豆 地蛋"})
     assert refused.status_code == 400 and "土豆 = 马铃薯" in refused.content.decode()
