@@ -359,39 +359,36 @@ def _pinyin_synonyms(word: str, synonyms: Synonyms) -> list[str]:
     return _unique(found)
 
 
-def own_query(word: str, synonyms: Synonyms, weights: str = OWN) -> str | None:
-    """The word in the product's own fields (name, aliases, specs, subtitle)."""
+def _word_query(word: str, weights: str) -> str | None:
+    """A word as typed: a Chinese run is the phrase of its pairs, an ASCII run a prefix."""
     if CJK.fullmatch(word):
-        alternatives = _unique([word, *synonyms.get(word, ())])
-        return _or([_cjk_phrase(alt, weights) for alt in alternatives if CJK.fullmatch(alt)]
-                   + [f"{_lexeme(alt)}:*{weights}" for alt in alternatives
-                      if ASCII_WORD.fullmatch(alt)])
-    pieces: list[str] = []
-    for run in CJK.findall(word):
-        pieces.append(_cjk_phrase(run, weights))
-    for token in ASCII_WORD.findall(word):
-        pieces.append(f"{_lexeme(token)}:*{weights}")
-    if not pieces:
+        return _cjk_phrase(word, weights)
+    pieces = [_cjk_phrase(run, weights) for run in CJK.findall(word)]
+    pieces += [f"{_lexeme(token)}:*{weights}" for token in ASCII_WORD.findall(word)]
+    return _and(pieces) if pieces else None
+
+
+def own_query(word: str, synonyms: Synonyms, weights: str = OWN) -> str | None:
+    """The word in the product's own fields (name, aliases, specs, subtitle), or one of its
+    synonyms."""
+    typed = _word_query(word, weights)
+    if typed is None:
         return None
-    query = _and(pieces)
+    alternatives = [typed] + [_word_query(alt, weights) for alt in synonyms.get(word, ())
+                              if alt != word]
     if ASCII_WORD.fullmatch(word):
-        alternatives = [query]
         if len(word) >= 4 and word.endswith("s") and word.isalpha():
             alternatives.append(f"{_lexeme(word[:-1])}:*{weights}")   # apples -> apple
         alternatives += [_cjk_phrase(s, weights)
                          for s in _pinyin_synonyms(word, synonyms) if CJK.fullmatch(s)]
-        alternatives += [f"{_lexeme(s)}:*{weights}" for s in synonyms.get(word, ())
-                         if ASCII_WORD.fullmatch(s)]
-        query = _or(alternatives)
-    return query
+    return _or([a for a in alternatives if a])
 
 
 def whole_query(word: str, synonyms: Synonyms) -> str | None:
     """The word as the whole name of a category, origin or shop (weight D)."""
-    if not (CJK.fullmatch(word) or ASCII_WORD.fullmatch(word)):
-        return None
-    alternatives = _unique([word, *synonyms.get(word, ())])
-    return _or([f"{_lexeme(a)}:D" for a in alternatives])
+    alternatives = [a for a in _unique([word, *synonyms.get(word, ())])
+                    if CJK.fullmatch(a) or ASCII_WORD.fullmatch(a)]
+    return _or([f"{_lexeme(a)}:D" for a in alternatives]) if alternatives else None
 
 
 def fuzzy_query(word: str, typo_terms: Callable[[str], list[str]] | None) -> str | None:

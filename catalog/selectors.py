@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import (
@@ -149,12 +149,12 @@ def synonyms() -> dict[str, tuple[str, ...]]:
 
     groups = None
     with contextlib.suppress(Exception):
-        groups = cache.get(SYNONYMS_CACHE_KEY)
+        groups = caches["shared"].get(SYNONYMS_CACHE_KEY)
     if groups is None:
         groups = tuple(tuple(words) for words in
                        SynonymGroup.objects.order_by("id").values_list("words", flat=True))
         with contextlib.suppress(Exception):
-            cache.set(SYNONYMS_CACHE_KEY, groups, SYNONYMS_CACHE_SECONDS)
+            caches["shared"].set(SYNONYMS_CACHE_KEY, groups, SYNONYMS_CACHE_SECONDS)
     return _synonym_index(tuple(tuple(g) for g in groups))
 
 
@@ -322,7 +322,7 @@ def storefront_listing(*, host_bank: Bank | None, lq: ListingQuery,
         qs = qs.none()
     elif plan is not None:
         matched = _search(qs, plan)
-        if len(plan.words) > 1 and _cached_count(lq, "all", matched) == 0:
+        if len(plan.words) > 1 and _cached_count(lq, "all", matched, plan) == 0:
             partial = True
             qs = _search(qs, plan, partial=True)
         else:
@@ -346,7 +346,7 @@ def storefront_listing(*, host_bank: Bank | None, lq: ListingQuery,
                                                  "-id")
         else:
             qs = qs.order_by("-sales_count", "-id")
-        total = _cached_count(lq, "partial" if partial else "all", qs)
+        total = _cached_count(lq, "partial" if partial else "all", qs, plan)
         page, pages = _page_of(lq.page, total, per_page)
         products = list(_card_queryset(qs)[(page - 1) * per_page: page * per_page])
     else:
@@ -365,7 +365,7 @@ def storefront_listing(*, host_bank: Bank | None, lq: ListingQuery,
     listing = Listing(products=products, total=total, page=page, pages=pages, query=lq,
                       partial=partial)
     if plan is not None and (partial or total == 0):
-        listing.did_you_mean = _cached(_filters_key(lq, "dym"), lambda: did_you_mean(plan))
+        listing.did_you_mean = _cached(_filters_key(lq, "dym", plan), lambda: did_you_mean(plan))
     if lq.q and total == 0:
         listing.popular = popular_products(host_bank=host_bank)
     if with_facets:
@@ -378,9 +378,11 @@ def _page_of(requested: int, total: int, per_page: int) -> tuple[int, int]:
     return max(1, min(requested, pages)), pages
 
 
-def _filters_key(lq: ListingQuery, part: str) -> str:
-    raw = "|".join([part, lq.q, str(lq.category.pk if lq.category else ""), lq.origin,
-                    lq.price, lq.bank])
+def _filters_key(lq: ListingQuery, part: str, plan: search.QueryPlan | None = None) -> str:
+    # A search is keyed by its tsquery, which holds the synonyms: a change to the
+    # dictionary is a new key (no stale counts for a word just added).
+    raw = "|".join([part, plan.match if plan is not None else lq.q,
+                    str(lq.category.pk if lq.category else ""), lq.origin, lq.price, lq.bank])
     return "catalog:listing:" + hashlib.sha1(raw.encode()).hexdigest()  # noqa: S324
 
 
@@ -402,13 +404,14 @@ def _cached(key: str, compute):
     return value
 
 
-def _cached_count(lq: ListingQuery, part: str, qs: QuerySet[Product]) -> int:
-    return _cached(_filters_key(lq, "count-" + part), qs.count)
+def _cached_count(lq: ListingQuery, part: str, qs: QuerySet[Product],
+                  plan: search.QueryPlan | None = None) -> int:
+    return _cached(_filters_key(lq, "count-" + part, plan), qs.count)
 
 
 def _cached_facets(lq: ListingQuery, plan: search.QueryPlan | None,
                    partial: bool) -> dict[str, list[dict]]:
-    return _cached(_filters_key(lq, "facets-partial" if partial else "facets"),
+    return _cached(_filters_key(lq, "facets-partial" if partial else "facets", plan),
                    lambda: _facets(lq, plan, partial))
 
 

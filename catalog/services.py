@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Min
@@ -461,7 +461,7 @@ def synonyms_changed() -> None:
     """Forget the cached dictionary (every process reads the table again)."""
     # The cache is an optimisation: without it the entry expires by itself.
     with contextlib.suppress(Exception):
-        cache.delete(SYNONYMS_CACHE_KEY)
+        caches["shared"].delete(SYNONYMS_CACHE_KEY)
 
 
 @transaction.atomic
