@@ -13,6 +13,7 @@ synonym dictionary in the federation console, and searches that found nothing.
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import re
 from decimal import Decimal
@@ -411,3 +412,61 @@ def test_unfound_selector_leaves_out_searches_without_a_count(province):
     found = [u.query for u in searches_without_results(
         start=day - datetime.timedelta(days=1), end=day)]
     assert "新记录" in found and "旧记录" not in found
+
+
+def test_merchant_api_takes_english_name_and_aliases_and_they_are_found(province, shelf,
+                                                                        api_on):
+    from catalog.models import MerchantMember
+
+    merchant = shelf.merchants["luohan"]
+    MerchantMember.objects.get_or_create(merchant=merchant, user=province.shopper)
+    api = api_on(province.bank_a, province.shopper)
+    url = f"/api/v1/merchant/{merchant.pk}/products/"
+    created = api.post(url, {
+        "name": "沙田柚", "name_en": "Shatian pomelo", "aliases": "文旦柚、蜜柚",
+        "category": shelf.categories["citrus"].slug, "origin_county": "甲县",
+        "skus": [{"spec": "2个装", "unit": "箱", "price": "39.00", "stock": 5}]},
+        format="json")
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert (body["name_en"], body["aliases"]) == ("Shatian pomelo", "文旦柚, 蜜柚")
+    product_id = body["id"]
+    assert api.post(f"{url}{product_id}/actions/", {"action": "submit"},
+                     format="json").status_code == 200
+    from catalog.models import Product
+
+    if Product.objects.get(pk=product_id).status != ProductStatus.LISTED:
+        product_transition(product=Product.objects.get(pk=product_id),
+                           action="approve_listing")
+    assert "沙田柚" in names_all(find(province, "pomelo"))
+    assert "沙田柚" in names_all(find(province, "蜜柚"))
+    form = api_on(province.bank_a).get(f"/api/v1/catalog/products/{product_id}/").json()
+    assert form["name_en"] == "Shatian pomelo"
+
+
+def names_all(listing: Listing) -> list[str]:
+    return [p.name for p in listing.products]
+
+
+def test_the_merchant_product_form_has_english_name_and_aliases(province, shelf,
+                                                                client_on):
+    from catalog.models import MerchantMember
+
+    merchant = shelf.merchants["luohan"]
+    MerchantMember.objects.get_or_create(merchant=merchant, user=province.shopper)
+    html = client_on(province.bank_a, province.shopper).get(
+        f"/merchant/{merchant.pk}/products/new/").content.decode()
+    assert 'name="name_en"' in html and 'name="aliases"' in html
+
+
+def test_search_reindex_command_rebuilds_vectors(province, shelf):
+    from django.core.management import call_command
+
+    from catalog.models import Product
+
+    product = shelf.products["永福罗汉果"]
+    Product.objects.filter(pk=product.pk).update(search_vector=None)
+    out = io.StringIO()
+    call_command("search_reindex", "--batch", "7", stdout=out)
+    assert out.getvalue().startswith("reindexed ")
+    assert names(find(province, "永福罗汉果"))[0] == "永福罗汉果"
