@@ -161,6 +161,7 @@ def cjk_grams(text: str) -> list[str]:
     return grams
 
 
+@lru_cache(maxsize=65536)
 def full_pinyin(text: str) -> str:
     return "".join(s for s in lazy_pinyin(text) if s.isalpha())
 
@@ -198,12 +199,13 @@ def split_aliases(text: str) -> list[str]:
     return [a.strip() for a in re.split(r"[,，、;；\n/|]+", text or "") if a.strip()]
 
 
-def whole_names(text: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def whole_names(text: str) -> tuple[str, ...]:
     """A category, origin or shop name as whole tokens: the name without spaces and
     punctuation, also without an administrative suffix (茶陵县 -> 茶陵), and its pinyin."""
     norm = normalize_text(text).replace(" ", "")
     if not norm:
-        return []
+        return ()
     names = [norm]
     stripped = ADMIN_SUFFIX.sub("", norm)
     if stripped != norm and len(stripped) >= 2:
@@ -211,7 +213,7 @@ def whole_names(text: str) -> list[str]:
     for name in list(names):
         if CJK.fullmatch(name):
             names.append(full_pinyin(name))
-    return _unique(names)
+    return tuple(_unique(names))
 
 
 def _unique(tokens: Iterable[str]) -> list[str]:
