@@ -28,6 +28,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Length
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
@@ -245,12 +246,16 @@ def did_you_mean(plan: search.QueryPlan) -> str:
             continue
         key = search.full_pinyin(word) if search.CJK.fullmatch(word) else word
         with connection.cursor() as cur:
-            cur.execute("SELECT display FROM catalog_searchterm WHERE term %% %s "
-                        "ORDER BY similarity(term, %s) DESC, length(term), term LIMIT 1",
+            cur.execute("SELECT term, display FROM catalog_searchterm WHERE term %% %s "
+                        "ORDER BY similarity(term, %s) DESC, length(term), term LIMIT 5",
                         [key, key])
-            row = cur.fetchone()
-        if row and row[0] != word:
-            corrected.append(row[0])
+            rows = cur.fetchall()
+        # near in spelling and in length (榴莲 liulian is not 粮 liang)
+        near = [display for term, display in rows
+                if min(len(term), len(key)) / max(len(term), len(key)) >= 0.75
+                and display != word]
+        if near:
+            corrected.append(near[0])
             changed = True
         else:
             corrected.append(word)
@@ -285,9 +290,14 @@ def search_suggestions(q: str, *, limit: int = 8) -> list[dict]:
                 out.append({"text": word, "kind": "term"})
         plan = search.build_plan(text, synonyms=synonyms())
         if plan is not None:
+            # names that start with what is typed first, short ones first (罗汉果 before
+            # 长白山当季罗汉果整箱), then best sellers
+            starts = RawSQL("lower(catalog_product.name) LIKE %s",
+                            [search.like_contains(text)[1:]], output_field=BooleanField())
             names = (_search(visible_products(), plan).filter(tier__gte=1)
-                     .order_by("-tier", "-sales_count", "-id").values_list("name", flat=True)
-                     [:limit * 4])
+                     .annotate(starts=starts, length=Length("name"))
+                     .order_by("-tier", "-starts", "length", "-sales_count", "-id")
+                     .values_list("name", flat=True)[:limit * 4])
             out += [{"text": n, "kind": "product"} for n in names]
         seen, unique = set(), []
         for item in out:

@@ -302,6 +302,8 @@ def test_an_empty_page_offers_a_correction_and_popular_products(province, shelf,
     assert listing.total == 0
     assert listing.did_you_mean == "罗汉果"
     assert listing.popular
+    # no correction is better than a far one (榴莲, liulian, is not 梨子 lizi or 粮 liang)
+    assert find(province, "榴莲").did_you_mean == ""
     page = client_on(province.bank_a).get("/search/", {"q": "luohxnguoo"}).content.decode()
     assert "?q=%E7%BD%97%E6%B1%89%E6%9E%9C" in page          # the corrected query's link
     assert 'class="products popular"' in page
