@@ -12,7 +12,8 @@ docs/architecture.md, "Product search"):
   tokens made here, not by PostgreSQL's parser (which does not segment Chinese). Every
   token has a position and a weight, so the weights really are stored (a lexeme without a
   position cannot carry one):
-  - A: the product's name and English name;
+  - A: the product's name and English name (the characters of its origin's name inside
+    the name, 茶陵 in 茶陵紫薯, weigh C: they name the place, not the produce);
   - B: its aliases and the specifications of its SKUs;
   - C: its subtitle and geographical-indication label;
   - D: the names, as a whole, of its category (and parent category, their English names
@@ -231,6 +232,9 @@ class Document:
     subtitle: str = ""
     gi_label: str = ""
     wholes: list[str] = field(default_factory=list)   # category, origin, shop names
+    # Place names that a name may start with or contain (origin province, county,
+    # township): their characters in the name weigh C, not A.
+    places: list[str] = field(default_factory=list)
 
 
 class _Vector:
@@ -253,14 +257,22 @@ class _Vector:
     def gap(self) -> None:
         self.pos += 2
 
-    def add_text(self, text: str, weight: str, *, pinyin: bool) -> None:
+    def add_text(self, text: str, weight: str, *, pinyin: bool,
+                 places: tuple[str, ...] = ()) -> None:
         text = normalize_text(text)
         for run in CJK.findall(text):
+            # characters of a place named in the text (茶陵 in 茶陵紫薯) are not the product
+            in_place = [False] * len(run)
+            for place in places:
+                start = run.find(place)
+                while start >= 0:
+                    in_place[start:start + len(place)] = [True] * len(place)
+                    start = run.find(place, start + 1)
             for i in range(len(run) - 1):       # pairs at consecutive positions
-                self.add(run[i:i + 2], weight)
+                self.add(run[i:i + 2], "C" if in_place[i] and in_place[i + 1] else weight)
             self.gap()
-            for ch in run:
-                self.add(ch, weight)
+            for i, ch in enumerate(run):
+                self.add(ch, "C" if in_place[i] else weight)
             self.gap()
             if pinyin:
                 for token in pinyin_tokens(run):
@@ -274,10 +286,23 @@ class _Vector:
         return " ".join(f"'{lex}':{','.join(pos)}" for lex, pos in self.lexemes.items())
 
 
+@lru_cache(maxsize=4096)
+def _place_names(places: tuple[str, ...]) -> tuple[str, ...]:
+    """Place names as they appear in product names: 茶陵县 also as 茶陵; two characters or
+    more."""
+    names = []
+    for place in places:
+        for name in whole_names(place):
+            if CJK.fullmatch(name) and len(name) >= 2:
+                names.append(name)
+    return tuple(_unique(names))
+
+
 def document_vector(doc: Document) -> str:
     """The product's tsvector as a literal (cast with ``::tsvector``)."""
     vec = _Vector()
-    vec.add_text(doc.name, "A", pinyin=True)
+    places = _place_names(tuple(doc.places))
+    vec.add_text(doc.name, "A", pinyin=True, places=places)
     vec.add_text(doc.name_en, "A", pinyin=False)
     for alias in doc.aliases:
         vec.add_text(alias, "B", pinyin=True)

@@ -211,7 +211,7 @@ def _search(qs: QuerySet[Product], plan: search.QueryPlan, *,
             " WHEN catalog_product.search_vector @@ %s::tsquery THEN 3"
             " WHEN catalog_product.search_vector @@ %s::tsquery THEN 2"
             " WHEN catalog_product.search_vector @@ %s::tsquery THEN 1 ELSE 0 END",
-            [plan.text, plan.text, plan.exact, search.like_contains(plan.text), plan.name,
+            [plan.text, plan.text, plan.name, search.like_contains(plan.text), plan.name,
              plan.own, plan.exact], output_field=IntegerField())
     return qs.annotate(tier=tier, rank=RawSQL(
         "ts_rank(catalog_product.search_vector, %s::tsquery)", [plan.match]))

@@ -422,7 +422,8 @@ def _search_document(p: Product) -> search.Document:
     return search.Document(
         name=p.name, name_en=p.name_en, aliases=search.split_aliases(p.aliases),
         specs=[s.spec for s in p.skus.all()], subtitle=p.subtitle, gi_label=p.gi_label,
-        wholes=[w for w in wholes if w])
+        wholes=[w for w in wholes if w],
+        places=[w for w in (p.origin_province, p.origin_county, p.origin_township) if w])
 
 
 def product_reindex(*, product_ids: Iterable[int]) -> int:
