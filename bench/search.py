@@ -99,6 +99,8 @@ PLACES = [
     ("舟山", "浙江", "岱山县"),
     ("长白山", "吉林", "抚松县"),
     ("大别山", "安徽", "金寨县"),
+    # a county whose name holds a produce word (茶 must not bring all of it)
+    ("茶陵", "湖南", "茶陵县"),
 ]
 VARIETIES = [
     "高山",
@@ -164,6 +166,7 @@ PRODUCE = [
     ("菠萝", "fruit"),
     ("板栗", "dried"),
     ("黄花菜", "veg"),
+    ("酥梨", "applepear"),      # pears, filed under 苹果梨 (苹果 must not bring them)
 ]
 SPECS = [
     "礼盒",
@@ -194,6 +197,7 @@ SUBTITLES = [
 CATEGORIES = [  # (slug, name, parent slug)
     ("produce", "果蔬生鲜", None),
     ("fruit", "水果", "produce"),
+    ("applepear", "苹果梨", "produce"),
     ("veg", "蔬菜", "produce"),
     ("grain", "粮油米面", None),
     ("oil", "食用油", "grain"),
@@ -204,7 +208,9 @@ CATEGORIES = [  # (slug, name, parent slug)
     ("tea", "茶叶", None),
     ("egg", "禽蛋蜂产品", None),
 ]
-MERCHANT_WORDS = ["绿源", "丰收", "金穗", "青山", "清溪", "云岭", "田园", "乡味", "禾丰", "山里人"]
+MERCHANT_WORDS = ["绿源", "丰收", "金穗", "青山", "清溪", "云岭", "田园", "乡味", "禾丰", "山里人",
+                  # shops named after a produce they are known for, selling everything
+                  "罗汉果", "土豆哥", "茶香"]
 MERCHANT_KINDS = [
     ("农民专业合作社", "cooperative"),
     ("家庭农场", "family_farm"),
@@ -212,39 +218,69 @@ MERCHANT_KINDS = [
     ("特产店", "individual"),
 ]
 
-# (query, what it exercises)
+# What a query means, to judge precision: a product is relevant when its name holds one of
+# these words (or, for a place, its origin is there).
+POTATO = ("土豆", "马铃薯", "洋芋")
+TOMATO = ("番茄", "西红柿")
+SWEET_POTATO = ("红薯", "地瓜")
+
+
+def in_name(*words):
+    return lambda p: any(w in p["name"] for w in words)
+
+
+def all_in_name(*groups):
+    return lambda p: all(any(w in p["name"] for w in g) for g in groups)
+
+
+def from_place(place):
+    return lambda p: p["name"].startswith(place) or place in p["origin"]
+
+
+# (query, kind, relevant(product) or None for "nothing should be found")
 QUERIES = [
-    ("罗汉果", "word"),
-    ("猕猴桃", "word"),
-    ("大米", "word"),
-    ("蜂蜜", "word"),
-    ("黑木耳", "word"),
-    ("铁观音", "word"),
-    ("汉果", "substring"),
-    ("猴桃", "substring"),
-    ("茶", "1 char"),
-    ("米", "1 char"),
-    ("薯", "1 char"),
-    ("土豆", "synonym"),
-    ("西红柿", "synonym"),
-    ("地瓜", "synonym"),
-    ("奇异果", "synonym"),
-    ("罗汉果 礼盒", "2 words"),
-    ("永福 罗汉果", "2 words"),
-    ("有机 大米 5斤装", "3 words"),
-    ("luohanguo", "pinyin"),
-    ("mihoutao", "pinyin"),
-    ("tudou", "pinyin"),
-    ("luohan", "pinyin prefix"),
-    ("lhg", "initials"),
-    ("mht", "initials"),
-    ("五常", "place"),
-    ("武夷山 红茶", "2 words"),
-    ("榴莲", "no hit"),
-    ("三文鱼", "no hit"),
-    ("xyzq", "no hit"),
-    ("500克", "ascii+cjk"),
+    ("罗汉果", "word", in_name("罗汉果")),
+    ("猕猴桃", "word", in_name("猕猴桃")),
+    ("大米", "word", in_name("大米")),
+    ("蜂蜜", "word", in_name("蜂蜜")),
+    ("黑木耳", "word", in_name("黑木耳")),
+    ("铁观音", "word", in_name("铁观音")),
+    ("汉果", "substring", in_name("罗汉果")),
+    ("猴桃", "substring", in_name("猕猴桃")),
+    ("茶", "1 char", in_name("茶")),
+    ("米", "1 char", in_name("米")),
+    ("薯", "1 char", in_name("薯")),
+    ("土豆", "synonym", in_name(*POTATO)),
+    ("西红柿", "synonym", in_name(*TOMATO)),
+    ("地瓜", "synonym", in_name(*SWEET_POTATO)),
+    ("奇异果", "synonym", in_name("猕猴桃")),
+    ("罗汉果 礼盒", "2 words", all_in_name(("罗汉果",), ("礼盒",))),
+    ("永福 罗汉果", "2 words", lambda p: "罗汉果" in p["name"] and from_place("永福")(p)),
+    ("有机 大米 5斤装", "3 words", all_in_name(("有机",), ("大米",), ("5斤装",))),
+    ("武夷山 红茶", "2 words", lambda p: "红茶" in p["name"] and from_place("武夷山")(p)),
+    ("luohanguo", "pinyin", in_name("罗汉果")),
+    ("mihoutao", "pinyin", in_name("猕猴桃")),
+    ("tudou", "pinyin", in_name(*POTATO)),
+    ("luohan", "pinyin prefix", in_name("罗汉果")),
+    ("lhg", "initials", in_name("罗汉果")),
+    ("mht", "initials", in_name("猕猴桃")),
+    ("五常", "place", from_place("五常")),
+    ("永福县", "place", from_place("永福")),
+    ("羅漢果", "traditional", in_name("罗汉果")),
+    ("ＬＵＯＨＡＮＧＵＯ", "full width", in_name("罗汉果")),
+    ("罗汉国", "typo", in_name("罗汉果")),
+    ("luohanguu", "typo", in_name("罗汉果")),
+    ("mihoutoa", "typo", in_name("猕猴桃")),
+    ("罗汉果 榴莲", "partial", in_name("罗汉果")),
+    ("苹果", "word", in_name("苹果")),
+    ("榴莲", "no hit", None),
+    ("三文鱼", "no hit", None),
+    ("xyzq", "no hit", None),
+    ("500克", "ascii+cjk", in_name("500克")),
 ]
+KINDS = list(dict.fromkeys(kind for _q, kind, _r in QUERIES))
+# What a shopper has typed so far, for the suggestions
+PREFIXES = ["罗", "罗汉", "luo", "luoh", "tud", "mh", "茶", "苹果", "大", "五常", "hong", "xyz"]
 
 
 # --- database set-up and clean-up ------------------------------------------------------
@@ -271,7 +307,7 @@ def generate(n_products: int, n_merchants: int, seed: int = 20260) -> dict:
     from banks.services import bank_onboard
     from catalog import search
     from catalog.models import Category, Merchant, MerchantStatus, Product, ProductStatus
-    from catalog.services import product_reindex
+    from catalog.services import _search_document, product_reindex
 
     rng = random.Random(seed)
     timings = {}
@@ -346,21 +382,13 @@ def generate(n_products: int, n_merchants: int, seed: int = 20260) -> dict:
     ids = list(Product.objects.order_by("id").values_list("id", flat=True))
     # How much of the indexing is Python (catalog.search tokens, pypinyin) alone.
     sample = list(
-        Product.objects.filter(pk__in=ids[:5000]).select_related("category__parent", "merchant")
+        Product.objects.filter(pk__in=ids[:5000])
+        .select_related("category__parent", "merchant")
+        .prefetch_related("skus")
     )
     start = time.perf_counter()
     for p in sample:
-        others = [
-            p.subtitle,
-            p.category.name,
-            p.category.parent.name if p.category.parent else "",
-            p.origin_province,
-            p.origin_county,
-            p.origin_township,
-            p.gi_label,
-            p.merchant.name,
-        ]
-        search.document_tokens(name=p.name, others=others)
+        search.document_vector(_search_document(p))
     timings["tokens_only_per_s"] = len(sample) / (time.perf_counter() - start)
 
     # The search index, by the real service, in chunks of 2,000 (one transaction each,
@@ -404,8 +432,10 @@ def listing_cache(seconds: int) -> None:
 
 
 def approaches() -> dict:
+    from django.db.models import Count, Q
+
     from catalog.models import Product
-    from catalog.selectors import ListingQuery, storefront_listing
+    from catalog.selectors import PRICE_BANDS, ListingQuery, storefront_listing
 
     def ours(q):
         listing_cache(0)
@@ -439,6 +469,22 @@ def approaches() -> dict:
     def icontains_text(q):
         return page_and_count(Product.objects.filter(status="listed", search_text__icontains=q))
 
+    def ilike_name_facets(q):
+        # the baseline with the same four facet counts the storefront shows
+        base = Product.objects.filter(status="listed", name__icontains=q)
+        total = page_and_count(base)
+        facet_base = base.order_by()
+        list(facet_base.values("category__parent__slug", "category__slug")
+             .annotate(n=Count("id")))
+        list(facet_base.values("origin_county").annotate(n=Count("id"))
+             .order_by("-n", "origin_county")[:12])
+        list(facet_base.values("merchant__bank__code").annotate(n=Count("id")).order_by("-n"))
+        facet_base.aggregate(**{
+            key: Count("id", filter=Q(price_from__gte=low) & (Q(price_from__lt=high)
+                                                              if high is not None else Q()))
+            for key, low, high in PRICE_BANDS})
+        return total
+
     def ilike_text_trgm(q):
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         return page_and_count(
@@ -452,6 +498,7 @@ def approaches() -> dict:
         "ours+facets": ours_facets,
         "ours+facets cached": ours_facets_cached,
         "ilike_name": ilike_name,
+        "ilike_name+facets": ilike_name_facets,
         "icontains_text": icontains_text,
         "ilike_text_trgm": ilike_text_trgm,
     }
@@ -466,8 +513,8 @@ def pct(values: list[float], p: float) -> float:
 
 def bench_queries(reps: int) -> dict:
     cases = approaches()
-    hits = {q: {name: fn(q) for name, fn in cases.items()} for q, _kind in QUERIES}  # warm-up
-    samples = {name: {q: [] for q, _k in QUERIES} for name in cases}
+    hits = {q: {name: fn(q) for name, fn in cases.items()} for q, _k, _r in QUERIES}  # warm-up
+    samples = {name: {q: [] for q, _k, _r in QUERIES} for name in cases}
     wall = dict.fromkeys(cases, 0.0)
     started = time.perf_counter()
     for rep in range(reps):  # interleaved, so that background noise hits all alike
@@ -476,7 +523,7 @@ def bench_queries(reps: int) -> dict:
                 f"  repetition {rep + 1}/{reps} ({time.perf_counter() - started:.0f} s)", flush=True
             )
         gc.collect()
-        for q, _kind in QUERIES:
+        for q, _kind, _r in QUERIES:
             for name, fn in cases.items():
                 start = time.perf_counter()
                 fn(q)
@@ -485,7 +532,7 @@ def bench_queries(reps: int) -> dict:
                 wall[name] += elapsed
     summary = {}
     for name in cases:
-        every = [x for q, _k in QUERIES for x in samples[name][q]]
+        every = [x for q, _k, _r in QUERIES for x in samples[name][q]]
         summary[name] = {
             "p50_ms": pct(every, 0.5),
             "p95_ms": pct(every, 0.95),
@@ -508,14 +555,22 @@ def bench_queries(reps: int) -> dict:
             "median_ms": {n: statistics.median(samples[n][q]) for n in cases},
             "p95_ms": {n: pct(samples[n][q], 0.95) for n in cases},
         }
-        for q, kind in QUERIES
+        for q, kind, _r in QUERIES
     ]
     only_ours = [r["q"] for r in per_query if r["hits"]["ours"] and not r["hits"]["ilike_name"]]
     more_ours = [r["q"] for r in per_query if r["hits"]["ours"] > r["hits"]["ilike_name"] > 0]
     fewer_ours = [r["q"] for r in per_query if r["hits"]["ours"] < r["hits"]["ilike_name"]]
+    by_kind = {
+        kind: {
+            name: pct([x for q, k, _r in QUERIES if k == kind for x in samples[name][q]], 0.95)
+            for name in cases
+        }
+        for kind in KINDS
+    }
     return {
         "reps": reps,
         "summary": summary,
+        "p95_ms_by_kind": by_kind,
         "per_query": per_query,
         "recall": {
             "found_only_by_ours": only_ours,
@@ -523,6 +578,82 @@ def bench_queries(reps: int) -> dict:
             "ours_finds_fewer": fewer_ours,
         },
         "samples_ms": samples,
+    }
+
+
+def precision_at_10() -> dict:
+    """Share of the first 10 results that are relevant (see QUERIES), per query and per
+    kind, ours against ILIKE on the name (by sales); a query that should find nothing
+    scores 1 when nothing is shown on its page."""
+    from catalog.models import Product
+    from catalog.selectors import ListingQuery, storefront_listing
+
+    listing_cache(0)
+
+    def score(rows, relevant):
+        if relevant is None:
+            return 1.0 if not rows else 0.0
+        if not rows:
+            return 0.0
+        return sum(1 for r in rows if relevant(r)) / len(rows)
+
+    per_query = []
+    for q, kind, relevant in QUERIES:
+        listing = storefront_listing(host_bank=None, lq=ListingQuery(q=q, per_page=10),
+                                     with_facets=False)
+        # a partial result says so on the page: its rows are offered as the closest
+        ours = [{"name": p.name, "origin": p.origin_province + p.origin_county}
+                for p in listing.products]
+        ilike = [{"name": n, "origin": pr + c} for n, pr, c in
+                 Product.objects.filter(status="listed", name__icontains=q)
+                 .order_by("-sales_count", "-id")
+                 .values_list("name", "origin_province", "origin_county")[:10]]
+        any_field = [{"name": n, "origin": pr + c} for n, pr, c in
+                     Product.objects.filter(status="listed", search_text__icontains=q)
+                     .order_by("-sales_count", "-id")
+                     .values_list("name", "origin_province", "origin_county")[:10]]
+        per_query.append({"q": q, "kind": kind, "ours": score(ours, relevant),
+                          "ilike_name": score(ilike, relevant),
+                          "ilike_any_field": score(any_field, relevant),
+                          "partial": listing.partial,
+                          "did_you_mean": listing.did_you_mean,
+                          "ours_top3": [r["name"] for r in ours[:3]]})
+    names = ("ours", "ilike_name", "ilike_any_field")
+    by_kind = {
+        kind: {name: statistics.fmean(r[name] for r in per_query if r["kind"] == kind)
+               for name in names}
+        for kind in KINDS
+    }
+    return {"per_query": per_query, "by_kind": by_kind,
+            "mean": {name: statistics.fmean(r[name] for r in per_query) for name in names}}
+
+
+def bench_suggestions(reps: int) -> dict:
+    """GET /api/v1/catalog/suggest/'s selector for what a shopper has typed so far, cache
+    off (every call computes), against the ILIKE-prefix of product names it replaces."""
+    from catalog.models import Product
+    from catalog.selectors import search_suggestions
+
+    listing_cache(0)
+
+    def ilike_prefix(q):
+        return list(Product.objects.filter(status="listed", name__icontains=q)
+                    .order_by("-sales_count").values_list("name", flat=True)[:8])
+
+    cases = {"suggest": lambda q: search_suggestions(q), "ilike_name_8": ilike_prefix}
+    shown = {q: [s["text"] for s in search_suggestions(q)] for q in PREFIXES}
+    samples = {name: [] for name in cases}
+    for _ in range(reps):
+        for q in PREFIXES:
+            for name, fn in cases.items():
+                start = time.perf_counter()
+                fn(q)
+                samples[name].append((time.perf_counter() - start) * 1000)
+    return {
+        "prefixes": PREFIXES,
+        "shown": shown,
+        "summary": {name: {"p50_ms": pct(v, 0.5), "p95_ms": pct(v, 0.95),
+                           "samples": len(v)} for name, v in samples.items()},
     }
 
 
@@ -688,6 +819,7 @@ LABELS = {
     "ours+facets": "ours + facets",
     "ours+facets cached": "ours + facets, cache warm",
     "ilike_name": "ILIKE name (baseline)",
+    "ilike_name+facets": "ILIKE name + facets",
     "icontains_text": "icontains search_text",
     "ilike_text_trgm": "ILIKE search_text (trgm)",
 }
@@ -741,6 +873,21 @@ def print_report(result: dict) -> None:
     print(f"\n   found only by ours: {', '.join(rec['found_only_by_ours']) or '-'}")
     print(f"   ours finds more:    {', '.join(rec['ours_finds_more']) or '-'}")
     print(f"   ours finds fewer:   {', '.join(rec['ours_finds_fewer']) or '-'}")
+
+    print("\n   p95 ms by kind of query: ours + facets / ILIKE name + facets (same run)")
+    for kind, v in s["p95_ms_by_kind"].items():
+        print(f"   {kind:<14}{v['ours+facets']:>8.1f} /{v['ilike_name+facets']:>8.1f}")
+    prec = result["precision"]
+    print(f"\n   precision at 10 by kind: ours / ILIKE name / ILIKE any field (mean "
+          f"{prec['mean']['ours']:.2f} / {prec['mean']['ilike_name']:.2f} / "
+          f"{prec['mean']['ilike_any_field']:.2f})")
+    for kind, v in prec["by_kind"].items():
+        print(f"   {kind:<14}{v['ours']:>6.2f} /{v['ilike_name']:>6.2f} /"
+              f"{v['ilike_any_field']:>6.2f}")
+    sug = result["suggestions"]["summary"]
+    print(f"\n   suggestions ({len(PREFIXES)} prefixes): p50 {sug['suggest']['p50_ms']:.1f} ms,"
+          f" p95 {sug['suggest']['p95_ms']:.1f} ms (ILIKE name top 8: p95 "
+          f"{sug['ilike_name_8']['p95_ms']:.1f} ms)")
 
     listing = result["listing"]
     print(
@@ -819,6 +966,9 @@ def main() -> None:
         )
         print(f"1. search: {len(QUERIES)} queries x {args.reps} ...", flush=True)
         result["queries"] = bench_queries(args.reps)
+        print("   precision at 10, suggestions ...", flush=True)
+        result["precision"] = precision_at_10()
+        result["suggestions"] = bench_suggestions(max(3, args.reps // 2))
         result["explain"] = explain_plans()
         result["explain"]["statements"] = statement_breakdown(bank)
         print("2. storefront listing throughput ...", flush=True)

@@ -3,7 +3,6 @@ domain of the merchant's bank, members only)."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -46,6 +45,11 @@ class ProductListApi(APIView):
         pages = serializers.IntegerField()
         results = ProductCardSerializer(many=True, source="products")
         facets = serializers.DictField()
+        partial = serializers.BooleanField(
+            help_text="No product matches every word: the products matching most are shown")
+        did_you_mean = serializers.CharField(help_text="A corrected query, or empty")
+        popular = ProductCardSerializer(many=True,
+                                        help_text="Best sellers, when nothing was found")
 
     @extend_schema(
         operation_id="catalog_products_list",
@@ -56,12 +60,34 @@ class ProductListApi(APIView):
         category = None
         if request.query_params.get("category"):
             category = get_object_or_404(Category, slug=request.query_params["category"])
-        if selectors.search_too_long(request.query_params):
-            raise DjangoValidationError({"q": [
-                _("Search with at most %(n)d characters.") % {"n": selectors.SEARCH_MAX_CHARS}]})
+        # an over-long q is a ValidationError on q (400), as on the page
         lq = selectors.parse_listing_query(request.query_params, category=category)
         listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
         return Response(self.ListingSerializer(listing).data)
+
+
+class SuggestApi(APIView):
+    """Completions of what a shopper is typing in the search box (characters or pinyin)."""
+
+    permission_classes = [AllowAny]
+
+    class SuggestionSerializer(serializers.Serializer):
+        text = serializers.CharField()
+        kind = serializers.ChoiceField(choices=["category", "term", "product"])
+        slug = serializers.CharField(required=False)
+
+    class SuggestResponseSerializer(serializers.Serializer):
+        q = serializers.CharField()
+        suggestions = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(operation_id="catalog_suggest",
+                   parameters=[OpenApiParameter("q", str, required=True)],
+                   responses=SuggestResponseSerializer)
+    def get(self, request):
+        q = request.query_params.get("q", "")
+        suggestions = selectors.search_suggestions(q)
+        return Response({"q": q, "suggestions": self.SuggestionSerializer(
+            suggestions, many=True).data})
 
 
 class ProductDetailApi(APIView):
@@ -111,6 +137,11 @@ class SkuInputSerializer(serializers.Serializer):
 
 class ProductInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120)
+    name_en = serializers.CharField(max_length=120, required=False, default="",
+                                    allow_blank=True)
+    aliases = serializers.CharField(max_length=200, required=False, default="",
+                                    allow_blank=True,
+                                    help_text="Other names shoppers use, separated by commas")
     category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
     subtitle = serializers.CharField(max_length=200, required=False, default="")
     description = serializers.CharField(required=False, default="", allow_blank=True)

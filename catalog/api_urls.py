@@ -5,6 +5,7 @@ from catalog import api
 public_urlpatterns = [
     path("catalog/categories/", api.CategoryListApi.as_view(), name="api-categories"),
     path("catalog/products/", api.ProductListApi.as_view(), name="api-products"),
+    path("catalog/suggest/", api.SuggestApi.as_view(), name="api-suggest"),
     path("catalog/products/<int:product_id>/", api.ProductDetailApi.as_view(),
          name="api-product"),
     path("catalog/shops/<int:merchant_id>/", api.ShopApi.as_view(), name="api-shop"),

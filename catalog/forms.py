@@ -11,6 +11,10 @@ class ProductForm(forms.Form):
                                       queryset=Category.objects.filter(parent__isnull=False)
                                       .select_related("parent").order_by("parent__position",
                                                                          "position"))
+    name_en = forms.CharField(label=_("English name"), max_length=120, required=False)
+    aliases = forms.CharField(label=_("Aliases"), max_length=200, required=False,
+                              help_text=_("Other names shoppers use for it, separated by "
+                                          "commas, e.g. 马铃薯, 洋芋"))
     subtitle = forms.CharField(label=_("Subtitle"), max_length=200, required=False)
     description = forms.CharField(label=_("Description"), required=False,
                                   widget=forms.Textarea(attrs={"rows": 4}))

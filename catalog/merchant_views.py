@@ -93,8 +93,8 @@ def product_edit(request, merchant_id: int, product_id: int):
                          status=400 if request.method == "POST" else 200)
 
 
-_PRODUCT_FIELDS = ("name", "category", "subtitle", "description", "origin_province",
-                   "origin_county", "origin_township", "gi_label")
+_PRODUCT_FIELDS = ("name", "name_en", "aliases", "category", "subtitle", "description",
+                   "origin_province", "origin_county", "origin_township", "gi_label")
 
 
 def _product_page(request, merchant, product, *, form=None, sku_form=None, batch_form=None,

@@ -11,6 +11,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MinValueValidator
@@ -102,6 +103,9 @@ class Category(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     name = models.CharField(_("name"), max_length=40)
     name_en = models.CharField(_("English name"), max_length=60, blank=True, default="")
+    # Other names a shopper may type for the whole category (search, weight D).
+    aliases = models.CharField(_("aliases"), max_length=200, blank=True, default="",
+                               help_text=_("Other names, separated by commas."))
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -123,6 +127,9 @@ class Product(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="products")
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
     name = models.CharField(_("name"), max_length=120)
+    name_en = models.CharField(_("English name"), max_length=120, blank=True, default="")
+    aliases = models.CharField(_("aliases"), max_length=200, blank=True, default="",
+                               help_text=_("Other names shoppers use, separated by commas."))
     subtitle = models.CharField(_("subtitle"), max_length=200, blank=True, default="")
     description = models.TextField(_("description"), blank=True, default="")
     origin_province = models.CharField(_("province of origin"), max_length=30, blank=True,
@@ -142,7 +149,7 @@ class Product(models.Model):
     sales_count = models.PositiveIntegerField(default=0)
     # Lowest retail price of its SKUs, kept by the services, for sorting and facets.
     price_from = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    # Search: tokens built by catalog.search (Chinese uni/bigrams, pinyin, synonyms).
+    # Search: weighted tokens built by catalog.search (Chinese uni/bigrams, pinyin).
     search_vector = SearchVectorField(null=True, editable=False)
     search_text = models.TextField(blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -244,3 +251,34 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class SynonymGroup(models.Model):
+    """Words that mean the same produce (土豆 = 马铃薯 = 洋芋), edited by federation admins;
+    applied to queries at once (catalog.selectors.synonyms, cached briefly)."""
+
+    words = ArrayField(models.CharField(max_length=30), verbose_name=_("words"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [GinIndex(fields=["words"], name="catalog_synonym_words_gin")]
+
+    def __str__(self) -> str:
+        return " = ".join(self.words)
+
+
+class SearchTerm(models.Model):
+    """A pinyin (or English) term of an indexed name, with the characters it stands for:
+    the vocabulary of typo matching and of "did you mean". Added to as products are
+    indexed; a term whose products are gone only costs an alternative that finds nothing."""
+
+    term = models.CharField(max_length=120, unique=True)
+    display = models.CharField(max_length=120)
+
+    class Meta:
+        indexes = [GinIndex(fields=["term"], name="catalog_searchterm_trgm",
+                            opclasses=["gin_trgm_ops"])]
+
+    def __str__(self) -> str:
+        return self.term

@@ -7,13 +7,18 @@ import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     Exists,
+    ExpressionWrapper,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -23,7 +28,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Length
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from banks.models import Bank
 from catalog import search
@@ -36,6 +43,7 @@ from catalog.models import (
     Product,
     ProductStatus,
     Sku,
+    SynonymGroup,
 )
 
 SORTS = ("relevance", "price_asc", "price_desc", "newest", "sales")
@@ -95,6 +103,9 @@ class Listing:
     pages: int
     facets: dict[str, list[dict]] = field(default_factory=dict)
     query: ListingQuery | None = None
+    partial: bool = False          # no product matched every word: the closest are shown
+    did_you_mean: str = ""         # a corrected query that finds something
+    popular: list[Product] = field(default_factory=list)   # for an empty result
 
 
 def _card_queryset(qs: QuerySet[Product]) -> QuerySet[Product]:
@@ -118,16 +129,185 @@ def _filtered(lq: ListingQuery, *, exclude: str = "") -> QuerySet[Product]:
     return qs
 
 
-def _search(qs: QuerySet[Product], q: str) -> tuple[QuerySet[Product], bool]:
-    tsquery = search.build_tsquery(q)
-    if tsquery is None:
-        return qs, False
-    qs = qs.extra(where=["catalog_product.search_vector @@ %s::tsquery"], params=[tsquery])
-    qs = qs.annotate(rank=RawSQL(
-        "ts_rank(catalog_product.search_vector, %s::tsquery) "
-        "+ CASE WHEN catalog_product.name LIKE %s THEN 1.0 ELSE 0 END",
-        [tsquery, search.like_contains(search.normalize_query(q))]))
-    return qs, True
+# --- search (the technique is described in catalog.search) ----------------------------------
+
+SYNONYMS_CACHE_SECONDS = 60
+# The dictionary's cache key: services clear it when the dictionary changes.
+SYNONYMS_CACHE_KEY = "catalog:synonyms:v1"
+
+
+@lru_cache(maxsize=8)
+def _synonym_index(groups: tuple[tuple[str, ...], ...]) -> dict[str, tuple[str, ...]]:
+    return search.synonym_index(groups)
+
+
+def synonym_groups() -> list[SynonymGroup]:
+    return list(SynonymGroup.objects.order_by("id"))
+
+
+def synonyms() -> dict[str, tuple[str, ...]]:
+    """The federation's synonym dictionary (word -> its group), read from the table and
+    cached for SYNONYMS_CACHE_SECONDS; a change in the console clears the cache."""
+    groups = None
+    with contextlib.suppress(Exception):
+        groups = caches["shared"].get(SYNONYMS_CACHE_KEY)
+    if groups is None:
+        groups = tuple(tuple(words) for words in
+                       SynonymGroup.objects.order_by("id").values_list("words", flat=True))
+        with contextlib.suppress(Exception):
+            caches["shared"].set(SYNONYMS_CACHE_KEY, groups, SYNONYMS_CACHE_SECONDS)
+    return _synonym_index(tuple(tuple(g) for g in groups))
+
+
+def typo_terms(word: str, *, limit: int = 5) -> list[str]:
+    """Indexed pinyin terms one edit away from ``word`` (or whose start is)."""
+    with connection.cursor() as cur:
+        # pg_trgm, on the trigram index: similar as a whole, or similar to its start
+        cur.execute("SELECT term FROM catalog_searchterm WHERE term %% %s OR %s <%% term "
+                    "ORDER BY similarity(term, %s) DESC, term LIMIT 50", [word, word, word])
+        candidates = [row[0] for row in cur.fetchall()]
+    found = []
+    for term in candidates:
+        if term.startswith(word):
+            continue   # already an exact (prefix) match
+        if (search.edit_distance_at_most_one(word, term)
+                or search.edit_distance_at_most_one(word, term[:len(word)])):
+            found.append(term)
+    return found[:limit]
+
+
+def _finds_anything(tsquery: str) -> bool:
+    def compute():
+        return visible_products().extra(
+            where=["catalog_product.search_vector @@ %s::tsquery"], params=[tsquery]).exists()
+
+    key = "catalog:finds:" + hashlib.sha1(tsquery.encode()).hexdigest()  # noqa: S324
+    return _cached(key, compute)
+
+
+def search_plan(q: str) -> search.QueryPlan | None:
+    return search.build_plan(q, synonyms=synonyms(), typo_terms=typo_terms,
+                             finds_anything=_finds_anything)
+
+
+def _search(qs: QuerySet[Product], plan: search.QueryPlan, *,
+            partial: bool = False) -> QuerySet[Product]:
+    """Products matching the plan, annotated with ``tier`` (see catalog.search) and
+    ``rank``. Partial: products matching any word, tier = how many words they match."""
+    if partial:
+        any_word = "(" + " | ".join(plan.word_queries) + ")"
+        qs = qs.extra(where=["catalog_product.search_vector @@ %s::tsquery"], params=[any_word])
+        # how many words it matches (the queries are parameters, never in the SQL text)
+        tier = sum((Case(When(_matches(q), then=Value(1)), default=Value(0),
+                         output_field=IntegerField()) for q in plan.word_queries),
+                   Value(0, output_field=IntegerField()))
+    else:
+        qs = qs.extra(where=["catalog_product.search_vector @@ %s::tsquery"], params=[plan.match])
+        tier = RawSQL(
+            "CASE WHEN lower(catalog_product.name) = %s OR lower(catalog_product.name_en) = %s"
+            " THEN 5"
+            " WHEN catalog_product.search_vector @@ %s::tsquery"
+            "  AND lower(catalog_product.name) LIKE %s THEN 4"
+            " WHEN catalog_product.search_vector @@ %s::tsquery THEN 3"
+            " WHEN catalog_product.search_vector @@ %s::tsquery THEN 2"
+            " WHEN catalog_product.search_vector @@ %s::tsquery THEN 1 ELSE 0 END",
+            [plan.text, plan.text, plan.name, search.like_contains(plan.text), plan.name,
+             plan.own, plan.exact], output_field=IntegerField())
+    return qs.annotate(tier=tier, rank=RawSQL(
+        "ts_rank(catalog_product.search_vector, %s::tsquery)", [plan.match]))
+
+
+def _matches(tsquery: str) -> Q:
+    return Q(ExpressionWrapper(RawSQL("catalog_product.search_vector @@ %s::tsquery",
+                                      [tsquery]), output_field=BooleanField()))
+
+
+def popular_products(*, host_bank: Bank | None, limit: int = 8) -> list[Product]:
+    """What to show on an empty result page: best sellers, the host bank's first."""
+    qs = _card_queryset(visible_products())
+    own = []
+    if host_bank is not None:
+        own = list(qs.filter(merchant__bank=host_bank).order_by("-sales_count", "-id")
+                   [:limit // 2])
+    rest = list(qs.exclude(pk__in=[p.pk for p in own]).order_by("-sales_count", "-id")
+                [:limit - len(own)])
+    return own + rest
+
+
+def did_you_mean(plan: search.QueryPlan) -> str:
+    """A corrected query that finds something, or "": each word that finds nothing on its
+    own is replaced by the indexed term closest to its pinyin."""
+    corrected, changed = [], False
+    base = visible_products()
+    for word, word_query in zip(plan.words, plan.word_queries, strict=True):
+        if base.extra(where=["catalog_product.search_vector @@ %s::tsquery"],
+                      params=[word_query]).exists():
+            corrected.append(word)
+            continue
+        key = search.full_pinyin(word) if search.CJK.fullmatch(word) else word
+        with connection.cursor() as cur:
+            cur.execute("SELECT term, display FROM catalog_searchterm WHERE term %% %s "
+                        "ORDER BY similarity(term, %s) DESC, length(term), term LIMIT 5",
+                        [key, key])
+            rows = cur.fetchall()
+        # near in spelling and in length (榴莲 liulian is not 粮 liang)
+        near = [display for term, display in rows
+                if min(len(term), len(key)) / max(len(term), len(key)) >= 0.75
+                and display != word]
+        if near:
+            corrected.append(near[0])
+            changed = True
+        else:
+            corrected.append(word)
+    if not changed:
+        return ""
+    text = " ".join(corrected)
+    fixed = search_plan(text)
+    if fixed is None or not _search(base, fixed).exists():
+        return ""
+    return text
+
+
+def search_suggestions(q: str, *, limit: int = 8) -> list[dict]:
+    """Completions of what a shopper is typing (characters or pinyin): category names,
+    dictionary words and names of products it finds, best first."""
+    text = search.normalize_query(clean_query(q))
+    if not text:
+        return []
+
+    def compute():
+        out: list[dict] = []
+        compact = text.replace(" ", "")
+        for cat in Category.objects.order_by("position", "slug"):
+            names = [cat.name, cat.name_en, *search.split_aliases(cat.aliases)]
+            keys = [search.normalize_text(n).replace(" ", "") for n in names if n]
+            keys += [search.full_pinyin(k) for k in keys if search.CJK.search(k)]
+            if any(k.startswith(compact) for k in keys):
+                out.append({"text": cat.name, "kind": "category", "slug": cat.slug})
+        for word in synonyms():
+            if word.startswith(compact) or (search.CJK.fullmatch(word) and len(compact) >= 2
+                                            and search.full_pinyin(word).startswith(compact)):
+                out.append({"text": word, "kind": "term"})
+        plan = search.build_plan(text, synonyms=synonyms())
+        if plan is not None:
+            # names that start with what is typed first, short ones first (罗汉果 before
+            # 长白山当季罗汉果整箱), then best sellers
+            starts = RawSQL("lower(catalog_product.name) LIKE %s",
+                            [search.like_contains(text)[1:]], output_field=BooleanField())
+            names = (_search(visible_products(), plan).filter(tier__gte=1)
+                     .annotate(starts=starts, length=Length("name"))
+                     .order_by("-tier", "-starts", "length", "-sales_count", "-id")
+                     .values_list("name", flat=True)[:limit * 4])
+            out += [{"text": n, "kind": "product"} for n in names]
+        seen, unique = set(), []
+        for item in out:
+            if item["text"] not in seen:
+                seen.add(item["text"])
+                unique.append(item)
+        return unique[:limit]
+
+    key = "catalog:suggest:" + hashlib.sha1(text.encode()).hexdigest()  # noqa: S324
+    return _cached(key, compute)
 
 
 def storefront_listing(*, host_bank: Bank | None, lq: ListingQuery,
@@ -138,13 +318,25 @@ def storefront_listing(*, host_bank: Bank | None, lq: ListingQuery,
     picks, then best sellers), then the rest of the province by sales. It is read as two
     index-backed queries (the bank's part, then the province's) rather than one sort of
     the whole catalog by a computed "is it ours" column, which would sort every row.
+
+    A search is ordered by relevance tier, the host bank's merchants first within a tier
+    (see catalog.search). When nothing matches every word of a query of several words, the
+    products matching the most words are shown instead (``Listing.partial``); when nothing
+    at all is found, ``did_you_mean`` and ``popular`` fill the page.
     """
     qs = _filtered(lq)
-    searched = False
-    if lq.q:
-        qs, searched = _search(qs, lq.q)
-        if not searched:
-            qs = qs.none()
+    plan = search_plan(lq.q) if lq.q else None
+    searched = plan is not None
+    partial = False
+    if lq.q and plan is None:
+        qs = qs.none()
+    elif plan is not None:
+        matched = _search(qs, plan)
+        if len(plan.words) > 1 and _cached_count(lq, "all", matched, plan) == 0:
+            partial = True
+            qs = _search(qs, plan, partial=True)
+        else:
+            qs = matched
     per_page = max(1, min(lq.per_page, 100))
     orderings = {
         "price_asc": ["price_from", "-id"],
@@ -160,10 +352,11 @@ def storefront_listing(*, host_bank: Bank | None, lq: ListingQuery,
             if host_bank is not None:
                 home = Case(When(merchant__bank_id=host_bank.pk, then=Value(1)),
                             default=Value(0), output_field=IntegerField())
-            qs = qs.annotate(home=home).order_by("-rank", "-home", "-sales_count", "-id")
+            qs = qs.annotate(home=home).order_by("-tier", "-home", "-rank", "-sales_count",
+                                                 "-id")
         else:
             qs = qs.order_by("-sales_count", "-id")
-        total = _cached_count(lq, "all", qs)
+        total = _cached_count(lq, "partial" if partial else "all", qs, plan)
         page, pages = _page_of(lq.page, total, per_page)
         products = list(_card_queryset(qs)[(page - 1) * per_page: page * per_page])
     else:
@@ -179,9 +372,14 @@ def storefront_listing(*, host_bank: Bank | None, lq: ListingQuery,
             products += list(_card_queryset(own)[start:min(end, own_total)])
         if end > own_total:
             products += list(_card_queryset(rest)[max(0, start - own_total):end - own_total])
-    listing = Listing(products=products, total=total, page=page, pages=pages, query=lq)
+    listing = Listing(products=products, total=total, page=page, pages=pages, query=lq,
+                      partial=partial)
+    if plan is not None and (partial or total == 0):
+        listing.did_you_mean = _cached(_filters_key(lq, "dym", plan), lambda: did_you_mean(plan))
+    if lq.q and total == 0:
+        listing.popular = popular_products(host_bank=host_bank)
     if with_facets:
-        listing.facets = _cached_facets(lq)
+        listing.facets = _cached_facets(lq, plan, partial)
     return listing
 
 
@@ -190,9 +388,11 @@ def _page_of(requested: int, total: int, per_page: int) -> tuple[int, int]:
     return max(1, min(requested, pages)), pages
 
 
-def _filters_key(lq: ListingQuery, part: str) -> str:
-    raw = "|".join([part, lq.q, str(lq.category.pk if lq.category else ""), lq.origin,
-                    lq.price, lq.bank])
+def _filters_key(lq: ListingQuery, part: str, plan: search.QueryPlan | None = None) -> str:
+    # A search is keyed by its tsquery, which holds the synonyms: a change to the
+    # dictionary is a new key (no stale counts for a word just added).
+    raw = "|".join([part, plan.match if plan is not None else lq.q,
+                    str(lq.category.pk if lq.category else ""), lq.origin, lq.price, lq.bank])
     return "catalog:listing:" + hashlib.sha1(raw.encode()).hexdigest()  # noqa: S324
 
 
@@ -214,25 +414,30 @@ def _cached(key: str, compute):
     return value
 
 
-def _cached_count(lq: ListingQuery, part: str, qs: QuerySet[Product]) -> int:
-    return _cached(_filters_key(lq, "count-" + part), qs.count)
+def _cached_count(lq: ListingQuery, part: str, qs: QuerySet[Product],
+                  plan: search.QueryPlan | None = None) -> int:
+    return _cached(_filters_key(lq, "count-" + part, plan), qs.count)
 
 
-def _cached_facets(lq: ListingQuery) -> dict[str, list[dict]]:
-    return _cached(_filters_key(lq, "facets"), lambda: _facets(lq))
+def _cached_facets(lq: ListingQuery, plan: search.QueryPlan | None,
+                   partial: bool) -> dict[str, list[dict]]:
+    return _cached(_filters_key(lq, "facets-partial" if partial else "facets", plan),
+                   lambda: _facets(lq, plan, partial))
 
 
-def _facet_base(lq: ListingQuery, exclude: str) -> QuerySet[Product]:
+def _facet_base(lq: ListingQuery, exclude: str, plan: search.QueryPlan | None,
+                partial: bool) -> QuerySet[Product]:
     qs = _filtered(lq, exclude=exclude)
-    if lq.q:
-        qs, searched = _search(qs, lq.q)
-        if not searched:
-            qs = qs.none()
+    if plan is not None:
+        qs = _search(qs, plan, partial=partial)
+    elif lq.q:
+        qs = qs.none()
     return qs.order_by()
 
 
-def _facets(lq: ListingQuery) -> dict[str, list[dict]]:
-    categories = (_facet_base(lq, "category").values("category__parent__slug",
+def _facets(lq: ListingQuery, plan: search.QueryPlan | None = None,
+            partial: bool = False) -> dict[str, list[dict]]:
+    categories = (_facet_base(lq, "category", plan, partial).values("category__parent__slug",
                                                      "category__parent__name",
                                                      "category__slug", "category__name")
                   .annotate(n=Count("id")))
@@ -242,12 +447,13 @@ def _facets(lq: ListingQuery) -> dict[str, list[dict]]:
         name = row["category__parent__name"] or row["category__name"]
         entry = by_root.setdefault(slug, {"slug": slug, "name": name, "count": 0})
         entry["count"] += row["n"]
-    origins = (_facet_base(lq, "origin").values("origin_county").annotate(n=Count("id"))
-               .order_by("-n", "origin_county")[:12])
-    banks = (_facet_base(lq, "bank").values("merchant__bank__code", "merchant__bank__short_name",
-                                            "merchant__bank__name")
+    origins = (_facet_base(lq, "origin", plan, partial).values("origin_county")
+               .annotate(n=Count("id")).order_by("-n", "origin_county")[:12])
+    banks = (_facet_base(lq, "bank", plan, partial)
+             .values("merchant__bank__code", "merchant__bank__short_name",
+                     "merchant__bank__name")
              .annotate(n=Count("id")).order_by("-n"))
-    price_base = _facet_base(lq, "price")
+    price_base = _facet_base(lq, "price", plan, partial)
     aggregates = {}
     for key, low, high in PRICE_BANDS:
         cond = Q(price_from__gte=low)
@@ -266,13 +472,15 @@ def _facets(lq: ListingQuery) -> dict[str, list[dict]]:
     }
 
 
-# The longest search the storefront runs, in characters: the search box says so
-# (maxlength) and a longer one is refused with a message instead of being run.
-SEARCH_MAX_CHARS = 60
-
-
-def search_too_long(params) -> bool:
-    return len((params.get("q") or "").strip()) > SEARCH_MAX_CHARS
+def clean_query(q) -> str:
+    """The shopper's query, stripped; a query longer than the search box allows is refused
+    with a message (ValidationError on ``q``), never cut silently."""
+    try:
+        return search.check_query_length(q if isinstance(q, str) else "")
+    except search.QueryTooLong:
+        raise ValidationError({"q": [
+            _("Search words are limited to %(n)d characters; shorten the query.")
+            % {"n": search.max_query_length()}]}) from None
 
 
 def parse_listing_query(params, *, category: Category | None = None) -> ListingQuery:
@@ -285,7 +493,7 @@ def parse_listing_query(params, *, category: Category | None = None) -> ListingQ
     sort = params.get("sort") or "relevance"
     price = params.get("price") or ""
     return ListingQuery(
-        q=(params.get("q") or "").strip()[:SEARCH_MAX_CHARS],
+        q=clean_query(params.get("q")),
         category=category,
         origin=(params.get("origin") or "").strip()[:60],
         price=price if any(b[0] == price for b in PRICE_BANDS) else "",

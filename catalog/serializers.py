@@ -9,10 +9,11 @@ class CategorySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Category
-        fields = ["id", "slug", "name", "name_en", "children"]
+        fields = ["id", "slug", "name", "name_en", "aliases", "children"]
 
     def get_children(self, obj) -> list[dict]:
-        return [{"id": c.id, "slug": c.slug, "name": c.name, "name_en": c.name_en}
+        return [{"id": c.id, "slug": c.slug, "name": c.name, "name_en": c.name_en,
+                 "aliases": c.aliases}
                 for c in obj.children.all()]
 
 
@@ -37,7 +38,8 @@ class ProductCardSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Product
-        fields = ["id", "name", "subtitle", "category", "origin_province", "origin_county",
+        fields = ["id", "name", "name_en", "aliases", "subtitle", "category",
+                  "origin_province", "origin_county",
                   "origin_township", "gi_label", "price_from", "sales_count", "image",
                   "merchant", "listed_at"]
 

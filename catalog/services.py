@@ -7,10 +7,12 @@ transition raises ``ApplicationError`` (a clear 400), never a silent no-op.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Min
@@ -30,9 +32,12 @@ from catalog.models import (
     MerchantStatus,
     Product,
     ProductStatus,
+    SearchTerm,
     Sku,
+    SynonymGroup,
     WholesaleTier,
 )
+from catalog.selectors import SYNONYMS_CACHE_KEY
 from core import uploads
 from core.errors import ApplicationError
 from core.money import quantize_money
@@ -192,7 +197,8 @@ def _validate_skus(skus: Sequence[SkuSpec], errors: dict[str, list[str]]) -> Non
 def product_create(*, merchant: Merchant, name: str, category: Category | None,
                    origin_county: str, skus: Sequence[SkuSpec], subtitle: str = "",
                    description: str = "", origin_province: str = "",
-                   origin_township: str = "", gi_label: str = "", image=None) -> Product:
+                   origin_township: str = "", gi_label: str = "", image=None,
+                   name_en: str = "", aliases: str = "") -> Product:
     errors: dict[str, list[str]] = {}
     _validate_product_fields(name=name, category=category, origin_county=origin_county,
                              errors=errors)
@@ -205,13 +211,19 @@ def product_create(*, merchant: Merchant, name: str, category: Category | None,
         merchant=merchant, category=category, name=name.strip(), subtitle=subtitle.strip(),
         description=description.strip(), origin_province=origin_province.strip(),
         origin_county=origin_county.strip(), origin_township=origin_township.strip(),
-        gi_label=gi_label.strip())
+        gi_label=gi_label.strip(), name_en=(name_en or "").strip(),
+        aliases=_clean_aliases(aliases))
     if image:
         _save_image(product, image)
     for spec in skus:
         _sku_create(product, spec)
     _refresh_price_from(product)
     return product
+
+
+def _clean_aliases(aliases: str | None) -> str:
+    """Aliases as one comma-separated string (what a merchant typed, tidied)."""
+    return ", ".join(dict.fromkeys(search.split_aliases(aliases or "")))[:200]
 
 
 def _save_image(product: Product, image) -> None:
@@ -243,7 +255,8 @@ def _refresh_price_from(product: Product) -> None:
 def product_update(*, product: Product, name: str, category: Category | None,
                    origin_county: str, subtitle: str = "", description: str = "",
                    origin_province: str = "", origin_township: str = "",
-                   gi_label: str = "", image=None) -> Product:
+                   gi_label: str = "", image=None, name_en: str | None = None,
+                   aliases: str | None = None) -> Product:
     errors: dict[str, list[str]] = {}
     _validate_product_fields(name=name, category=category, origin_county=origin_county,
                              errors=errors)
@@ -253,9 +266,13 @@ def product_update(*, product: Product, name: str, category: Category | None,
     product.subtitle, product.description = subtitle.strip(), description.strip()
     product.origin_province, product.origin_county = origin_province.strip(), origin_county
     product.origin_township, product.gi_label = origin_township.strip(), gi_label.strip()
+    if name_en is not None:
+        product.name_en = name_en.strip()
+    if aliases is not None:
+        product.aliases = _clean_aliases(aliases)
     product.save(update_fields=["name", "category", "subtitle", "description",
                                 "origin_province", "origin_county", "origin_township",
-                                "gi_label"])
+                                "gi_label", "name_en", "aliases"])
     if image:
         _save_image(product, image)
     if product.status == P.LISTED:
@@ -271,6 +288,8 @@ def sku_add(*, product: Product, spec: SkuSpec) -> Sku:
         raise ValidationError(errors)
     sku = _sku_create(product, spec)
     _refresh_price_from(product)
+    if product.status == P.LISTED:
+        product_reindex(product_ids=[product.pk])   # its specification is searchable
     return sku
 
 
@@ -456,25 +475,85 @@ def batch_set_report(*, batch: Batch, report_file) -> Batch:
 
 # --- search index ----------------------------------------------------------------------------
 
+def _search_document(p: Product) -> search.Document:
+    category = p.category
+    wholes = []
+    for cat in (category, category.parent):
+        if cat is not None:
+            wholes += [cat.name, cat.name_en, *search.split_aliases(cat.aliases)]
+    wholes += [p.origin_province, p.origin_county, p.origin_township, p.merchant.name]
+    return search.Document(
+        name=p.name, name_en=p.name_en, aliases=search.split_aliases(p.aliases),
+        specs=[s.spec for s in p.skus.all()], subtitle=p.subtitle, gi_label=p.gi_label,
+        wholes=[w for w in wholes if w],
+        places=[w for w in (p.origin_province, p.origin_county, p.origin_township) if w])
+
+
 def product_reindex(*, product_ids: Iterable[int]) -> int:
-    """Rebuild the search tokens of these products (see catalog.search)."""
+    """Rebuild the search vector of these products and add their names' terms to the
+    vocabulary (see catalog.search)."""
     products = (Product.objects.filter(pk__in=list(product_ids))
-                .select_related("category__parent", "merchant"))
-    rows = []
+                .select_related("category__parent", "merchant").prefetch_related("skus"))
+    rows, terms = [], {}
     for p in products:
-        others = [p.subtitle, p.category.name, p.category.parent.name if p.category.parent
-                  else "", p.origin_province, p.origin_county, p.origin_township,
-                  p.gi_label, p.merchant.name]
-        strong, weak = search.document_tokens(name=p.name, others=others)
-        rows.append((strong, weak, search.document_text(name=p.name, others=others), p.pk))
+        doc = _search_document(p)
+        rows.append((search.document_vector(doc), search.document_text(doc), p.pk))
+        terms.update(search.vocabulary_terms(doc))
     if rows:
         with connection.cursor() as cur:
-            cur.executemany(
-                "UPDATE catalog_product SET search_vector = "
-                "setweight(array_to_tsvector(%s::text[]), 'A') || "
-                "setweight(array_to_tsvector(%s::text[]), 'B'), search_text = %s "
-                "WHERE id = %s", rows)
+            cur.executemany("UPDATE catalog_product SET search_vector = %s::tsvector, "
+                            "search_text = %s WHERE id = %s", rows)
+    if terms:
+        SearchTerm.objects.bulk_create(
+            [SearchTerm(term=t[:120], display=d[:120]) for t, d in sorted(terms.items())],
+            ignore_conflicts=True)
     return len(rows)
+
+
+# --- synonym dictionary (federation admins) ----------------------------------------------------
+
+
+
+def _synonym_words(text: str) -> list[str]:
+    words = [search.normalize_text(w).replace(" ", "")
+             for w in search.split_aliases(text.replace(" ", ","))]
+    return list(dict.fromkeys(w for w in words if w))
+
+
+def synonyms_changed() -> None:
+    """Forget the cached dictionary (every process reads the table again)."""
+    # The cache is an optimisation: without it the entry expires by itself.
+    with contextlib.suppress(Exception):
+        caches["shared"].delete(SYNONYMS_CACHE_KEY)
+
+
+@transaction.atomic
+def synonym_group_create(*, words: str) -> SynonymGroup:
+    """A group of words that mean the same produce, e.g. "土豆, 马铃薯, 洋芋"."""
+    clean = _synonym_words(words or "")
+    errors = []
+    if len(clean) < 2:
+        errors.append(_("Enter at least two different words, separated by commas or spaces."))
+    for word in clean:
+        if len(word) > 30:
+            errors.append(_("“%(w)s” is longer than 30 characters.") % {"w": word})
+    taken = (SynonymGroup.objects.select_for_update()
+             .filter(words__overlap=clean).values_list("words", flat=True))
+    for group in taken:
+        for word in sorted(set(group) & set(clean)):
+            errors.append(_("“%(w)s” is already in the group %(g)s.")
+                          % {"w": word, "g": " = ".join(group)})
+    if errors:
+        raise ValidationError({"words": errors})
+    group = SynonymGroup.objects.create(words=clean)
+    transaction.on_commit(synonyms_changed)
+    return group
+
+
+@transaction.atomic
+def synonym_group_delete(*, group: SynonymGroup) -> None:
+    SynonymGroup.objects.filter(pk=group.pk).delete()
+    transaction.on_commit(synonyms_changed)
 
 
 def sales_record(*, sku_quantities: dict[int, int]) -> None:

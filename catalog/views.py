@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -16,6 +17,7 @@ from catalog import selectors
 from catalog.interfaces import product_page_extras
 from catalog.models import Category
 from catalog.qr import qr_png, qr_svg
+from core.errors import first_message, validation_errors
 
 
 def _listing_context(request, listing, *, title: str, category=None):
@@ -50,6 +52,8 @@ def _listing_context(request, listing, *, title: str, category=None):
     sorts = [(key, link(sort=key)) for key in selectors.SORTS]
     page_base = params.urlencode()
     return {
+        "did_you_mean_link": ("?" + urlencode({"q": listing.did_you_mean})
+                              if listing.did_you_mean else ""),
         "listing": listing, "lq": lq, "facets": facets, "title": title,
         "category": category, "sorts": sorts,
         "page_prefix": f"?{page_base}&page=" if page_base else "?page=",
@@ -68,25 +72,34 @@ def home(request):
     return render(request, "catalog/portal_home.html", context)
 
 
-def _search_too_long_page(request):
-    return render(request, "catalog/search_too_long.html", {
-        "max_chars": selectors.SEARCH_MAX_CHARS}, status=400)
+def _refused_query(request, exc: ValidationError, *, category=None):
+    """A query the search box would not have let through: the page says why (400)."""
+    listing = selectors.Listing(products=[], total=0, page=1, pages=1,
+                                query=selectors.ListingQuery(category=category))
+    context = _listing_context(request, listing, title=category.name if category else "",
+                               category=category)
+    context["search_error"] = first_message(validation_errors(exc))
+    return render(request, "catalog/listing.html", context, status=400)
 
 
 def search(request):
-    if selectors.search_too_long(request.GET):
-        return _search_too_long_page(request)
-    lq = selectors.parse_listing_query(request.GET)
+    try:
+        lq = selectors.parse_listing_query(request.GET)
+    except ValidationError as exc:
+        return _refused_query(request, exc)
     listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
+    # read by the traffic recorder: searches that found nothing are listed for the banks
+    request.search_results = 0 if listing.partial else listing.total
     return render(request, "catalog/listing.html",
                   _listing_context(request, listing, title=lq.q or ""))
 
 
 def category(request, slug: str):
     cat = get_object_or_404(Category, slug=slug)
-    if selectors.search_too_long(request.GET):
-        return _search_too_long_page(request)
-    lq = selectors.parse_listing_query(request.GET, category=cat)
+    try:
+        lq = selectors.parse_listing_query(request.GET, category=cat)
+    except ValidationError as exc:
+        return _refused_query(request, exc, category=cat)
     listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
     return render(request, "catalog/listing.html",
                   _listing_context(request, listing, title=cat.name, category=cat))

@@ -172,7 +172,15 @@ CACHES = {
         "KEY_FUNCTION": "django_tenants.cache.make_key",
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
-    }
+    },
+    # Public data that is the same on every domain (the search's synonym dictionary): one
+    # key for all banks, so a change clears it everywhere. Never for a bank's own data.
+    "shared": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "shared",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+    },
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
@@ -246,6 +254,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # Storefront listings: product counts and facets are cached this long (0: not at all).
 CATALOG_LISTING_CACHE_SECONDS = int(env("CATALOG_LISTING_CACHE_SECONDS", "30"))
+# The longest search query (characters) the search box takes and the server accepts.
+SEARCH_MAX_QUERY_LENGTH = 60
 
 # --- card payments -----------------------------------------------------------------------
 

@@ -9,5 +9,5 @@ def site(request):
         "is_portal": bank is None,
         "brand_color": bank.brand_color if bank is not None else "#0f5e3c",
         "LANGUAGES": settings.LANGUAGES,
-        "search_max_chars": 60,  # catalog.selectors.SEARCH_MAX_CHARS (core imports no app)
+        "search_max_length": settings.SEARCH_MAX_QUERY_LENGTH,
     }

@@ -39,3 +39,8 @@ class OnboardBankForm(forms.Form):
                                     address=parts[3], opening_hours=parts[4],
                                     phone=parts[5]))
         return specs
+
+
+class SynonymGroupForm(forms.Form):
+    words = forms.CharField(label=_("Words that mean the same produce"), max_length=300,
+                            help_text=_("Separated by commas or spaces, e.g. 土豆, 马铃薯, 洋芋"))

@@ -84,7 +84,9 @@ class TrafficMiddleware:
         elif name == "catalog:search":
             words = " ".join(request.GET.get("q", "").split())[:200]
             if words:
-                lines.append(recorder.encode("search", query=words, **context))
+                lines.append(recorder.encode(
+                    "search", query=words,
+                    results=getattr(request, "search_results", None), **context))
         code = request.GET.get("ref", "").strip()[:40]
         if code:
             lines.append(recorder.encode("share_click", share_code=code, **context))

@@ -54,6 +54,8 @@ class Event(models.Model):
     # recorded with or without consent, never with the user id unless consented.
     segment = models.CharField(max_length=16, blank=True, default="")
     query = models.CharField(max_length=200, blank=True, default="")
+    # Searches: how many products matched every word (0: nothing; null: not recorded).
+    results = models.IntegerField(null=True, blank=True)
     quantity = models.IntegerField(default=0)
     # GMV of a purchase (the order's total); 0 for other kinds.
     amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)

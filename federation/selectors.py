@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, F, Max, Q, Sum
+from django.db.models.functions import Lower
 from django_tenants.utils import schema_context
 
 from banks.models import Bank
@@ -38,6 +39,8 @@ from federation.models import (
     DailyProductStat,
     DailyRegionStat,
     DailySegmentStat,
+    Event,
+    EventKind,
     ProductTotal,
     RollupState,
 )
@@ -684,3 +687,28 @@ def merchant_compliance(*, today: datetime.date, bank: Bank | None = None
             overdue_reviews=private["overdue_reviews"],
             expired_licences=private["expired_licences"]))
     return out
+
+
+# --- searches that found nothing ---------------------------------------------------------
+
+@dataclass
+class UnfoundQuery:
+    query: str
+    searches: int
+    last_day: datetime.date
+
+
+def searches_without_results(*, start: datetime.date, end: datetime.date,
+                             bank: Bank | None = None, limit: int = 30) -> list[UnfoundQuery]:
+    """The queries most often searched in these days that found no product matching every
+    word: all storefronts and the portal, or one bank's storefront (``bank``). Read from
+    the raw search events (the one read here that is not a roll-up: a GROUP BY over the
+    days' search rows, on the (day, kind) index); searches recorded before the result
+    count was kept are left out."""
+    qs = Event.objects.filter(kind=EventKind.SEARCH, day__gte=start, day__lte=end,
+                              results=0)
+    if bank is not None:
+        qs = qs.filter(storefront_bank=bank)
+    rows = (qs.annotate(q=Lower("query")).values("q")
+            .annotate(n=Count("id"), last=Max("day")).order_by("-n", "q")[:limit])
+    return [UnfoundQuery(query=r["q"], searches=r["n"], last_day=r["last"]) for r in rows]

@@ -79,7 +79,8 @@ return 0
 
 COPY_COLUMNS = ("kind", "at", "day", "storefront_bank_id", "merchant_bank_id", "merchant_id",
                 "product_id", "category_id", "region", "session_hash", "user_id", "segment",
-                "query", "quantity", "amount", "order_id", "checkout_id", "sharer_id")
+                "query", "quantity", "amount", "order_id", "checkout_id", "sharer_id",
+                "results")
 _COPY_DEFAULTS = {"region": "", "session_hash": "", "segment": "", "query": "", "quantity": 0,
                   "amount": Decimal("0.00")}
 _KINDS = set(EventKind.values)
@@ -208,6 +209,7 @@ def resolve(lines: Iterable[bytes | str]) -> tuple[list[dict], int]:
         except (InvalidOperation, ValueError):
             amount = Decimal("0.00")
         quantity = fields.get("quantity", 0)
+        results = fields.get("results")
         rows.append({
             "kind": kind, "at": at, "day": local_day(at),
             "storefront_bank_id": _int(fields.get("storefront_bank_id")),
@@ -221,6 +223,8 @@ def resolve(lines: Iterable[bytes | str]) -> tuple[list[dict], int]:
             "order_id": _int(fields.get("order_id")),
             "checkout_id": _int(fields.get("checkout_id")),
             "sharer_id": sharer_id,
+            "results": (results if kind == EventKind.SEARCH and isinstance(results, int)
+                        and not isinstance(results, bool) and 0 <= results < 2**31 else None),
         })
 
     products = {p["pk"]: p for p in Product.objects.filter(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from federation import catalogue_views, traffic_views, views
+from federation import catalogue_views, search_views, traffic_views, views
 
 app_name = "federation"
 urlpatterns = [
@@ -8,5 +8,6 @@ urlpatterns = [
     path("banks/new/", views.bank_onboard_page, name="bank-onboard"),
     path("referral-statements/", views.referral_statement_page, name="referral-statement"),
     path("traffic/", traffic_views.federation_traffic, name="traffic"),
+    path("search/", search_views.federation_search, name="search"),
     path("data-catalogue/", catalogue_views.data_catalogue, name="data-catalogue"),
 ]
