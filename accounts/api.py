@@ -65,17 +65,17 @@ class SignInUnlockApi(APIView):
     """Bank admins (on their bank's domain) and federation admins (on the portal) clear
     an account's failed sign-ins; federation admins also an address's."""
 
-    class InputSerializer(serializers.Serializer):
+    class SignInUnlockInputSerializer(serializers.Serializer):
         username = serializers.CharField(required=False, allow_blank=True, max_length=150,
                                          help_text="Username or mobile number.")
         address = serializers.IPAddressField(required=False, allow_blank=True)
 
-    class OutputSerializer(serializers.Serializer):
+    class SignInUnlockOutputSerializer(serializers.Serializer):
         cleared = serializers.IntegerField()
 
-    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(request=SignInUnlockInputSerializer, responses=SignInUnlockOutputSerializer)
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.SignInUnlockInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             cleared = services.sign_in_unlock(
@@ -84,4 +84,4 @@ class SignInUnlockApi(APIView):
                 address=data.validated_data.get("address", ""))
         except PermissionDenied:
             raise exceptions.NotFound
-        return Response(self.OutputSerializer({"cleared": cleared}).data)
+        return Response(self.SignInUnlockOutputSerializer({"cleared": cleared}).data)

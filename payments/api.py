@@ -394,16 +394,16 @@ class ConsoleGatewayRefundsApi(APIView):
 class ConsoleGatewayRefundResolveApi(APIView):
     permission_classes = [IsBankStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class GatewayRefundResolveInputSerializer(serializers.Serializer):
         note = serializers.CharField(max_length=300, help_text="how it was resolved")
 
-    @extend_schema(request=InputSerializer, responses=GatewayRefundSerializer,
+    @extend_schema(request=GatewayRefundResolveInputSerializer, responses=GatewayRefundSerializer,
                    description="Marks an open gateway refund resolved, saying how (bank "
                                "admins). 400 when it is not open.")
     def post(self, request, refund_id: int):
         require_bank_staff(request, (StaffRole.BANK_ADMIN,))
         row = selectors.bank_gateway_refund(bank=request.bank, refund_id=refund_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.GatewayRefundResolveInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         row = services.gateway_refund_resolve(record=row, actor=request.user,
                                               note=data.validated_data["note"])
