@@ -178,6 +178,8 @@ class RedemptionApi(_ShopperApi):
 
 
 class RedemptionPayApi(_ShopperApi):
+    calls_payment_gateway = True  # 503 in the schema (core.schema)
+
     @extend_schema(parameters=[IDEMPOTENCY_KEY], request=CashInputSerializer,
                    responses={200: RedemptionSerializer},
                    description="Pay the cash part of a points-plus-cash redemption by card; "
