@@ -70,6 +70,8 @@ class IsBankStaff(permissions.BasePermission):
     Views may set ``staff_roles``; the membership is left on ``request.membership``.
     """
 
+    answers_not_found = True  # to anyone not on the bank's staff (see core.schema)
+
     def has_permission(self, request, view) -> bool:
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated
@@ -84,6 +86,8 @@ class IsBankStaff(permissions.BasePermission):
 
 
 class IsFederationAdmin(permissions.BasePermission):
+    answers_not_found = True  # to anyone but federation admins (see core.schema)
+
     def has_permission(self, request, view) -> bool:
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated

@@ -17,5 +17,6 @@ urlpatterns = [
     *common_urls("config.urls_portal"),
 ]
 
+handler400 = "core.views.bad_request"
 handler404 = "core.views.page_not_found"
 handler500 = "core.views.server_error"

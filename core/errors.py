@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -109,3 +109,14 @@ def api_exception_handler(exc, context):
         detail = data.get("detail", "") if isinstance(data, dict) else data
         response.data = {"message": str(detail), "errors": {}}
     return response
+
+
+def is_api_request(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error_response(status_code: int, message: str, errors: dict | None = None):
+    """The API's error shape for answers Django gives before (or without) DRF: an
+    unknown path, an unreadable body, a character refused by a middleware."""
+    return JsonResponse({"message": str(message), "errors": errors or {}},
+                        status=status_code, json_dumps_params={"ensure_ascii": False})

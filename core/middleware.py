@@ -7,6 +7,8 @@ from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from core.errors import api_error_response, is_api_request
+
 
 class RejectNulMiddleware:
     """A NUL character in a query string or form field is never meant: PostgreSQL refuses
@@ -18,8 +20,10 @@ class RejectNulMiddleware:
     def __call__(self, request):
         if "\x00" in request.META.get("QUERY_STRING", "") or "%00" in request.META.get(
                 "QUERY_STRING", "") or self._form_has_nul(request):
-            return HttpResponseBadRequest(_("The request contains an invalid character."),
-                                          content_type="text/plain; charset=utf-8")
+            message = _("The request contains an invalid character.")
+            if is_api_request(request):
+                return api_error_response(400, message)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
 
     @staticmethod

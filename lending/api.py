@@ -345,6 +345,8 @@ class LoanDetailApi(_ShopperApi):
 
 
 class LoanRepaymentApi(_ShopperApi):
+    calls_payment_gateway = True  # 503 in the schema (core.schema)
+
     @extend_schema(
         parameters=[IDEMPOTENCY_KEY], request=RepaymentInputSerializer,
         responses={201: RepaymentSerializer,

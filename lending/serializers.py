@@ -24,9 +24,17 @@ from lending.models import (
     ScheduleLine,
     ScoringRun,
 )
+from lending.services import INSTALMENT_MONTHS, MAX_TERMS, POLICY_BOUNDS, WEIGHT_MAX
 from payments.api import CardInputSerializer
 
 ZERO = Decimal("0.00")
+_MONEY_FIELD = serializers.DecimalField(**MONEY)
+
+
+def money_out(value) -> str:
+    """A computed amount as a money field shows it (a string with two decimals): what the
+    schema says of it."""
+    return _MONEY_FIELD.to_representation(quantize_money(value))
 
 
 def page_serializer(item_serializer):
@@ -170,12 +178,12 @@ class ScheduleLineSerializer(serializers.ModelSerializer):
                   "paid_at"]
 
     @extend_schema_field(serializers.DecimalField(**MONEY))
-    def get_amount(self, line) -> Decimal:
-        return line.principal + line.interest
+    def get_amount(self, line) -> str:
+        return money_out(line.principal + line.interest)
 
     @extend_schema_field(serializers.DecimalField(**MONEY))
-    def get_penalty_accrued(self, line) -> Decimal:
-        return quantize_money(line.penalty_accrued)
+    def get_penalty_accrued(self, line) -> str:
+        return money_out(line.penalty_accrued)
 
 
 class RepaymentSerializer(serializers.ModelSerializer):
@@ -229,11 +237,11 @@ class LoanSerializer(_Named, serializers.ModelSerializer):
         return self.name("checkout", loan.checkout_id)
 
     @extend_schema_field(serializers.DecimalField(**MONEY))
-    def get_unpaid_principal(self, loan) -> Decimal:
+    def get_unpaid_principal(self, loan) -> str:
         unpaid = getattr(loan, "unpaid", None)
         if unpaid is None:
             unpaid = loan.unpaid_principal
-        return unpaid
+        return money_out(unpaid)
 
 
 class LoanDetailSerializer(LoanSerializer):
@@ -260,8 +268,8 @@ class LoanDetailSerializer(LoanSerializer):
 
 
 def _due(due) -> dict:
-    return {"principal": due.principal, "interest": due.interest, "penalty": due.penalty,
-            "total": due.total}
+    return DueSerializer({"principal": due.principal, "interest": due.interest,
+                          "penalty": due.penalty, "total": due.total}).data
 
 
 class ConsoleLoanDetailSerializer(LoanDetailSerializer):
@@ -474,18 +482,24 @@ class OverdueLoanSerializer(LoanSerializer):
     class Meta(LoanSerializer.Meta):
         fields = [*LoanSerializer.Meta.fields, "due"]
 
-    @extend_schema_field(DueSerializer)
+    @extend_schema_field(DueSerializer(allow_null=True))
     def get_due(self, loan) -> dict | None:
         due = self.context.get("due", {}).get(loan.pk)
         return _due(due[0]) if due else None
 
 
 class PolicySerializer(serializers.ModelSerializer):
+    """The bounds shown here are the service's (``lending.services.POLICY_BOUNDS``); the
+    service checks them again, and that the values agree with each other."""
+
     instalment_months = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=36), min_length=1)
+        child=serializers.IntegerField(min_value=INSTALMENT_MONTHS[0],
+                                       max_value=INSTALMENT_MONTHS[1]),
+        min_length=1, max_length=MAX_TERMS, help_text="the instalment terms offered (months)")
     weights = serializers.DictField(child=serializers.IntegerField(min_value=0,
-                                                                   max_value=500),
-                                    help_text="a factor's most points, by factor name")
+                                                                   max_value=WEIGHT_MAX),
+                                    help_text="a factor's most points, by factor name; a "
+                                              "factor left out keeps its default weight")
 
     class Meta:
         model = LendingPolicy
@@ -495,6 +509,8 @@ class PolicySerializer(serializers.ModelSerializer):
                   "advance_ratio", "order_financing_days", "purchase_financing_days",
                   "instalment_months", "auto_tiers", "second_approval_over", "updated_at"]
         read_only_fields = ["updated_at"]
+        extra_kwargs = {field: {"min_value": low, "max_value": high}
+                        for field, (low, high) in POLICY_BOUNDS.items()}
 
 
 ApplicationPageSerializer = page_serializer(ApplicationSerializer)

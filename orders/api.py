@@ -362,6 +362,8 @@ class MerchantOrderReadyApi(_MerchantApi):
 
 
 class MerchantRefundIssueApi(_MerchantApi):
+    calls_payment_gateway = True  # 503 in the schema (core.schema)
+
     @extend_schema(request=RefundInputSerializer, responses={201: RefundSerializer},
                    description="Refunds on the merchant's own initiative (through the card "
                                "gateway and the ledger at once).")
@@ -375,6 +377,8 @@ class MerchantRefundIssueApi(_MerchantApi):
 
 
 class MerchantRefundDecideApi(_MerchantApi):
+    calls_payment_gateway = True  # 503 in the schema (core.schema)
+
     @extend_schema(request=RefundDecisionInputSerializer, responses=RefundSerializer,
                    description="Approves (the money goes back to the card) or refuses (a "
                                "note is required) a shopper's refund request.")

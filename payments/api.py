@@ -109,6 +109,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 class CheckoutPaymentApi(APIView):
+    calls_payment_gateway = True  # 503 in the schema (core.schema)
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -177,6 +179,8 @@ class WebhookApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # A delivery is processed once; a repeat answers 200 (duplicate), never 409.
+    error_statuses = {400}
 
     class ReceivedSerializer(serializers.Serializer):
         received = serializers.BooleanField()

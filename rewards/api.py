@@ -179,6 +179,8 @@ class RedemptionApi(_ShopperApi):
 
 
 class RedemptionPayApi(_ShopperApi):
+    calls_payment_gateway = True  # 503 in the schema (core.schema)
+
     @extend_schema(parameters=[IDEMPOTENCY_KEY], request=CashInputSerializer,
                    responses={200: RedemptionSerializer,
                               202: OpenApiResponse(RedemptionSerializer,

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from accounts.models import Segment
 from payments.api import CardInputSerializer
 from rewards.models import EarningRule, MallOffer, PointsEntry, Redemption
+from rewards.services import OFFER_BOUNDS
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 BIG = 2 ** 63 - 1
@@ -162,11 +163,17 @@ class OfferInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=80)
     sku_id = serializers.IntegerField(min_value=1, max_value=BIG,
                                       help_text="a SKU of an approved merchant")
-    points_price = serializers.IntegerField(min_value=1)
-    cash_price = serializers.DecimalField(min_value=Decimal("0"), default=Decimal("0.00"),
-                                          **MONEY)
-    quantity = serializers.IntegerField(min_value=1)
-    per_customer_limit = serializers.IntegerField(min_value=1, default=1)
+    # The bounds are the service's (rewards.services.OFFER_BOUNDS), shown in the schema.
+    points_price = serializers.IntegerField(min_value=OFFER_BOUNDS["points_price"][0],
+                                            max_value=OFFER_BOUNDS["points_price"][1])
+    cash_price = serializers.DecimalField(min_value=OFFER_BOUNDS["cash_price"][0],
+                                          max_value=OFFER_BOUNDS["cash_price"][1],
+                                          default=Decimal("0.00"), **MONEY)
+    quantity = serializers.IntegerField(min_value=OFFER_BOUNDS["quantity"][0],
+                                        max_value=OFFER_BOUNDS["quantity"][1])
+    per_customer_limit = serializers.IntegerField(
+        min_value=OFFER_BOUNDS["per_customer_limit"][0],
+        max_value=OFFER_BOUNDS["per_customer_limit"][1], default=1)
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
     is_flash = serializers.BooleanField(default=False)

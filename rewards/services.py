@@ -645,7 +645,21 @@ def programme_update(*, bank: Bank, actor, **changes) -> PointsProgramme:
     return programme
 
 
+# What an offer may ask: within the columns and within reason (a typo of a few digits
+# more is refused, not stored or crashed on).
+OFFER_BOUNDS = {"points_price": (1, 10_000_000), "cash_price": (Decimal("0.00"),
+                                                                 Decimal("100000.00")),
+                "quantity": (1, 1_000_000), "per_customer_limit": (1, 999)}
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
 def _window_ok(errors: dict, starts_at, ends_at) -> None:
+    for field, when in (("starts_at", starts_at), ("ends_at", ends_at)):
+        if when is not None and not FIRST_YEAR <= when.year <= LAST_YEAR:
+            errors[field] = [_("Enter a date from %(first)s to %(last)s.")
+                             % {"first": FIRST_YEAR, "last": LAST_YEAR}]
+    if errors.keys() & {"starts_at", "ends_at"}:
+        return
     if starts_at and ends_at and ends_at <= starts_at:
         errors["ends_at"] = [_("The end must be after the start.")]
 
@@ -707,15 +721,17 @@ def offer_save(*, bank: Bank, actor, offer: MallOffer | None = None, **fields) -
         errors["sku_id"] = [_("Choose a SKU of the partner merchant.")]
     elif sku.product.merchant.status != MerchantStatus.APPROVED:
         errors["merchant_id"] = [_("This merchant is not trading.")]
-    if not offer.points_price or offer.points_price < 1:
-        errors["points_price"] = [_("An offer costs at least one point.")]
-    if offer.cash_price is None or offer.cash_price < 0:
-        errors["cash_price"] = [_("Enter a cash part of 0 or more.")]
-    if not offer.quantity or offer.quantity < max(1, offer.redeemed):
-        errors["quantity"] = [_("Offer at least %(n)s (already redeemed or 1).")
-                              % {"n": max(1, offer.redeemed)}]
-    if not offer.per_customer_limit or offer.per_customer_limit < 1:
-        errors["per_customer_limit"] = [_("Allow each customer at least one.")]
+    for field, (low, high) in OFFER_BOUNDS.items():
+        value = getattr(offer, field)
+        if value is None or isinstance(value, bool) or not low <= value <= high:
+            errors[field] = [_("Enter a value from %(low)s to %(high)s.")
+                             % {"low": low, "high": high}]
+    if "quantity" not in errors and offer.quantity < offer.redeemed:
+        errors["quantity"] = [_("Offer at least %(n)s (already redeemed).")
+                              % {"n": offer.redeemed}]
+    if not errors.keys() & {"quantity", "per_customer_limit"} and (
+            offer.per_customer_limit > offer.quantity):
+        errors["per_customer_limit"] = [_("A customer cannot take more than the offer has.")]
     if not offer.starts_at or not offer.ends_at:
         errors["starts_at"] = [_("An offer needs a start and an end.")]
     _window_ok(errors, offer.starts_at, offer.ends_at)

@@ -517,3 +517,50 @@ def test_checkout_of_another_bank_storefront_is_still_the_buyers_own(province, s
         f"/api/v1/credit/checkouts/{checkout.number}/options/").json()
     assert options["consented"] is False and options["instalments"] == []
     assert Checkout.objects.get(pk=checkout.pk).status == CheckoutStatus.PENDING_PAYMENT
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"weights": {}}, "weights"),
+    ({"weights": {"": 10}}, "weights"),
+    ({"weights": dict.fromkeys((
+        "tenure", "sales", "growth", "orders", "on_time", "fulfilment", "refunds",
+        "traceability", "inspection", "repayment", "purchases", "business"), 0)}, "weights"),
+    ({"order_financing_days": 0}, "order_financing_days"),
+    ({"purchase_financing_days": 0}, "purchase_financing_days"),
+    ({"instalment_months": [1, 3]}, "instalment_months"),
+    ({"instalment_months": [3, 3]}, "instalment_months"),
+    ({"rate_a": D("0.30")}, "rate_a"),
+    ({"rate_a": D("0.09")}, "rate_a"),  # above tier B's rate
+    ({"base_score": 5000}, "base_score"),
+    ({"tier_a_min": 1000, "base_score": 0}, "tier_a_min"),  # tier A out of reach
+    ({"buyer_limit_cap": D("9999999999.00")}, "buyer_limit_cap"),
+    ({"auto_tiers": "AA"}, "auto_tiers"),
+])
+def test_the_policy_service_refuses_nonsense(province, changes, field):
+    """The storefront offered "repay within 0 days": every parameter is bounded and the
+    parameters must agree, in the service that both the page and the API call."""
+    from django.core.exceptions import ValidationError
+
+    from lending.models import LendingPolicy
+
+    bank = province.bank_a
+    with schema_context(bank.schema_name):
+        before = LendingPolicy.objects.get()
+        with pytest.raises(ValidationError) as refused:
+            lending.policy_update(bank=bank, actor=province.a_admin, **changes)
+        assert field in refused.value.message_dict, refused.value.message_dict
+        after = LendingPolicy.objects.get()
+        assert (after.order_financing_days, after.instalment_months, after.weights) == (
+            before.order_financing_days, before.instalment_months, before.weights)
+
+
+def test_the_policy_api_refuses_nonsense_with_field_messages(province, api_on):
+    admin = api_on(province.bank_a, province.a_admin)
+    url = "/api/v1/console/lending/policy/"
+    for bad in ({"weights": {}}, {"weights": {"": 10}}, {"order_financing_days": 0},
+                {"instalment_months": [1]}, {"rate_c": "0.0100"}):
+        response = admin.patch(url, bad, format="json")
+        assert response.status_code == 400, (bad, response.content)
+        assert response.json()["message"] and response.json()["errors"], bad
+    assert admin.patch(url, {"weights": {"sales": 150}, "instalment_months": [12, 3]},
+                       format="json").json()["instalment_months"] == [3, 12]

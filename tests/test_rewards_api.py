@@ -174,3 +174,41 @@ def test_the_console_api_sets_programme_rules_and_offers(province, api_on):
     assert oid in [o["id"] for o in api_on(bank, villager).get("/api/v1/points/offers/").json()]
     assert oid not in [o["id"] for o in api_on(province.bank_b, villager).get(
         "/api/v1/points/offers/").json()]
+
+
+def test_offer_numbers_and_dates_out_of_range_are_400_not_500(province, api_on):
+    """A points price beyond the column and a year-535 start answered 500; every number
+    and date of an offer is bounded, in the service (the page refuses them too)."""
+    from django.core.exceptions import ValidationError
+
+    from rewards import services as rewards
+
+    shop = market(province)
+    bank = province.bank_a
+    admin = api_on(bank, province.a_admin)
+    now = timezone.now()
+    data = {"title": "蜂蜜", "sku_id": shop.sku_b.pk, "points_price": 500, "quantity": 3,
+            "starts_at": now.isoformat(), "ends_at": (now + timedelta(days=3)).isoformat()}
+    offers = "/api/v1/console/points/offers/"
+    for field, bad in (("points_price", 223139793051558), ("quantity", 10 ** 12),
+                       ("cash_price", "99999999.00"), ("per_customer_limit", 10 ** 6),
+                       ("starts_at", "0535-01-01T00:00:00+08:00"),
+                       ("ends_at", "9999-12-31T23:59:59+08:00")):
+        response = admin.post(offers, {**data, field: bad}, format="json")
+        assert response.status_code == 400, (field, response.content)
+        assert response.json()["errors"][field], field
+    with schema_context(bank.schema_name):
+        assert not MallOffer.objects.filter(sku_id=shop.sku_b.pk).exists()
+        fields = {**data, "starts_at": now, "ends_at": now + timedelta(days=3),
+                  "cash_price": Decimal("0")}
+        for field, bad in (("points_price", 223139793051558), ("quantity", 10 ** 12),
+                           ("per_customer_limit", 4),  # more than the 3 offered
+                           ("starts_at", now.replace(year=535))):
+            with pytest.raises(ValidationError) as refused:
+                rewards.offer_save(bank=bank, actor=province.a_admin, **{**fields, field: bad})
+            assert field in refused.value.message_dict
+        assert not MallOffer.objects.filter(sku_id=shop.sku_b.pk).exists()
+    made = admin.post(offers, data, format="json")
+    assert made.status_code == 201, made.content
+    assert admin.patch(f"{offers}{made.json()['id']}/", {"points_price": 10 ** 15},
+                       format="json").status_code == 400
