@@ -12,11 +12,16 @@ class LendingConfig(appconfig.PlatformAppConfig):
 
     def ready(self) -> None:
         from banks.signals import bank_schema_ready
-        from lending.services import policy_seed_for_bank, repayments_at_settlement
+        from lending.services import (
+            financed_orders_among,
+            policy_seed_for_bank,
+            repayments_at_settlement,
+        )
         from lending.views import checkout_payment_options
         from payments.interfaces import register_payment_options, register_repayment_provider
 
         bank_schema_ready.connect(policy_seed_for_bank, dispatch_uid="lending-policy-seed")
-        register_repayment_provider(repayments_at_settlement)
+        register_repayment_provider(repayments_at_settlement,
+                                    candidates=financed_orders_among)
         # The card page offers the storefront bank's pay later / instalments.
         register_payment_options(checkout_payment_options)
