@@ -7,6 +7,8 @@ urlpatterns = [
     path("", views.console_home, name="home"),
     path("banks/new/", views.bank_onboard_page, name="bank-onboard"),
     path("referral-statements/", views.referral_statement_page, name="referral-statement"),
+    path("settlement/", views.settlement_day_page, name="settlement-day"),
+    path("settlement/progress/", views.settlement_day_progress, name="settlement-day-progress"),
     path("traffic/", traffic_views.federation_traffic, name="traffic"),
     path("data-catalogue/", catalogue_views.data_catalogue, name="data-catalogue"),
 ]

@@ -85,15 +85,24 @@ def settlement_run_start(*, bank: Bank | None = None, cutoff: datetime | None = 
                                code="run_in_progress") from None
 
 
-def settlement_run_daily() -> SettlementRun | None:
-    """The scheduled run over every bank (orders completed before today's cut-off). If
-    an all-bank run is still waiting or running (or its worker died), that run is
-    returned to be queued again: a run is resumable and safe to execute twice at once."""
-    try:
-        return settlement_run_start(cutoff=default_cutoff())
-    except ApplicationError:
-        return SettlementRun.objects.filter(
-            bank__isnull=True, status__in=[RunStatus.PENDING, RunStatus.RUNNING]).first()
+UNDER_WAY = (RunStatus.PENDING, RunStatus.RUNNING)
+
+
+def settlement_runs_daily() -> list[SettlementRun]:
+    """The scheduled settlement, one run per active bank (orders completed before today's
+    cut-off), to be executed in parallel. A bank whose run is still waiting or running
+    (or whose worker died) gets that run back, to be queued again: a run is resumable and
+    safe to execute twice at once. So does a run over every bank still under way."""
+    cutoff = default_cutoff()
+    runs = list(SettlementRun.objects.filter(bank__isnull=True, status__in=UNDER_WAY))
+    for bank in Bank.objects.filter(is_active=True).order_by("pk"):
+        try:
+            runs.append(settlement_run_start(bank=bank, cutoff=cutoff))
+        except ApplicationError:
+            run = SettlementRun.objects.filter(bank=bank, status__in=UNDER_WAY).first()
+            if run is not None:
+                runs.append(run)
+    return runs
 
 
 def settleable_orders(run: SettlementRun):
