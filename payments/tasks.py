@@ -37,6 +37,7 @@ def settle_daily() -> list[int]:
     return ids
 
 
-def queue_runs(run_ids: list[int]):
-    """One ``run_settlement`` task per run, queued together."""
-    return group(run_settlement.s(run_id) for run_id in run_ids).apply_async()
+def queue_runs(run_ids: list[int], **options):
+    """One ``run_settlement`` task per run, queued together (``options``: Celery's
+    ``apply_async`` options, a queue for instance); returns the group's result."""
+    return group(run_settlement.s(run_id) for run_id in run_ids).apply_async(**options)
