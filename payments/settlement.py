@@ -1,7 +1,8 @@
 """Settlement: the services that move confirmed orders' money out of escrow.
 
-For each completed order not yet settled, in its own transaction and exactly once (the
-``SettlementItem`` of an order is unique): release what is left in escrow, repay the
+For each completed order not yet settled, exactly once (the ``SettlementItem`` of an
+order is unique), in chunks of orders (``SETTLEMENT_CHUNK``) each settled in one
+transaction with bulk statements: release what is left in escrow, repay the
 financing tied to the order first (the providers in ``payments.interfaces``), credit the
 rest to the merchant's payable account, and book the inter-bank referral fee between the
 merchant's bank and the referring bank (the banks' own money: the merchant pays no
@@ -10,7 +11,7 @@ from payable to "in transit" and written to a payout file; lines are confirmed o
 later, and a failed line's money goes back to payable, so the next run pays it again.
 
 A run is resumable: killed in the middle, it is run again (same run, or a new one) and
-settles what is left; an order is either settled entirely or not at all, and payouts are
+settles what is left; a chunk is either settled entirely or not at all, and payouts are
 built under a lock of the bank's row, from the payable balances, so nobody is paid twice.
 """
 
