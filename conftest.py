@@ -158,6 +158,7 @@ def _child_env() -> dict[str, str]:
         "DJANGO_DEBUG": "false",
         "DJANGO_ALLOWED_HOSTS": ".localhost,localhost,127.0.0.1",
         "DJANGO_HTTPS": "false",
+        "SETTLEMENT_CHUNK": os.environ.get("SETTLEMENT_CHUNK", ""),
     }
 
 

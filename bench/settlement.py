@@ -126,7 +126,8 @@ def reset_orders() -> None:
         cur.execute(f"TRUNCATE {', '.join(ORDER_TABLES)} CASCADE")
 
 
-def make_orders(world: dict, n: int, cross_share: float, tag: str) -> dict:
+def make_orders(world: dict, n: int, cross_share: float, tag: str,
+                merchants: list | None = None) -> dict:
     """``n`` completed orders (one checkout each) with their escrow captured in the ledger.
     Amounts vary (12.00-311.99 goods + 8.00 delivery); ``cross_share`` of them were sold on
     another bank's storefront."""
@@ -136,7 +137,8 @@ def make_orders(world: dict, n: int, cross_share: float, tag: str) -> dict:
     from orders.models import Checkout, CheckoutStatus, Order, OrderStatus
     from payments.models import LedgerTransaction, Posting
 
-    banks, merchants, buyers = world["banks"], world["merchants"], world["buyers"]
+    banks, buyers = world["banks"], world["buyers"]
+    merchants = merchants or world["merchants"]
     now = timezone.now()
     completed = now - timedelta(hours=2)
     cross_every = round(1 / cross_share) if cross_share > 0 else 0
@@ -273,7 +275,7 @@ def settle_child(job: dict, outbox) -> None:
         if "payout" not in marks:
             if job["profile"]:
                 shapes[sql[:90]] += 1
-            if sql.startswith('SELECT "orders_order"."id" AS "pk"'):  # a page of orders
+            if sql.startswith('SELECT "orders_order"."id"') and "FOR UPDATE" in sql:  # a chunk
                 t = time.perf_counter()
                 page_at.append(t - t0)
                 try:
@@ -298,11 +300,16 @@ def settle_child(job: dict, outbox) -> None:
     with connection.execute_wrapper(watch):
         if profiler:
             profiler.enable()
-        run = settlement.settlement_run_start(cutoff=timezone.now())
+        from banks.models import Bank
+
+        scope = Bank.objects.get(pk=job["scope"]) if job.get("scope") else None
+        run = settlement.settlement_run_start(bank=scope, cutoff=timezone.now())
         run = settlement.settlement_run_execute(run.pk)
         if profiler:
             profiler.disable()
     t1 = time.perf_counter()
+    maxrss_run = maxrss()
+    result["bulk_insert"] = bulk_insert_baseline(job["tag"])
     result["settle"] = {
         "seconds": t1 - t0,
         "orders_seconds": marks.get("payout", t1) - t0,
@@ -313,7 +320,7 @@ def settle_child(job: dict, outbox) -> None:
         "last_full_page_query_ms": page_ms[-2] if len(page_ms) > 1 else None,
         "page_at_s": page_at, "page_query_ms_each": page_ms,
         "rss_before_kb": rss_before, "rss_after_kb": rss_kb(),
-        "maxrss_before_kb": maxrss_before, "maxrss_after_kb": maxrss(),
+        "maxrss_before_kb": maxrss_before, "maxrss_after_kb": maxrss_run,
         "run_status": run.status, "orders_done": run.orders_done,
         "orders_total": run.orders_total,
         "reconciliation_ok": all(r["ok"] for r in run.reconciliation.values()),
@@ -334,6 +341,47 @@ def settle_child(job: dict, outbox) -> None:
             out.write(f"{count:8d}  {shape}\n")
         PROFILE_OUT.write_text(out.getvalue())
     outbox.put(result)
+
+
+def bulk_insert_baseline(tag: str) -> dict:
+    """Bare bulk INSERTs of the same postings the settlement wrote: every settlement and
+    referral fee transaction again (new kind and reference, no order), in multi-row
+    INSERTs of as many transactions as a settlement chunk has, one commit per chunk; the
+    balance trigger checks them as it checked the settlement's."""
+    from django.conf import settings
+    from django.db import connection, transaction
+    from psycopg2.extras import execute_values
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT t.id, p.account_id, p.amount FROM payments_ledgertransaction t "
+                    "JOIN payments_posting p ON p.transaction_id = t.id "
+                    "WHERE t.kind IN ('settle', 'referral_fee') ORDER BY t.id, p.id")
+        rows = cur.fetchall()
+        cur.execute("SELECT count(*) FROM payments_settlementitem")
+        orders = cur.fetchone()[0]
+    legs: dict[int, list] = {}
+    for txn, account, amount in rows:
+        legs.setdefault(txn, []).append((account, amount))
+    txns = list(legs.items())
+    per_chunk = max(1, round(len(txns) * settings.SETTLEMENT_CHUNK / max(orders, 1)))
+    t0 = time.perf_counter()
+    for lo in range(0, len(txns), per_chunk):
+        part = txns[lo:lo + per_chunk]
+        with transaction.atomic(), connection.cursor() as cur:
+            ids = execute_values(
+                cur, "INSERT INTO payments_ledgertransaction (kind, reference, memo, "
+                "created_at) VALUES %s RETURNING id",
+                [("bench_bulk", f"{tag}:{txn}", "", datetime.now(UTC)) for txn, _l in part],
+                page_size=len(part), fetch=True)
+            now = datetime.now(UTC)
+            execute_values(
+                cur, "INSERT INTO payments_posting (transaction_id, account_id, amount, "
+                "posted_at) VALUES %s",
+                [(new_id, account, amount, now)
+                 for (new_id,), (_txn, ls) in zip(ids, part, strict=True)
+                 for account, amount in ls], page_size=10_000)
+    return {"transactions": len(txns), "postings": len(rows),
+            "seconds": time.perf_counter() - t0}
 
 
 def run_settle_child(job: dict) -> dict:
@@ -374,7 +422,9 @@ def verify(n: int) -> dict:
 def rates_by_tenth(page_at: list[float], n: int) -> list[float]:
     """Orders/s over each tenth of the orders, from the moments the pages were asked for
     (page k starts at order k * CHUNK of payments.settlement; the last is the empty one)."""
-    from payments.settlement import CHUNK as PAGE
+    from django.conf import settings
+
+    PAGE = settings.SETTLEMENT_CHUNK  # noqa: N806
 
     if len(page_at) < 11:
         return []
@@ -399,13 +449,15 @@ def bench_settlement(world: dict, args) -> list[dict]:
         for code, source in codes:
             print(f"  {n:,} orders, settlement code of {code}: making data ...", flush=True)
             reset_orders()
-            made = make_orders(world, n, args.cross_share, tag=f"{n}-")
+            bank = world["banks"][0]
+            made = make_orders(world, n, args.cross_share, tag=f"{n}-",
+                               merchants=[m for m in world["merchants"] if m[1] == bank])
             settle_database()
             print(f"    made in {made['seconds']:.0f} s ({made['cross_bank']:,} cross-bank); "
                   "settling ...", flush=True)
             job = {"tag": f"{n}-{code}", "baseline_ops": min(n, args.baseline_max),
                    "bank": world["banks"][0], "code": code, "settlement_source": source,
-                   "tracemalloc": args.tracemalloc, "profile": args.profile}
+                   "tracemalloc": args.tracemalloc, "profile": args.profile, "scope": bank}
             child = run_settle_child(job)
             s = child["settle"]
             row = {"orders": n, "code": code, "data": made, **child, "check": verify(n)}
@@ -417,6 +469,8 @@ def bench_settlement(world: dict, args) -> list[dict]:
             row["ratio_to_ledger_post"] = row["orders_per_s"] / row["ledger_post_per_s"]
             row["ratio_to_insert"] = row["orders_per_s"] / row["insert_per_s"]
             row["statements_per_order"] = s["statements_orders"] / n
+            bulk = child["bulk_insert"]
+            row["ratio_to_bulk_insert"] = bulk["seconds"] / s["orders_seconds"]
             row["maxrss_delta_kb"] = s["maxrss_after_kb"] - s["maxrss_before_kb"]
             row["orders_per_s_by_tenth"] = rates_by_tenth(s.get("page_at_s") or [], n)
             rows.append(row)
@@ -426,7 +480,10 @@ def bench_settlement(world: dict, args) -> list[dict]:
                   f", {row['orders_per_s']:.1f} orders/s; ledger_post "
                   f"{row['ledger_post_per_s']:.1f}/s (ratio {row['ratio_to_ledger_post']:.2f})"
                   f"; INSERT {row['insert_per_s']:.0f}/s (ratio {row['ratio_to_insert']:.3f})"
-                  f"; {row['statements_per_order']:.1f} statements/order; RSS "
+                  f"; bulk INSERT of the same {bulk['postings']:,} postings "
+                  f"{bulk['seconds']:.1f} s (ratio {row['ratio_to_bulk_insert']:.2f})"
+                  f"; {s['statements_orders']:,} statements ({row['statements_per_order']:.4f} per "
+                  f"order); RSS "
                   f"{s['rss_before_kb']:,} -> {s['rss_after_kb']:,} kB, peak "
                   f"{s['maxrss_before_kb']:,} -> {s['maxrss_after_kb']:,} kB"
                   + (f"; tracemalloc peak {s['tracemalloc_peak_kb']:,} kB"
@@ -434,6 +491,78 @@ def bench_settlement(world: dict, args) -> list[dict]:
                   + "\n    orders/s in each tenth of the orders: "
                   + " ".join(f"{r:.0f}" for r in row["orders_per_s_by_tenth"])
                   + f"\n    check: {row['check']}", flush=True)
+    return rows
+
+
+# --- (c) many banks in parallel ---------------------------------------------------------------
+
+
+def fanout_worker(run_ids, results) -> None:
+    """A worker process: execute runs from the queue until it is empty (what a Celery
+    worker process does with the daily group's tasks)."""
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from payments.settlement import settlement_run_execute
+
+    connection.ensure_connection()
+    results.put("ready")
+    while True:
+        run_id = run_ids.get()
+        if run_id is None:
+            break
+        t0 = time.perf_counter()
+        run = settlement_run_execute(run_id)
+        results.put((run_id, run.status, run.orders_done, time.perf_counter() - t0,
+                     all(r["ok"] for r in run.reconciliation.values())))
+
+
+def bench_fanout(world: dict, args) -> list[dict]:
+    """Every bank's run, ``per_bank`` orders each, executed by 1, 2, 4 worker processes."""
+    from django.utils import timezone
+
+    from banks.models import Bank
+    from payments import settlement
+
+    rows = []
+    n = args.fanout * len(world["banks"])
+    ctx = multiprocessing.get_context("spawn")
+    for workers in args.workers:
+        print(f"  {len(world['banks'])} banks x {args.fanout:,} orders, {workers} worker "
+              "processes: making data ...", flush=True)
+        reset_orders()
+        made = make_orders(world, n, args.cross_share, tag=f"f{workers}-")
+        settle_database()
+        run_ids, results = ctx.Queue(), ctx.Queue()
+        procs = [ctx.Process(target=fanout_worker, args=(run_ids, results))
+                 for _ in range(workers)]
+        for proc in procs:
+            proc.start()
+        assert [results.get() for _ in procs] == ["ready"] * workers  # Django set up
+        # Timed from here: the day's runs started and queued, until every one is done.
+        cutoff = timezone.now()
+        t0 = time.perf_counter()
+        ids = [settlement.settlement_run_start(bank=bank, cutoff=cutoff).pk
+               for bank in Bank.objects.filter(pk__in=world["banks"]).order_by("pk")]
+        for run_id in ids + [None] * workers:
+            run_ids.put(run_id)
+        done = [results.get() for _ in ids]
+        seconds = time.perf_counter() - t0
+        for proc in procs:
+            proc.join(60)
+        row = {"banks": len(ids), "orders": n, "workers": workers, "data": made,
+               "seconds": seconds, "orders_per_s": n / seconds,
+               "run_seconds": sorted(d[3] for d in done),
+               "all_completed": all(d[1] == "completed" for d in done),
+               "reconciliation_ok": all(d[4] for d in done),
+               "orders_done": sum(d[2] for d in done), "check": verify(n)}
+        rows.append(row)
+        print(f"    {seconds:.1f} s, {row['orders_per_s']:.0f} orders/s; runs "
+              f"{row['run_seconds'][0]:.2f}-{row['run_seconds'][-1]:.2f} s each; all "
+              f"completed {row['all_completed']}, reconciled {row['reconciliation_ok']}; "
+              f"check: {row['check']}", flush=True)
     return rows
 
 
@@ -642,6 +771,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help=f"cProfile the settling, to {PROFILE_OUT.relative_to(REPO)}")
     parser.add_argument("--skip-balance", action="store_true")
+    parser.add_argument("--fanout", type=int, default=0,
+                        help="(c): orders per bank, every bank's run in parallel (0: skip)")
+    parser.add_argument("--workers", default="1,2,4",
+                        help="(c): numbers of worker processes, comma-separated")
     parser.add_argument("--postings", type=int, default=1_000_000)
     parser.add_argument("--large", type=int, default=100_000,
                         help="postings on the large account")
@@ -654,6 +787,7 @@ def main() -> None:
                         help=f"keep the {BENCH_DB} database at the end")
     args = parser.parse_args()
     args.sizes = [int(n) for n in args.sizes.split(",") if int(n) > 0]
+    args.workers = [int(n) for n in args.workers.split(",") if int(n) > 0]
 
     run_start = time.perf_counter()
     (REPO / "bench" / "out").mkdir(parents=True, exist_ok=True)
@@ -679,6 +813,9 @@ def main() -> None:
         if args.sizes:
             print("(a) settlement", flush=True)
             result["settlement"] = bench_settlement(world, args)
+        if args.fanout:
+            print("(c) every bank's run in parallel", flush=True)
+            result["fanout"] = bench_fanout(world, args)
         if not args.skip_balance:
             print("(b) balances", flush=True)
             result["balances"] = bench_balances(world, args)

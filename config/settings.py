@@ -279,6 +279,8 @@ SETTLEMENT_CUTOFF = env("SETTLEMENT_CUTOFF", "00:00")
 # Federation policy: the referring bank's fee, a share of a cross-bank order's settled
 # amount, paid by the merchant's bank (never charged to the merchant).
 SETTLEMENT_REFERRAL_FEE_RATE = env("SETTLEMENT_REFERRAL_FEE_RATE", "0.01")
+# Orders settled per transaction (each chunk: a few bulk statements, one commit).
+SETTLEMENT_CHUNK = int(env("SETTLEMENT_CHUNK", "2000"))
 
 # --- orders ------------------------------------------------------------------------------
 

@@ -101,3 +101,56 @@ class ReferralStatementApi(APIView):
         rows = referral_statement(year=year, month=month)
         return Response({"month": f"{year:04d}-{month:02d}",
                          "rows": self.RowSerializer(rows, many=True).data})
+
+
+class SettlementDayApi(APIView):
+    """Every bank's settlement runs of a day and the day's progress (federation admins)."""
+
+    permission_classes = [IsFederationAdmin]
+
+    class RunSerializer(serializers.Serializer):
+        id = serializers.IntegerField(source="pk")
+        bank = serializers.CharField(source="bank.code", default=None,
+                                     help_text="null: a run over every bank")
+        bank_name = serializers.CharField(source="bank.name", default=None)
+        status = serializers.CharField()
+        orders_done = serializers.IntegerField()
+        orders_total = serializers.IntegerField()
+        cutoff = serializers.DateTimeField()
+        started_at = serializers.DateTimeField()
+        finished_at = serializers.DateTimeField()
+        error = serializers.CharField()
+        reconciliation_ok = serializers.SerializerMethodField()
+
+        def get_reconciliation_ok(self, run) -> bool | None:
+            if not run.reconciliation:
+                return None
+            return all(r.get("ok") for r in run.reconciliation.values())
+
+    class QuerySerializer(serializers.Serializer):
+        day = serializers.DateField(required=False, help_text="YYYY-MM-DD; default: today")
+
+    @extend_schema(operation_id="federation_settlement_day", parameters=[QuerySerializer],
+                   responses=inline_serializer("SettlementDay", {
+                       "day": serializers.DateField(),
+                       "status": serializers.CharField(
+                           help_text="pending, running, failed, completed, or empty"),
+                       "orders_done": serializers.IntegerField(),
+                       "orders_total": serializers.IntegerField(),
+                       "percent": serializers.IntegerField(),
+                       "runs_total": serializers.IntegerField(),
+                       "runs_completed": serializers.IntegerField(),
+                       "runs_failed": serializers.IntegerField(),
+                       "mismatches": serializers.ListField(child=serializers.CharField()),
+                       "runs": RunSerializer(many=True)}))
+    def get(self, request):
+        from django.utils import timezone
+
+        from payments.selectors import federation_settlement_day
+
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = federation_settlement_day(day=query.validated_data.get("day")
+                                         or timezone.localdate())
+        return Response({**data, "day": data["day"].isoformat(),
+                         "runs": self.RunSerializer(data["runs"], many=True).data})

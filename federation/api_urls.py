@@ -1,12 +1,13 @@
 from django.urls import path
 
-from federation.api import BankListOnboardApi, ReferralStatementApi
+from federation.api import BankListOnboardApi, ReferralStatementApi, SettlementDayApi
 from federation.traffic_api import FEDERATION_APIS
 
 urlpatterns = [
     path("banks/", BankListOnboardApi.as_view(), name="api-federation-banks"),
     path("referral-statements/", ReferralStatementApi.as_view(),
          name="api-federation-referral-statements"),
+    path("settlement-runs/", SettlementDayApi.as_view(), name="api-federation-settlement-runs"),
 ]
 
 # The federation's traffic dashboard, one endpoint per table (federation admins).

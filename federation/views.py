@@ -78,3 +78,51 @@ def referral_statement_csv(rows, label: str) -> HttpResponse:
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="referral-statement-{label}.csv"'
     return response
+
+
+def parse_day(raw: str):
+    """``YYYY-MM-DD`` as a date, or None."""
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+
+
+def _settlement_day(request):
+    """The day asked (``?day=YYYY-MM-DD``, default today) and its runs, or None."""
+    from django.utils import timezone
+
+    from payments.selectors import federation_settlement_day
+
+    raw = request.GET.get("day", "")
+    day = parse_day(raw) if raw else timezone.localdate()
+    return (raw[:10], None) if day is None else (day.isoformat(),
+                                                 federation_settlement_day(day=day))
+
+
+@federation_admin_required
+def settlement_day_page(request):
+    """Every bank's settlement runs of a day and their progress (the daily settlement
+    runs one task per bank, in parallel)."""
+    label, data = _settlement_day(request)
+    if data is None:
+        return render(request, "federation/settlement_day.html", {
+            "day": label, "error": _("Choose a day as YYYY-MM-DD.")}, status=400)
+    return render(request, "federation/settlement_day.html", {
+        "day": label, "data": data,
+        "under_way": data["status"] in ("pending", "running")})
+
+
+@federation_admin_required
+def settlement_day_progress(request):
+    """What the page polls while the day's runs are under way."""
+    from django.http import JsonResponse
+
+    label, data = _settlement_day(request)
+    if data is None:
+        return JsonResponse({"day": [_("Choose a day as YYYY-MM-DD.")]}, status=400)
+    return JsonResponse({k: data[k] for k in (
+        "status", "orders_done", "orders_total", "percent", "runs_total", "runs_completed",
+        "runs_failed")} | {"day": label})

@@ -13,6 +13,7 @@ class LendingConfig(appconfig.PlatformAppConfig):
     def ready(self) -> None:
         from banks.signals import bank_schema_ready
         from lending.services import (
+            financed_orders_among,
             loan_reduce_for_refund,
             policy_seed_for_bank,
             repayments_at_settlement,
@@ -25,7 +26,8 @@ class LendingConfig(appconfig.PlatformAppConfig):
         )
 
         bank_schema_ready.connect(policy_seed_for_bank, dispatch_uid="lending-policy-seed")
-        register_repayment_provider(repayments_at_settlement)
+        register_repayment_provider(repayments_at_settlement,
+                                    candidates=financed_orders_among)
         # A refund of an order paid with pay later or instalments reduces the loan.
         register_credit_refund_handler(loan_reduce_for_refund)
         # The card page offers the storefront bank's pay later / instalments.

@@ -899,6 +899,26 @@ def _after_repayment(loan: Loan, *, actor_id: int | None, as_of: date) -> None:
         _loan_transition(loan, "cure", actor_id=actor_id)
 
 
+def financed_orders_among(orders: list[Order]) -> set[int]:
+    """Of a chunk of orders being settled, those with open order financing: one query
+    per merchant bank (each bank's loans are in its own schema). Settlement asks
+    ``repayments_at_settlement`` about these orders only."""
+    from django_tenants.utils import schema_context
+
+    by_bank: dict[int, list[int]] = {}
+    for order in orders:
+        by_bank.setdefault(order.merchant_bank_id, []).append(order.pk)
+    found: set[int] = set()
+    schemas = dict(Bank.objects.filter(pk__in=list(by_bank)).values_list("pk", "schema_name"))
+    for bank_id, ids in by_bank.items():
+        with schema_context(schemas[bank_id]):
+            found.update(Loan.objects.filter(
+                order_id__in=ids, product=Product.ORDER_FINANCING,
+                status__in=[LoanStatus.ACTIVE, LoanStatus.OVERDUE]).values_list(
+                "order_id", flat=True))
+    return found
+
+
 def repayments_at_settlement(order: Order, available: Decimal) -> list[Repayment]:
     """The repayment provider settlement calls (registered in ``LendingConfig.ready``):
     an order financed by the merchant's bank repays its loan first, as far as the order's

@@ -25,21 +25,46 @@ class Repayment:
 
 
 RepaymentProvider = Callable[["Order", Decimal], list[Repayment]]
+# ``candidates(orders)``: of these orders, the ids the provider may have something for.
+RepaymentCandidates = Callable[[list["Order"]], set[int]]
 
 _providers: list[RepaymentProvider] = []
+_candidates: dict[RepaymentProvider, RepaymentCandidates] = {}
 
 
-def register_repayment_provider(provider: RepaymentProvider) -> None:
+def register_repayment_provider(provider: RepaymentProvider, *,
+                                candidates: RepaymentCandidates | None = None) -> None:
     """``provider(order, available)`` returns the repayments due from this order's
     settlement, at most ``available`` in total. Called inside the settlement's
-    transaction; a provider that touches a bank's schema enters it explicitly."""
+    transaction; a provider that touches a bank's schema enters it explicitly.
+
+    ``candidates(orders)``, if given, answers for a whole chunk of orders at once (a few
+    queries) which of them the provider may repay anything from: settlement then calls
+    ``provider`` for those orders only. Without it, ``provider`` is asked of every order."""
     if provider not in _providers:
         _providers.append(provider)
+    if candidates is not None:
+        _candidates[provider] = candidates
 
 
-def repayments_for(order: Order, available: Decimal) -> list[Repayment]:
+def repayment_candidates(orders: list[Order]) -> dict[RepaymentProvider, set[int] | None]:
+    """Per provider, the ids of ``orders`` it is to be asked about (None: every one)."""
+    return {provider: (_candidates[provider](orders) if provider in _candidates else None)
+            for provider in _providers}
+
+
+def repayments_for(order: Order, available: Decimal,
+                   candidates: dict[RepaymentProvider, set[int] | None] | None = None,
+                   ) -> list[Repayment]:
+    """The repayments due from the order's settlement, provider by provider, in the
+    order they registered. ``candidates``: from ``repayment_candidates`` for the order's
+    chunk; a provider whose candidates leave this order out is not asked."""
     due: list[Repayment] = []
     for provider in _providers:
+        if candidates is not None:
+            ids = candidates.get(provider)
+            if ids is not None and order.pk not in ids:
+                continue
         left = available - sum((r.principal + r.interest for r in due), Decimal("0"))
         if left <= 0:
             break

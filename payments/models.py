@@ -246,8 +246,8 @@ class RunStatus(models.TextChoices):
 
 class SettlementRun(models.Model):
     """One settlement of every order of ``bank``'s merchants (all banks when null)
-    completed before ``cutoff`` and not settled yet. Resumable: each order is settled
-    in its own transaction, exactly once (``SettlementItem.order`` is unique)."""
+    completed before ``cutoff`` and not settled yet. Resumable: orders are settled in
+    chunks, each in one transaction, exactly once (``SettlementItem.order`` is unique)."""
 
     bank = models.ForeignKey(Bank, on_delete=models.PROTECT, null=True, blank=True,
                              related_name="+")

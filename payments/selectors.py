@@ -157,3 +157,32 @@ def payout_file_response(batch) -> HttpResponse:
     response = HttpResponse(batch.file_content, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
     return response
+
+
+def federation_settlement_day(*, day) -> dict:
+    """Every settlement run started on ``day`` (local date), every bank's, with the day's
+    progress: what the federation console and its API show."""
+    from payments.models import RunStatus, SettlementRun
+
+    under_way = (RunStatus.PENDING, RunStatus.RUNNING)
+    runs = list(SettlementRun.objects.filter(created_at__date=day).select_related("bank")
+                .order_by("bank__code", "created_at", "id"))
+    done = sum(r.orders_done for r in runs)
+    total = sum(r.orders_total for r in runs)
+    statuses = {r.status for r in runs}
+    status: str
+    if statuses & set(under_way):
+        status = RunStatus.RUNNING if RunStatus.RUNNING in statuses else RunStatus.PENDING
+    elif RunStatus.FAILED in statuses:
+        status = RunStatus.FAILED
+    else:
+        status = RunStatus.COMPLETED if runs else ""
+    return {"day": day, "runs": runs, "status": status, "orders_done": done,
+            "orders_total": total, "percent": int(100 * done / total) if total else
+            (100 if runs and status == RunStatus.COMPLETED else 0),
+            "runs_total": len(runs),
+            "runs_completed": sum(r.status == RunStatus.COMPLETED for r in runs),
+            "runs_failed": sum(r.status == RunStatus.FAILED for r in runs),
+            "mismatches": sorted({r.bank.code if r.bank else "*" for r in runs
+                                  if any(not x.get("ok", True)
+                                         for x in (r.reconciliation or {}).values())})}

@@ -1,6 +1,6 @@
 """Scheduled payment work (the beat schedule is in config/settings.py)."""
 
-from celery import shared_task
+from celery import group, shared_task
 
 from payments import services
 
@@ -25,12 +25,19 @@ def run_settlement(run_id: int) -> dict:
 
 
 @shared_task
-def settle_daily() -> int | None:
-    """Beat: the day's run over every bank (or the stuck one, queued again)."""
-    from payments.settlement import settlement_run_daily
+def settle_daily() -> list[int]:
+    """Beat: the day's settlement fanned out, one task per bank (a Celery group), so the
+    banks settle in parallel on as many worker processes as there are. A bank's run still
+    waiting or running (its worker died) is queued again instead of a new one."""
+    from payments.settlement import settlement_runs_daily
 
-    run = settlement_run_daily()
-    if run is None:
-        return None
-    run_settlement.delay(run.pk)
-    return run.pk
+    ids = [run.pk for run in settlement_runs_daily()]
+    if ids:
+        queue_runs(ids)
+    return ids
+
+
+def queue_runs(run_ids: list[int], **options):
+    """One ``run_settlement`` task per run, queued together (``options``: Celery's
+    ``apply_async`` options, a queue for instance); returns the group's result."""
+    return group(run_settlement.s(run_id) for run_id in run_ids).apply_async(**options)

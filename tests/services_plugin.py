@@ -26,6 +26,10 @@ os.environ.setdefault("PLATFORM_TEST_TMP", str(TEST_TMP))
 # variable reaches the worker and web server the tests start, so they verify the hashes.
 os.environ["PLATFORM_INSECURE_FAST_PASSWORD_HASHER"] = "1"
 
+# Settlement runs in chunks of 50 orders in the tests (2,000 by default), so that the
+# runs of a few hundred orders the tests make go through several chunks.
+os.environ.setdefault("SETTLEMENT_CHUNK", "50")
+
 # The test session is development (the settings refuse development values otherwise);
 # pytest-django still runs the tests with DEBUG off. The web server and worker it starts
 # run in production mode with explicit test values (conftest._child_env).

@@ -1,5 +1,6 @@
 """A run whose worker died (still "running") or that failed can be queued again by a
-bank admin; the daily task re-queues a stuck all-bank run instead of skipping forever."""
+bank admin; the daily task starts one run per bank and re-queues stuck runs instead of
+skipping forever."""
 
 import pytest
 
@@ -37,16 +38,27 @@ def test_resume_is_refused_for_a_completed_run_and_hidden_from_other_banks(
     assert manager.status_code == 403
 
 
-def test_the_daily_task_requeues_a_stuck_all_bank_run(province, monkeypatch):
+def test_the_daily_task_fans_out_one_run_per_bank_and_requeues_stuck_runs(province,
+                                                                          monkeypatch):
+    from banks.models import Bank
     from payments import tasks
 
     stuck = settlement.settlement_run_start()
     SettlementRun.objects.filter(pk=stuck.pk).update(status=RunStatus.RUNNING)
+    stuck_a = settlement.settlement_run_start(bank=province.bank_a)
+    SettlementRun.objects.filter(pk=stuck_a.pk).update(status=RunStatus.RUNNING)
     queued = []
     # Only the queueing call is replaced (the broker is outside what this test checks).
-    monkeypatch.setattr(tasks.run_settlement, "delay", queued.append)
-    assert tasks.settle_daily() == stuck.pk
-    assert queued == [stuck.pk]
+    monkeypatch.setattr(tasks, "queue_runs", queued.append)
+    ids = tasks.settle_daily()
+    assert queued == [ids]
+    runs = SettlementRun.objects.filter(pk__in=ids)
+    assert stuck.pk in ids and stuck_a.pk in ids
+    banks = set(Bank.objects.filter(is_active=True).values_list("pk", flat=True))
+    assert set(runs.exclude(bank=None).values_list("bank_id", flat=True)) == banks
+    assert runs.exclude(bank=None).count() == len(banks)  # one run per bank, no more
+    # The next day's task (the runs still under way) queues the same runs, none new.
+    assert sorted(tasks.settle_daily()) == sorted(ids)
 
 
 # --- the rules in the services, whoever calls them --------------------------------------
