@@ -3,6 +3,7 @@ domain of the merchant's bank, members only)."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -59,7 +60,9 @@ class ProductListApi(APIView):
     def get(self, request):
         category = None
         if request.query_params.get("category"):
-            category = get_object_or_404(Category, slug=request.query_params["category"])
+            category = Category.objects.filter(slug=request.query_params["category"]).first()
+            if category is None:  # a filter that names nothing: bad input, not a missing page
+                raise DjangoValidationError({"category": [_("No such category.")]})
         # an over-long q is a ValidationError on q (400), as on the page
         lq = selectors.parse_listing_query(request.query_params, category=category)
         listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)

@@ -100,7 +100,7 @@ class CartApi(_ShopperApi):
     def get(self, request):
         return Response(self.cart_data(request, self.cart(request)))
 
-    @extend_schema(request=None, responses=CartSerializer)
+    @extend_schema(request=None, responses={200: CartSerializer})
     def delete(self, request):
         cart = self.cart(request)
         services.cart_clear(cart=cart)

@@ -12,15 +12,19 @@ expect 401.
 
 Every check of schemathesis runs (server errors, status codes, content types, response
 headers and schemas, negative data rejected, positive data accepted, missing required
-headers, unsupported methods, ignored auth, ...). The one left out:
+headers, unsupported methods, ignored auth, ...) could run; the ones that must pass
+today are in CHECKS: no 5xx, and content types, headers and bodies as declared. Still open
+(found by the other checks, not yet fixed):
 
-- ``max_response_time``: a timing threshold, not behaviour (no timing thresholds in
-  tests; speed is measured by the benchmarks).
+- an empty optional query parameter is read as "not given" and a missing boolean of a
+  form or multipart body as false (DRF's form semantics) where the schema calls them
+  invalid (negative_data_rejection);
+- an invalid Authorization header next to a valid session cookie is ignored and the
+  session used (ignored_auth);
+- a few statuses not declared: the sign-in unlock API's 404 for someone who may not
+  unlock (status_code_conformance).
 
-and one widened: ``positive_data_acceptance`` also accepts 400 for schema-valid input,
-because a business rule may refuse what the schema cannot describe (an empty cart, a
-month 2026-13, a webhook without a valid signature, an order in the wrong status); it
-still fails on anything else (405, 415, 422, ...).
+``max_response_time`` stays out for good: a timing threshold is not behaviour.
 
 Generation is bounded and deterministic: a few examples per operation and mode, Hypothesis
 derandomized, no example database, no shrinking.
@@ -37,8 +41,13 @@ from django.test import Client
 from django.test.client import ClientHandler
 from django_tenants.utils import schema_context
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import max_response_time
+from schemathesis.checks import not_a_server_error
 from schemathesis.pytest.lazy import get_all_tests
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+)
 
 from conftest import host_of
 from lending import services as lending
@@ -123,13 +132,14 @@ SETTINGS = settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, 
                     suppress_health_check=list(HealthCheck))
 
 
-# Findings of the first run that are not fixed yet (the test says so until they are):
-# optional query parameters take "" as "not given" (DRF's form semantics) where the
-# schema says minLength 1 / an enum; multipart bodies let a missing boolean read as false
-# (DRF's checkbox semantics) where the schema says required; DELETE /api/v1/cart/ answers
-# 200 with the cart, declared 204; GET /api/v1/catalog/products/ answers 404 for an
-# unknown category, undeclared.
-@pytest.mark.xfail(reason="open fuzz findings, listed above", strict=False)
+# The checks that must pass: no server error, and every answer's content type, headers and
+# body as the schema declares. Schemathesis's other checks (status codes, negative data,
+# unsupported methods, ignored auth) still find open points, listed in the module's
+# docstring; they join this list as those are fixed.
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance,
+          response_headers_conformance]
+
+
 def test_api_answers_as_its_schema_says(api_schema, caller):
     class SessionCookie:
         """The caller's session, as the browser sends it (schemathesis knows it is ours
@@ -143,7 +153,7 @@ def test_api_answers_as_its_schema_says(api_schema, caller):
 
     @api_schema.auth.apply(SessionCookie, refresh_interval=None)
     def call_and_validate(case, caller):
-        case.call_and_validate(excluded_checks=[max_response_time])
+        case.call_and_validate(checks=CHECKS)
 
     failures = []
     for result in get_all_tests(schema=api_schema, test_func=call_and_validate,
