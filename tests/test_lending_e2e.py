@@ -22,7 +22,6 @@ from core.money import quantize_money
 from lending import calc
 from lending import services as lending
 from lending.models import CreditProfile, Loan, LoanStatus, PartyKind, ScoringRun
-from lending.services import POLICY_FIELDS
 from orders.models import OrderStatus
 from payments import settlement
 from payments.models import (
@@ -64,7 +63,8 @@ def world(province, celery_worker_process, django_db_blocker):
     with django_db_blocker.unblock():
         with schema_context(bank.schema_name):
             policy = lending.policy_get()
-            saved = {f: getattr(policy, f) for f in POLICY_FIELDS}
+            # only what this test changes is put back (the service checks a whole change)
+            saved = {f: getattr(policy, f) for f in ("tier_a_min", "tier_b_min", "tier_c_min")}
             lending.policy_update(bank=bank, actor=province.b_admin, tier_a_min=400,
                                   tier_b_min=350, tier_c_min=300)
         try:
