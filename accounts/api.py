@@ -63,7 +63,10 @@ class TokenDetailApi(APIView):
 
 class SignInUnlockApi(APIView):
     """Bank admins (on their bank's domain) and federation admins (on the portal) clear
-    an account's failed sign-ins; federation admins also an address's."""
+    an account's failed sign-ins; federation admins also an address's. Anyone else gets
+    404, as if there were no such operation."""
+
+    error_statuses = {400, 401, 403, 404, 409}
 
     class SignInUnlockInputSerializer(serializers.Serializer):
         username = serializers.CharField(required=False, allow_blank=True, max_length=150,

@@ -3,10 +3,10 @@ staff's actions. Every id goes through a bank-scoped selector: other banks' are 
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +20,7 @@ from catalog import services as catalog_services
 from catalog.models import MerchantKind
 from catalog.serializers import MerchantBriefSerializer, ProductCardSerializer
 from core import uploads
+from core.api import valid
 from core.uploads import UploadSerializerField
 
 
@@ -133,10 +134,13 @@ class _StaffApi(APIView):
 
 
 class AdmissionQueueApi(_StaffApi):
-    @extend_schema(parameters=[OpenApiParameter("tab", str, enum=list(selectors.QUEUE_TABS))],
-                   responses=MerchantStateSerializer(many=True))
+    class QuerySerializer(serializers.Serializer):
+        tab = serializers.ChoiceField(choices=list(selectors.QUEUE_TABS), required=False,
+                                      default="queue")
+
+    @extend_schema(parameters=[QuerySerializer], responses=MerchantStateSerializer(many=True))
     def get(self, request):
-        tab = request.query_params.get("tab", "queue")
+        tab = valid(self.QuerySerializer, request.query_params)["tab"]
         return Response(MerchantStateSerializer(
             selectors.admission_queue(bank=request.bank, tab=tab).select_related("bank"),
             many=True).data)
@@ -158,6 +162,8 @@ class DossierApi(_StaffApi):
 
 
 class InspectionApi(_StaffApi):
+    parser_classes = [JSONParser, MultiPartParser]   # the photo comes as multipart
+
     class InspectionInputSerializer(serializers.Serializer):
         inspected_on = serializers.DateField()
         findings = serializers.CharField()

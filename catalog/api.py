@@ -84,7 +84,8 @@ class SuggestApi(APIView):
         suggestions = serializers.ListField(child=serializers.DictField())
 
     @extend_schema(operation_id="catalog_suggest",
-                   parameters=[OpenApiParameter("q", str, required=True)],
+                   parameters=[OpenApiParameter(
+                       "q", str, description="What is typed so far (none: no suggestions).")],
                    responses=SuggestResponseSerializer)
     def get(self, request):
         q = request.query_params.get("q", "")

@@ -372,6 +372,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Bodies are JSON (a form's empty field or missing checkbox would be read as "not
+    # given" or false); the upload endpoints take multipart on their own.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_SCHEMA_CLASS": "core.schema.ErrorAutoSchema",
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
 }

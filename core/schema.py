@@ -21,6 +21,10 @@ out from the view:
 - 503: the view calls the card gateway (``calls_payment_gateway = True``) and the gateway
   did not answer.
 
+An optional query parameter sent empty (``?start=``) is read as not given, as a
+browser's GET form sends it (``core.api.valid``): the schema says so with
+``allowEmptyValue``.
+
 A view whose answers differ sets ``error_statuses`` (the whole set; it replaces the
 derived one). A status the view declares itself keeps its description and gets the
 error shape if it declared none.
@@ -96,6 +100,13 @@ def error_statuses(schema: AutoSchema) -> set[int]:
 
 
 class ErrorAutoSchema(AutoSchema):
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            if parameter["in"] == "query" and not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
+        return parameters
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         if direction != "response":

@@ -8,6 +8,7 @@ from banks.permissions import IsFederationAdmin
 from banks.selectors import bank_list_active
 from banks.serializers import BankSerializer
 from banks.services import BranchSpec, bank_onboard
+from core.api import StrictBooleanField
 
 
 class BranchInputSerializer(serializers.Serializer):
@@ -17,7 +18,7 @@ class BranchInputSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=200)
     phone = serializers.CharField(max_length=30, required=False, default="")
     opening_hours = serializers.CharField(max_length=120, required=False, default="")
-    is_pickup_point = serializers.BooleanField(required=False, default=True)
+    is_pickup_point = StrictBooleanField(required=False, default=True)
 
 
 class BankListOnboardApi(APIView):

@@ -31,6 +31,7 @@ from banks.models import StaffRole
 from banks.permissions import IsBankStaff, require_bank_staff
 from catalog.models import Merchant
 from catalog.selectors import merchant_for_member
+from core.api import PageQuerySerializer, valid
 from core.errors import ApplicationError
 from core.idempotency import (
     idempotency_bind,
@@ -95,12 +96,6 @@ OPEN = (LoanStatus.ACTIVE, LoanStatus.OVERDUE)
 KEY_DAYS = 7
 
 
-def _valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 @contextmanager
 def _not_found_as_404():
     """The services say ``not_found`` when an id is not the bank's (a merchant of another
@@ -111,12 +106,6 @@ def _not_found_as_404():
         if exc.code == "not_found":
             raise exceptions.NotFound(exc.message) from None
         raise
-
-
-class PageQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, required=False, default=1)
-    per_page = serializers.IntegerField(min_value=1, max_value=100, required=False,
-                                        default=20)
 
 
 def _page(query: dict, rows, serializer_class, context_for) -> dict:
@@ -237,7 +226,7 @@ class CreditConsentApi(_ShopperApi):
                     "repayment record on the platform for credit. Agreeing works out my "
                     "limit at once; withdrawing removes it (loans already taken stay).")
     def put(self, request):
-        agree = _valid(ConsentInputSerializer, request.data)["agree"]
+        agree = valid(ConsentInputSerializer, request.data)["agree"]
         services.buyer_consent_set(bank=request.bank, user=request.user, agree=agree,
                                    source="api")
         return Response(CreditSerializer(self.credit(request)).data)
@@ -285,7 +274,7 @@ class CheckoutFinanceApi(_ShopperApi):
     def post(self, request, number: str):
         checkout = checkout_of_buyer(buyer=request.user, number=number)
         key = _idempotency_key(request)
-        data = _valid(CheckoutFinanceInputSerializer, request.data)
+        data = valid(CheckoutFinanceInputSerializer, request.data)
         _key_bound(request, scope="checkout", key=key, fingerprint=request_fingerprint(
             operation="checkout_finance", checkout=checkout.number, **data))
         replay = self.financed(request, checkout)
@@ -327,7 +316,7 @@ class LoanListApi(_ShopperApi):
                    description="My loans at this bank (pay later and instalments), newest "
                                "first.")
     def get(self, request):
-        query = _valid(LoanQuerySerializer, request.query_params)
+        query = valid(LoanQuerySerializer, request.query_params)
         loans = selectors.loans_of_user(user_id=request.user.pk)
         if query["status"]:
             loans = loans.filter(status=query["status"])
@@ -358,7 +347,7 @@ class LoanRepaymentApi(_ShopperApi):
     def post(self, request, loan_id: int):
         loan = selectors.loan_of_user(user_id=request.user.pk, loan_id=loan_id)
         key = _idempotency_key(request)
-        data = _valid(RepaymentInputSerializer, request.data)
+        data = valid(RepaymentInputSerializer, request.data)
         earlier = LoanRepayment.objects.filter(idempotency_key=f"card:{key}").exists()
         repayment = services.loan_repay_by_card(
             bank=request.bank, loan=loan, payer=request.user, card=Card(**data["card"]),
@@ -416,7 +405,7 @@ class MerchantConsentApi(_MerchantApi):
                                "out the limit at once.")
     def put(self, request, merchant_id: int):
         merchant = self.merchant(request, merchant_id)
-        agree = _valid(ConsentInputSerializer, request.data)["agree"]
+        agree = valid(ConsentInputSerializer, request.data)["agree"]
         services.merchant_consent_set(bank=request.bank, merchant=merchant,
                                       actor=request.user, agree=agree)
         return Response(self.overview(request, merchant))
@@ -434,7 +423,7 @@ class MerchantFinanceableOrdersApi(_MerchantApi):
                                "if any.")
     def get(self, request, merchant_id: int):
         merchant = self.merchant(request, merchant_id)
-        query = _valid(self.QuerySerializer, request.query_params)
+        query = valid(self.QuerySerializer, request.query_params)
         rows = selectors.financeable_orders(merchant_id=merchant.pk, bank_id=request.bank.pk)
 
         def context(items):
@@ -477,7 +466,7 @@ class MerchantOrderFinanceApi(_MerchantApi):
         merchant = self.merchant(request, merchant_id)
         order = self.order(merchant, number)
         key = _idempotency_key(request)
-        data = _valid(OrderFinancingInputSerializer, request.data)
+        data = valid(OrderFinancingInputSerializer, request.data)
         _key_bound(request, scope=f"order:{merchant.pk}", key=key,
                    fingerprint=request_fingerprint(operation="order_financing",
                                                    order=order.number, **data))
@@ -510,7 +499,7 @@ class MerchantApplicationsApi(_MerchantApi):
                    parameters=[PageQuerySerializer], responses=ApplicationPageSerializer)
     def get(self, request, merchant_id: int):
         merchant = self.merchant(request, merchant_id)
-        query = _valid(PageQuerySerializer, request.query_params)
+        query = valid(PageQuerySerializer, request.query_params)
         apps = (selectors.applications_of_merchant(merchant_id=merchant.pk)
                 .select_related("loan").order_by("-created_at", "-pk"))
         return Response(_page(query, apps, ApplicationSerializer, _context))
@@ -521,7 +510,7 @@ class MerchantLoansApi(_MerchantApi):
                    parameters=[LoanQuerySerializer], responses=LoanPageSerializer)
     def get(self, request, merchant_id: int):
         merchant = self.merchant(request, merchant_id)
-        query = _valid(LoanQuerySerializer, request.query_params)
+        query = valid(LoanQuerySerializer, request.query_params)
         loans = selectors.loans_of_merchant(merchant_id=merchant.pk)
         if query["status"]:
             loans = loans.filter(status=query["status"])
@@ -587,7 +576,7 @@ class ConsoleApplicationsApi(_ConsoleApi):
     @extend_schema(operation_id="console_lending_applications_list",
                    parameters=[QuerySerializer], responses=ApplicationPageSerializer)
     def get(self, request):
-        query = _valid(self.QuerySerializer, request.query_params)
+        query = valid(self.QuerySerializer, request.query_params)
         if query["status"] == "queue":
             apps = selectors.application_queue()
         else:
@@ -619,7 +608,7 @@ class ConsoleApplicationDecideApi(_ConsoleApi):
                     "approved application is disbursed at once.")
     def post(self, request, application_id: int):
         app = selectors.application_get(application_id=application_id)
-        data = _valid(ApplicationDecisionInputSerializer, request.data)
+        data = valid(ApplicationDecisionInputSerializer, request.data)
         with _not_found_as_404():
             app = services.application_decide(bank=request.bank, application=app,
                                               officer=request.user, approve=data["approve"],
@@ -639,7 +628,7 @@ class ConsoleProfilesApi(_ConsoleApi):
                    description="Credit profiles of the bank's merchants and customers, "
                                "best score first.")
     def get(self, request):
-        query = _valid(self.QuerySerializer, request.query_params)
+        query = valid(self.QuerySerializer, request.query_params)
         profiles = selectors.profile_list(party=query["party"] or None, tier=query["tier"])
         return Response(_page(query, profiles, ProfileSerializer, _context))
 
@@ -656,7 +645,7 @@ class ConsoleProfileRecomputeApi(_ConsoleApi):
                    description="Recompute one party's profile now (a merchant of this bank, "
                                "or a customer); 404 for a merchant of another bank.")
     def post(self, request):
-        data = _valid(RecomputeInputSerializer, request.data)
+        data = valid(RecomputeInputSerializer, request.data)
         with _not_found_as_404():
             profile = services.profile_compute(bank=request.bank, party=data["party"],
                                                party_id=data["party_id"], actor=request.user)
@@ -706,7 +695,7 @@ class ConsoleOverdueApi(_ConsoleApi):
                    description="Overdue loans, longest overdue first, with their bucket and "
                                "what is due now including the penalty interest.")
     def get(self, request):
-        query = _valid(PageQuerySerializer, request.query_params)
+        query = valid(PageQuerySerializer, request.query_params)
         return Response(_page(query, selectors.overdue_loans(), OverdueLoanSerializer,
                               lambda items: _context(items, due=_dues(items))))
 
@@ -719,7 +708,7 @@ class ConsoleLoansApi(_ConsoleApi):
     @extend_schema(operation_id="console_lending_loans_list", parameters=[QuerySerializer],
                    responses=LoanPageSerializer)
     def get(self, request):
-        query = _valid(self.QuerySerializer, request.query_params)
+        query = valid(self.QuerySerializer, request.query_params)
         loans = selectors.loans_list(status=query["status"], product=query["product"])
         return Response(_page(query, loans.order_by("-disbursed_at", "-pk"), LoanSerializer,
                               _context))
@@ -742,7 +731,7 @@ class ConsoleLoanWriteOffApi(_ConsoleApi):
                                "becomes a loss); 403 for other staff.")
     def post(self, request, loan_id: int):
         loan = selectors.loan_get(loan_id=loan_id)
-        data = _valid(WriteOffInputSerializer, request.data)
+        data = valid(WriteOffInputSerializer, request.data)
         loan = services.loan_write_off(bank=request.bank, loan=loan, actor=request.user,
                                        note=data["note"])
         return Response(_loan_detail(loan, ConsoleLoanDetailSerializer))
@@ -759,6 +748,6 @@ class ConsolePolicyApi(_ConsoleApi):
                                "They take effect at the next scoring.")
     def patch(self, request):
         require_bank_staff(request, (StaffRole.BANK_ADMIN,))
-        data = _valid(PolicySerializer, request.data, partial=True)
+        data = valid(PolicySerializer, request.data, partial=True)
         policy = services.policy_update(bank=request.bank, actor=request.user, **data)
         return Response(PolicySerializer(policy).data)

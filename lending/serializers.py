@@ -10,6 +10,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api import StrictBooleanField
 from core.money import quantize_money
 from lending.models import (
     MONEY,
@@ -105,7 +106,7 @@ def credit_data(credit) -> dict:
 
 
 class ConsentInputSerializer(serializers.Serializer):
-    agree = serializers.BooleanField(
+    agree = StrictBooleanField(
         help_text="true: the bank may use my platform data (trading and repayment record) "
                   "for credit; false: withdraw that consent")
 
@@ -281,7 +282,7 @@ class ConsoleLoanDetailSerializer(LoanDetailSerializer):
 
 class RepaymentInputSerializer(serializers.Serializer):
     card = CardInputSerializer()
-    everything = serializers.BooleanField(
+    everything = StrictBooleanField(
         default=False, help_text="true: repay the whole loan now (instalment loans)")
 
 
@@ -365,7 +366,7 @@ class ConsoleApplicationDetailSerializer(ApplicationSerializer):
 
 
 class ApplicationDecisionInputSerializer(serializers.Serializer):
-    approve = serializers.BooleanField()
+    approve = StrictBooleanField()
     note = serializers.CharField(max_length=300, required=False, allow_blank=True,
                                  default="", help_text="required to reject: the reason")
 

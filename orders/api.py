@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from banks.permissions import IsBankStaff
 from catalog.selectors import merchant_for_member, visible_products
+from core.api import PageQuerySerializer, valid
 from orders import selectors, services
 from orders.models import OrderStatus
 from orders.serializers import (
@@ -54,18 +55,6 @@ from orders.serializers import (
     ShippingRuleSerializer,
     TrackInputSerializer,
 )
-
-
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-class PageQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, required=False, default=1)
-    per_page = serializers.IntegerField(min_value=1, max_value=100, required=False,
-                                        default=20)
 
 
 class OrderQuerySerializer(PageQuerySerializer):
@@ -111,7 +100,7 @@ class CartItemsApi(_ShopperApi):
     @extend_schema(request=CartItemInputSerializer, responses={201: CartSerializer},
                    description="Adds the quantity to the line of this SKU (or a new line).")
     def post(self, request):
-        data = _valid(CartItemInputSerializer, request.data)
+        data = valid(CartItemInputSerializer, request.data)
         cart = self.cart(request)
         services.cart_add(cart=cart, sku_id=data["sku"], quantity=data["quantity"])
         return Response(self.cart_data(request, cart), status=status.HTTP_201_CREATED)
@@ -126,7 +115,7 @@ class CartItemApi(_ShopperApi):
     @extend_schema(request=CartQuantityInputSerializer, responses=CartSerializer)
     def patch(self, request, sku_id: int):
         cart = self.item_cart(request, sku_id)
-        data = _valid(CartQuantityInputSerializer, request.data)
+        data = valid(CartQuantityInputSerializer, request.data)
         services.cart_set_quantity(cart=cart, sku_id=sku_id, quantity=data["quantity"])
         return Response(self.cart_data(request, cart))
 
@@ -147,7 +136,7 @@ class CheckoutCreateApi(_ShopperApi):
                     "until `reserved_until`. The storefront is the bank of this host (none "
                     "on the portal). Pay it with POST checkouts/{number}/payments/.")
     def post(self, request):
-        data = _valid(CheckoutInputSerializer, request.data)
+        data = valid(CheckoutInputSerializer, request.data)
         fulfilment = {f["merchant"]: services.FulfilmentChoice(f["method"], f["branch"])
                       for f in data["fulfilment"]}
         checkout = services.checkout_place(
@@ -165,7 +154,7 @@ class FlashSaleBuyApi(_ShopperApi):
                     "flash_limit, not_started, ended or not_on_sale; 503 (Retry-After): "
                     "the sale cannot take orders this moment, nothing was reserved.")
     def post(self, request, sale_id: int):
-        data = _valid(FlashBuyInputSerializer, request.data)
+        data = valid(FlashBuyInputSerializer, request.data)
         checkout = services.flash_sale_buy(
             buyer=request.user, sale_id=sale_id, quantity=data["quantity"],
             storefront_bank=request.bank,
@@ -195,7 +184,7 @@ class OrderListApi(_ShopperApi):
     @extend_schema(operation_id="orders_list", parameters=[OrderQuerySerializer],
                    responses=OrderPageSerializer)
     def get(self, request):
-        query = _valid(OrderQuerySerializer, request.query_params)
+        query = valid(OrderQuerySerializer, request.query_params)
         orders = selectors.orders_of_buyer(buyer=request.user).select_related(
             "checkout", "merchant__bank")
         if query["status"]:
@@ -232,7 +221,7 @@ class OrderRefundRequestApi(_BuyerOrderApi):
                    description="Asks the merchant for a refund (full or partial).")
     def post(self, request, number: str):
         order = self.order(request, number)
-        data = _valid(RefundInputSerializer, request.data)
+        data = valid(RefundInputSerializer, request.data)
         refund = services.refund_request(order=order, actor=request.user,
                                          amount=data["amount"], reason=data["reason"])
         return Response(RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
@@ -250,7 +239,7 @@ class ShareLinkApi(_ShopperApi):
 
         if request.bank is None:  # served on bank domains only; never reached elsewhere
             raise Http404
-        data = _valid(ShareLinkInputSerializer, request.data)
+        data = valid(ShareLinkInputSerializer, request.data)
         product = merchant = None
         if "product" in data:
             product = visible_products().filter(pk=data["product"]).first()
@@ -318,7 +307,7 @@ class MerchantOrderListApi(_MerchantApi):
                    responses=MerchantOrderPageSerializer)
     def get(self, request, merchant_id: int):
         merchant = self.merchant(request, merchant_id)
-        query = _valid(OrderQuerySerializer, request.query_params)
+        query = valid(OrderQuerySerializer, request.query_params)
         orders = selectors.orders_of_merchant(merchant=merchant, status=query["status"])
         return Response(_page(query, orders.select_related("checkout", "merchant__bank"),
                               MerchantOrderSerializer, {"request": request}))
@@ -335,7 +324,7 @@ class MerchantOrderShipApi(_MerchantApi):
                    description="Ships a delivery order with a waybill.")
     def post(self, request, merchant_id: int, number: str):
         order = self.order(request, merchant_id, number)
-        data = _valid(ShipInputSerializer, request.data)
+        data = valid(ShipInputSerializer, request.data)
         services.order_ship(order=order, actor=request.user, **data)
         return Response(self.order_data(order))
 
@@ -346,7 +335,7 @@ class MerchantOrderTrackApi(_MerchantApi):
                                "handed over.")
     def post(self, request, merchant_id: int, number: str):
         order = self.order(request, merchant_id, number)
-        data = _valid(TrackInputSerializer, request.data)
+        data = valid(TrackInputSerializer, request.data)
         services.order_track(order=order, actor=request.user, **data)
         return Response(self.order_data(order))
 
@@ -369,7 +358,7 @@ class MerchantRefundIssueApi(_MerchantApi):
                                "gateway and the ledger at once).")
     def post(self, request, merchant_id: int, number: str):
         order = self.order(request, merchant_id, number)
-        data = _valid(RefundInputSerializer, request.data)
+        data = valid(RefundInputSerializer, request.data)
         refund = services.refund_issue(order=order, actor=request.user,
                                        amount=data["amount"], reason=data["reason"])
         refund = selectors.refund_of_merchant(merchant=order.merchant, refund_id=refund.pk)
@@ -385,7 +374,7 @@ class MerchantRefundDecideApi(_MerchantApi):
     def post(self, request, merchant_id: int, refund_id: int):
         merchant = self.merchant(request, merchant_id)
         refund = selectors.refund_of_merchant(merchant=merchant, refund_id=refund_id)
-        data = _valid(RefundDecisionInputSerializer, request.data)
+        data = valid(RefundDecisionInputSerializer, request.data)
         services.refund_decide(refund=refund, actor=request.user, approve=data["approve"],
                                note=data["note"])
         refund = selectors.refund_of_merchant(merchant=merchant, refund_id=refund_id)
@@ -403,7 +392,7 @@ class MerchantShippingRuleApi(_MerchantApi):
     @extend_schema(request=ShippingRuleSerializer, responses=ShippingRuleSerializer)
     def put(self, request, merchant_id: int):
         merchant = self.merchant(request, merchant_id)
-        data = _valid(ShippingRuleSerializer, request.data)
+        data = valid(ShippingRuleSerializer, request.data)
         services.shipping_rule_set(merchant=merchant, flat_fee=data["flat_fee"],
                                    free_over=data["free_over"])
         return Response(self.rule_data(merchant))
@@ -419,7 +408,7 @@ class MerchantFlashSaleListApi(_MerchantApi):
     @extend_schema(request=FlashSaleInputSerializer, responses={201: FlashSaleSerializer})
     def post(self, request, merchant_id: int):
         merchant = self.merchant(request, merchant_id)
-        data = dict(_valid(FlashSaleInputSerializer, request.data))
+        data = dict(valid(FlashSaleInputSerializer, request.data))
         sku = selectors.sku_of_merchant(merchant=merchant, sku_id=data.pop("sku"))
         if sku is None:
             raise serializers.ValidationError(
@@ -448,7 +437,7 @@ class ConsoleOrderListApi(APIView):
                    parameters=[ConsoleOrderQuerySerializer],
                    responses=ConsoleOrderPageSerializer)
     def get(self, request):
-        query = _valid(ConsoleOrderQuerySerializer, request.query_params)
+        query = valid(ConsoleOrderQuerySerializer, request.query_params)
         orders = selectors.bank_orders(bank=request.bank, q=query["q"],
                                        status=query["status"], role=query["scope"])
         return Response(_page(query, orders.select_related("checkout", "merchant__bank")
@@ -472,7 +461,7 @@ class ConsolePickupVerifyApi(APIView):
                    description="Branch staff check the shopper's pickup code and hand the "
                                "goods over (orders waiting at this bank's branches only).")
     def post(self, request):
-        data = _valid(PickupVerifyInputSerializer, request.data)
+        data = valid(PickupVerifyInputSerializer, request.data)
         order = services.pickup_verify(bank=request.bank, code=data["code"],
                                        actor=request.user)
         order = selectors.bank_order(bank=request.bank, number=order.number)

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from banks.permissions import IsBankStaff
+from core.api import valid
 from core.http import client_address
 from orders import assisted as services
 from orders import assisted_selectors as selectors
@@ -78,12 +79,6 @@ class DeskQuerySerializer(serializers.Serializer):
     branch = serializers.IntegerField(required=False, help_text="Only this branch.")
 
 
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 def _branch(request, data):
     if data.get("branch") is None:
         return None
@@ -99,7 +94,7 @@ class AssistedListApi(APIView):
     @extend_schema(parameters=[DeskQuerySerializer], responses=AssistedOrderSerializer(many=True),
                    description="The latest 100 assisted orders at this bank's branches.")
     def get(self, request):
-        data = _valid(DeskQuerySerializer, request.query_params)
+        data = valid(DeskQuerySerializer, request.query_params)
         qs = selectors.assisted_orders(bank=request.bank, branch=_branch(request, data))[:100]
         return Response(AssistedOrderSerializer(qs, many=True).data)
 
@@ -109,7 +104,7 @@ class AssistedListApi(APIView):
                                "or an account is opened for the number), picked up at the "
                                "branch; a 6-digit confirmation code is texted to the customer.")
     def post(self, request):
-        data = _valid(AssistedStartInputSerializer, request.data)
+        data = valid(AssistedStartInputSerializer, request.data)
         assisted = services.assisted_checkout_start(
             staff=request.user, bank=request.bank, branch_id=data["branch"],
             customer_phone=data["customer_phone"], customer_name=data["customer_name"],
@@ -133,7 +128,7 @@ class AssistedConfirmApi(APIView):
                    description="The code the customer reads out. A wrong one counts; after 5 "
                                "the order is locked until a new code is sent.")
     def post(self, request, number: str):
-        data = _valid(CodeInputSerializer, request.data)
+        data = valid(CodeInputSerializer, request.data)
         assisted = selectors.assisted_order(bank=request.bank, number=number)
         services.assisted_confirm(assisted=assisted, bank=request.bank, staff=request.user,
                                   code=data["code"], client_address=client_address(request))
@@ -172,7 +167,7 @@ class DeskWaitingApi(APIView):
                    description="Orders to be collected at this bank's branches (paid or ready "
                                "for pickup), at most 200.")
     def get(self, request):
-        data = _valid(DeskQuerySerializer, request.query_params)
+        data = valid(DeskQuerySerializer, request.query_params)
         qs = selectors.waiting_orders(bank=request.bank, branch=_branch(request, data))
         qs = qs.select_related("pickup_branch__bank").prefetch_related("lines")[:200]
         return Response(DeskOrderSerializer(qs, many=True).data)

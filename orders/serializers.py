@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from core.api import StrictBooleanField
 from orders import selectors as order_selectors
 from orders.models import (
     MONEY,
@@ -300,11 +301,11 @@ class TrackInputSerializer(serializers.Serializer):
     description = serializers.CharField(max_length=300)
     location = serializers.CharField(max_length=100, required=False, allow_blank=True,
                                      default="")
-    delivered = serializers.BooleanField(required=False, default=False)
+    delivered = StrictBooleanField(required=False, default=False)
 
 
 class RefundDecisionInputSerializer(serializers.Serializer):
-    approve = serializers.BooleanField()
+    approve = StrictBooleanField()
     note = serializers.CharField(max_length=300, required=False, allow_blank=True,
                                  default="", help_text="required when refusing")
 

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from banks.models import Branch, StaffRole
 from banks.permissions import IsBankStaff, require_bank_staff
 from catalog.models import Sku
+from core.api import PageQuerySerializer, valid
 from core.errors import ApplicationError
 from core.idempotency import request_fingerprint
 from orders.selectors import checkout_of_buyer
@@ -54,20 +55,8 @@ PAGE = [OpenApiParameter("page", int, required=False),
         OpenApiParameter("per_page", int, required=False)]
 
 
-def _valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-class PageQuerySerializer(serializers.Serializer):
-    page = serializers.IntegerField(min_value=1, required=False, default=1)
-    per_page = serializers.IntegerField(min_value=1, max_value=100, required=False,
-                                        default=20)
-
-
 def _page(request, rows, serializer_class) -> dict:
-    query = _valid(PageQuerySerializer, request.query_params)
+    query = valid(PageQuerySerializer, request.query_params)
     paginator = Paginator(rows, query["per_page"])
     page = paginator.get_page(query["page"])
     return {"total": paginator.count, "page": page.number, "pages": paginator.num_pages,
@@ -151,7 +140,7 @@ class OfferRedeemApi(_ShopperApi):
     def post(self, request, offer_id: int):
         bank = _bank(request)
         offer = selectors.offer_get(offer_id=offer_id, user=request.user)
-        data = _valid(RedeemInputSerializer, request.data)
+        data = valid(RedeemInputSerializer, request.data)
         branch = Branch.objects.filter(pk=data["branch_id"], bank=bank).first()
         if branch is None:
             raise serializers.ValidationError({"branch_id": [
@@ -205,7 +194,7 @@ class RedemptionPayApi(_ShopperApi):
         if not key or len(key) > 60:
             raise exceptions.ValidationError({"idempotency_key": [
                 _("Send an Idempotency-Key header (1 to 60 characters).")]})
-        card = _valid(CashInputSerializer, request.data)["card"]
+        card = valid(CashInputSerializer, request.data)["card"]
         fingerprint = request_fingerprint(operation="points_redemption_pay",
                                           redemption=row.pk, card=card)
         try:
@@ -264,7 +253,7 @@ class CheckoutPointsApi(_ShopperApi):
                                "some are applied already (DELETE them first).")
     def put(self, request, number: str):
         bank, checkout = _checkout(request, number)
-        points = _valid(ApplyPointsInputSerializer, request.data)["points"]
+        points = valid(ApplyPointsInputSerializer, request.data)["points"]
         services.checkout_apply_points(bank=bank, checkout=checkout, buyer=request.user,
                                        points=points)
         return Response(_quote(bank, checkout, request.user))
@@ -307,7 +296,7 @@ class ConsoleProgrammeApi(_ConsoleApi):
                                "other staff).")
     def patch(self, request):
         self.admin_only(request)
-        data = _valid(ProgrammeSerializer, request.data, partial=True)
+        data = valid(ProgrammeSerializer, request.data, partial=True)
         services.programme_update(bank=request.bank, actor=request.user, **data)
         return Response(_programme_data(request.bank))
 
@@ -324,7 +313,7 @@ class ConsoleEarningRulesApi(_ConsoleApi):
                                "a multiplier from 1 to 10 (bank admins).")
     def post(self, request):
         self.admin_only(request)
-        data = _valid(EarningRuleSerializer, request.data)
+        data = valid(EarningRuleSerializer, request.data)
         rule = services.earning_rule_save(bank=request.bank, actor=request.user, **data)
         return Response(EarningRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
@@ -346,7 +335,7 @@ class ConsoleEarningRuleApi(_ConsoleApi):
     def patch(self, request, rule_id: int):
         self.admin_only(request)
         rule = _rule(rule_id)
-        data = _valid(EarningRuleSerializer, request.data, partial=True)
+        data = valid(EarningRuleSerializer, request.data, partial=True)
         rule = services.earning_rule_save(bank=request.bank, actor=request.user, rule=rule,
                                           **data)
         return Response(EarningRuleSerializer(rule).data)
@@ -364,7 +353,7 @@ class ConsoleOffersApi(_ConsoleApi):
                    description="A mall offer of an approved merchant's SKU (bank admins).")
     def post(self, request):
         self.admin_only(request)
-        data = _valid(OfferInputSerializer, request.data)
+        data = valid(OfferInputSerializer, request.data)
         offer = services.offer_save(bank=request.bank, actor=request.user, **data)
         return Response(OfferSerializer(_with_skus([offer])[0]).data,
                         status=status.HTTP_201_CREATED)
@@ -389,7 +378,7 @@ class ConsoleOfferApi(_ConsoleApi):
     def patch(self, request, offer_id: int):
         self.admin_only(request)
         offer = _offer(offer_id)
-        data = _valid(OfferInputSerializer, request.data, partial=True)
+        data = valid(OfferInputSerializer, request.data, partial=True)
         offer = services.offer_save(bank=request.bank, actor=request.user, offer=offer, **data)
         return Response(OfferSerializer(_with_skus([offer])[0]).data)
 
@@ -415,7 +404,7 @@ class ConsoleCollectApi(_ConsoleApi):
                                                    "this code (code not_found)")},
                    description="Hand the goods over against the customer's pickup code.")
     def post(self, request):
-        code = _valid(CollectInputSerializer, request.data)["code"]
+        code = valid(CollectInputSerializer, request.data)["code"]
         try:
             row = services.redemption_collect(bank=request.bank, code=code,
                                               staff=request.user)

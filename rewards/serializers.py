@@ -9,6 +9,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from accounts.models import Segment
+from core.api import StrictBooleanField
 from payments.api import CardInputSerializer
 from rewards.models import EarningRule, MallOffer, PointsEntry, Redemption
 from rewards.services import OFFER_BOUNDS
@@ -176,10 +177,10 @@ class OfferInputSerializer(serializers.Serializer):
         max_value=OFFER_BOUNDS["per_customer_limit"][1], default=1)
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
-    is_flash = serializers.BooleanField(default=False)
+    is_flash = StrictBooleanField(default=False)
     segments = serializers.ListField(child=serializers.ChoiceField(choices=Segment.choices),
                                      default=list, help_text="empty: every customer")
-    is_active = serializers.BooleanField(default=True)
+    is_active = StrictBooleanField(default=True)
 
 
 class CollectInputSerializer(serializers.Serializer):

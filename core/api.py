@@ -1,0 +1,33 @@
+"""What every API view shares: reading a query or body through a serializer, and the page
+parameters of a list."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+def valid(serializer_class, data, **kwargs) -> dict:
+    """``data`` read by ``serializer_class``; bad input raises DRF's ValidationError (400
+    with a message per field). For query parameters, an empty value (``?start=``) is read
+    as not given, as a browser's GET form sends it; the schema declares that
+    (``allowEmptyValue``, see core.schema)."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class PageQuerySerializer(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, required=False, default=1)
+    per_page = serializers.IntegerField(min_value=1, max_value=100, required=False,
+                                        default=20)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false`` and nothing else: ``0``, ``"no"`` or ``"perhaps"`` is a
+    400, as the schema (type boolean) says. DRF's own field reads form values ("on", "1",
+    0) for HTML forms, which the API does not take (its bodies are JSON)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
