@@ -8,6 +8,7 @@ reads its settings.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import warnings
@@ -23,6 +24,10 @@ def use_bench_database(name: str) -> None:
     os.environ["EMBEDDED_DATABASE_NAME"] = name
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     os.environ["DJANGO_DEBUG"] = "0"
+    # Debug off means production settings, which refuse the development secret and a
+    # wildcard host list: a throw-away secret and the development host names.
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("DJANGO_ALLOWED_HOSTS", ".localhost,localhost,127.0.0.1")
     # WhiteNoise warns once that collectstatic has not been run: irrelevant here.
     warnings.filterwarnings("ignore", message="No directory at")
 
