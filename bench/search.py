@@ -420,6 +420,15 @@ def generate(n_products: int, n_merchants: int, seed: int = 20260) -> dict:
     }
 
 
+def kept_data() -> dict:
+    """What ``generate`` returned, for a database kept by an earlier run."""
+    from banks.models import Bank
+    from catalog.models import Merchant, Product
+
+    return {"bank": Bank.objects.order_by("id").first(), "products": Product.objects.count(),
+            "merchants": Merchant.objects.count(), "timings": {}, "sizes": {}, "reused": True}
+
+
 # --- approaches ------------------------------------------------------------------------------
 
 
@@ -913,6 +922,18 @@ def print_report(result: dict) -> None:
     print(f"Raw numbers: {OUT.relative_to(REPO)}  (total run {result['run_seconds']:.0f} s)")
 
 
+def print_search_kinds(result: dict) -> None:
+    """The search summary and p95 per kind only (``--only-search``)."""
+    s = result["queries"]
+    for name, label in LABELS.items():
+        v = s["summary"][name]
+        print(f"   {label:30} p50 {v['p50_ms']:>8.1f}  p95 {v['p95_ms']:>8.1f}")
+    print("   p95 ms by kind: ours + facets / ILIKE name + facets (ratio)")
+    for kind, v in s["p95_ms_by_kind"].items():
+        print(f"   {kind:<14}{v['ours+facets']:>8.1f} /{v['ilike_name+facets']:>8.1f}"
+              f"  1/{v['ilike_name+facets'] / v['ours+facets']:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--products", type=int, default=100_000)
@@ -924,6 +945,13 @@ def main() -> None:
     parser.add_argument(
         "--keep-db", action="store_true", help=f"keep the {BENCH_DB} database at the end"
     )
+    parser.add_argument(
+        "--reuse-db", action="store_true",
+        help=f"measure the {BENCH_DB} database kept by an earlier --keep-db run (same "
+             "--products and --merchants), without generating it again")
+    parser.add_argument(
+        "--only-search", action="store_true",
+        help="the search figures only (no precision, suggestions, plans or listing)")
     args = parser.parse_args()
     if args.merchants > len(PLACES) * len(MERCHANT_WORDS) * len(MERCHANT_KINDS):
         parser.error("too many merchants for the generated names")
@@ -932,8 +960,9 @@ def main() -> None:
     (REPO / "bench" / "out").mkdir(parents=True, exist_ok=True)
     redis = start_redis()
     try:
-        print(f"Recreating database {BENCH_DB} on the embedded PostgreSQL ...", flush=True)
-        common.recreate_database(BENCH_DB)
+        if not args.reuse_db:
+            print(f"Recreating database {BENCH_DB} on the embedded PostgreSQL ...", flush=True)
+            common.recreate_database(BENCH_DB)
     except BaseException:
         redis.stop()
         raise
@@ -947,25 +976,34 @@ def main() -> None:
     try:
         cache.clear()
         start = time.perf_counter()
-        call_command("migrate_schemas", interactive=False, verbosity=0, stdout=io.StringIO())
-        print(f"  migrated in {time.perf_counter() - start:.1f} s", flush=True)
+        if not args.reuse_db:
+            call_command("migrate_schemas", interactive=False, verbosity=0,
+                         stdout=io.StringIO())
+            print(f"  migrated in {time.perf_counter() - start:.1f} s", flush=True)
         result = {
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": common.machine_info(pg_settings=PG_SETTINGS, code_paths=CODE_PATHS),
             "args": vars(args),
         }
-        print(f"Generating {args.products:,} products ...", flush=True)
-        data = generate(args.products, args.merchants)
+        if args.reuse_db:
+            data = kept_data()
+            print(f"Reusing {data['products']:,} products of {BENCH_DB}", flush=True)
+        else:
+            print(f"Generating {args.products:,} products ...", flush=True)
+            data = generate(args.products, args.merchants)
+            t = data["timings"]
+            print(
+                f"  bulk_create {t['bulk_create_s']:.1f} s, reindex {t['reindex_s']:.1f} s "
+                f"({t['reindex_per_s']:,.0f} products/s)",
+                flush=True,
+            )
         bank = data.pop("bank")
         result["data"] = data
-        t = data["timings"]
-        print(
-            f"  bulk_create {t['bulk_create_s']:.1f} s, reindex {t['reindex_s']:.1f} s "
-            f"({t['reindex_per_s']:,.0f} products/s)",
-            flush=True,
-        )
         print(f"1. search: {len(QUERIES)} queries x {args.reps} ...", flush=True)
         result["queries"] = bench_queries(args.reps)
+        if args.only_search:
+            print_search_kinds(result)
+            return
         print("   precision at 10, suggestions ...", flush=True)
         result["precision"] = precision_at_10()
         result["suggestions"] = bench_suggestions(max(3, args.reps // 2))

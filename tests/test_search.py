@@ -268,3 +268,54 @@ def test_build_tsquery_is_always_valid_postgresql(q):
     with connection.cursor() as cur:
         cur.execute("SELECT %s::tsquery", [tsquery])
         assert cur.fetchone()[0]
+
+
+FILTER_SETS = [{}, {"category": "specialty"}, {"category": "produce"}, {"bank": "a"},
+               {"category": "produce", "bank": "b"}, {"price": "0-20"}, {"price": "50-100"},
+               {"origin": "甲县", "category": "tea"}]
+
+
+def _filters(province, shelf, spec: dict) -> dict:
+    out = dict(spec)
+    if "category" in out:
+        out["category"] = shelf.categories[out["category"]]
+    if "bank" in out:
+        out["bank"] = (province.bank_a if out["bank"] == "a" else province.bank_b).code
+    return out
+
+
+@pytest.mark.parametrize("q", ["果", "罗汉果", "茶", "土豆 番茄"])
+@pytest.mark.parametrize("spec", FILTER_SETS, ids=lambda s: "-".join(s) or "none")
+def test_each_facet_counts_what_choosing_it_would_show(province, shelf, q, spec):
+    """A facet's count is the total of the listing with that value chosen (every other
+    filter kept): the page, the count and the four facets come from one statement."""
+    filters = _filters(province, shelf, spec)
+    listing = find(province, q, **filters)
+    assert listing.total == len(listing.products)
+    for kind, entries in listing.facets.items():
+        for entry in entries:
+            value = entry.get("slug", entry.get("value"))
+            if kind == "category":
+                value = Category.objects.get(slug=value)
+            chosen = find(province, q, **{**filters, kind: value})
+            assert chosen.total == entry["count"], (kind, value, entry)
+    if "bank" not in filters:
+        assert sum(e["count"] for e in listing.facets["bank"]) == listing.total
+    if "price" not in filters:
+        assert sum(e["count"] for e in listing.facets["price"]) == listing.total
+
+
+def test_pages_of_a_search_cover_its_results_once_and_a_late_page_is_the_last(province, shelf):
+    everything = names(find(province, "果"))
+    assert len(everything) >= 3
+    by_two = []
+    for page in range(1, (len(everything) + 1) // 2 + 1):
+        listing = storefront_listing(host_bank=province.bank_a,
+                                     lq=ListingQuery(q="果", per_page=2, page=page))
+        assert listing.page == page
+        by_two += names(listing)
+    assert by_two == everything
+    late = storefront_listing(host_bank=province.bank_a,
+                              lq=ListingQuery(q="果", per_page=2, page=999))
+    assert late.page == late.pages == (len(everything) + 1) // 2
+    assert names(late) == everything[(late.page - 1) * 2:]
