@@ -81,6 +81,7 @@ def province(django_db_setup, django_db_blocker):
 def _no_listing_cache(settings):
     """Tests see the catalog as it is at once (the storefront caches counts and facets)."""
     settings.CATALOG_LISTING_CACHE_SECONDS = 0
+    settings.STOREFRONT_CACHE_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

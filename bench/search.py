@@ -845,14 +845,18 @@ def print_report(result: dict) -> None:
         f"at end {m['loadavg_at_end'][0]:.2f}"
     )
     t = d["timings"]
-    print(
-        f"Data: {d['products']:,} listed products, {d['merchants']} merchants; bulk_create "
-        f"{t['bulk_create_s']:.1f} s, product_reindex {t['reindex_s']:.1f} s "
-        f"({t['reindex_per_s']:,.0f}/s; tokens alone {t['tokens_only_per_s']:,.0f}/s), "
-        f"ANALYZE {t['analyze_s']:.1f} s;\n      table "
-        f"{d['sizes']['catalog_product_total']}, tsvector GIN {d['sizes']['search_gin']}, "
-        f"trigram GIN {d['sizes']['text_trgm']}"
-    )
+    if d.get("reused"):
+        print(f"Data: {d['products']:,} products, {d['merchants']} merchants, kept by an "
+              "earlier run (--reuse-db: no generation figures)")
+    else:
+        print(
+            f"Data: {d['products']:,} listed products, {d['merchants']} merchants; bulk_create "
+            f"{t['bulk_create_s']:.1f} s, product_reindex {t['reindex_s']:.1f} s "
+            f"({t['reindex_per_s']:,.0f}/s; tokens alone {t['tokens_only_per_s']:,.0f}/s), "
+            f"ANALYZE {t['analyze_s']:.1f} s;\n      table "
+            f"{d['sizes']['catalog_product_total']}, tsvector GIN {d['sizes']['search_gin']}, "
+            f"trigram GIN {d['sizes']['text_trgm']}"
+        )
 
     s = result["queries"]
     print(

@@ -8,12 +8,13 @@ from urllib.parse import urlencode
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 
 from banks.selectors import branch_list
 from banks.views import portal_banks
-from catalog import selectors
+from catalog import page_cache, selectors
 from catalog.interfaces import product_page_extras
 from catalog.models import Category
 from catalog.qr import qr_png, qr_svg
@@ -63,13 +64,26 @@ def _listing_context(request, listing, *, title: str, category=None):
 
 def home(request):
     bank = request.bank
-    sections = selectors.storefront_home(host_bank=bank)
-    context = {"sections": sections, "categories": selectors.category_tree()}
-    if bank is not None:
-        context["branches"] = branch_list(bank=bank)
-        return render(request, "catalog/storefront_home.html", context)
-    context["banks"] = portal_banks(request)
-    return render(request, "catalog/portal_home.html", context)
+    context = {"categories": selectors.category_tree()}
+
+    def body():
+        if bank is not None:
+            return render_to_string("catalog/_home_body.html", {
+                "sections": selectors.storefront_home(host_bank=bank),
+                "branches": branch_list(bank=bank)}, request=request)
+        return render_to_string("catalog/_portal_body.html", {
+            "sections": selectors.storefront_home(host_bank=None),
+            "banks": portal_banks(request)}, request=request)
+
+    context["body"] = page_cache.fragment(request, "home", (), body)
+    return render(request, "catalog/storefront_home.html" if bank is not None
+                  else "catalog/portal_home.html", context)
+
+
+def _listing_page(request, context: dict, *, status: int = 200):
+    """A listing page: its body (facets, cards, pager) rendered into the page."""
+    context["body"] = render_to_string("catalog/_listing_body.html", context, request=request)
+    return render(request, "catalog/listing.html", context, status=status)
 
 
 def _refused_query(request, exc: ValidationError, *, category=None):
@@ -79,7 +93,7 @@ def _refused_query(request, exc: ValidationError, *, category=None):
     context = _listing_context(request, listing, title=category.name if category else "",
                                category=category)
     context["search_error"] = first_message(validation_errors(exc))
-    return render(request, "catalog/listing.html", context, status=400)
+    return _listing_page(request, context, status=400)
 
 
 def search(request):
@@ -90,8 +104,7 @@ def search(request):
     listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
     # read by the traffic recorder: searches that found nothing are listed for the banks
     request.search_results = 0 if listing.partial else listing.total
-    return render(request, "catalog/listing.html",
-                  _listing_context(request, listing, title=lq.q or ""))
+    return _listing_page(request, _listing_context(request, listing, title=lq.q or ""))
 
 
 def category(request, slug: str):
@@ -100,9 +113,20 @@ def category(request, slug: str):
         lq = selectors.parse_listing_query(request.GET, category=cat)
     except ValidationError as exc:
         return _refused_query(request, exc, category=cat)
-    listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
-    return render(request, "catalog/listing.html",
-                  _listing_context(request, listing, title=cat.name, category=cat))
+    if lq.q:   # a search within the category: not cached (see catalog.page_cache)
+        listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
+        return _listing_page(request, _listing_context(request, listing, title=cat.name,
+                                                       category=cat))
+
+    def body():
+        listing = selectors.storefront_listing(host_bank=request.bank, lq=lq)
+        return render_to_string("catalog/_listing_body.html", _listing_context(
+            request, listing, title=cat.name, category=cat), request=request)
+
+    parts = (cat.pk, sorted(request.GET.lists()))
+    return render(request, "catalog/listing.html", {
+        "body": page_cache.fragment(request, "category", parts, body), "lq": lq,
+        "category": cat, "categories": selectors.category_tree()})
 
 
 def product(request, product_id: int):
@@ -121,9 +145,15 @@ def product(request, product_id: int):
 
 def shop(request, merchant_id: int):
     merchant = selectors.merchant_shop(merchant_id=merchant_id)
+
+    def products():
+        return render_to_string("catalog/_shop_products.html", {
+            "products": list(selectors.merchant_products(merchant=merchant)[:60])},
+            request=request)
+
     return render(request, "catalog/shop.html", {
         "merchant": merchant,
-        "products": list(selectors.merchant_products(merchant=merchant)[:60]),
+        "products_html": page_cache.fragment(request, "shop", (merchant.pk,), products),
     })
 
 

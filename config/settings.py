@@ -254,6 +254,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # Storefront listings: product counts and facets are cached this long (0: not at all).
 CATALOG_LISTING_CACHE_SECONDS = int(env("CATALOG_LISTING_CACHE_SECONDS", "30"))
+# Storefront product grids (home, category, shop pages) are cached this long per host,
+# language and catalog version (0: not at all); see catalog/page_cache.py.
+STOREFRONT_CACHE_SECONDS = int(env("STOREFRONT_CACHE_SECONDS", "60"))
 # The longest search query (characters) the search box takes and the server accepts.
 SEARCH_MAX_QUERY_LENGTH = 60
 
