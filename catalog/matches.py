@@ -37,6 +37,7 @@ class Pass:
     page: int
     pages: int
     ids: list[int]
+    tiers: list[int]      # each page product's relevance tier (catalog.search), same order
     facets: dict[str, list[dict]] = field(default_factory=dict)
 
 
@@ -100,15 +101,17 @@ def page_count_facets(matches: QuerySet, *, flags: list[str], order: list[str], 
              total AS (SELECT count(*) AS n FROM hits WHERE {everything}),
              at AS (SELECT n, LEAST(%s, GREATEST(1, (n + %s - 1) / %s)) AS page FROM total)
         SELECT (SELECT n FROM at), (SELECT page FROM at),
-               ARRAY(SELECT id FROM hits WHERE {everything} ORDER BY {_order_sql(order)}
+               ARRAY(SELECT ARRAY[id, tier] FROM hits WHERE {everything}
+                     ORDER BY {_order_sql(order)}
                      LIMIT %s OFFSET (SELECT (page - 1) * %s FROM at)),
                {facet_sql}"""  # noqa: S608
     params += [page, per_page, per_page, per_page, per_page] + facet_params
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        total, page_no, ids, categories, origins, banks, prices = cur.fetchone()
+        total, page_no, rows, categories, origins, banks, prices = cur.fetchone()
     pages = max(1, (total + per_page - 1) // per_page)
-    result = Pass(total=total, page=page_no, pages=pages, ids=list(ids))
+    result = Pass(total=total, page=page_no, pages=pages, ids=[row[0] for row in rows],
+                  tiers=[row[1] for row in rows])
     if price_bands is not None:
         result.facets = _facets(categories, origins, banks, prices, price_bands)
     return result

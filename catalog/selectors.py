@@ -418,6 +418,9 @@ def _search_listing(*, host_bank: Bank | None, lq: ListingQuery, plan: search.Qu
         partial = True
         found = one_pass(True)
     by_id = _card_queryset(Product.objects.filter(pk__in=found.ids)).in_bulk()
+    for pk, tier in zip(found.ids, found.tiers, strict=True):
+        if pk in by_id:
+            by_id[pk].tier = tier
     listing = Listing(products=[by_id[pk] for pk in found.ids if pk in by_id],
                       total=found.total, page=found.page, pages=found.pages, query=lq,
                       partial=partial, facets=found.facets)

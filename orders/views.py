@@ -180,6 +180,7 @@ def checkout(request):
         messages.info(request, _("Your cart is empty."))
         return redirect("orders:cart")
     errors: dict[str, list[str]] = {}
+    unavailable = False
     address = _last_address(request.user)
     chosen: dict[int, tuple[str, str]] = {}
     if request.method == "POST":
@@ -201,6 +202,7 @@ def checkout(request):
             errors = validation_errors(exc)
         except ApplicationError as exc:
             errors = {exc.field or "non_field_errors": [exc.message]}
+            unavailable = exc.status_code == 503   # a flash sale's Redis: "try again"
         else:
             return redirect("payments:pay", placed.number)
     group_errors = {int(key.split(".", 1)[1]): msgs for key, msgs in errors.items()
@@ -211,10 +213,13 @@ def checkout(request):
     general = [m for key, msgs in errors.items()
                if key not in ("recipient_name", "recipient_phone", "address")
                and not key.startswith("fulfilment.") for m in msgs]
-    return render(request, "orders/checkout.html", {
+    response = render(request, "orders/checkout.html", {
         "view": view, "groups": groups, "address": address, "errors": errors,
         "general_errors": general, "PriceKind": PriceKind,
-    }, status=400 if errors else 200)
+    }, status=503 if unavailable else 400 if errors else 200)
+    if unavailable:
+        response["Retry-After"] = "1"
+    return response
 
 
 # --- orders and checkouts ------------------------------------------------------------------

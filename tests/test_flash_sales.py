@@ -131,6 +131,29 @@ def test_c_redis_down_is_a_503_in_chinese_and_nothing_is_reserved(api_on, provin
     assert flash.state(sale.pk) == db_state(sale) == (4, {province.shopper.pk: 1})
 
 
+def test_c_the_checkout_page_with_redis_down_says_try_again_with_a_503(client_on, province,
+                                                                      shop):
+    sale = flash_sale(shop, quantity=5, limit=2)
+    cart = orders.cart_get_or_create(user=province.shopper)
+    orders.cart_add(cart=cart, sku_id=shop.pk, quantity=1)
+    page = client_on(province.bank_a, province.shopper)
+    form = {"recipient_name": ADDRESS.recipient_name, "recipient_phone": ADDRESS.recipient_phone,
+            "address": ADDRESS.address}
+    checkouts = Checkout.objects.filter(buyer=province.shopper).count()
+    with redis_stopped():
+        flash.reset_client()
+        response = page.post("/checkout/", form)
+        assert response.status_code == 503
+        assert response["Retry-After"]
+        assert "请稍后再试" in response.content.decode()
+        assert db_state(sale) == (5, {})
+        assert Sku.objects.get(pk=shop.pk).reserved == 0
+        assert Checkout.objects.filter(buyer=province.shopper).count() == checkouts
+    flash.reset_client()
+    assert page.post("/checkout/", form).status_code == 302   # on to the card page
+    assert db_state(sale) == (4, {province.shopper.pk: 1})
+
+
 def test_d_an_expired_win_goes_back_on_sale_in_redis_too(province, shop,
                                                           django_capture_on_commit_callbacks):
     sale = flash_sale(shop, quantity=3, limit=2)

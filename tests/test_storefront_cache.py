@@ -91,19 +91,21 @@ def test_listing_delisting_and_a_new_price_show_at_once(province, client_on, sho
                                                          commits):
     client = client_on(province.bank_a)
     name = f"新上架罗汉果{unique.tag()}"
-    assert name not in client.get("/").content.decode()
+    pages = ("/c/fruit/?sort=newest", f"/shop/{shops[0].pk}/")
+    for path in pages:   # cached before the product exists
+        assert name not in client.get(path).content.decode()
     product = commits(lambda: listed_product(shops[0], name=name, price="39.90"))
-    for path in ("/", "/c/fruit/", f"/shop/{shops[0].pk}/"):
+    for path in pages:
         assert name in client.get(path).content.decode(), path
 
     # a cheaper SKU: the card's "from" price drops
     commits(lambda: sku_add(product=product, spec=SkuSpec(
         spec="尝鲜装", unit="袋", price=Decimal("12.30"), stock=5)))
-    assert "¥12.30" in client.get("/c/fruit/").content.decode()
+    assert "¥12.30" in client.get(f"/shop/{shops[0].pk}/").content.decode()
 
     commits(lambda: product_transition(product=Product.objects.get(pk=product.pk),
                                        action="delist", reason="下架测试"))
-    for path in ("/", "/c/fruit/", f"/shop/{shops[0].pk}/"):
+    for path in pages:
         assert name not in client.get(path).content.decode(), path
 
 
@@ -111,25 +113,27 @@ def test_a_suspended_merchants_goods_leave_every_cached_grid(province, client_on
                                                              cached, commits):
     name = f"将被暂停的果{unique.tag()}"
     commits(lambda: listed_product(shops[1], name=name))
+    newest = "/c/fruit/?sort=newest"
     for bank in (province.bank_a, province.bank_b):
-        assert name in client_on(bank).get("/").content.decode()
+        assert name in client_on(bank).get(newest).content.decode()
     commits(lambda: merchant_transition(merchant=shops[1], action="suspend",
                                         reason="抽检不合格"))
     for bank in (province.bank_a, province.bank_b):
-        assert name not in client_on(bank).get("/").content.decode()
+        assert name not in client_on(bank).get(newest).content.decode()
 
 
 def test_each_bank_and_language_has_its_own_grid(province, client_on, shops, cached, commits):
     name = f"甲行自营果{unique.tag()}"
     commits(lambda: listed_product(shops[0], name=name))
-    a_html = client_on(province.bank_a).get("/").content.decode()
-    b_html = client_on(province.bank_b).get("/").content.decode()
-    # bank A: among its own merchants' goods, above the province's; bank B: in the province
-    assert a_html.index("本行商户好物") < a_html.index(name) < a_html.index("逛遍全省")
-    assert b_html.index("逛遍全省") < b_html.index(name)
-    english = client_on(province.bank_a).get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Shop the province" in english and "逛遍全省" not in english
-    assert "Shop the province" not in client_on(province.bank_a).get("/").content.decode()
+    newest = "/c/fruit/?sort=newest"
+    a_html = client_on(province.bank_a).get(newest).content.decode()
+    b_html = client_on(province.bank_b).get(newest).content.decode()
+    # the same card, tagged "our bank" on bank A's storefront only
+    assert f'<span class="tag home">本行</span>{name}' in a_html
+    assert name in b_html and f"本行</span>{name}" not in b_html
+    english = client_on(province.bank_a).get(newest, HTTP_ACCEPT_LANGUAGE="en")
+    assert f'<span class="tag home">Our bank</span>{name}' in english.content.decode()
+    assert "Our bank" not in client_on(province.bank_a).get(newest).content.decode()
 
 
 def test_the_signed_in_header_is_never_shared(province, client_on, shops, cached, commits):
