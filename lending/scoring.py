@@ -26,7 +26,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from admission.models import Verdict
 from lending.models import LendingPolicy, Loan, LoanStatus, PartyKind, Tier
 from orders.models import Fulfilment, Order, OrderStatus, Refund
 
@@ -293,13 +295,21 @@ def _order_equivalents(fig: dict) -> float:
     return float(Decimal(fig.get("order_weight_12m", fig["orders_12m"])))
 
 
+def _inspection_label(verdict: str | None) -> str:
+    """The last inspection's verdict as the inspector's form names it ("-": none)."""
+    if not verdict:
+        return "-"
+    return str(dict(Verdict.choices).get(verdict, verdict))
+
+
 def _shares(party: str, fig: dict) -> dict[str, tuple[float | None, str]]:
     gross = Decimal(fig["gross_12m"])
     refund_rate = float(Decimal(fig["refunded_12m"]) / gross) if gross else 0.0
     dispute_rate = fig["disputed_12m"] / fig["orders_12m"] if fig["orders_12m"] else 0.0
     refunds = (None if not fig["orders_12m"] else _clamp(1 - 2.5 * (refund_rate + dispute_rate)),
                f"{refund_rate:.1%} / {dispute_rate:.1%}")
-    tenure = (_clamp(fig["tenure_days"] / 730), f"{fig['tenure_days']} d")
+    tenure = (_clamp(fig["tenure_days"] / 730),
+              ngettext("%(n)s day", "%(n)s days", fig["tenure_days"]) % {"n": fig["tenure_days"]})
     shares = {"tenure": tenure, "growth": _growth(fig), "refunds": refunds,
               "repayment": _repayment(fig)}
     if party == PartyKind.MERCHANT:
@@ -315,13 +325,14 @@ def _shares(party: str, fig: dict) -> dict[str, tuple[float | None, str]]:
                              f"{fig['traced']}/{fig['listed']}"),
             "inspection": (None if not fig["inspection"] else
                            {"pass": 1.0, "conditional": 0.5}.get(fig["inspection"], 0.0),
-                           fig["inspection"] or "-"),
+                           _inspection_label(fig["inspection"])),
         })
     else:
         shares.update({
             "purchases": (_log_share(Decimal(fig["sales_12m"]), 100_000), fig["sales_12m"]),
             "orders": (_clamp(_order_equivalents(fig) / 24), str(fig["orders_12m"])),
-            "business": (1.0 if fig["business"] else 0.0, "yes" if fig["business"] else "no"),
+            "business": (1.0 if fig["business"] else 0.0,
+                         str(_("Business buyer") if fig["business"] else _("Individual"))),
         })
     return shares
 

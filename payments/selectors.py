@@ -133,6 +133,8 @@ STATEMENT_KINDS = {
     "clawback": gettext_lazy("Refund after settlement"),
     "payout": gettext_lazy("Payout sent"),
     "payout_fail": gettext_lazy("Payout failed, owed again"),
+    "loan_disburse": gettext_lazy("Order financing advance"),
+    "loan_repay": gettext_lazy("Financing repaid"),
 }
 
 
@@ -145,7 +147,8 @@ def statement_rows(postings) -> list[dict]:
         amount = -p.amount
         balance += amount
         rows.append({"at": p.posted_at, "kind": p.transaction.kind,
-                     "label": STATEMENT_KINDS.get(p.transaction.kind, p.transaction.kind),
+                     "label": STATEMENT_KINDS.get(p.transaction.kind,
+                                                  gettext_lazy("Other movement")),
                      "order": p.order, "memo": p.transaction.memo, "amount": amount,
                      "abs": abs(amount), "balance": balance, "balance_abs": abs(balance)})
     rows.reverse()

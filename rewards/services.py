@@ -246,7 +246,8 @@ def _restore(*, spent: PointsEntry, points: int, reference: str,
     if restored:
         PointsEntry.objects.create(user_id=spent.user_id, kind=EntryKind.RESTORED,
                                    points=restored, reference=reference,
-                                   note=spent.reference[:120], at=timezone.now())
+                                   note=(spent.note or spent.reference)[:120],
+                                   at=timezone.now())
     return restored
 
 

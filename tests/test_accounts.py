@@ -1,5 +1,7 @@
 """One account per person, valid on every storefront; registration, login, profile."""
 
+from urllib.parse import unquote
+
 import pytest
 
 from accounts.models import User
@@ -100,3 +102,25 @@ def test_language_switch_sets_english(province, client_on):
     response = client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert response.status_code == 302
     assert "Our branches" in client.get("/").content.decode()
+
+
+def test_logging_in_from_a_page_comes_back_to_that_page(province, client_on):
+    client = client_on(province.bank_a)
+    page = client.get("/search/?q=罗汉果").content.decode()
+    assert 'href="/accounts/login/?next=/search/%3Fq%3D' in page
+    response = client.post("/accounts/login/", {
+        "username": province.shopper.username, "password": province.password,
+        "next": "/search/?q=罗汉果"})
+    assert response.status_code == 302
+    assert unquote(response["Location"]) == "/search/?q=罗汉果"
+    # ... but never to another site
+    client.logout()
+    response = client.post("/accounts/login/", {
+        "username": province.shopper.username, "password": province.password,
+        "next": "https://evil.example/"})
+    assert response.status_code == 302 and "evil.example" not in response["Location"]
+
+
+def test_pages_carry_a_favicon(province, client_on):
+    page = client_on(province.bank_a).get("/").content.decode()
+    assert 'rel="icon"' in page and "favicon.svg" in page

@@ -308,6 +308,9 @@ def test_a_cancelled_checkout_gives_its_points_back(province):
     with schema_context(bank.schema_name):
         assert rewards.balance(user_id=shopper.pk) == 3000
         _ledger_ok(shopper.pk)
+        # the history names the checkout by its number, not an internal reference
+        restored = PointsEntry.objects.get(user_id=shopper.pk, kind=EntryKind.RESTORED)
+        assert restored.note == checkout.number
     other = place(shopper, province.bank_b, [(shop.sku_a, 1)])
     with schema_context(bank.schema_name), pytest.raises(ApplicationError):
         # Bank A's points do not pay on bank B's storefront.

@@ -175,3 +175,15 @@ def test_paging_across_the_banks_own_part_and_the_province(province, shops):
     assert len(seen) == 11 and len(set(seen)) == 11
     assert all(n.startswith("甲货") for n in seen[:5])   # the host bank's first
     assert all(n.startswith("乙货") for n in seen[5:])
+
+
+def test_cards_and_the_product_page_show_how_many_were_sold(province, client_on, shops):
+    from catalog.services import sales_record
+
+    product = listed_product(shops[0], name="已售计数罗汉果")
+    sales_record(sku_quantities={product.skus.get().pk: 7})
+    client = client_on(province.bank_a)
+    assert "已售 7" in client.get(f"/shop/{shops[0].pk}/").content.decode()
+    assert "已售 7" in client.get(f"/p/{product.pk}/").content.decode()
+    english = client.get(f"/p/{product.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "7 sold" in english
