@@ -1,3 +1,6 @@
+from django.db.models.signals import post_delete, post_save
+
+from catalog.page_cache import catalog_changed
 from core import appconfig
 
 
@@ -7,11 +10,9 @@ class CatalogConfig(appconfig.PlatformAppConfig):
     verbose_name = "Shared catalog"
 
     def ready(self):
-        from django.db.models.signals import post_delete, post_save
-
+        # models are importable once the app registry is ready
         from banks.models import Bank, Branch, Domain
         from catalog.models import Batch, Category, Merchant, Product, Sku
-        from catalog.page_cache import catalog_changed
 
         # what the storefront's cached product grids show (catalog.page_cache)
         for model in (Product, Sku, Merchant, Category, Batch, Bank, Branch, Domain):

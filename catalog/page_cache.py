@@ -62,12 +62,18 @@ def fragment(request, name: str, parts: tuple, render: Callable[[], str]) -> str
     raw = "|".join([name, request.get_host(), get_language() or "", version,
                     *(str(p) for p in parts)])
     key = "catalog:fragment:" + hashlib.sha1(raw.encode()).hexdigest()  # noqa: S324
+    return cached(key, seconds, render)
+
+
+def cached(key: str, seconds: int, compute: Callable):
+    """``compute()``, kept in the (tenant-aware) cache under ``key`` for ``seconds``; without
+    Redis, computed every time (the cache is an optimisation only)."""
     try:
-        html = cache.get(key)
+        value = cache.get(key)
     except Exception:  # noqa: BLE001
-        return render()
-    if html is None:
-        html = render()
+        return compute()
+    if value is None:
+        value = compute()
         with contextlib.suppress(Exception):
-            cache.set(key, html, seconds)
-    return html
+            cache.set(key, value, seconds)
+    return value

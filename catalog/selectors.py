@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import (
@@ -34,7 +34,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from banks.models import Bank
-from catalog import matches, search
+from catalog import matches, page_cache, search
 from catalog.models import (
     Batch,
     Category,
@@ -451,15 +451,7 @@ def _cached(key: str, compute):
     seconds = settings.CATALOG_LISTING_CACHE_SECONDS
     if not seconds:
         return compute()
-    try:
-        value = cache.get(key)
-    except Exception:  # noqa: BLE001 - the cache is an optimisation only
-        return compute()
-    if value is None:
-        value = compute()
-        with contextlib.suppress(Exception):
-            cache.set(key, value, seconds)
-    return value
+    return page_cache.cached(key, seconds, compute)
 
 
 def _cached_count(lq: ListingQuery, part: str, qs: QuerySet[Product]) -> int:

@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 from admission.models import Flag
 from admission.services import flags_scan
 from banks.middleware import clear_host_cache
-from catalog.services import batch_create, synonyms_changed
+from catalog.services import batch_create, sales_record, synonyms_changed
 from tests.catalog_factories import approved_merchant, listed_product
 
 pytestmark = pytest.mark.django_db
@@ -178,8 +178,6 @@ def test_paging_across_the_banks_own_part_and_the_province(province, shops):
 
 
 def test_cards_and_the_product_page_show_how_many_were_sold(province, client_on, shops):
-    from catalog.services import sales_record
-
     product = listed_product(shops[0], name="已售计数罗汉果")
     sales_record(sku_quantities={product.skus.get().pk: 7})
     client = client_on(province.bank_a)
