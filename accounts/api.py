@@ -1,11 +1,14 @@
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
+from accounts.models import Address, Division
 from accounts.profile import profile_lines
+from core.api import StrictBooleanField, valid
 
 
 class MeApi(APIView):
@@ -88,3 +91,118 @@ class SignInUnlockApi(APIView):
         except PermissionDenied:
             raise exceptions.NotFound
         return Response(self.SignInUnlockOutputSerializer({"cleared": cleared}).data)
+
+
+# --- address book --------------------------------------------------------------------------
+
+
+class DivisionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    level = serializers.IntegerField(help_text="1 province, 2 city, 3 county, 4 township")
+
+
+class DivisionListApi(APIView):
+    """China's administrative divisions, one level at a time: the provinces, or the
+    divisions directly under `parent` (the address book's pickers read it)."""
+
+    permission_classes = [AllowAny]
+
+    class DivisionQuerySerializer(serializers.Serializer):
+        parent = serializers.RegexField(r"^\d{2,12}$", required=False, default="",
+                                        help_text="a division's code; empty: provinces")
+
+    @extend_schema(parameters=[DivisionQuerySerializer],
+                   responses={200: DivisionSerializer(many=True)})
+    def get(self, request):
+        query = valid(self.DivisionQuerySerializer, request.query_params)
+        try:
+            rows = selectors.division_children(parent=query["parent"])
+        except Division.DoesNotExist:
+            raise exceptions.NotFound
+        return Response(DivisionSerializer(rows, many=True).data)
+
+
+class AddressSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    recipient_name = serializers.CharField()
+    recipient_phone = serializers.CharField()
+    division = serializers.CharField(source="division_id", help_text="the township's code")
+    region = serializers.CharField(help_text="the divisions as written on a parcel")
+    path = DivisionSerializer(many=True, help_text="province down to the township")
+    detail = serializers.CharField()
+    is_default = serializers.BooleanField()
+
+
+class AddressInputSerializer(serializers.Serializer):
+    recipient_name = serializers.CharField(max_length=40)
+    recipient_phone = serializers.CharField(max_length=11, help_text="a mainland mobile")
+    division = serializers.RegexField(r"^\d{9}$|^\d{6}$", help_text=(
+        "the township's code (a county's when it has no townships); pick it with "
+        "GET divisions/"))
+    detail = serializers.CharField(max_length=120, help_text="village, street and number")
+    is_default = StrictBooleanField(required=False, default=False)
+
+
+def _spec(data: dict) -> services.AddressSpec:
+    return services.AddressSpec(**data)
+
+
+class AddressListApi(APIView):
+    """The caller's address book (at most 20 entries, the default first)."""
+
+    @extend_schema(responses=AddressSerializer(many=True))
+    def get(self, request):
+        return Response(AddressSerializer(selectors.addresses_of(user=request.user),
+                                          many=True).data)
+
+    @extend_schema(request=AddressInputSerializer, responses={201: AddressSerializer})
+    def post(self, request):
+        data = valid(AddressInputSerializer, request.data)
+        entry = services.address_create(user=request.user, spec=_spec(data))
+        return Response(AddressSerializer(
+            selectors.address_of(user=request.user, address_id=entry.pk)).data,
+            status=status.HTTP_201_CREATED)
+
+
+class AddressDetailApi(APIView):
+    """One entry of the caller's own address book (anyone else's: 404)."""
+
+    @extend_schema(responses=AddressSerializer)
+    def get(self, request, address_id: int):
+        try:
+            entry = selectors.address_of(user=request.user, address_id=address_id)
+        except Address.DoesNotExist:
+            raise exceptions.NotFound
+        return Response(AddressSerializer(entry).data)
+
+    @extend_schema(request=AddressInputSerializer, responses=AddressSerializer)
+    def put(self, request, address_id: int):
+        data = valid(AddressInputSerializer, request.data)
+        try:
+            services.address_update(user=request.user, address_id=address_id,
+                                    spec=_spec(data))
+        except Address.DoesNotExist:
+            raise exceptions.NotFound
+        return Response(AddressSerializer(
+            selectors.address_of(user=request.user, address_id=address_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, address_id: int):
+        try:
+            services.address_delete(user=request.user, address_id=address_id)
+        except Address.DoesNotExist:
+            raise exceptions.NotFound
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AddressDefaultApi(APIView):
+    @extend_schema(request=None, responses=AddressSerializer,
+                   description="Make this entry the default address.")
+    def post(self, request, address_id: int):
+        try:
+            services.address_set_default(user=request.user, address_id=address_id)
+        except Address.DoesNotExist:
+            raise exceptions.NotFound
+        return Response(AddressSerializer(
+            selectors.address_of(user=request.user, address_id=address_id)).data)

@@ -92,3 +92,52 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.purpose}@{self.bank_id or 'platform'}"
+
+
+class Division(models.Model):
+    """China's administrative divisions down to the township (乡镇/街道), from the
+    statistical division codes shipped in ``accounts/data/divisions.csv.gz``: province
+    (2-digit code), city (4), county (6), township (9)."""
+
+    class Level(models.IntegerChoices):
+        PROVINCE = 1, _("province")
+        CITY = 2, _("city")
+        COUNTY = 3, _("county")
+        TOWNSHIP = 4, _("township")
+
+    code = models.CharField(max_length=12, primary_key=True)
+    name = models.CharField(max_length=60)
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="children")
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Address(models.Model):
+    """An entry in a shopper's address book. An order copies the address it was sent to,
+    so editing or deleting an entry never changes an order."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="addresses")
+    recipient_name = models.CharField(_("recipient"), max_length=40)
+    recipient_phone = models.CharField(_("mobile number"), max_length=11,
+                                       validators=[validate_cn_mobile])
+    # The township (or a county without townships) the address lies in.
+    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="+")
+    detail = models.CharField(_("village, street and number"), max_length=120)
+    is_default = models.BooleanField(_("default address"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=Q(is_default=True),
+                                    name="accounts_one_default_address"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_name} {self.detail}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from axes.utils import reset
 from django.contrib.auth import get_user_model
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import BuyerKind, Consent, ConsentPurpose, Segment, User
+from accounts.models import Address, BuyerKind, Consent, ConsentPurpose, Division, Segment, User
 from accounts.signin import account_of_credentials
 from banks.models import BankEvent, StaffMembership, StaffRole
 from core.errors import validation_errors
@@ -210,3 +211,110 @@ def api_token_revoke(*, user: User, token_key: str) -> int:
         return 0
     deleted, _per_model = AuthToken.objects.filter(user=user, token_key=token_key).delete()
     return deleted
+
+
+# --- address book --------------------------------------------------------------------------
+
+ADDRESS_BOOK_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class AddressSpec:
+    recipient_name: str
+    recipient_phone: str
+    division: str          # the township's code (or a county's without townships)
+    detail: str            # village, street and number
+    is_default: bool = False
+
+
+def _address_fields(spec: AddressSpec) -> dict:
+    errors: dict[str, list[str]] = {}
+    name = (spec.recipient_name or "").strip()
+    phone = (spec.recipient_phone or "").strip()
+    detail = " ".join((spec.detail or "").split())
+    code = (spec.division or "").strip()
+    if not name:
+        errors["recipient_name"] = [_("Enter the recipient's name.")]
+    elif len(name) > 40:
+        errors["recipient_name"] = [_("At most 40 characters.")]
+    try:
+        validate_cn_mobile(phone)
+    except ValidationError as exc:
+        errors["recipient_phone"] = exc.messages
+    division = Division.objects.filter(code=code).first() if code.isdigit() else None
+    if division is None:
+        errors["division"] = [_("Choose the province, city, county and township.")]
+    elif Division.objects.filter(parent=division).exists():
+        errors["division"] = [_("Choose down to the township.")]
+    if len(detail) < 2:
+        errors["detail"] = [_("Enter the village, street and number.")]
+    elif len(detail) > 120:
+        errors["detail"] = [_("At most 120 characters.")]
+    if errors:
+        raise ValidationError(errors)
+    return {"recipient_name": name, "recipient_phone": phone, "division": division,
+            "detail": detail}
+
+
+def _lock_book(user: User) -> None:
+    # One writer per address book at a time: the default flag and the size limit hold.
+    User.objects.select_for_update().filter(pk=user.pk).first()
+
+
+def _make_default(user: User, entry: Address) -> None:
+    Address.objects.filter(user=user, is_default=True).exclude(pk=entry.pk).update(
+        is_default=False)
+    if not entry.is_default:
+        entry.is_default = True
+        entry.save(update_fields=["is_default"])
+
+
+@transaction.atomic
+def address_create(*, user: User, spec: AddressSpec) -> Address:
+    """Add an entry to the person's address book; the first entry is the default."""
+    fields = _address_fields(spec)
+    _lock_book(user)
+    count = Address.objects.filter(user=user).count()
+    if count >= ADDRESS_BOOK_LIMIT:
+        raise ValidationError({"non_field_errors": [
+            _("An address book holds at most %(n)d addresses.") % {"n": ADDRESS_BOOK_LIMIT}]})
+    entry = Address.objects.create(user=user, **fields)
+    if spec.is_default or count == 0:
+        _make_default(user, entry)
+    return entry
+
+
+@transaction.atomic
+def address_update(*, user: User, address_id: int, spec: AddressSpec) -> Address:
+    """Change one of the person's own entries (anyone else's: Address.DoesNotExist).
+    Orders already sent there keep the address they were sent to."""
+    fields = _address_fields(spec)
+    _lock_book(user)
+    entry = Address.objects.get(user=user, pk=address_id)
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    entry.save(update_fields=[*fields])
+    if spec.is_default:
+        _make_default(user, entry)
+    return entry
+
+
+@transaction.atomic
+def address_set_default(*, user: User, address_id: int) -> Address:
+    _lock_book(user)
+    entry = Address.objects.get(user=user, pk=address_id)
+    _make_default(user, entry)
+    return entry
+
+
+@transaction.atomic
+def address_delete(*, user: User, address_id: int) -> None:
+    """Remove one of the person's own entries; if it was the default, the newest
+    remaining entry becomes the default."""
+    _lock_book(user)
+    entry = Address.objects.get(user=user, pk=address_id)
+    entry.delete()
+    if entry.is_default:
+        newest = Address.objects.filter(user=user).order_by("-created_at", "-id").first()
+        if newest is not None:
+            _make_default(user, newest)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import address_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -11,4 +11,12 @@ urlpatterns = [
     path("tokens/", views.token_create, name="token-create"),
     path("tokens/<str:key>/revoke/", views.token_revoke, name="token-revoke"),
     path("unlock/", views.sign_in_unlock, name="unlock"),
+    path("addresses/", address_views.address_book, name="addresses"),
+    path("addresses/new/", address_views.address_new, name="address-new"),
+    path("addresses/<int:address_id>/edit/", address_views.address_edit,
+         name="address-edit"),
+    path("addresses/<int:address_id>/default/", address_views.address_default,
+         name="address-default"),
+    path("addresses/<int:address_id>/delete/", address_views.address_delete,
+         name="address-delete"),
 ]

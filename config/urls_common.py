@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.api import SignInUnlockApi
+from accounts.api import DivisionListApi, SignInUnlockApi
 from core import uploads
 from core import views as core_views
 from orders import api_urls as orders_api_urls
@@ -23,6 +23,7 @@ def common_urls(urlconf: str) -> list:
         path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
              name="api-docs"),
         path("api/v1/me/", include("accounts.api_urls")),
+        path("api/v1/divisions/", DivisionListApi.as_view(), name="api-divisions"),
         path("api/v1/sign-in/unlock/", SignInUnlockApi.as_view(), name="api-sign-in-unlock"),
         # Buying and paying work on the portal and on every bank's storefront.
         path("", include("orders.urls")),

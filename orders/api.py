@@ -20,6 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import selectors as account_selectors
 from banks.permissions import IsBankStaff
 from catalog.selectors import merchant_for_member, visible_products
 from core.api import PageQuerySerializer, valid
@@ -129,6 +130,15 @@ class CartItemApi(_ShopperApi):
 # --- shopper: checkout ---------------------------------------------------------------------
 
 
+def _delivery(request, data: dict) -> services.DeliveryAddress:
+    """The delivery address given, or the address book entry named by ``address_id``."""
+    address_id = data.pop("address_id", None)
+    if address_id is not None:
+        data = account_selectors.address_for_delivery(user=request.user,
+                                                      address_id=address_id)
+    return services.DeliveryAddress(**data)
+
+
 class CheckoutCreateApi(_ShopperApi):
     @extend_schema(
         request=CheckoutInputSerializer, responses={201: CheckoutSerializer},
@@ -141,7 +151,7 @@ class CheckoutCreateApi(_ShopperApi):
                       for f in data["fulfilment"]}
         checkout = services.checkout_place(
             buyer=request.user, cart=self.cart(request), storefront_bank=request.bank,
-            fulfilment=fulfilment, delivery=services.DeliveryAddress(**data["delivery"]))
+            fulfilment=fulfilment, delivery=_delivery(request, data["delivery"]))
         checkout = selectors.checkout_of_buyer(buyer=request.user, number=checkout.number)
         return Response(CheckoutSerializer(checkout).data, status=status.HTTP_201_CREATED)
 
@@ -159,7 +169,7 @@ class FlashSaleBuyApi(_ShopperApi):
             buyer=request.user, sale_id=sale_id, quantity=data["quantity"],
             storefront_bank=request.bank,
             fulfilment=services.FulfilmentChoice(data["method"], data["branch"]),
-            delivery=services.DeliveryAddress(**data["delivery"]))
+            delivery=_delivery(request, data["delivery"]))
         checkout = selectors.checkout_of_buyer(buyer=request.user, number=checkout.number)
         minutes = settings.ORDER_RESERVATION_MINUTES
         return Response({

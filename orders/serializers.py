@@ -247,6 +247,10 @@ class FulfilmentInputSerializer(serializers.Serializer):
 
 
 class DeliveryInputSerializer(serializers.Serializer):
+    address_id = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1,
+        help_text="an entry of the caller's address book (GET me/addresses/); when given, "
+                  "the fields below are ignored")
     recipient_name = serializers.CharField(max_length=40, required=False, allow_blank=True,
                                            default="")
     recipient_phone = serializers.CharField(max_length=20, required=False, allow_blank=True,

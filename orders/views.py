@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from accounts import selectors as account_selectors
 from catalog import selectors as catalog_selectors
 from catalog.qr import qr_svg
 from core.errors import ApplicationError, first_message, validation_errors
@@ -153,6 +154,7 @@ def cart_update(request):
 
 
 def _last_address(user) -> dict:
+    """What the new-address fields start with: the last order's delivery address."""
     last = (selectors.orders_of_buyer(buyer=user).filter(fulfilment=Fulfilment.DELIVERY)
             .values("recipient_name", "recipient_phone", "address").first())
     if last is not None:
@@ -182,10 +184,14 @@ def checkout(request):
     errors: dict[str, list[str]] = {}
     unavailable = False
     address = _last_address(request.user)
+    book = account_selectors.addresses_of(user=request.user)
+    # A saved address (the default first) or, with "", the fields typed below.
+    book_choice = str(book[0].pk) if book else ""
     chosen: dict[int, tuple[str, str]] = {}
     if request.method == "POST":
         address = {key: request.POST.get(key, "").strip()
                    for key in ("recipient_name", "recipient_phone", "address")}
+        book_choice = request.POST.get("address_id", "").strip()
         fulfilment = {}
         for group in view.groups:
             mid = group.merchant.pk
@@ -195,9 +201,12 @@ def checkout(request):
             fulfilment[mid] = services.FulfilmentChoice(
                 method=method, branch_id=branch if method == Fulfilment.PICKUP else None)
         try:
+            delivery = (account_selectors.address_for_delivery(user=request.user,
+                                                               address_id=book_choice)
+                        if book_choice else address)
             placed = services.checkout_place(
                 buyer=request.user, cart=found, storefront_bank=request.bank,
-                fulfilment=fulfilment, delivery=services.DeliveryAddress(**address))
+                fulfilment=fulfilment, delivery=services.DeliveryAddress(**delivery))
         except ValidationError as exc:
             errors = validation_errors(exc)
         except ApplicationError as exc:
@@ -211,10 +220,11 @@ def checkout(request):
     for entry in groups:
         entry["errors"] = group_errors.get(entry["group"].merchant.pk, [])
     general = [m for key, msgs in errors.items()
-               if key not in ("recipient_name", "recipient_phone", "address")
+               if key not in ("recipient_name", "recipient_phone", "address", "address_id")
                and not key.startswith("fulfilment.") for m in msgs]
     response = render(request, "orders/checkout.html", {
         "view": view, "groups": groups, "address": address, "errors": errors,
+        "book": book, "book_choice": book_choice,
         "general_errors": general, "PriceKind": PriceKind,
     }, status=503 if unavailable else 400 if errors else 200)
     if unavailable:

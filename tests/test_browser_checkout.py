@@ -55,6 +55,7 @@ def store(province, django_db_blocker):
         buyer = shopper("bc-buyer", "李四", 1)
         auth_buyer = shopper("bc-auth", "王五", 2)
         viewer = shopper("bc-viewer", "赵六", 3)
+        book_buyer = shopper("bc-book", "钱七", 4)
         # the viewer already bought: a pickup order waiting at bank A's branch
         checkout = place(viewer, province.bank_a, [(sku_a, 1), (sku_b, 1)],
                          fulfilment={m_b.pk: orders.FulfilmentChoice(Fulfilment.PICKUP,
@@ -65,9 +66,9 @@ def store(province, django_db_blocker):
         pickup_order.refresh_from_db()
     yield SimpleNamespace(tag=tag, merchant_a=m_a, merchant_b=m_b, sku_a=sku_a, sku_b=sku_b,
                           buyer=buyer, auth_buyer=auth_buyer, viewer=viewer,
-                          pickup_order=pickup_order)
+                          book_buyer=book_buyer, pickup_order=pickup_order)
     with django_db_blocker.unblock():
-        _give_back(province, [buyer, auth_buyer, viewer], {m_a.pk: province.a_manager,
+        _give_back(province, [buyer, auth_buyer, viewer, book_buyer], {m_a.pk: province.a_manager,
                                                            m_b.pk: province.b_manager})
 
 
@@ -225,3 +226,43 @@ def test_the_pickup_code_on_a_phone(phone_page, web_server, store):
     assert page.locator(".ordercard").count() == 2
     shot(page, "orders-phone")
     fits_the_phone(page)
+
+
+def test_an_address_saved_in_the_book_is_chosen_at_checkout(phone_page, web_server, store):
+    page = phone_page
+    log_in(page, web_server, store.book_buyer, "/accounts/addresses/new/")
+    assert page.url.endswith("/accounts/addresses/new/")
+    page.fill("#id_recipient_name", "钱七")
+    page.fill("#id_recipient_phone", "13800138007")
+    # Each level's choices arrive when the level above is chosen.
+    assert page.locator("#id_city").is_hidden()
+    for select, code in (("#id_province", "33"), ("#id_city", "3301"),
+                         ("#id_county", "330106"), ("#id_township", "330106002")):
+        page.wait_for_selector(f"{select} option[value='{code}']", state="attached")
+        page.select_option(select, code)
+    page.fill("#id_detail", "灵隐路 8 号")
+    shot(page, "address-form-phone")
+    fits_the_phone(page)
+    with page.expect_navigation():
+        page.click("#address-save")
+    assert page.url.endswith("/accounts/addresses/")
+    assert "浙江省杭州市西湖区北山街道 灵隐路 8 号" in page.content()
+    assert "默认" in page.content()
+    shot(page, "address-book-phone")
+    fits_the_phone(page)
+
+    page.goto(url(web_server, f"/p/{store.sku_a.product_id}/"))
+    with page.expect_navigation():
+        page.click("button[value=buy]")
+    assert page.url.endswith("/checkout/")
+    saved = page.locator(".addrbook input[name=address_id]").first
+    assert saved.is_checked()
+    assert page.locator("#id_address").is_hidden()   # the typed fields are not needed
+    shot(page, "checkout-address-book-phone")
+    fits_the_phone(page)
+    with page.expect_navigation():
+        page.click("button:has-text('提交订单')")
+    assert "/pay/" in page.url
+    order = Order.objects.get(buyer=store.book_buyer)
+    assert (order.recipient_name, order.recipient_phone, order.address) == (
+        "钱七", "13800138007", "浙江省杭州市西湖区北山街道灵隐路 8 号")

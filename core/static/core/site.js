@@ -95,6 +95,32 @@
     setTimeout(poll, 2000);
   });
 
+  // Address book: the region's selects, each filled with the divisions under the one
+  // chosen above it (GET /api/v1/divisions/?parent=code).
+  each("form[data-divisions-url]", function (form) {
+    var selects = Array.prototype.slice.call(form.querySelectorAll("select[data-division-level]"));
+    function clearFrom(index) {
+      selects.slice(index).forEach(function (select) {
+        select.length = 1;
+        select.closest(".division-level").hidden = true;
+      });
+    }
+    selects.forEach(function (select, index) {
+      select.addEventListener("change", function () {
+        clearFrom(index + 1);
+        var next = selects[index + 1];
+        if (!select.value || !next) return;
+        fetch(form.dataset.divisionsUrl + "?parent=" + encodeURIComponent(select.value),
+              {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+          .then(function (r) { return r.ok ? r.json() : []; })
+          .then(function (rows) {
+            rows.forEach(function (row) { next.add(new Option(row.name, row.code)); });
+            if (rows.length) next.closest(".division-level").hidden = false;
+          });
+      });
+    });
+  });
+
   // Checkout: the delivery fee and the total follow the pickup/delivery choices.
   each("form[data-checkout-goods]", function (form) {
     var goods = parseFloat(form.dataset.checkoutGoods);
