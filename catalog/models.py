@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from banks.models import Bank
 from catalog.storage import public_storage
+from core.states import StateMachine
 from core.uploads import UploadField, file_meta_field
 
 
@@ -51,6 +52,16 @@ class Merchant(models.Model):
     intro = models.TextField(_("introduction"), blank=True, default="")
     status = models.CharField(_("status"), max_length=20, choices=MerchantStatus.choices,
                               default=MerchantStatus.APPLIED)
+    # Admission: applied, reviewed, approved or rejected; an approved shop can be suspended.
+    STATES = StateMachine(initial=[MerchantStatus.APPLIED], transitions={
+        "start_review": ([MerchantStatus.APPLIED], MerchantStatus.UNDER_REVIEW),
+        "approve": ([MerchantStatus.UNDER_REVIEW], MerchantStatus.APPROVED),
+        "reject": ([MerchantStatus.APPLIED, MerchantStatus.UNDER_REVIEW],
+                   MerchantStatus.REJECTED),
+        "suspend": ([MerchantStatus.APPROVED], MerchantStatus.SUSPENDED),
+        "reinstate": ([MerchantStatus.SUSPENDED], MerchantStatus.APPROVED),
+        "reapply": ([MerchantStatus.REJECTED], MerchantStatus.APPLIED),
+    })
     status_reason = models.CharField(_("reason"), max_length=300, blank=True, default="")
     status_changed_at = models.DateTimeField(null=True, blank=True)
     is_featured = models.BooleanField(_("curated by the bank"), default=False)
@@ -144,6 +155,13 @@ class Product(models.Model):
     file_meta = file_meta_field()
     status = models.CharField(_("status"), max_length=20, choices=ProductStatus.choices,
                               default=ProductStatus.DRAFT)
+    # "submit" lists at once where the bank does not review listings (the service decides).
+    STATES = StateMachine(initial=[ProductStatus.DRAFT], transitions={
+        "submit": ([ProductStatus.DRAFT, ProductStatus.DELISTED], ProductStatus.PENDING_REVIEW),
+        "approve_listing": ([ProductStatus.PENDING_REVIEW], ProductStatus.LISTED),
+        "reject_listing": ([ProductStatus.PENDING_REVIEW], ProductStatus.DRAFT),
+        "delist": ([ProductStatus.LISTED, ProductStatus.PENDING_REVIEW], ProductStatus.DELISTED),
+    })
     status_reason = models.CharField(max_length=300, blank=True, default="")
     is_featured = models.BooleanField(_("curated pick"), default=False)
     sales_count = models.PositiveIntegerField(default=0)

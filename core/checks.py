@@ -4,6 +4,7 @@ from django.core.checks import Error, Tags, register
 from django.db import models
 
 from core.appconfig import PlatformAppConfig
+from core.states import machine_errors
 from core.uploads import UploadField
 
 
@@ -62,3 +63,11 @@ def upload_field_errors(models_to_check) -> list[Error]:
                     "(core.uploads.file_meta_field()) for the original name and quarantine.",
                     obj=field, id="core.E012"))
     return errors
+
+
+@register(Tags.models)
+def check_state_machines(app_configs=None, **kwargs):
+    """Every platform model with a ``status`` declares its state machine (core.states)."""
+    return [Error(message, id="core.E020")
+            for config in apps.get_app_configs() if isinstance(config, PlatformAppConfig)
+            for model in config.get_models() for message in machine_errors(model)]

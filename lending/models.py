@@ -15,6 +15,7 @@ from django.db.models import DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
+from core.states import StateMachine
 from orders.models import OrderStatus
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -166,6 +167,12 @@ class ScoringRun(models.Model):
         FAILED = "failed", _("Failed")
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # A failed or interrupted run starts again where it is (each chunk is idempotent).
+    STATES = StateMachine(initial=[Status.PENDING], transitions={
+        "start": ([Status.PENDING, Status.RUNNING, Status.FAILED], Status.RUNNING),
+        "complete": ([Status.RUNNING], Status.COMPLETED),
+        "fail": ([Status.RUNNING], Status.FAILED),
+    })
     trigger = models.CharField(max_length=10, default="nightly")
     started_by_id = models.BigIntegerField(null=True, blank=True)
     total = models.PositiveIntegerField(default=0)
@@ -235,6 +242,20 @@ class Application(models.Model):
     limit = models.DecimalField(**MONEY)
     available = models.DecimalField(**MONEY)
     status = models.CharField(max_length=16, choices=ApplicationStatus.choices)
+    # A new application (no status yet) is submitted, or decided at once by the policy.
+    STATES = StateMachine(initial=[""], transitions={
+        "submit": ([""], ApplicationStatus.IN_REVIEW),
+        "auto_approve": ([""], ApplicationStatus.APPROVED),
+        "auto_reject": ([""], ApplicationStatus.REJECTED),
+        "approve": ([ApplicationStatus.IN_REVIEW], ApplicationStatus.APPROVED),
+        "approve_first": ([ApplicationStatus.IN_REVIEW], ApplicationStatus.AWAITING_SECOND),
+        "approve_second": ([ApplicationStatus.AWAITING_SECOND], ApplicationStatus.APPROVED),
+        "reject": ([ApplicationStatus.IN_REVIEW, ApplicationStatus.AWAITING_SECOND],
+                   ApplicationStatus.REJECTED),
+        "cancel": ([ApplicationStatus.IN_REVIEW, ApplicationStatus.AWAITING_SECOND,
+                    ApplicationStatus.APPROVED], ApplicationStatus.CANCELLED),
+        "disburse": ([ApplicationStatus.APPROVED], ApplicationStatus.DISBURSED),
+    })
     auto_decided = models.BooleanField(default=False)
     first_approver_id = models.BigIntegerField(null=True, blank=True)
     decided_by_id = models.BigIntegerField(null=True, blank=True)
@@ -290,6 +311,12 @@ class Loan(models.Model):
     interest_mode = models.CharField(max_length=10, choices=InterestMode.choices)
     status = models.CharField(max_length=12, choices=LoanStatus.choices,
                               default=LoanStatus.ACTIVE)
+    STATES = StateMachine(initial=[LoanStatus.ACTIVE], transitions={
+        "repay": ([LoanStatus.ACTIVE, LoanStatus.OVERDUE], LoanStatus.REPAID),
+        "fall_overdue": ([LoanStatus.ACTIVE], LoanStatus.OVERDUE),
+        "cure": ([LoanStatus.OVERDUE], LoanStatus.ACTIVE),
+        "write_off": ([LoanStatus.OVERDUE], LoanStatus.WRITTEN_OFF),
+    })
     start_date = models.DateField()
     maturity_date = models.DateField()
     days_overdue = models.PositiveIntegerField(default=0)
@@ -358,6 +385,12 @@ class RepaymentSource(models.TextChoices):
     CARD = "card", _("Card")
 
 
+class RepaymentStatus(models.TextChoices):
+    PENDING = "pending", _("In progress")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
 class LoanRepayment(models.Model):
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
     source = models.CharField(max_length=12, choices=RepaymentSource.choices)
@@ -368,8 +401,16 @@ class LoanRepayment(models.Model):
     principal = models.DecimalField(**MONEY, default=Decimal("0.00"))
     interest = models.DecimalField(**MONEY, default=Decimal("0.00"))
     penalty = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    # pending (card charge under way), succeeded, failed
-    status = models.CharField(max_length=10, default="succeeded")
+    # pending: a card charge under way
+    status = models.CharField(max_length=10, choices=RepaymentStatus.choices,
+                              default=RepaymentStatus.SUCCEEDED)
+    # Settlement and desk repayments are recorded as succeeded; a card repayment is
+    # pending until the card service answers.
+    STATES = StateMachine(initial=[RepaymentStatus.PENDING, RepaymentStatus.SUCCEEDED],
+                          transitions={
+        "succeed": ([RepaymentStatus.PENDING], RepaymentStatus.SUCCEEDED),
+        "fail": ([RepaymentStatus.PENDING], RepaymentStatus.FAILED),
+    })
     reference = models.CharField(max_length=80, blank=True, default="")
     message = models.CharField(max_length=300, blank=True, default="")
     actor_id = models.BigIntegerField(null=True, blank=True)

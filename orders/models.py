@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from banks.models import Bank, Branch
 from catalog.models import Merchant, Product, Sku
+from core.states import BACK, StateMachine
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -179,6 +180,10 @@ class Checkout(models.Model):
                                         blank=True, related_name="+")
     status = models.CharField(max_length=20, choices=CheckoutStatus.choices,
                               default=CheckoutStatus.PENDING_PAYMENT)
+    STATES = StateMachine(initial=[CheckoutStatus.PENDING_PAYMENT], transitions={
+        "pay": ([CheckoutStatus.PENDING_PAYMENT], CheckoutStatus.PAID),
+        "cancel": ([CheckoutStatus.PENDING_PAYMENT], CheckoutStatus.CANCELLED),
+    })
     cancel_reason = models.CharField(max_length=200, blank=True, default="")
     goods_total = models.DecimalField(**MONEY)
     shipping_total = models.DecimalField(**MONEY)
@@ -228,6 +233,14 @@ class OrderStatus(models.TextChoices):
     REFUNDED = "refunded", _("Refunded")
 
 
+# The goods reached the buyer (or the branch handed them over).
+RECEIVED = (OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.PICKED_UP)
+# A completed order can still be refunded (after-sales); once settled, the refund is
+# clawed back from the merchant's next payouts.
+REFUNDABLE = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.READY_FOR_PICKUP,
+              OrderStatus.DELIVERED, OrderStatus.PICKED_UP, OrderStatus.COMPLETED)
+
+
 class Order(models.Model):
     """The part of a checkout one merchant fulfils."""
 
@@ -246,6 +259,21 @@ class Order(models.Model):
 
     status = models.CharField(max_length=20, choices=OrderStatus.choices,
                               default=OrderStatus.PENDING_PAYMENT)
+    # BACK: a refund request decided (rejected, or refunded in part) returns the order to
+    # the status it had before the request.
+    STATES = StateMachine(initial=[OrderStatus.PENDING_PAYMENT], transitions={
+        "pay": ([OrderStatus.PENDING_PAYMENT], OrderStatus.PAID),
+        "cancel": ([OrderStatus.PENDING_PAYMENT], OrderStatus.CANCELLED),
+        "ship": ([OrderStatus.PAID], OrderStatus.SHIPPED),
+        "ready_for_pickup": ([OrderStatus.PAID], OrderStatus.READY_FOR_PICKUP),
+        "deliver": ([OrderStatus.SHIPPED], OrderStatus.DELIVERED),
+        "pick_up": ([OrderStatus.READY_FOR_PICKUP], OrderStatus.PICKED_UP),
+        "confirm_receipt": (RECEIVED, OrderStatus.COMPLETED),
+        "request_refund": (REFUNDABLE, OrderStatus.REFUND_REQUESTED),
+        "refund_full": ([OrderStatus.REFUND_REQUESTED], OrderStatus.REFUNDED),
+        "refund_partial": ([OrderStatus.REFUND_REQUESTED], BACK),
+        "reject_refund": ([OrderStatus.REFUND_REQUESTED], BACK),
+    }, returns_to=REFUNDABLE)
     status_before_refund = models.CharField(max_length=20, blank=True, default="")
 
     fulfilment = models.CharField(max_length=10, choices=Fulfilment.choices)
@@ -366,6 +394,13 @@ class Refund(models.Model):
     reason = models.CharField(_("reason"), max_length=300)
     status = models.CharField(max_length=12, choices=RefundStatus.choices,
                               default=RefundStatus.REQUESTED)
+    # A refund the card service made outside the platform is recorded as succeeded.
+    STATES = StateMachine(initial=[RefundStatus.REQUESTED, RefundStatus.SUCCEEDED],
+                          transitions={
+        "approve": ([RefundStatus.REQUESTED], RefundStatus.SUCCEEDED),
+        "reject": ([RefundStatus.REQUESTED], RefundStatus.REJECTED),
+        "fail": ([RefundStatus.REQUESTED], RefundStatus.FAILED),
+    })
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                      null=True, related_name="+")
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from banks.models import Bank
 from catalog.models import Merchant
+from core.states import StateMachine
 from orders.models import MONEY, Checkout, Order, Refund
 
 
@@ -27,6 +28,10 @@ class PaymentStatus(models.TextChoices):
     CANCELED = "canceled", _("Cancelled")
     # Charged, then refunded at once: the checkout was cancelled or already paid.
     RETURNED = "returned", _("Refunded automatically")
+
+
+# A payment the card service has not finished with.
+_OPEN = (PaymentStatus.CREATED, PaymentStatus.REQUIRES_ACTION)
 
 
 class Payment(models.Model):
@@ -44,6 +49,15 @@ class Payment(models.Model):
     intent_id = models.CharField(max_length=80, unique=True, null=True, blank=True)
     status = models.CharField(max_length=20, choices=PaymentStatus.choices,
                               default=PaymentStatus.CREATED)
+    # Moved by the card service's answers and webhooks; a final status never changes. A
+    # charge that arrives for a checkout cancelled or paid otherwise is returned at once.
+    STATES = StateMachine(initial=[PaymentStatus.CREATED], transitions={
+        "require_action": ([PaymentStatus.CREATED], PaymentStatus.REQUIRES_ACTION),
+        "succeed": (_OPEN, PaymentStatus.SUCCEEDED),
+        "fail": (_OPEN, PaymentStatus.FAILED),
+        "cancel": (_OPEN, PaymentStatus.CANCELED),
+        "return": (_OPEN, PaymentStatus.RETURNED),
+    })
     card_last4 = models.CharField(max_length=4, blank=True, default="")
     failure_message = models.CharField(max_length=300, blank=True, default="")
     # The gateway's refund of a RETURNED payment.
@@ -99,6 +113,10 @@ class GatewayRefund(models.Model):
     intent_id = models.CharField(max_length=80, blank=True, default="")
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     status = models.CharField(max_length=10, choices=GatewayRefundStatus.choices)
+    STATES = StateMachine(initial=[GatewayRefundStatus.OPEN, GatewayRefundStatus.BOOKED],
+                          transitions={
+        "resolve": ([GatewayRefundStatus.OPEN], GatewayRefundStatus.RESOLVED),
+    })
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True,
                                 related_name="+")
     # The bank whose admins see it (the merchant's bank; null: the federation's).
@@ -254,6 +272,12 @@ class SettlementRun(models.Model):
     cutoff = models.DateTimeField()
     status = models.CharField(max_length=12, choices=RunStatus.choices,
                               default=RunStatus.PENDING)
+    # A failed or interrupted run resumes where it stopped.
+    STATES = StateMachine(initial=[RunStatus.PENDING], transitions={
+        "start": ([RunStatus.PENDING, RunStatus.RUNNING, RunStatus.FAILED], RunStatus.RUNNING),
+        "complete": ([RunStatus.RUNNING], RunStatus.COMPLETED),
+        "fail": ([RunStatus.RUNNING], RunStatus.FAILED),
+    })
     started_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True,
                                    blank=True, related_name="+")
     orders_total = models.PositiveIntegerField(default=0)
@@ -342,6 +366,10 @@ class PayoutLine(models.Model):
     account_number = models.CharField(max_length=40)
     status = models.CharField(max_length=12, choices=PayoutStatus.choices,
                               default=PayoutStatus.SENT)
+    STATES = StateMachine(initial=[PayoutStatus.SENT], transitions={
+        "confirm": ([PayoutStatus.SENT], PayoutStatus.CONFIRMED),
+        "fail": ([PayoutStatus.SENT], PayoutStatus.FAILED),
+    })
     failure_reason = models.CharField(max_length=200, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -4,6 +4,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.states import StateMachine
+
 
 class PointsProgramme(models.Model):
     """The bank's points programme: one row in each bank's schema, seeded at onboarding.
@@ -193,6 +195,13 @@ class Redemption(models.Model):
     branch_id = models.BigIntegerField()
     pickup_code = models.CharField(max_length=8)
     status = models.CharField(max_length=14, choices=RedemptionStatus.choices)
+    STATES = StateMachine(initial=[RedemptionStatus.AWAITING_CASH, RedemptionStatus.READY],
+                          transitions={
+        "pay_cash": ([RedemptionStatus.AWAITING_CASH], RedemptionStatus.READY),
+        "collect": ([RedemptionStatus.READY], RedemptionStatus.COLLECTED),
+        "cancel": ([RedemptionStatus.AWAITING_CASH, RedemptionStatus.READY],
+                   RedemptionStatus.CANCELLED),
+    })
     payment_reference = models.CharField(max_length=80, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     collected_at = models.DateTimeField(null=True, blank=True)
@@ -226,6 +235,10 @@ class RedemptionPayment(models.Model):
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     status = models.CharField(max_length=10, choices=RedemptionPaymentStatus.choices,
                               default=RedemptionPaymentStatus.PENDING)
+    STATES = StateMachine(initial=[RedemptionPaymentStatus.PENDING], transitions={
+        "succeed": ([RedemptionPaymentStatus.PENDING], RedemptionPaymentStatus.SUCCEEDED),
+        "fail": ([RedemptionPaymentStatus.PENDING], RedemptionPaymentStatus.FAILED),
+    })
     reference = models.CharField(max_length=80, blank=True, default="")
     message = models.CharField(max_length=300, blank=True, default="")
     actor_id = models.BigIntegerField(null=True, blank=True)
