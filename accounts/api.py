@@ -107,6 +107,7 @@ class DivisionListApi(APIView):
     divisions directly under `parent` (the address book's pickers read it)."""
 
     permission_classes = [AllowAny]
+    error_statuses = {400, 401, 404}   # 404: an unknown parent
 
     class DivisionQuerySerializer(serializers.Serializer):
         parent = serializers.RegexField(r"^\d{2,12}$", required=False, default="",
