@@ -45,6 +45,7 @@ from lending.models import (
     Product,
     ScoringRun,
 )
+from lending.tasks import run_scoring
 from orders.models import Order
 
 CREDIT = StaffRole.CREDIT_OFFICER
@@ -322,8 +323,6 @@ def run_start(request):
         run = selectors.scoring_run_latest()
         return redirect("console_lending:run", run.pk) if run else redirect(
             "console_lending:profiles")
-    from lending.tasks import run_scoring
-
     transaction.on_commit(lambda: run_scoring.delay(run.pk))
     messages.success(request, _("Recomputation of every profile has started."))
     return redirect("console_lending:run", run.pk)

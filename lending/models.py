@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import DecimalField, Q, Sum, Value
@@ -449,7 +450,5 @@ def actor_user(actor_id: int | None):
     """The shared user behind an ``*_id`` column (for pages)."""
     if actor_id is None:
         return None
-    from django.contrib.auth import get_user_model
-
     return get_user_model().objects.filter(pk=actor_id).first()
 

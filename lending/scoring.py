@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     Count,
     DecimalField,
@@ -28,7 +29,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from admission.models import Verdict
+from admission.models import Inspection, Verdict
+from catalog.models import Merchant, Product, ProductStatus
 from lending.models import LendingPolicy, Loan, LoanStatus, PartyKind, Tier
 from orders.models import Fulfilment, Order, OrderStatus, Refund
 
@@ -158,9 +160,6 @@ def _repayment_figures(field: str, ids: list[int], now: datetime) -> dict[int, d
 def merchant_figures(merchant_ids: list[int], *, now: datetime | None = None) -> dict[int, dict]:
     """The raw figures of each merchant, read with a fixed number of queries for the whole
     chunk. Runs in the bank's schema (inspections and loans are the bank's)."""
-    from admission.models import Inspection
-    from catalog.models import Merchant, Product, ProductStatus
-
     now = now or timezone.now()
     ids = list(merchant_ids)
     figures: dict[int, dict] = {}
@@ -203,8 +202,6 @@ def merchant_figures(merchant_ids: list[int], *, now: datetime | None = None) ->
 
 
 def buyer_figures(user_ids: list[int], *, now: datetime | None = None) -> dict[int, dict]:
-    from django.contrib.auth import get_user_model
-
     now = now or timezone.now()
     ids = list(user_ids)
     figures: dict[int, dict] = {}

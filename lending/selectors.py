@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import Http404
+from django.utils import timezone
 
+from lending import calc
 from lending.models import (
     FINANCEABLE,
     Application,
     ApplicationStatus,
     CreditProfile,
+    LendingEvent,
     Loan,
     LoanStatus,
+    MerchantConsent,
     PartyKind,
     ScheduleLine,
     ScoringRun,
@@ -160,10 +164,6 @@ def scoring_run_get(*, run_id: int) -> ScoringRun:
 
 def events_of(*, application: Application) -> list:
     """The audit trail of an application and of its loan, oldest first."""
-    from django.db.models import Q
-
-    from lending.models import LendingEvent
-
     loan = Loan.objects.filter(application=application).first()
     cond = Q(application=application) | (Q(loan=loan) if loan else Q(pk__in=[]))
     return list(LendingEvent.objects.filter(cond).order_by("at", "pk"))
@@ -173,16 +173,10 @@ def instalment_preview(*, amount: Decimal, rate: Decimal, months: int) -> list:
     """The schedule a loan of ``amount`` over ``months`` would have if lent today: the
     same rows the loan gets (``calc.equal_instalments`` from today), for the buyer to see
     every instalment's date, principal and interest before choosing."""
-    from django.utils import timezone
-
-    from lending import calc
-
     return calc.equal_instalments(amount, rate, months, timezone.localdate())
 
 
 def merchant_consent_live(*, merchant_id: int):
     """The merchant's live consent to credit use of its data, if any."""
-    from lending.models import MerchantConsent
-
     return MerchantConsent.objects.filter(merchant_id=merchant_id,
                                           withdrawn_at__isnull=True).first()

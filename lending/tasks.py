@@ -5,19 +5,18 @@ from celery import shared_task
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from banks.models import Bank
+from core.errors import ApplicationError
 from lending import services
+from lending.models import ScoringRun
 
 
 def _bank():
     """The bank whose schema this task runs in (queued inside it)."""
-    from banks.models import Bank
-
     return Bank.objects.get(schema_name=connection.schema_name)
 
 
 def _each_bank(task) -> int:
-    from banks.models import Bank
-
     count = 0
     for bank in Bank.objects.filter(is_active=True).only("schema_name"):
         with schema_context(bank.schema_name):
@@ -35,13 +34,9 @@ def run_scoring(run_id: int) -> dict:
 
 @shared_task(name="lending.tasks.score_bank_nightly")
 def score_bank_nightly() -> int | None:
-    from core.errors import ApplicationError
-
     try:
         run = services.scoring_run_start(bank=_bank(), trigger="nightly")
     except ApplicationError:  # last night's is still open: resume it
-        from lending.models import ScoringRun
-
         run = ScoringRun.objects.filter(trigger="nightly", status__in=["pending", "running"]
                                         ).first()
         if run is None:

@@ -1,0 +1,129 @@
+"""What the financing API views share: 404 for ids that are not the bank's, pages,
+names of shared rows looked up once per response, idempotency keys."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+
+from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions, serializers
+
+from catalog.models import Merchant
+from core.api import PageQuerySerializer
+from core.errors import ApplicationError
+from core.idempotency import idempotency_bind, idempotency_check
+from lending import services
+from lending.models import ApplicationStatus, Loan, LoanStatus, unpaid_principal
+from lending.serializers import LoanDetailSerializer
+from orders.models import Checkout, Order
+
+log = logging.getLogger(__name__)
+LIVE = (ApplicationStatus.IN_REVIEW, ApplicationStatus.AWAITING_SECOND,
+        ApplicationStatus.APPROVED, ApplicationStatus.DISBURSED)
+OPEN = (LoanStatus.ACTIVE, LoanStatus.OVERDUE)
+KEY_DAYS = 7
+
+
+@contextmanager
+def _not_found_as_404():
+    """The services say ``not_found`` when an id is not the bank's (a merchant of another
+    bank, a checkout that is not yours): the API answers 404 as for any other id."""
+    try:
+        yield
+    except ApplicationError as exc:
+        if exc.code == "not_found":
+            raise exceptions.NotFound(exc.message) from None
+        raise
+
+
+def _page(query: dict, rows, serializer_class, context_for) -> dict:
+    """One page; ``context_for(rows)`` gives the serializer context (names looked up for
+    the rows of this page only)."""
+    paginator = Paginator(rows, query["per_page"])
+    page = paginator.get_page(query["page"])
+    items = list(page.object_list)
+    return {"total": paginator.count, "page": page.number, "pages": paginator.num_pages,
+            "results": serializer_class(items, many=True, context=context_for(items)).data}
+
+
+def _names(rows) -> dict:
+    """Names and numbers of the shared rows lending rows point at, by kind and id."""
+    ids: dict[str, set] = {"merchant": set(), "user": set(), "order": set(),
+                           "checkout": set()}
+    for row in rows:
+        for attr, kind in (("merchant_id", "merchant"), ("user_id", "user"),
+                           ("actor_id", "user"), ("first_approver_id", "user"),
+                           ("decided_by_id", "user"), ("order_id", "order"),
+                           ("checkout_id", "checkout")):
+            value = getattr(row, attr, None)
+            if value is not None:
+                ids[kind].add(value)
+    users = {u.pk: u.shown_name for u in get_user_model().objects.filter(pk__in=ids["user"])}
+    return {
+        "merchant": dict(Merchant.objects.filter(pk__in=ids["merchant"])
+                         .values_list("pk", "name")),
+        "user": users, "buyer": users,
+        "order": dict(Order.objects.filter(pk__in=ids["order"]).values_list("pk", "number")),
+        "checkout": dict(Checkout.objects.filter(pk__in=ids["checkout"])
+                         .values_list("pk", "number")),
+    }
+
+
+def _context(rows, **extra) -> dict:
+    return {"names": _names(rows), **extra}
+
+
+def _dues(loans) -> dict:
+    """What repaying each open loan today takes: (due now, everything)."""
+    dues = {}
+    for loan in loans:
+        now, everything = services.loan_due_now(loan=loan)
+        if now is not None:
+            dues[loan.pk] = (now, everything)
+    return dues
+
+
+def _with_unpaid(loans):
+    return loans.annotate(unpaid=unpaid_principal())
+
+
+def _loan_detail(loan: Loan, serializer_class=LoanDetailSerializer) -> dict:
+    loan = Loan.objects.prefetch_related("lines", "repayments", "events").get(pk=loan.pk)
+    rows = [loan, *loan.events.all()]
+    return serializer_class(loan, context=_context(rows, due=_dues([loan]))).data
+
+
+def _idempotency_key(request, *, longest: int = 60) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key or len(key) > longest:
+        raise serializers.ValidationError({"idempotency_key": [
+            _("Send an Idempotency-Key header (1 to %(n)s characters).") % {"n": longest}]})
+    return key
+
+
+def _key_bound(request, *, scope: str, key: str, fingerprint: str) -> None:
+    """Binds the key to the request (its fingerprint: what it finances and how) for
+    ``KEY_DAYS`` days in the bank's cache (the key function keeps banks apart): the same
+    key with another request is a 422 (core.idempotency). Whatever happens to the cache,
+    a checkout or an order is financed at most once (the services and the database refuse
+    a second time)."""
+    stored = idempotency_bind(name=f"lending:idem:{scope}:{request.user.pk}:{key}",
+                              fingerprint=fingerprint, seconds=KEY_DAYS * 86400)
+    idempotency_check(stored=stored, fingerprint=fingerprint)
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
+    description="A key of your choosing (up to 60 characters), new for each attempt. "
+                "Sending the same request again with the same key returns the first "
+                "result (200) and never lends or charges twice.")
+REPLAY = "a replay of an earlier request with the same Idempotency-Key"
+
+
+class LoanQuerySerializer(PageQuerySerializer):
+    status = serializers.ChoiceField(choices=LoanStatus.choices, required=False,
+                                     allow_blank=True, default="")

@@ -1,0 +1,98 @@
+"""Financing API serializers: input shapes (validated here, checked again by the services)
+and output shapes. Lending rows hold the ids of shared rows (merchants, users, orders,
+checkouts); their names and numbers are looked up once per response by the view and
+passed in the context as ``names`` (see ``_names`` in ``lending.api``).
+
+One module per use case: ``credit`` (credit, consent, profiles, scoring runs, policy),
+``loans``, ``applications`` (order financing, the officers' queue) and ``checkout``."""
+
+from lending.serializers._common import money_out, page_serializer
+from lending.serializers.applications import (
+    ApplicationDecisionInputSerializer,
+    ApplicationPageSerializer,
+    ApplicationSerializer,
+    ConsoleApplicationDetailSerializer,
+    MerchantFinancingSerializer,
+    OrderFinancingInputSerializer,
+    OrderQuotePageSerializer,
+    OrderQuoteSerializer,
+)
+from lending.serializers.checkout import (
+    CheckoutFinanceInputSerializer,
+    CheckoutFinancingSerializer,
+    CheckoutOptionsSerializer,
+    InstalmentOptionSerializer,
+    PayLaterOptionSerializer,
+    PreviewLineSerializer,
+)
+from lending.serializers.credit import (
+    ConsentInputSerializer,
+    CreditSerializer,
+    FactorSerializer,
+    PolicySerializer,
+    ProfileDetailSerializer,
+    ProfilePageSerializer,
+    ProfileSerializer,
+    RecomputeInputSerializer,
+    ScoringRunSerializer,
+    credit_data,
+)
+from lending.serializers.loans import (
+    ConsoleLoanDetailSerializer,
+    DueSerializer,
+    EventSerializer,
+    LoanDetailSerializer,
+    LoanPageSerializer,
+    LoanSerializer,
+    OverdueLoanPageSerializer,
+    OverdueLoanSerializer,
+    PortfolioSerializer,
+    ProductFigureSerializer,
+    RepaymentInputSerializer,
+    RepaymentSerializer,
+    ScheduleLineSerializer,
+    WriteOffInputSerializer,
+)
+
+__all__ = [
+    "ApplicationDecisionInputSerializer",
+    "ApplicationPageSerializer",
+    "ApplicationSerializer",
+    "CheckoutFinanceInputSerializer",
+    "CheckoutFinancingSerializer",
+    "CheckoutOptionsSerializer",
+    "ConsentInputSerializer",
+    "ConsoleApplicationDetailSerializer",
+    "ConsoleLoanDetailSerializer",
+    "CreditSerializer",
+    "DueSerializer",
+    "EventSerializer",
+    "FactorSerializer",
+    "InstalmentOptionSerializer",
+    "LoanDetailSerializer",
+    "LoanPageSerializer",
+    "LoanSerializer",
+    "MerchantFinancingSerializer",
+    "OrderFinancingInputSerializer",
+    "OrderQuotePageSerializer",
+    "OrderQuoteSerializer",
+    "OverdueLoanPageSerializer",
+    "OverdueLoanSerializer",
+    "PayLaterOptionSerializer",
+    "PolicySerializer",
+    "PortfolioSerializer",
+    "PreviewLineSerializer",
+    "ProductFigureSerializer",
+    "ProfileDetailSerializer",
+    "ProfilePageSerializer",
+    "ProfileSerializer",
+    "RecomputeInputSerializer",
+    "RepaymentInputSerializer",
+    "RepaymentSerializer",
+    "ScheduleLineSerializer",
+    "ScoringRunSerializer",
+    "WriteOffInputSerializer",
+    "credit_data",
+    "money_out",
+    "page_serializer",
+]
