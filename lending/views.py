@@ -33,7 +33,13 @@ from catalog.selectors import merchant_for_member
 from core.errors import ApplicationError, first_message, validation_errors
 from lending import selectors, services
 from lending.forms import CheckoutFinanceForm, OrderFinanceForm, RepayForm
-from lending.models import FINANCEABLE, ApplicationStatus, PartyKind, unpaid_principal
+from lending.models import (
+    FINANCEABLE,
+    ApplicationStatus,
+    PartyKind,
+    RepaymentStatus,
+    unpaid_principal,
+)
 from lending.scoring import factor_table
 from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer, orders_of_merchant
@@ -271,7 +277,7 @@ def _loan_page(request, loan, *, form=None, decline="", status=200):
     due, everything = services.loan_due_now(loan=loan)
     return render(request, "lending/shop/loan.html", {
         "loan": loan, "schedule": _schedule(selectors.schedule_of(loan), today=localdate()),
-        "repayments": list(loan.repayments.filter(status="succeeded")),
+        "repayments": list(loan.repayments.filter(status=RepaymentStatus.SUCCEEDED)),
         "due": due, "everything": everything, "form": form, "decline": decline,
         "idempotency_key": uuid.uuid4().hex,
         **card_entry_context(),
@@ -311,7 +317,7 @@ def loan_repay(request, loan_id: int):
         loan.refresh_from_db()
         return _loan_page(request, loan, form=form, decline=exc.message, status=400)
     loan.refresh_from_db()
-    if repayment.status != "succeeded":
+    if repayment.status != RepaymentStatus.SUCCEEDED:
         return _loan_page(request, loan, form=form, status=400, decline=_(
             "The card was declined (%(reason)s); nothing was taken. Try another card.")
             % {"reason": (repayment.message or "").rstrip(".") or _("no reason given")})
@@ -439,5 +445,5 @@ def merchant_loan(request, merchant_id: int, loan_id: int):
     return render(request, "lending/merchant/loan.html", {
         "merchant": merchant, "loan": loan,
         "schedule": _schedule(selectors.schedule_of(loan), today=localdate()),
-        "repayments": list(loan.repayments.filter(status="succeeded")), "due": due,
+        "repayments": list(loan.repayments.filter(status=RepaymentStatus.SUCCEEDED)), "due": due,
         "order": order})

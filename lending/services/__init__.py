@@ -4,8 +4,8 @@ Everything runs in the lending bank's schema; the caller passes that ``bank`` an
 services check that the connection is in its schema (pages and APIs on a bank's domain
 are; tasks are queued inside it; settlement enters it explicitly).
 
-Two state machines, each next to the function that applies it:
-``applications.APPLICATION_TRANSITIONS`` and ``loans.LOAN_TRANSITIONS``. Every transition
+Two state machines, declared on their models (``Application.STATES``, ``Loan.STATES``)
+and applied by ``applications._app_transition`` and ``loans._loan_transition``. Every transition
 writes a ``LendingEvent`` saying who made it. Money moves only through the federation's
 ledger (``payments.services.ledger_post``): order financing is lent to the merchant and
 repaid first at settlement; pay later and instalments pay the checkout's escrow; card
@@ -18,7 +18,6 @@ One module per use case: ``policy``, ``consent``, ``scoring`` (profiles and runs
 """
 
 from lending.services.applications import (
-    APPLICATION_TRANSITIONS,
     application_decide,
     order_financing_apply,
     order_financing_quote,
@@ -33,7 +32,6 @@ from lending.services.consent import (
 from lending.services.credit import Credit, credit_of, outstanding_principal
 from lending.services.loans import (
     BUCKETS,
-    LOAN_TRANSITIONS,
     Due,
     delinquency_bucket,
     loan_amount_due,
@@ -67,11 +65,9 @@ from lending.services.scoring import (
 )
 
 __all__ = [
-    "APPLICATION_TRANSITIONS",
     "BUCKETS",
     "CHUNK",
     "INSTALMENT_MONTHS",
-    "LOAN_TRANSITIONS",
     "MAX_TERMS",
     "POLICY_BOUNDS",
     "POLICY_FIELDS",

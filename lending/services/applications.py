@@ -1,4 +1,4 @@
-"""Financing applications and their state machine (``APPLICATION_TRANSITIONS``):
+"""Financing applications and their state machine (``Application.STATES``):
 order financing for merchants, officers' decisions (maker-checker), and disbursement
 (the loan created and the money moved)."""
 
@@ -36,33 +36,14 @@ from payments.services import Leg, ledger_account, ledger_post
 
 # FINANCEABLE (the orders that may be financed) is in lending.models, below the selectors.
 
-APPLICATION_TRANSITIONS: dict[str, dict[str, str]] = {
-    "": {"submit": ApplicationStatus.IN_REVIEW, "auto_approve": ApplicationStatus.APPROVED,
-         "auto_reject": ApplicationStatus.REJECTED},
-    ApplicationStatus.IN_REVIEW: {"approve": ApplicationStatus.APPROVED,
-                                  "approve_first": ApplicationStatus.AWAITING_SECOND,
-                                  "reject": ApplicationStatus.REJECTED,
-                                  "cancel": ApplicationStatus.CANCELLED},
-    ApplicationStatus.AWAITING_SECOND: {"approve_second": ApplicationStatus.APPROVED,
-                                        "reject": ApplicationStatus.REJECTED,
-                                        "cancel": ApplicationStatus.CANCELLED},
-    ApplicationStatus.APPROVED: {"disburse": ApplicationStatus.DISBURSED,
-                                 "cancel": ApplicationStatus.CANCELLED},
-    ApplicationStatus.REJECTED: {},
-    ApplicationStatus.CANCELLED: {},
-    ApplicationStatus.DISBURSED: {},
-}
-
-
 def _app_transition(app: Application, action: str, *, actor_id: int | None,
                     note: str = "") -> Application:
-    allowed = APPLICATION_TRANSITIONS[app.status or ""]
-    if action not in allowed:
+    if not Application.STATES.can(app.status or "", action):
         raise ApplicationError(
             _("This application cannot be %(action)s now (it is %(status)s).")
             % {"action": action.replace("_", " "), "status": app.get_status_display()},
             code="illegal_transition")
-    before, app.status = app.status, allowed[action]
+    before, app.status = app.status, Application.STATES.target(app.status or "", action)
     if app.status in (ApplicationStatus.APPROVED, ApplicationStatus.REJECTED):
         app.decided_at, app.decided_by_id = timezone.now(), actor_id
     app.save()

@@ -1,4 +1,4 @@
-"""Loans and their state machine (``LOAN_TRANSITIONS``): accrual, what is due, daily
+"""Loans and their state machine (``Loan.STATES``): accrual, what is due, daily
 ageing through the delinquency buckets, and write-off."""
 
 from __future__ import annotations
@@ -16,18 +16,10 @@ from banks.models import Bank
 from core.errors import ApplicationError
 from core.money import quantize_money
 from lending import calc
-from lending.models import InterestMode, Loan, LoanStatus, ScheduleLine
+from lending.models import InterestMode, Loan, LoanStatus, RepaymentStatus, ScheduleLine
 from lending.selectors import OPEN_LOANS
 from lending.services._common import ZERO, K, _event, _in_bank, _today
 from payments.services import Leg, ledger_account, ledger_post
-
-LOAN_TRANSITIONS: dict[str, dict[str, str]] = {
-    LoanStatus.ACTIVE: {"repay": LoanStatus.REPAID, "fall_overdue": LoanStatus.OVERDUE},
-    LoanStatus.OVERDUE: {"repay": LoanStatus.REPAID, "cure": LoanStatus.ACTIVE,
-                         "write_off": LoanStatus.WRITTEN_OFF},
-    LoanStatus.REPAID: {},
-    LoanStatus.WRITTEN_OFF: {},
-}
 
 BUCKETS = [(30, "M1"), (60, "M2"), (90, "M3")]
 
@@ -43,13 +35,12 @@ def delinquency_bucket(days_overdue: int) -> str:
 
 def _loan_transition(loan: Loan, action: str, *, actor_id: int | None, note: str = "",
                      detail: dict | None = None) -> Loan:
-    allowed = LOAN_TRANSITIONS[loan.status]
-    if action not in allowed:
+    if not Loan.STATES.can(loan.status, action):
         raise ApplicationError(
             _("This loan cannot be %(action)s now (it is %(status)s).")
             % {"action": action.replace("_", " "), "status": loan.get_status_display()},
             code="illegal_transition")
-    before, loan.status = loan.status, allowed[action]
+    before, loan.status = loan.status, Loan.STATES.target(loan.status, action)
     if loan.status in (LoanStatus.REPAID, LoanStatus.WRITTEN_OFF):
         loan.closed_at = timezone.now()
     loan.save()
@@ -190,7 +181,7 @@ def loan_write_off(*, bank: Bank, loan: Loan, actor, note: str) -> Loan:
     if not note:
         raise ValidationError({"note": [_("Say why the loan is written off.")]})
     loan = Loan.objects.select_for_update().get(pk=loan.pk)
-    if loan.repayments.filter(status="pending").exists():
+    if loan.repayments.filter(status=RepaymentStatus.PENDING).exists():
         raise ApplicationError(_("A repayment of this loan is in progress; wait for it."),
                                code="payment_in_progress")
     unpaid = sum((_unpaid_principal(ln) for ln in loan.lines.all()), ZERO)

@@ -13,7 +13,7 @@ from banks.models import Bank
 from core.errors import ApplicationError
 from core.money import quantize_money
 from lending import calc
-from lending.models import InterestMode, Loan, LoanStatus, PartyKind
+from lending.models import InterestMode, Loan, LoanStatus, PartyKind, RepaymentStatus
 from lending.services._common import ZERO, _event, _today
 from lending.services.loans import _accrue_line, _interest_due, _penalty_due, _unpaid_principal
 from lending.services.repayments import _after_repayment
@@ -35,7 +35,7 @@ def loan_reduce_for_refund(*, refund, amount: Decimal) -> payment_interfaces.Cre
         if loan.status not in (LoanStatus.ACTIVE, LoanStatus.OVERDUE):
             raise ApplicationError(_("The loan that paid this order is closed; the bank "
                                      "refunds it by other means."), code="loan_closed")
-        if loan.repayments.filter(status="pending").exists():
+        if loan.repayments.filter(status=RepaymentStatus.PENDING).exists():
             raise ApplicationError(_("A repayment of the loan that paid this order is in "
                                      "progress; try again in a few minutes."),
                                    code="payment_in_progress")

@@ -17,7 +17,14 @@ from django_tenants.utils import schema_context
 from banks.models import Bank
 from core.errors import ApplicationError
 from core.idempotency import idempotency_check, idempotency_mismatch
-from lending.models import Loan, LoanRepayment, LoanStatus, Product, RepaymentSource
+from lending.models import (
+    Loan,
+    LoanRepayment,
+    LoanStatus,
+    Product,
+    RepaymentSource,
+    RepaymentStatus,
+)
 from lending.services._common import ZERO, K, _event, _in_bank, _today
 from lending.services.loans import (
     Due,
@@ -138,7 +145,7 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
             raise ApplicationError(_("This loan is not yours."), code="not_found")
         if loan.status not in (LoanStatus.ACTIVE, LoanStatus.OVERDUE):
             raise ApplicationError(_("This loan is closed."), code="illegal_transition")
-        if loan.repayments.filter(status="pending").exists():
+        if loan.repayments.filter(status=RepaymentStatus.PENDING).exists():
             raise ApplicationError(_("A repayment of this loan is in progress."),
                                    code="payment_in_progress")
         due = loan_amount_due(loan=loan, everything=everything)
@@ -148,7 +155,7 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
             with transaction.atomic():
                 repayment = LoanRepayment.objects.create(
                     loan=loan, source=RepaymentSource.CARD, idempotency_key=f"card:{key}",
-                    fingerprint=fingerprint, amount=due.total, status="pending",
+                    fingerprint=fingerprint, amount=due.total, status=RepaymentStatus.PENDING,
                     actor_id=payer.pk, at=timezone.now())
         except IntegrityError:  # the same key, concurrently (for another loan)
             existing = LoanRepayment.objects.get(idempotency_key=f"card:{key}")
@@ -161,11 +168,12 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
     except ValidationError:
         # The card details were refused before the gateway was called: nothing was
         # charged, so nothing is kept (and the loan is not left "in progress").
-        LoanRepayment.objects.filter(pk=repayment.pk, status="pending").delete()
+        LoanRepayment.objects.filter(pk=repayment.pk, status=RepaymentStatus.PENDING).delete()
         raise
     except ApplicationError:  # the gateway refused the request: nothing was charged
         LoanRepayment.objects.filter(pk=repayment.pk).update(
-            status="failed", message=_("The card service did not answer."))
+            status=LoanRepayment.STATES.target(repayment.status, "fail"),
+            message=_("The card service did not answer."))
         raise
     return _settle_card_repayment(bank, repayment, charge)
 
@@ -177,7 +185,7 @@ def _repayment_replay(existing: LoanRepayment, *, loan: Loan,
     if existing.loan_id != loan.pk:
         raise idempotency_mismatch()
     idempotency_check(stored=existing.fingerprint, fingerprint=fingerprint,
-                      in_flight=existing.status == "pending")
+                      in_flight=existing.status == RepaymentStatus.PENDING)
     return existing
 
 
@@ -189,7 +197,7 @@ def _settle_card_repayment(bank: Bank, repayment: LoanRepayment, charge) -> Loan
     """Apply the gateway's answer to a pending card repayment, once."""
     with transaction.atomic():
         repayment = LoanRepayment.objects.select_for_update().get(pk=repayment.pk)
-        if repayment.status != "pending":
+        if repayment.status != RepaymentStatus.PENDING:
             return repayment
         if charge.unknown:  # stays pending: ``loan_repayments_reconcile`` finds out
             repayment.message = charge.message[:300]
@@ -197,7 +205,8 @@ def _settle_card_repayment(bank: Bank, repayment: LoanRepayment, charge) -> Loan
             return repayment
         repayment.reference = charge.intent_id
         if not charge.succeeded:
-            repayment.status, repayment.message = "failed", charge.message[:300]
+            repayment.status = LoanRepayment.STATES.target(repayment.status, "fail")
+            repayment.message = charge.message[:300]
             repayment.save()
             return repayment
         # The loan cannot have closed meanwhile: a pending repayment blocks other
@@ -212,7 +221,7 @@ def _settle_card_repayment(bank: Bank, repayment: LoanRepayment, charge) -> Loan
                       repayment.amount, took.total)
         repayment.principal, repayment.interest, repayment.penalty = (
             took.principal, took.interest, took.penalty + repayment.amount - took.total)
-        repayment.status = "succeeded"
+        repayment.status = LoanRepayment.STATES.target(repayment.status, "succeed")
         repayment.save()
         legs = [Leg(ledger_account(kind=K.CARD_CLEARING, bank_id=bank.pk), repayment.amount)]
         if repayment.principal:
@@ -235,13 +244,13 @@ def loan_repayments_reconcile(*, bank: Bank, older_than_seconds: int = 300) -> i
     _in_bank(bank)
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     changed = 0
-    for repayment in LoanRepayment.objects.filter(status="pending", source=RepaymentSource.CARD,
-                                                  at__lte=cutoff):
+    for repayment in LoanRepayment.objects.filter(status=RepaymentStatus.PENDING,
+                                                  source=RepaymentSource.CARD, at__lte=cutoff):
         try:
             charge = payment_services.card_charge_find(
                 idempotency_key=_charge_key(bank, repayment))
         except stripe.StripeError as exc:
             log.warning("reconciling repayment %s: %s", repayment.pk, exc)
             continue
-        changed += _settle_card_repayment(bank, repayment, charge).status != "pending"
+        changed += _settle_card_repayment(bank, repayment, charge).status != RepaymentStatus.PENDING
     return changed

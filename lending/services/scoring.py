@@ -113,8 +113,9 @@ def scoring_run_execute(*, bank: Bank, run_id: int) -> ScoringRun:
     if run.status == ScoringRun.Status.COMPLETED:
         return run
     merchants, buyers = scoring_parties(bank)
+    states = ScoringRun.STATES
     ScoringRun.objects.filter(pk=run.pk).update(
-        status=ScoringRun.Status.RUNNING, started_at=run.started_at or timezone.now(),
+        status=states.target(run.status, "start"), started_at=run.started_at or timezone.now(),
         total=len(merchants) + len(buyers), done=0, error="")
     policy = policy_get()
     merchant_ok = set(MerchantConsent.objects.filter(withdrawn_at__isnull=True)
@@ -132,10 +133,11 @@ def scoring_run_execute(*, bank: Bank, run_id: int) -> ScoringRun:
                                     actor_id=run.started_by_id, purpose=f"{run.trigger}_run")
                 ScoringRun.objects.filter(pk=run.pk).update(done=done)
     except Exception as exc:
-        ScoringRun.objects.filter(pk=run.pk).update(status=ScoringRun.Status.FAILED,
-                                                    error=repr(exc)[:2000])
+        ScoringRun.objects.filter(pk=run.pk).update(
+            status=states.target(ScoringRun.Status.RUNNING, "fail"), error=repr(exc)[:2000])
         raise
-    ScoringRun.objects.filter(pk=run.pk).update(status=ScoringRun.Status.COMPLETED,
-                                                finished_at=timezone.now(), done=done)
+    ScoringRun.objects.filter(pk=run.pk).update(
+        status=states.target(ScoringRun.Status.RUNNING, "complete"),
+        finished_at=timezone.now(), done=done)
     run.refresh_from_db()
     return run
