@@ -12,14 +12,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import post_save
 from django_tenants.utils import schema_context
 
+from accounts.services import user_register
 from admission import services as admission
 from catalog.models import MerchantMember
 from config.celery import app as celery_app
 from core import sms
+from fixtures.notifications_demo import load_demo_notifications
+from fixtures.orders_demo import ADDRESSES, load_demo_trade
 from lending import services as lending
 from lending.models import ApplicationStatus, ScheduleLine
 from notifications import receivers, reminders, services
@@ -29,7 +33,7 @@ from orders.models import Fulfilment, OrderEvent
 from tests import unique
 from tests.catalog_factories import apply_merchant
 from tests.lending_factories import buyer, lenient_policy, scored_buyer, scored_merchant
-from tests.orders_factories import market, pay, place
+from tests.orders_factories import market, pay, place, product_with_sku
 
 pytestmark = pytest.mark.django_db
 
@@ -384,3 +388,23 @@ def test_a_link_of_another_bank_opens_on_that_banks_domain(province, client_on):
                           bank=province.bank_b)[0]
     opened = client_on(province.bank_a, me).get(f"/notifications/{row.pk}/")
     assert opened["Location"] == "http://bank-b.localhost/credit/loans/"
+
+
+def test_the_demo_shoppers_inbox_is_loaded_once(province):
+    shop = market(province, stock_a=200, stock_b=200)
+    product_with_sku(shop.merchant_a, name="甲县脐橙", price="29.90", stock=100)
+    product_with_sku(shop.merchant_b, name="乙县土蜂蜜", price="88.00", stock=100)
+    for username in ADDRESSES:
+        user_register(username=username, password=province.password)
+    banks = [province.bank_a, province.bank_b]
+    assert load_demo_trade(banks=banks).skipped == ""
+    first = load_demo_notifications(banks=banks)
+    li = get_user_model().objects.get(username="shopper-li")
+    kinds = set(rows(li).values_list("kind", flat=True))
+    assert {Kind.ORDER_PAID, Kind.ORDER_SHIPPED, Kind.PICKUP_READY} <= kinds
+    chen = get_user_model().objects.get(username="buyer-chen")
+    assert first.counts["notifications"] >= len(kinds) + 1
+    assert Notification.objects.filter(kind=Kind.REFUND_REQUESTED,
+                                       body__contains="两箱外包装破损").exists()
+    assert rows(chen, Kind.ORDER_PAID).exists()
+    assert load_demo_notifications(banks=banks).counts == {"notifications": 0}
