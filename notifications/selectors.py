@@ -39,7 +39,7 @@ def notification_of(*, user, notification_id) -> Notification:
 def kinds_for(*, user) -> list[str]:
     """The kinds that can reach this person: a shopper's, and a merchant's or a credit
     officer's if they are one."""
-    kinds = list(SHOPPER_KINDS)
+    kinds: list[str] = list(SHOPPER_KINDS)
     if MerchantMember.objects.filter(user=user).exists():
         kinds += MERCHANT_KINDS
     if StaffMembership.objects.filter(user=user, role=StaffRole.CREDIT_OFFICER,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -65,7 +66,7 @@ def notify(*, recipients: Iterable, kind: str, dedupe_key: str,
         if new:
             created.append(row)
             if text and user.phone and wants_text(user=user, kind=kind):
-                transaction.on_commit(lambda pk=row.pk: queue_text(pk), robust=True)
+                transaction.on_commit(partial(queue_text, row.pk), robust=True)
     return created
 
 
