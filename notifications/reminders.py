@@ -57,7 +57,7 @@ def instalment_reminders(*, bank: Bank, today: date | None = None) -> int:
         else:
             recipients = list(users.filter(pk=loan.user_id))
             link = page_path("lending:loan", loan.pk)
-        owed = (line.principal - line.principal_paid) + max(
+        owed = line.unpaid_principal + max(
             line.interest - line.interest_paid, 0)
 
         def compose(line=line, loan=loan, kind=kind, owed=owed):
