@@ -414,6 +414,7 @@ SPECTACULAR_SETTINGS = {
         "LendingApplicationStatusEnum": "lending.models.ApplicationStatus.choices",
         "LoanStatusEnum": "lending.models.LoanStatus.choices",
         "RedemptionStatusEnum": "rewards.models.RedemptionStatus.choices",
+        "NotificationKindEnum": "notifications.models.Kind.choices",
     },
 }
 
