@@ -408,3 +408,21 @@ def test_the_demo_shoppers_inbox_is_loaded_once(province):
                                        body__contains="两箱外包装破损").exists()
     assert rows(chen, Kind.ORDER_PAID).exists()
     assert load_demo_notifications(banks=banks).counts == {"notifications": 0}
+
+
+def test_the_badge_costs_one_count_for_a_signed_in_person_and_none_otherwise(province,
+                                                                             client_on):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    me = buyer()
+    _some(me, 2)
+
+    def inbox_queries(client) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/cart/").status_code == 200
+        return [q["sql"] for q in queries if "notifications_notification" in q["sql"]]
+
+    signed_in = inbox_queries(client_on(province.bank_a, me))
+    assert len(signed_in) == 1 and "COUNT" in signed_in[0].upper()
+    assert inbox_queries(client_on(province.bank_a)) == []
