@@ -13,8 +13,9 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.signals import post_save
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from accounts.services import user_register
@@ -412,9 +413,6 @@ def test_the_demo_shoppers_inbox_is_loaded_once(province):
 
 def test_the_badge_costs_one_count_for_a_signed_in_person_and_none_otherwise(province,
                                                                              client_on):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     me = buyer()
     _some(me, 2)
 
