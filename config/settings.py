@@ -79,6 +79,7 @@ PLATFORM_SHARED = [
     "orders",
     "payments",
     "federation",
+    "notifications",
 ]
 PLATFORM_TENANT = [
     "admission",
@@ -138,6 +139,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.site",
                 "orders.context_processors.cart",
+                "notifications.context_processors.unread",
             ],
         },
     },
@@ -245,6 +247,10 @@ CELERY_BEAT_SCHEDULE = {
     "federation-rollup": {  # today's and yesterday's figures recomputed
         "task": "federation.tasks.rollup_recent",
         "schedule": crontab(minute="*/15"),
+    },
+    "notifications-instalments": {  # borrowers: instalments due in 3 days, overdue
+        "task": "notifications.tasks.instalment_reminders",
+        "schedule": crontab(hour=8, minute=0),
     },
     "federation-retention": {  # the data catalogue's retention periods
         "task": "federation.tasks.retention_enforce",
@@ -408,6 +414,7 @@ SPECTACULAR_SETTINGS = {
         "LendingApplicationStatusEnum": "lending.models.ApplicationStatus.choices",
         "LoanStatusEnum": "lending.models.LoanStatus.choices",
         "RedemptionStatusEnum": "rewards.models.RedemptionStatus.choices",
+        "NotificationKindEnum": "notifications.models.Kind.choices",
     },
 }
 

@@ -24,6 +24,8 @@ def common_urls(urlconf: str) -> list:
              name="api-docs"),
         path("api/v1/me/", include("accounts.api_urls")),
         path("api/v1/divisions/", DivisionListApi.as_view(), name="api-divisions"),
+        path("api/v1/me/", include("notifications.api_urls")),
+        path("notifications/", include("notifications.urls")),
         path("api/v1/sign-in/unlock/", SignInUnlockApi.as_view(), name="api-sign-in-unlock"),
         # Buying and paying work on the portal and on every bank's storefront.
         path("", include("orders.urls")),
