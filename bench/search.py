@@ -307,7 +307,8 @@ def generate(n_products: int, n_merchants: int, seed: int = 20260) -> dict:
     from banks.services import bank_onboard
     from catalog import search
     from catalog.models import Category, Merchant, MerchantStatus, Product, ProductStatus
-    from catalog.services import _search_document, product_reindex
+    from catalog.services import product_reindex
+    from catalog.services.search_index import _search_document
 
     rng = random.Random(seed)
     timings = {}

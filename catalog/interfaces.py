@@ -8,16 +8,14 @@ a template that ``orders`` registers here in its AppConfig.ready.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from django.http import HttpRequest
+from django.http import HttpRequest
 
-    from catalog.models import Product, Sku
+from catalog.models import Product, Sku
 
 # extra(request, product, skus) -> context for the product page; its "product_extras"
 # entry lists templates the page includes.
-ProductPageExtra = Callable[["HttpRequest", "Product", "list[Sku]"], dict]
+ProductPageExtra = Callable[[HttpRequest, Product, list[Sku]], dict]
 
 _product_page_extras: list[ProductPageExtra] = []
 

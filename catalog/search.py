@@ -55,6 +55,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import opencc
+from django.conf import settings
 from pypinyin import lazy_pinyin
 
 MAX_WORDS = 8
@@ -103,8 +105,6 @@ class QueryTooLong(ValueError):
 
 def max_query_length() -> int:
     """settings.SEARCH_MAX_QUERY_LENGTH: also the search box's maxlength."""
-    from django.conf import settings
-
     return getattr(settings, "SEARCH_MAX_QUERY_LENGTH", 60)
 
 
@@ -112,8 +112,6 @@ def max_query_length() -> int:
 
 @lru_cache(maxsize=1)
 def _t2s():
-    import opencc
-
     return opencc.OpenCC("t2s")
 
 

@@ -1,3 +1,4 @@
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -9,6 +10,9 @@ from banks.selectors import bank_list_active
 from banks.serializers import BankSerializer
 from banks.services import BranchSpec, bank_onboard
 from core.api import StrictBooleanField
+from payments.forms import parse_month
+from payments.selectors import federation_settlement_day
+from payments.settlement import referral_statement
 
 
 class BranchInputSerializer(serializers.Serializer):
@@ -78,8 +82,6 @@ class ReferralStatementApi(APIView):
         month = serializers.CharField(required=False, help_text="YYYY-MM; default: this month")
 
         def validate_month(self, value):
-            from payments.forms import parse_month
-
             month = parse_month(value)
             if month is None:
                 raise serializers.ValidationError(_("Choose a month as YYYY-MM."))
@@ -91,10 +93,6 @@ class ReferralStatementApi(APIView):
                        "month": serializers.CharField(),
                        "rows": RowSerializer(many=True)}))
     def get(self, request):
-        from django.utils import timezone
-
-        from payments.settlement import referral_statement
-
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         today = timezone.localdate()
@@ -145,10 +143,6 @@ class SettlementDayApi(APIView):
                        "mismatches": serializers.ListField(child=serializers.CharField()),
                        "runs": RunSerializer(many=True)}))
     def get(self, request):
-        from django.utils import timezone
-
-        from payments.selectors import federation_settlement_day
-
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = federation_settlement_day(day=query.validated_data.get("day")

@@ -8,6 +8,7 @@ import time
 
 from federation import recorder
 from federation.middleware import current_request
+from orders.models import OrderLine
 
 
 def _context() -> dict:
@@ -34,8 +35,6 @@ def _buyer_context(checkout, at: float) -> dict:
 
 
 def _lines(checkout):
-    from orders.models import OrderLine
-
     return (OrderLine.objects.filter(order__checkout=checkout)
             .select_related("sku").order_by("order_id", "pk"))
 

@@ -27,6 +27,7 @@ import secrets
 import threading
 import time
 
+import redis
 from django.conf import settings
 
 from federation import catalogue
@@ -49,8 +50,6 @@ def client():
     """The Redis client for the buffer (short time-outs; created once per process)."""
     global _client
     if _client is None:
-        import redis
-
         _client = redis.Redis.from_url(
             getattr(settings, "TRAFFIC_REDIS_URL", "") or settings.REDIS_URL,
             socket_timeout=settings.TRAFFIC_REDIS_TIMEOUT,

@@ -18,6 +18,8 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from openpyxl import Workbook
+from openpyxl.styles import Font
 
 from banks.models import Bank
 from core.exports import csv_writer, xlsx_append
@@ -351,9 +353,6 @@ def export_response(table: Table, *, fmt: str, start: datetime.date, end: dateti
 
 def _xlsx(table: Table, *, name: str, start: datetime.date, end: datetime.date
           ) -> HttpResponse:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     wb = Workbook()
     ws = wb.active
     ws.title = table.key[:31]

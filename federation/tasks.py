@@ -1,5 +1,7 @@
 """Celery entry points of the traffic data (schedules in config/settings.py)."""
 
+from datetime import date
+
 from celery import shared_task
 
 from federation import services
@@ -17,8 +19,6 @@ def rollup_recent() -> int:
 
 @shared_task
 def rollup_day(day: str) -> int:
-    from datetime import date
-
     return services.rollup_day(date.fromisoformat(day))
 
 

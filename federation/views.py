@@ -1,11 +1,13 @@
 
+import datetime
 import io
 from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from banks.permissions import federation_admin_required
@@ -14,6 +16,9 @@ from banks.services import bank_onboard
 from core.exports import csv_writer
 from core.forms import add_service_errors
 from federation.forms import OnboardBankForm
+from payments.forms import parse_month
+from payments.selectors import federation_settlement_day
+from payments.settlement import referral_statement
 
 
 @federation_admin_required
@@ -46,11 +51,6 @@ def bank_onboard_page(request):
 def referral_statement_page(request):
     """The month's inter-bank referral fees per pair of banks, to clear; ``?month=YYYY-MM``
     (default: this month), ``&format=csv`` to download."""
-    from django.utils import timezone
-
-    from payments.forms import parse_month
-    from payments.settlement import referral_statement
-
     raw = request.GET.get("month", "")
     today = timezone.localdate()
     month = parse_month(raw) if raw else (today.year, today.month)
@@ -82,8 +82,6 @@ def referral_statement_csv(rows, label: str) -> HttpResponse:
 
 def parse_day(raw: str):
     """``YYYY-MM-DD`` as a date, or None."""
-    import datetime
-
     try:
         return datetime.date.fromisoformat((raw or "").strip())
     except ValueError:
@@ -92,10 +90,6 @@ def parse_day(raw: str):
 
 def _settlement_day(request):
     """The day asked (``?day=YYYY-MM-DD``, default today) and its runs, or None."""
-    from django.utils import timezone
-
-    from payments.selectors import federation_settlement_day
-
     raw = request.GET.get("day", "")
     day = parse_day(raw) if raw else timezone.localdate()
     return (raw[:10], None) if day is None else (day.isoformat(),
@@ -118,8 +112,6 @@ def settlement_day_page(request):
 @federation_admin_required
 def settlement_day_progress(request):
     """What the page polls while the day's runs are under way."""
-    from django.http import JsonResponse
-
     label, data = _settlement_day(request)
     if data is None:
         return JsonResponse({"day": [_("Choose a day as YYYY-MM-DD.")]}, status=400)

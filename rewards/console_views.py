@@ -10,6 +10,7 @@ bank's own schema: another bank's offer or redemption does not exist here (404).
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -37,8 +38,6 @@ def _ctx(request, **extra) -> dict:
 
 def _with_names(rows):
     rows = list(rows)
-    from django.contrib.auth import get_user_model
-
     users = get_user_model().objects.in_bulk({r.user_id for r in rows})
     branches = Branch.objects.in_bulk({r.branch_id for r in rows})
     for r in rows:

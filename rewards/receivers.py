@@ -9,13 +9,12 @@ import logging
 from django_tenants.utils import schema_context
 
 from banks.models import Bank
+from rewards.services import points_earn_for_order
 
 log = logging.getLogger(__name__)
 
 
 def earn_on_completion(sender, *, order, **kwargs) -> None:
-    from rewards.services import points_earn_for_order
-
     bank_ids = {order.checkout.storefront_bank_id}
     if order.sharer_id:
         bank_ids.add(order.referrer_bank_id)

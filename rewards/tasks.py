@@ -1,8 +1,10 @@
 from celery import shared_task
 from django.db import connection
-from django_tenants.utils import get_public_schema_name
+from django_tenants.utils import get_public_schema_name, schema_context
 
+from banks.models import Bank
 from rewards.selectors import programme_current
+from rewards.services import points_earn_sweep, points_expire, redemption_payments_reconcile
 
 
 @shared_task(name="rewards.tasks.describe_programme")
@@ -21,26 +23,18 @@ def describe_programme() -> dict:
 
 
 def _bank():
-    from banks.models import Bank
-
     return Bank.objects.get(schema_name=connection.schema_name)
 
 
 @shared_task(name="rewards.tasks.bank_points_daily")
 def bank_points_daily() -> dict:
     """In the bank's schema: expire what is past its date, earn what the signal missed."""
-    from rewards.services import points_earn_sweep, points_expire
-
     bank = _bank()
     return {"expired": points_expire(bank=bank), "earned": points_earn_sweep(bank=bank)}
 
 
 @shared_task(name="rewards.tasks.points_daily_all_banks")
 def points_daily_all_banks() -> int:
-    from django_tenants.utils import schema_context
-
-    from banks.models import Bank
-
     count = 0
     for bank in Bank.objects.filter(is_active=True).only("schema_name"):
         with schema_context(bank.schema_name):
@@ -52,18 +46,12 @@ def points_daily_all_banks() -> int:
 @shared_task(name="rewards.tasks.reconcile_bank_cash_payments")
 def reconcile_bank_cash_payments() -> int:
     """In the bank's schema: points-mall cash payments whose gateway answer was lost."""
-    from rewards.services import redemption_payments_reconcile
-
     return redemption_payments_reconcile(bank=_bank())
 
 
 @shared_task(name="rewards.tasks.reconcile_cash_all_banks")
 def reconcile_cash_all_banks() -> int:
     """Every few minutes: each bank's points-mall cash payments still open."""
-    from django_tenants.utils import schema_context
-
-    from banks.models import Bank
-
     count = 0
     for bank in Bank.objects.filter(is_active=True).only("schema_name"):
         with schema_context(bank.schema_name):

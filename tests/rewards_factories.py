@@ -10,13 +10,14 @@ from django_tenants.utils import schema_context
 
 from rewards import services as rewards
 from rewards.models import MallOffer
+from rewards.services import ledger as points_ledger
 from tests import unique
 
 
 def grant(bank, user, points, *, on=None):
     with schema_context(bank.schema_name):
-        return rewards._earn(bank=bank, user_id=user.pk, points=points,
-                             reference=f"test:{unique.tag(10)}", note="测试积分", on=on)
+        return points_ledger._earn(bank=bank, user_id=user.pk, points=points,
+                                   reference=f"test:{unique.tag(10)}", note="测试积分", on=on)
 
 
 def offer(bank, merchant, sku, **fields):

@@ -27,6 +27,7 @@ from rewards.models import (
     PointsLot,
     Redemption,
 )
+from rewards.services import ledger as points_ledger
 from tests import unique
 from tests.lending_factories import buyer
 from tests.orders_factories import market, pay, place
@@ -45,9 +46,9 @@ def _ledger_ok(user_id: int) -> int:
 
 def _grant(bank, user, points, *, on=None, ref=None):
     with schema_context(bank.schema_name):
-        return rewards._earn(bank=bank, user_id=user.pk, points=points,
-                             reference=ref or f"test:{unique.tag(8)}", note="test",
-                             on=on)
+        return points_ledger._earn(bank=bank, user_id=user.pk, points=points,
+                                   reference=ref or f"test:{unique.tag(8)}", note="test",
+                                   on=on)
 
 
 def test_points_are_earned_once_when_the_order_completes_with_a_category_bonus(
@@ -105,15 +106,15 @@ def test_spending_and_expiry_take_the_oldest_points_first_and_restoring_skips_ex
     new = _grant(bank, user, 50, on=today)
     with schema_context(bank.schema_name):
         with transaction.atomic():
-            spent = rewards._spend(user_id=user.pk, points=120, reference="t-spend", note="")
+            spent = points_ledger._spend(user_id=user.pk, points=120, reference="t-spend", note="")
         lots = {lot.earned_id: lot.remaining for lot in PointsLot.objects.filter(user_id=user.pk)}
         assert lots == {old.pk: 0, new.pk: 30}
         with pytest.raises(ApplicationError), transaction.atomic():
-            rewards._spend(user_id=user.pk, points=31, reference="t-too-much", note="")
+            points_ledger._spend(user_id=user.pk, points=31, reference="t-too-much", note="")
         # After the old lot's date, a refund gives back only what came from live lots.
         later = today + timedelta(days=30)
         with transaction.atomic():
-            back = rewards._restore(spent=spent, points=120, reference="t-back", as_of=later)
+            back = points_ledger._restore(spent=spent, points=120, reference="t-back", as_of=later)
         assert back == 20
         assert rewards.balance(user_id=user.pk) == 50
         # Expiry: nothing of the new lot expires before its date; then all of it does.

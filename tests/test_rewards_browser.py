@@ -18,6 +18,7 @@ from django_tenants.utils import schema_context
 from accounts.services import user_register
 from rewards import services as rewards
 from rewards.models import MallOffer, Redemption
+from rewards.services import ledger as points_ledger
 from tests import test_browser, unique
 from tests.catalog_factories import approved_merchant
 from tests.orders_factories import product_with_sku
@@ -52,8 +53,8 @@ def mall(province, django_db_blocker):
         left = rewards.balance(user_id=user.pk)
         if left > 0:
             with transaction.atomic():
-                rewards._spend(user_id=user.pk, points=left, reference=f"test-end:{tag}",
-                               note="test clean-up")
+                points_ledger._spend(user_id=user.pk, points=left, reference=f"test-end:{tag}",
+                                     note="test clean-up")
 
 
 def test_the_points_mall_on_a_phone(phone_page, web_server, province, mall):

@@ -20,6 +20,7 @@ from payments.models import Posting
 from payments.services import Card
 from rewards import services as rewards
 from rewards.models import MallOffer, Redemption, RedemptionStatus
+from rewards.services import ledger as points_ledger
 from tests.lending_factories import buyer
 from tests.rewards_factories import grant, offer
 
@@ -212,7 +213,7 @@ def test_two_payments_at_the_same_moment_charge_once(province, monkeypatch):
         with schema_context(bank.schema_name), transaction.atomic():
             left = rewards.balance(user_id=user.pk)
             if left > 0:
-                rewards._spend(user_id=user.pk, points=left, reference=f"test-end:{user.pk}",
-                               note="test clean-up")
+                points_ledger._spend(user_id=user.pk, points=left, reference=f"test-end:{user.pk}",
+                                     note="test clean-up")
     done, _out = _in_session(clean_up)
     done.join(60)

@@ -5,6 +5,8 @@ balanced, and nothing added when loaded again."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.db.models import Sum
 from django_tenants.utils import schema_context
@@ -67,7 +69,7 @@ def test_demo_rewards_tell_the_whole_story_through_the_services(province, monkey
     for bank in banks:
         with schema_context(bank.schema_name):
             _programme, rules = rewards.programme_of(bank)
-            assert rules.max_order_share == rewards.Decimal("0.50")
+            assert rules.max_order_share == Decimal("0.50")
             assert EarningRule.objects.count() == 1
             titles = list(MallOffer.objects.values_list("title", flat=True))
             assert {t.split(" · ")[0] for t in titles} == {OFFER_FLASH, OFFER_SEGMENT,

@@ -31,6 +31,7 @@ from federation.models import (
     Event,
     RollupState,
 )
+from federation.services import flush as event_flush
 from tests.orders_factories import market, pay, place
 
 pytestmark = pytest.mark.django_db
@@ -220,7 +221,7 @@ def test_a_failed_write_keeps_the_batch_for_the_next_flush(province, buffer, mon
     def broken(rows):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(services, "write_events", broken)
+    monkeypatch.setattr(event_flush, "write_events", broken)
     with pytest.raises(RuntimeError):
         services.events_flush()
     monkeypatch.undo()

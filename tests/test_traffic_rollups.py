@@ -25,6 +25,7 @@ from federation.models import (
     RollupState,
     RollupWatermark,
 )
+from federation.services import flush as event_flush
 from tests.orders_factories import market
 from tests.test_traffic_data import (
     _expected,
@@ -167,7 +168,7 @@ def test_a_flush_that_died_after_its_commit_does_not_write_or_count_its_batch_tw
         real(key, rows)  # the COPY and the batch's name are committed...
         raise SystemExit("worker killed")  # ...and the process dies before the clean-up
 
-    monkeypatch.setattr(services, "write_batch", commit_then_die)
+    monkeypatch.setattr(event_flush, "write_batch", commit_then_die)
     with pytest.raises(SystemExit):
         services.events_flush()
     monkeypatch.undo()
@@ -200,7 +201,7 @@ def test_a_flush_that_died_before_its_commit_writes_its_batch_once(
     def broken(rows):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(services, "write_events", broken)
+    monkeypatch.setattr(event_flush, "write_events", broken)
     with pytest.raises(RuntimeError):
         services.events_flush()
     monkeypatch.undo()

@@ -1,0 +1,77 @@
+"""Writes on the shared catalog: merchants' shop profiles and their state machine,
+products and theirs, SKUs, wholesale tiers, stock, batches, and the search index.
+
+State machines live here, one table each, next to the functions that apply them
+(``merchants.MERCHANT_TRANSITIONS``, ``products.PRODUCT_TRANSITIONS``); nothing else
+assigns a status. An illegal transition raises ``ApplicationError`` (a clear 400), never a
+silent no-op.
+
+One module per use case: ``merchants``, ``products``, ``stock`` (shelf counts,
+reservations, sales counts), ``batches``, ``search_index`` and ``synonyms``. Callers
+import from this package.
+"""
+
+from catalog.services.batches import INPUT_KIND_NAMES, INPUT_KINDS, batch_create, batch_set_report
+from catalog.services.merchants import (
+    MERCHANT_TRANSITIONS,
+    REASON_REQUIRED,
+    merchant_allowed_actions,
+    merchant_register,
+    merchant_set_featured,
+    merchant_transition,
+    merchant_update_profile,
+)
+from catalog.services.products import (
+    PRODUCT_TRANSITIONS,
+    SkuSpec,
+    product_create,
+    product_set_featured,
+    product_set_image,
+    product_transition,
+    product_update,
+    sku_add,
+)
+from catalog.services.search_index import product_reindex
+from catalog.services.stock import (
+    sales_record,
+    stock_adjust,
+    stock_hold,
+    stock_hold_many,
+    stock_issue,
+    stock_set,
+    stock_unhold,
+)
+from catalog.services.synonyms import synonym_group_create, synonym_group_delete, synonyms_changed
+
+__all__ = [
+    "INPUT_KINDS",
+    "INPUT_KIND_NAMES",
+    "MERCHANT_TRANSITIONS",
+    "PRODUCT_TRANSITIONS",
+    "REASON_REQUIRED",
+    "SkuSpec",
+    "batch_create",
+    "batch_set_report",
+    "merchant_allowed_actions",
+    "merchant_register",
+    "merchant_set_featured",
+    "merchant_transition",
+    "merchant_update_profile",
+    "product_create",
+    "product_reindex",
+    "product_set_featured",
+    "product_set_image",
+    "product_transition",
+    "product_update",
+    "sales_record",
+    "sku_add",
+    "stock_adjust",
+    "stock_hold",
+    "stock_hold_many",
+    "stock_issue",
+    "stock_set",
+    "stock_unhold",
+    "synonym_group_create",
+    "synonym_group_delete",
+    "synonyms_changed",
+]

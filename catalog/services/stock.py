@@ -1,0 +1,107 @@
+"""Stock: the merchant's shelf count and adjustments, the buying side's reservations, and
+sales counts.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from catalog.models import Product, Sku
+from core.errors import ApplicationError
+
+
+@transaction.atomic
+def stock_set(*, sku: Sku, on_hand: int) -> Sku:
+    """The merchant counts its shelf: ``on_hand`` becomes the figure counted. Units held
+    for orders whose goods have not left are on the shelf too, so a count below them is
+    refused (and changes nothing): those orders must be sent or cancelled first."""
+    if on_hand is None or int(on_hand) < 0:
+        raise ValidationError({"on_hand": [_("Stock cannot be negative.")]})
+    on_hand = int(on_hand)
+    # One statement: a reservation committed meanwhile is either seen here or waits.
+    if not Sku.objects.filter(pk=sku.pk, reserved__lte=on_hand).update(on_hand=on_hand):
+        reserved = Sku.objects.filter(pk=sku.pk).values_list("reserved", flat=True).first()
+        raise ValidationError({"on_hand": [_(
+            "%(n)d units are reserved for orders not sent yet and are still on your shelf: "
+            "count at least %(n)d, or wait until those orders are sent or cancelled."
+        ) % {"n": reserved or 0}]})
+    sku.refresh_from_db(fields=["on_hand", "reserved", "stock"])
+    return sku
+
+
+@transaction.atomic
+def stock_adjust(*, sku: Sku, delta: int) -> Sku:
+    """Add units to the shelf or take them off; taking units that are not available
+    (on the shelf and not reserved) is refused."""
+    updated = (Sku.objects.filter(pk=sku.pk, stock__gte=-min(delta, 0))
+               .update(on_hand=F("on_hand") + delta))
+    if not updated:
+        raise ApplicationError(_("Not enough stock."), field="stock", code="out_of_stock")
+    sku.refresh_from_db(fields=["on_hand", "reserved", "stock"])
+    return sku
+
+
+# Reservations. The buying side (orders) holds units when a checkout is placed, gives them
+# back when it is cancelled or expires, and issues them when the goods leave the merchant
+# (shipped, or handed to the pickup branch). Callers run inside their own transaction and
+# pass SKUs in id order, so that concurrent callers lock rows in one order.
+
+
+def stock_hold(*, sku_id: int, quantity: int) -> bool:
+    """Hold ``quantity`` available units; False (and nothing held) if there are fewer."""
+    return bool(Sku.objects.filter(pk=sku_id, stock__gte=quantity).update(
+        reserved=F("reserved") + quantity))
+
+
+def stock_hold_many(*, sku_quantities: dict[int, int]) -> list[int]:
+    """Hold the units of every SKU in one statement, or none: the ids of the SKUs short of
+    stock ([] = all held). The rows are locked in id order first (a MATERIALIZED CTE with
+    FOR UPDATE), so concurrent checkouts of several SKUs cannot deadlock; the conditional
+    UPDATE then counts the rows it could change. If some are short, the caller's
+    transaction must roll back (the others were held)."""
+    if not sku_quantities:
+        return []
+    ids = sorted(sku_quantities)
+    table = Sku._meta.db_table
+    values = ", ".join(["(%s::bigint, %s::integer)"] * len(ids))
+    params: list = [ids]
+    for sku_id in ids:
+        params += [sku_id, sku_quantities[sku_id]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH locked AS MATERIALIZED (SELECT id FROM {table} "  # noqa: S608
+            f"WHERE id = ANY(%s) ORDER BY id FOR UPDATE) "
+            f"UPDATE {table} s SET reserved = s.reserved + v.q "
+            f"FROM (VALUES {values}) AS v(id, q), locked "
+            f"WHERE s.id = v.id AND locked.id = s.id AND s.on_hand - s.reserved >= v.q "
+            f"RETURNING s.id", params)
+        held = {row[0] for row in cursor.fetchall()}
+    return [sku_id for sku_id in ids if sku_id not in held]
+
+
+def stock_unhold(*, sku_quantities: dict[int, int]) -> None:
+    """Held units are no longer wanted (checkout cancelled or expired): available again."""
+    for sku_id in sorted(sku_quantities):
+        Sku.objects.filter(pk=sku_id).update(reserved=F("reserved") - sku_quantities[sku_id])
+
+
+def stock_issue(*, sku_quantities: dict[int, int]) -> None:
+    """Held units leave the shelf: off both the shelf and the reservation."""
+    for sku_id in sorted(sku_quantities):
+        quantity = sku_quantities[sku_id]
+        Sku.objects.filter(pk=sku_id).update(on_hand=F("on_hand") - quantity,
+                                             reserved=F("reserved") - quantity)
+
+
+def sales_record(*, sku_quantities: dict[int, int]) -> None:
+    """Paid orders count towards their products' sales (the storefront's "sales" sort)."""
+    per_product: dict[int, int] = {}
+    for product_id, sku_id in Sku.objects.filter(pk__in=list(sku_quantities)).values_list(
+            "product_id", "pk"):
+        per_product[product_id] = per_product.get(product_id, 0) + sku_quantities[sku_id]
+    for product_id in sorted(per_product):
+        Product.objects.filter(pk=product_id).update(
+            sales_count=F("sales_count") + per_product[product_id])
