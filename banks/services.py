@@ -218,3 +218,37 @@ def bank_set_listing_policy(*, bank: Bank, requires_review: bool, acting_user) -
     BankEvent.objects.create(bank=bank, actor=acting_user, action="listing_policy",
                              detail={"requires_listing_review": bank.requires_listing_review})
     return bank
+
+
+def bank_audit(*, bank: Bank, actor, action: str, target=None, changes: dict | None = None,
+               note: str = "") -> BankEvent:
+    """Write one audit event of a bank: who (``actor``, None for the system) did what
+    (``action``) to which row (``target``: a model instance) and what changed
+    (``changes``: field -> [before, after]). Settings of a bank's programmes that its
+    staff change (points rules, mall offers) are audited here, in the public schema, so
+    that the federation can read every bank's trail in one place."""
+    detail: dict = {}
+    if target is not None:
+        detail["object"] = f"{target._meta.label_lower}:{target.pk}"
+    if changes:
+        detail["changes"] = {name: [_plain(a), _plain(b)] for name, (a, b) in changes.items()}
+    if note:
+        detail["note"] = note[:300]
+    return BankEvent.objects.create(
+        bank=bank, actor=actor if getattr(actor, "pk", None) else None, action=action[:40],
+        detail=detail)
+
+
+def changed_fields(row, values: dict) -> dict:
+    """field -> [before, after] for each of ``values`` that differs from ``row``'s."""
+    return {name: (getattr(row, name, None), value) for name, value in values.items()
+            if getattr(row, name, None) != value}
+
+
+def _plain(value):
+    """A JSON-able form of a field value (dates, decimals and rows as text)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(getattr(value, "pk", value))

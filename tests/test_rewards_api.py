@@ -212,3 +212,28 @@ def test_offer_numbers_and_dates_out_of_range_are_400_not_500(province, api_on):
     assert made.status_code == 201, made.content
     assert admin.patch(f"{offers}{made.json()['id']}/", {"points_price": 10 ** 15},
                        format="json").status_code == 400
+
+
+def test_console_changes_are_audited_with_who_made_them(province, api_on):
+    from banks.models import BankEvent
+
+    bank = province.bank_a
+    admin = api_on(bank, province.a_admin)
+    before = BankEvent.objects.filter(bank=bank).count()
+    with schema_context(bank.schema_name):
+        old_rate = str(PointsProgramme.objects.get().points_per_yuan)
+    assert admin.patch("/api/v1/console/points/programme/", {"points_per_yuan": "4"},
+                       format="json").status_code == 200
+    rule = admin.post("/api/v1/console/points/earning-rules/",
+                      {"name": "春耕加倍", "multiplier": "2"}, format="json").json()
+    admin.patch(f"/api/v1/console/points/earning-rules/{rule['id']}/", {"is_active": False},
+                format="json")
+    events = list(BankEvent.objects.filter(bank=bank).order_by("id")[before:])
+    assert [(e.action, e.actor_id) for e in events] == [
+        ("points_programme_changed", province.a_admin.pk),
+        ("earning_rule_created", province.a_admin.pk),
+        ("earning_rule_changed", province.a_admin.pk)]
+    was, now = events[0].detail["changes"]["points_per_yuan"]
+    assert (was, Decimal(now)) == (old_rate, Decimal("4"))
+    assert events[2].detail["changes"] == {"is_active": [True, False]}
+    assert events[1].detail["object"] == f"rewards.earningrule:{rule['id']}"

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Segment
 from banks.models import Bank, Branch
+from banks.services import bank_audit, changed_fields
 from catalog.models import MerchantStatus, Sku
 from core.errors import ApplicationError
 from rewards.models import (
@@ -90,8 +91,11 @@ def redemption_cancel(*, bank: Bank, redemption: Redemption, actor) -> Redemptio
         redeemed=F("redeemed") - redemption.quantity)
     OfferTake.objects.filter(offer_id=redemption.offer_id, user_id=redemption.user_id).update(
         quantity=F("quantity") - redemption.quantity)
-    redemption.status = RedemptionStatus.CANCELLED
+    before = redemption.status
+    redemption.status = Redemption.STATES.target(before, "cancel")
     redemption.save(update_fields=["status"])
+    bank_audit(bank=bank, actor=actor, action="redemption_cancelled", target=redemption,
+               changes={"status": (before, redemption.status)})
     return redemption
 
 
@@ -103,8 +107,10 @@ def redemption_collect(*, bank: Bank, code: str, staff) -> Redemption:
     redemption = Redemption.objects.select_for_update().filter(pickup_code=code).first()
     if redemption is None or redemption.status != RedemptionStatus.READY:
         raise ApplicationError(_("No redemption is waiting with this code."), code="not_found")
-    redemption.status, redemption.collected_at = RedemptionStatus.COLLECTED, timezone.now()
+    redemption.status = Redemption.STATES.target(redemption.status, "collect")
+    redemption.collected_at = timezone.now()
     redemption.save(update_fields=["status", "collected_at"])
+    bank_audit(bank=bank, actor=staff, action="redemption_collected", target=redemption)
     return redemption
 
 
@@ -132,6 +138,8 @@ def offer_save(*, bank: Bank, actor, offer: MallOffer | None = None, **fields) -
         offer = MallOffer.objects.select_for_update().get(pk=offer.pk)
     else:
         offer = MallOffer()
+    created = offer.pk is None
+    changed = changed_fields(offer, fields)
     for field, value in fields.items():
         setattr(offer, field, value)
     errors: dict = {}
@@ -169,4 +177,6 @@ def offer_save(*, bank: Bank, actor, offer: MallOffer | None = None, **fields) -
     offer.title = offer.title.strip()
     offer.cash_price = Decimal(offer.cash_price).quantize(Decimal("0.01"))
     offer.save()
+    bank_audit(bank=bank, actor=actor, target=offer, changes=changed,
+               action="mall_offer_created" if created else "mall_offer_changed")
     return offer

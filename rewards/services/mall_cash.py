@@ -81,11 +81,14 @@ def redemption_pay_cash(*, bank: Bank, redemption: Redemption, user, card,
                              description=f"points mall redemption {row.pk}",
                              metadata={"bank": bank.code, "redemption": str(row.pk)})
     except ValidationError:  # the card was refused before the gateway was called
-        RedemptionPayment.objects.filter(pk=payment.pk, status="pending").delete()
+        RedemptionPayment.objects.filter(pk=payment.pk,
+                                         status=RedemptionPaymentStatus.PENDING).delete()
         raise
     except ApplicationError as exc:  # the gateway refused the request: nothing charged
-        RedemptionPayment.objects.filter(pk=payment.pk, status="pending").update(
-            status=RedemptionPaymentStatus.FAILED, message=exc.message[:300])
+        RedemptionPayment.objects.filter(pk=payment.pk, status=RedemptionPaymentStatus.PENDING
+                                         ).update(
+            status=RedemptionPayment.STATES.target(RedemptionPaymentStatus.PENDING, "fail"),
+            message=exc.message[:300])
         raise
     payment = _settle_cash_payment(bank, payment, charge)
     if payment.status == RedemptionPaymentStatus.PENDING:
@@ -109,7 +112,8 @@ def _settle_cash_payment(bank: Bank, payment: RedemptionPayment, charge) -> Rede
             return payment
         payment.reference = charge.intent_id
         if not charge.succeeded:
-            payment.status, payment.message = RedemptionPaymentStatus.FAILED, charge.message[:300]
+            payment.status = RedemptionPayment.STATES.target(payment.status, "fail")
+            payment.message = charge.message[:300]
             payment.save(update_fields=["status", "message", "reference"])
             return payment
         # A pending attempt blocks cancelling and other attempts: the redemption is still
@@ -121,9 +125,9 @@ def _settle_cash_payment(bank: Bank, payment: RedemptionPayment, charge) -> Rede
                     payment.amount),
                 Leg(ledger_account(kind=AccountKind.POINTS_MALL_INCOME, bank_id=bank.pk),
                     -payment.amount)])
-        payment.status = RedemptionPaymentStatus.SUCCEEDED
+        payment.status = RedemptionPayment.STATES.target(payment.status, "succeed")
         payment.save(update_fields=["status", "reference"])
-        redemption.status = RedemptionStatus.READY
+        redemption.status = Redemption.STATES.target(redemption.status, "pay_cash")
         redemption.payment_reference = charge.intent_id
         redemption.save(update_fields=["status", "payment_reference"])
     return payment

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from banks.models import Bank
+from banks.services import bank_audit, changed_fields
 from catalog.models import Category
 from rewards.models import EarningRule, PointsProgramme, PointsProgrammeRules
 from rewards.services._common import _bounded, _in_bank, _window_ok
@@ -60,11 +61,18 @@ def programme_update(*, bank: Bank, actor, **changes) -> PointsProgramme:
         _bounded(errors, field, value, *bounds[field])
     if errors:
         raise ValidationError(errors)
-    for field, value in changes.items():
-        target = programme if field in PROGRAMME_FIELDS else rules
-        setattr(target, field, value.strip() if field == "name" else value)
+    values = {field: value.strip() if field == "name" else value
+              for field, value in changes.items()}
+    changed = {**changed_fields(programme, {f: v for f, v in values.items()
+                                            if f in PROGRAMME_FIELDS}),
+               **changed_fields(rules, {f: v for f, v in values.items() if f in RULES_FIELDS})}
+    for field, value in values.items():
+        setattr(programme if field in PROGRAMME_FIELDS else rules, field, value)
     programme.save()
     rules.save()
+    if changed:
+        bank_audit(bank=bank, actor=actor, action="points_programme_changed",
+                   target=programme, changes=changed)
     return programme
 
 
@@ -74,6 +82,8 @@ def earning_rule_save(*, bank: Bank, actor, rule: EarningRule | None = None,
     """Create or change a category bonus or campaign (a multiplier from 1 to 10)."""
     _in_bank(bank)
     rule = rule or EarningRule()
+    created = rule.pk is None
+    changed = changed_fields(rule, fields)
     for field, value in fields.items():
         setattr(rule, field, value)
     errors: dict = {}
@@ -87,4 +97,6 @@ def earning_rule_save(*, bank: Bank, actor, rule: EarningRule | None = None,
     if errors:
         raise ValidationError(errors)
     rule.save()
+    bank_audit(bank=bank, actor=actor, target=rule, changes=changed,
+               action="earning_rule_created" if created else "earning_rule_changed")
     return rule
