@@ -9,14 +9,8 @@ from django.utils.translation import gettext as _
 
 from catalog.models import Sku
 from catalog.selectors import visible_products
-from orders.hooks import (
-    cart_item_added,
-    send_on_commit,
-)
-from orders.models import (
-    Cart,
-    CartItem,
-)
+from orders.hooks import cart_item_added, send_on_commit
+from orders.models import Cart, CartItem
 
 from ._common import _int_or_none
 

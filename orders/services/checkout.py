@@ -23,11 +23,7 @@ from core.errors import ApplicationError
 from core.money import quantize_money
 from core.validators import validate_cn_mobile
 from orders import flash, selectors
-from orders.hooks import (
-    checkout_paid,
-    checkout_placed,
-    send_on_commit,
-)
+from orders.hooks import checkout_paid, checkout_placed, send_on_commit
 from orders.interfaces import cancel_handlers
 from orders.models import (
     Cart,

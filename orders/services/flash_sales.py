@@ -14,11 +14,7 @@ from catalog.models import Sku
 from core.errors import ApplicationError
 from core.money import quantize_money
 from orders import flash
-from orders.models import (
-    CartItem,
-    Checkout,
-    FlashSale,
-)
+from orders.models import CartItem, Checkout, FlashSale
 
 from ._common import _int_or_none
 from .checkout import DeliveryAddress, FulfilmentChoice, _checkout_place, _is_visible

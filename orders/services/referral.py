@@ -11,10 +11,7 @@ from django.utils.translation import gettext as _
 
 from banks.models import Bank
 from core.errors import ApplicationError
-from orders.models import (
-    ReferralTouch,
-    ShareLink,
-)
+from orders.models import ReferralTouch, ShareLink
 
 from ._common import _int_or_none
 

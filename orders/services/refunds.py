@@ -13,11 +13,7 @@ from django.utils.translation import gettext as _
 from core.errors import ApplicationError
 from core.money import quantize_money
 from orders.interfaces import refund_handler
-from orders.models import (
-    Order,
-    Refund,
-    RefundStatus,
-)
+from orders.models import Order, Refund, RefundStatus
 
 from .stock import _issue
 from .transitions import REFUNDABLE, S, _locked, _transition

@@ -7,9 +7,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.money import quantize_money
-from orders.models import (
-    ShippingRule,
-)
+from orders.models import ShippingRule
 
 
 @transaction.atomic

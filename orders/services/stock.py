@@ -22,13 +22,7 @@ from django.utils.translation import gettext as _
 from catalog.services import stock_hold_many, stock_issue, stock_unhold
 from core.errors import ApplicationError
 from orders import flash
-from orders.models import (
-    Checkout,
-    FlashSale,
-    FlashSaleTake,
-    Order,
-    OrderLine,
-)
+from orders.models import Checkout, FlashSale, FlashSaleTake, Order, OrderLine
 
 
 def _reserve(buyer, wanted, sales: dict[int, FlashSale] | None = None) -> None:

@@ -10,16 +10,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
 from core.errors import ApplicationError
-from orders.hooks import (
-    order_completed,
-    send_on_commit,
-)
-from orders.models import (
-    Fulfilment,
-    Order,
-    OrderEvent,
-    OrderStatus,
-)
+from orders.hooks import order_completed, send_on_commit
+from orders.models import Fulfilment, Order, OrderEvent, OrderStatus
 
 S = OrderStatus
 RECEIVED = (S.SHIPPED, S.DELIVERED, S.PICKED_UP)

@@ -10,11 +10,7 @@ from decimal import Decimal
 
 from orders.models import Checkout, Order, Refund
 from payments.ledger import Leg, ledger_account, ledger_post
-from payments.models import (
-    AccountKind,
-    Payment,
-    SettlementItem,
-)
+from payments.models import AccountKind, Payment, SettlementItem
 
 
 def _book_capture(checkout: Checkout, payment: Payment) -> None:

@@ -20,10 +20,7 @@ from orders import services as order_services
 from orders.assisted import assert_confirmed
 from orders.models import Checkout, CheckoutStatus
 from payments.gateway import stripe_client
-from payments.models import (
-    Payment,
-    PaymentStatus,
-)
+from payments.models import Payment, PaymentStatus
 
 from .booking import _book_capture
 from .charges import Card, _clean_card, charge_outcome_unknown, decline_message

@@ -17,11 +17,7 @@ from payments.desk_cash import desk_payment_of, refund_cash_at_desk
 from payments.gateway import stripe_client
 from payments.interfaces import CreditRefund, credit_refund, restore_points
 from payments.ledger import Leg, ledger_account
-from payments.models import (
-    AccountKind,
-    Payment,
-    PaymentStatus,
-)
+from payments.models import AccountKind, Payment, PaymentStatus
 
 from .booking import _book_refund
 from .gateway_refunds import PLATFORM_ORIGIN

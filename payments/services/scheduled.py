@@ -15,17 +15,9 @@ from core.errors import ApplicationError
 from orders import services as order_services
 from orders.models import Checkout, CheckoutStatus
 from payments.gateway import stripe_client
-from payments.models import (
-    Payment,
-)
+from payments.models import Payment
 
-from .checkout_payments import (
-    OPEN,
-    _apply,
-    _apply_intent,
-    payment_cancel_at_gateway,
-    payment_sync,
-)
+from .checkout_payments import OPEN, _apply, _apply_intent, payment_cancel_at_gateway, payment_sync
 
 log = logging.getLogger(__name__)
 

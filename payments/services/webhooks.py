@@ -13,10 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
-from payments.models import (
-    Payment,
-    WebhookEvent,
-)
+from payments.models import Payment, WebhookEvent
 
 from .checkout_payments import _apply, payment_sync
 from .gateway_refunds import REFUND_EVENTS, _gateway_refund_record
