@@ -28,7 +28,6 @@ from .gateway_refunds import PLATFORM_ORIGIN
 
 log = logging.getLogger(__name__)
 
-
 OPEN = (PaymentStatus.CREATED, PaymentStatus.REQUIRES_ACTION)
 
 
