@@ -213,7 +213,7 @@ def settle_child(job: dict, outbox) -> None:
     from django.utils import timezone
 
     from payments import settlement
-    from payments.models import AccountKind
+    from payments.models import AccountKind, SettlementRun
 
     if job.get("settlement_source"):
         # Another version of payments/settlement.py (from git), as its own module.
@@ -236,7 +236,7 @@ def settle_child(job: dict, outbox) -> None:
     credit = ledger_account(kind=AccountKind.LOAN_INTEREST, bank_id=job["bank"])
     ledger_post(kind="bench_warm", reference=job["tag"], legs=[Leg(debit, Decimal("1.00")),
                                                                Leg(credit, Decimal("-1.00"))])
-    settlement.settleable_orders(settlement.SettlementRun(cutoff=timezone.now())).exists()
+    settlement.settleable_orders(SettlementRun(cutoff=timezone.now())).exists()
     with connection.cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, "
                     "n integer NOT NULL, at timestamptz NOT NULL DEFAULT now())")

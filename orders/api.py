@@ -22,9 +22,9 @@ from rest_framework.views import APIView
 
 from accounts import selectors as account_selectors
 from banks.permissions import IsBankStaff
-from catalog.selectors import merchant_for_member, visible_products
+from catalog.selectors import merchant_for_member, visible_merchants, visible_products
 from core.api import PageQuerySerializer, valid
-from orders import selectors, services
+from orders import selectors, services, sharing
 from orders.models import OrderStatus
 from orders.serializers import (
     CartItemInputSerializer,
@@ -244,9 +244,6 @@ class ShareLinkApi(_ShopperApi):
                                "count for this bank and remember the sharer; `poster_url` "
                                "is its poster (PNG with the link's QR code).")
     def post(self, request):
-        from catalog.selectors import visible_merchants
-        from orders import sharing
-
         if request.bank is None:  # served on bank domains only; never reached elsewhere
             raise Http404
         data = valid(ShareLinkInputSerializer, request.data)
@@ -270,8 +267,6 @@ class ShareLinkApi(_ShopperApi):
                                "the orders they brought (the last 50) and the points this "
                                "bank's programme gave me for them.")
     def get(self, request):
-        from orders import sharing
-
         if request.bank is None:
             raise Http404
         shares = sharing.my_shares(sharer=request.user, bank=request.bank)

@@ -28,12 +28,14 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
+from orders.models import FlashSale, FlashSaleTake
 
 _ADMIT = """
 local left = redis.call('HGET', KEYS[1], 'left')
@@ -103,8 +105,6 @@ class Admission:
 def client():
     global _client
     if _client is None:
-        import redis
-
         timeout = settings.FLASH_REDIS_TIMEOUT
         _client = redis.Redis.from_url(settings.FLASH_REDIS_URL or settings.REDIS_URL,
                                        socket_timeout=timeout,
@@ -132,8 +132,6 @@ def key(sale_id: int) -> str:
 
 
 def _redis_errors():
-    import redis
-
     return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
             redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
 
@@ -167,8 +165,6 @@ def admit(*, sale, user_id: int, quantity: int) -> Admission:
 def rebuild(*, sale_id: int) -> bool:
     """Copy what the database says of the sale into Redis if there is no copy. Returns
     False if another process holds the rebuild lock (the caller waits a moment)."""
-    from orders.models import FlashSale, FlashSaleTake
-
     r = client()
     lock, token = f"{key(sale_id)}:lock", secrets.token_hex(8)
     if not r.set(lock, token, nx=True, px=5000):

@@ -4,21 +4,24 @@ sees their own, a merchant member their shop's, bank staff their bank's)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
 from banks.models import Bank, Branch
 from catalog.models import Merchant, MerchantMember, Sku
+from catalog.selectors import products_of_merchant, visible_products
 from core.masking import mask_phone
 from core.money import quantize_money
 from orders.models import (
     Cart,
+    CartItem,
     Checkout,
     FlashSale,
     FlashSaleTake,
@@ -26,6 +29,7 @@ from orders.models import (
     OrderStatus,
     PriceKind,
     ReferralTouch,
+    Refund,
     ShippingRule,
 )
 
@@ -191,8 +195,6 @@ class CartView:
 
 
 def cart_view(*, cart: Cart, buyer=None) -> CartView:
-    from catalog.selectors import visible_products
-
     items = list(cart.items.select_related("sku__product__merchant__bank")
                  .prefetch_related("sku__tiers").order_by("added_at", "id"))
     visible = set(visible_products().filter(pk__in={i.sku.product_id for i in items})
@@ -218,8 +220,6 @@ def cart_view(*, cart: Cart, buyer=None) -> CartView:
 def cart_count(*, cart_id: int | None) -> int:
     if not cart_id:
         return 0
-    from orders.models import CartItem
-
     return CartItem.objects.filter(cart_id=cart_id).count()
 
 
@@ -323,8 +323,6 @@ def order_phone_for(order: Order, *, audience: str) -> str:
 
 
 def _token_or_none(token):
-    import uuid
-
     try:
         return uuid.UUID(str(token)) if token else None
     except ValueError:  # not a UUID (a tampered or stale session value)
@@ -342,10 +340,6 @@ def cart_of(*, user=None, token=None) -> Cart | None:
 
 def cart_quantity(*, user=None, token=None) -> int:
     """Units in the shopper's cart, for the top bar: one query, none without a cart."""
-    from django.db.models import Sum
-
-    from orders.models import CartItem
-
     if user is not None and user.is_authenticated:
         items = CartItem.objects.filter(cart__user=user)
     elif (token := _token_or_none(token)) is not None:
@@ -360,8 +354,6 @@ def cart_quantity(*, user=None, token=None) -> int:
 
 def refund_of_merchant(*, merchant: Merchant, refund_id: int):
     """A refund of one of the merchant's orders, or 404."""
-    from orders.models import Refund
-
     refund = (Refund.objects.select_related("order")
               .filter(pk=refund_id, order__merchant=merchant).first())
     if refund is None:
@@ -392,8 +384,6 @@ def flash_sales_of_merchant(*, merchant: Merchant) -> QuerySet[FlashSale]:
 
 
 def skus_of_merchant(*, merchant: Merchant) -> QuerySet[Sku]:
-    from catalog.selectors import products_of_merchant
-
     return (Sku.objects.filter(product__in=products_of_merchant(merchant=merchant))
             .select_related("product").order_by("product__name", "price", "id"))
 

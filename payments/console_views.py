@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from admission.selectors import dossier_of_merchant, settlement_accounts
+from admission.selectors import dossier_for_bank, dossier_of_merchant, settlement_accounts
+from admission.services import dossier_set_settlement_account
 from banks.models import StaffRole
 from banks.permissions import bank_staff_required
 from catalog.models import MerchantStatus
@@ -33,6 +34,7 @@ from core.forms import add_service_errors
 from payments import selectors, settlement
 from payments.forms import PayoutFailForm, RunStartForm, SettlementAccountForm
 from payments.models import PayoutStatus, RunStatus
+from payments.tasks import run_settlement
 
 ADMIN = StaffRole.BANK_ADMIN
 PAYOUT_ROLES = (StaffRole.CREDIT_OFFICER,)  # and bank admins
@@ -93,8 +95,6 @@ def run_start(request):
             form.add_error(exc.field, exc.message)
             return _home(request, form=form, status=400)
         return _home(request, form=form, refused=exc.message, status=400)
-    from payments.tasks import run_settlement
-
     transaction.on_commit(lambda: run_settlement.delay(run.pk))
     messages.success(request, _("The settlement run has started."))
     return redirect("console_settlement:run", run.pk)
@@ -271,9 +271,6 @@ def merchant_statement(request, merchant_id: int):
 @bank_staff_required(*ACCOUNT_ROLES)
 @require_POST
 def merchant_account(request, merchant_id: int):
-    from admission.selectors import dossier_for_bank
-    from admission.services import dossier_set_settlement_account
-
     merchant, dossier = dossier_for_bank(bank=request.bank, merchant_id=merchant_id)
     form = SettlementAccountForm(request.POST)
     if form.is_valid():

@@ -5,6 +5,9 @@ itself in production). Only ``payments`` talks to it; domain code never imports 
 
 from __future__ import annotations
 
+import urllib.parse
+import urllib.request
+
 import stripe
 from django.conf import settings
 
@@ -20,9 +23,6 @@ def stripe_client() -> stripe.StripeClient:
 def register_local_webhook(url: str, *, webhook_id: str = "platform") -> None:
     """Tell the local Stripe-compatible server where to deliver events, signed with our
     secret (with Stripe itself, the endpoint is configured in its dashboard)."""
-    import urllib.parse
-    import urllib.request
-
     if not settings.STRIPE_API_BASE:
         raise RuntimeError("webhooks of Stripe itself are configured in its dashboard")
     body = urllib.parse.urlencode({"url": url, "secret": settings.STRIPE_WEBHOOK_SECRET})

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Sum
-from django.http import HttpResponse
+from django.db.models import Q, Sum
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
 
 from banks.models import Bank
-from payments.models import AccountKind, Payment, Posting
+from payments.models import (
+    AccountKind,
+    GatewayRefund,
+    Payment,
+    PayoutBatch,
+    PayoutLine,
+    Posting,
+    RunStatus,
+    SettlementItem,
+    SettlementRun,
+)
 
 
 def escrow_by_bank() -> dict[int, Decimal]:
@@ -36,8 +47,6 @@ def payments_of_checkout(*, checkout) -> list[Payment]:
 
 def payment_of_buyer(*, buyer, payment_id) -> Payment:
     """A payment of one of the buyer's checkouts, or 404 (whoever else asks)."""
-    from django.http import Http404
-
     payment = (Payment.objects.select_related("checkout")
                .filter(pk=payment_id, checkout__buyer=buyer).first())
     if payment is None:
@@ -57,16 +66,12 @@ def payment_by_key(*, idempotency_key: str) -> Payment | None:
 def bank_gateway_refunds(*, bank: Bank, status: str = ""):
     """Refunds made at the card gateway outside the platform that concern the bank (its
     merchants' orders, or its own charges), newest first."""
-    from payments.models import GatewayRefund
-
     rows = GatewayRefund.objects.filter(bank=bank).select_related("payment__checkout")
     return rows.filter(status=status) if status else rows
 
 
 def bank_gateway_refund(*, bank: Bank, refund_id: int):
     """One of them, or 404 (also another bank's)."""
-    from django.http import Http404
-
     row = bank_gateway_refunds(bank=bank).filter(pk=refund_id).first()
     if row is None:
         raise Http404
@@ -75,34 +80,20 @@ def bank_gateway_refund(*, bank: Bank, refund_id: int):
 
 def bank_settlement_runs(*, bank: Bank):
     """The runs that concern the bank: its own and the runs over every bank."""
-    from django.db.models import Q
-
-    from payments.models import SettlementRun
-
     return (SettlementRun.objects.filter(Q(bank=bank) | Q(bank__isnull=True))
             .select_related("bank", "started_by").order_by("-created_at", "-id"))
 
 
 def bank_settlement_run(*, bank: Bank, run_id):
-    from django.shortcuts import get_object_or_404
-
     return get_object_or_404(bank_settlement_runs(bank=bank), pk=run_id)
 
 
 def bank_payout_batch(*, bank: Bank, batch_id):
-    from django.shortcuts import get_object_or_404
-
-    from payments.models import PayoutBatch
-
     return get_object_or_404(PayoutBatch.objects.select_related("run", "bank"), bank=bank,
                              pk=batch_id)
 
 
 def bank_payout_line(*, bank: Bank, line_id):
-    from django.shortcuts import get_object_or_404
-
-    from payments.models import PayoutLine
-
     return get_object_or_404(PayoutLine.objects.select_related("batch", "merchant"),
                              batch__bank=bank, pk=line_id)
 
@@ -113,15 +104,11 @@ def run_batch_of_bank(*, run, bank: Bank):
 
 
 def merchant_settlement_items(*, merchant):
-    from payments.models import SettlementItem
-
     return (SettlementItem.objects.filter(merchant=merchant).select_related("order", "run")
             .order_by("-created_at", "-id"))
 
 
 def merchant_payout_lines(*, merchant):
-    from payments.models import PayoutLine
-
     return (PayoutLine.objects.filter(merchant=merchant).select_related("batch")
             .order_by("-batch__created_at", "-id"))
 
@@ -165,8 +152,6 @@ def payout_file_response(batch) -> HttpResponse:
 def federation_settlement_day(*, day) -> dict:
     """Every settlement run started on ``day`` (local date), every bank's, with the day's
     progress: what the federation console and its API show."""
-    from payments.models import RunStatus, SettlementRun
-
     under_way = (RunStatus.PENDING, RunStatus.RUNNING)
     runs = list(SettlementRun.objects.filter(created_at__date=day).select_related("bank")
                 .order_by("bank__code", "created_at", "id"))

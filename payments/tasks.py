@@ -3,6 +3,7 @@
 from celery import group, shared_task
 
 from payments import services
+from payments.settlement import settlement_run_execute, settlement_runs_daily
 
 
 @shared_task
@@ -18,8 +19,6 @@ def reconcile_payments() -> int:
 @shared_task
 def run_settlement(run_id: int) -> dict:
     """Execute (or resume) one settlement run; progress is on the run's row."""
-    from payments.settlement import settlement_run_execute
-
     run = settlement_run_execute(run_id)
     return {"run": run.pk, "status": run.status, "orders": run.orders_done}
 
@@ -29,8 +28,6 @@ def settle_daily() -> list[int]:
     """Beat: the day's settlement fanned out, one task per bank (a Celery group), so the
     banks settle in parallel on as many worker processes as there are. A bank's run still
     waiting or running (its worker died) is queued again instead of a new one."""
-    from payments.settlement import settlement_runs_daily
-
     ids = [run.pk for run in settlement_runs_daily()]
     if ids:
         queue_runs(ids)

@@ -18,6 +18,7 @@ from catalog.services import product_transition
 from conftest import host_of
 from orders import services as orders
 from orders.models import Cart, CartItem
+from orders.services import carts
 from tests.catalog_factories import approved_merchant
 from tests.orders_factories import product_with_sku
 from tests.test_stock_concurrency import committed, run_concurrently
@@ -48,7 +49,7 @@ def racing_carts(province, monkeypatch):
 
     sku, shoppers, pages = committed(setup)
     together = threading.Barrier(2, timeout=5)
-    checked = orders._buyable_sku
+    checked = carts._buyable_sku
 
     def buyable_then_wait(sku_id):
         found = checked(sku_id)
@@ -56,7 +57,7 @@ def racing_carts(province, monkeypatch):
             together.wait()
         return found
 
-    monkeypatch.setattr(orders, "_buyable_sku", buyable_then_wait)
+    monkeypatch.setattr(carts, "_buyable_sku", buyable_then_wait)
     yield sku, shoppers, pages, together
     committed(lambda: (Cart.objects.filter(user__in=shoppers).delete(),
                        product_transition(product=sku.product, action="delist")))

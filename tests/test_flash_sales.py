@@ -23,6 +23,7 @@ from core.errors import ApplicationError
 from orders import flash
 from orders import services as orders
 from orders.models import Checkout, CheckoutStatus, FlashSale, FlashSaleTake, Order, OrderLine
+from orders.services import stock as order_stock
 from payments import services as payments
 from tests import services_plugin, unique
 from tests.orders_factories import ADDRESS, product_with_sku
@@ -176,7 +177,7 @@ def test_e_a_failed_database_write_gives_the_unit_back(province, shop, monkeypat
     def broken(**kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(orders, "stock_hold_many", broken)
+    monkeypatch.setattr(order_stock, "stock_hold_many", broken)
     with pytest.raises(RuntimeError):
         buy(province.shopper, sale, 1)
     assert flash.state(sale.pk) == db_state(sale) == (3, {})

@@ -151,7 +151,7 @@ def test_the_order_financing_key(province, shop, api_on):
 
 
 def test_the_points_mall_cash_key(province, shop, api_on, monkeypatch):
-    from payments import services as payment_services
+    from payments.services import charges as payment_charges
     from tests.test_rewards_cash import _Gateway
 
     bank, me = province.bank_a, buyer()
@@ -174,7 +174,7 @@ def test_the_points_mall_cash_key(province, shop, api_on, monkeypatch):
     second = api.post(redeem, {"quantity": 1, "branch_id": province.a_branch.pk},
                       format="json").json()["id"]
     url = f"/api/v1/points/redemptions/{second}/pay/"
-    monkeypatch.setattr(payment_services, "stripe_client", lambda: _Gateway(lose_answer=True))
+    monkeypatch.setattr(payment_charges, "stripe_client", lambda: _Gateway(lose_answer=True))
     lost_key = key()
     lost = api.post(url, {"card": CARD}, format="json", **lost_key)
     assert lost.status_code == 202 and lost.json()["status"] == "awaiting_cash"

@@ -340,8 +340,8 @@ class _LostAnswer:
 
 def test_a_repayment_whose_answer_was_lost_stays_pending_and_reconciliation_books_it(
         province, monkeypatch):
-    from payments import services as payment_services
     from payments.gateway import stripe_client
+    from payments.services import charges as payment_charges
 
     shop = market(province)
     lenient_policy(province.bank_a, province.a_admin)
@@ -352,7 +352,7 @@ def test_a_repayment_whose_answer_was_lost_stays_pending_and_reconciliation_book
     bank = province.bank_a
     with schema_context(bank.schema_name):
         loan = lending.checkout_finance(bank=bank, checkout=checkout, buyer=shopper).loan
-        monkeypatch.setattr(payment_services, "stripe_client",
+        monkeypatch.setattr(payment_charges, "stripe_client",
                             lambda: _LostAnswer(stripe_client()))
         pending = lending.loan_repay_by_card(bank=bank, loan=loan, payer=shopper,
                                              card=GOOD_CARD, idempotency_key="lost-1")
@@ -379,10 +379,11 @@ def test_a_lost_answer_to_a_checkout_payment_is_found_by_reconciliation(province
     from payments import services as payment_services
     from payments.gateway import stripe_client
     from payments.models import PaymentStatus
+    from payments.services import checkout_payments
 
     shop = market(province)
     checkout = place(province.shopper, province.bank_a, [(shop.sku_b, 1)])
-    monkeypatch.setattr(payment_services, "stripe_client",
+    monkeypatch.setattr(checkout_payments, "stripe_client",
                         lambda: _LostAnswer(stripe_client()))
     with pytest.raises(ApplicationError) as lost:
         pay(checkout, key="lost-checkout-1")

@@ -14,10 +14,10 @@ from django.db import connection, transaction
 from django_tenants.utils import schema_context
 
 from core.errors import ApplicationError
-from payments import services as payment_services
 from payments.gateway import stripe_client
 from payments.models import Posting
 from payments.services import Card
+from payments.services import charges as payment_charges
 from rewards import services as rewards
 from rewards.models import MallOffer, Redemption, RedemptionStatus
 from rewards.services import ledger as points_ledger
@@ -100,7 +100,7 @@ def test_a_lost_answer_stays_open_and_reconciliation_books_it_exactly_once(provi
                                                                           monkeypatch):
     bank, user = province.bank_a, buyer()
     made = _redeem(province, user)
-    monkeypatch.setattr(payment_services, "stripe_client", lambda: _Gateway(lose_answer=True))
+    monkeypatch.setattr(payment_charges, "stripe_client", lambda: _Gateway(lose_answer=True))
     with schema_context(bank.schema_name):
         with pytest.raises(ApplicationError) as lost:
             rewards.redemption_pay_cash(bank=bank, redemption=made, user=user, card=GOOD,
@@ -182,7 +182,7 @@ def test_two_payments_at_the_same_moment_charge_once(province, monkeypatch):
             at_gateway.set()
             second_done.wait(30)
 
-    monkeypatch.setattr(payment_services, "stripe_client", lambda: _Gateway(hold=hold))
+    monkeypatch.setattr(payment_charges, "stripe_client", lambda: _Gateway(hold=hold))
 
     def pay(key):
         def job():

@@ -1,0 +1,85 @@
+"""The order state machine: its transition table and the one function that applies it
+(every status change of an order goes through ``_transition``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
+
+from core.errors import ApplicationError
+from orders.hooks import order_completed, send_on_commit
+from orders.models import Fulfilment, Order, OrderEvent, OrderStatus
+
+S = OrderStatus
+RECEIVED = (S.SHIPPED, S.DELIVERED, S.PICKED_UP)
+# A completed order can still be refunded (after-sales); once settled, the refund is
+# clawed back from the merchant's next payouts.
+REFUNDABLE = (S.PAID, S.SHIPPED, S.READY_FOR_PICKUP, S.DELIVERED, S.PICKED_UP, S.COMPLETED)
+ORDER_TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    # action: (from states, to state); None: back to the status before the refund request
+    "pay": ((S.PENDING_PAYMENT,), S.PAID),
+    "cancel": ((S.PENDING_PAYMENT,), S.CANCELLED),
+    "ship": ((S.PAID,), S.SHIPPED),
+    "ready_for_pickup": ((S.PAID,), S.READY_FOR_PICKUP),
+    "deliver": ((S.SHIPPED,), S.DELIVERED),
+    "pick_up": ((S.READY_FOR_PICKUP,), S.PICKED_UP),
+    "confirm_receipt": (RECEIVED, S.COMPLETED),
+    "request_refund": (REFUNDABLE, S.REFUND_REQUESTED),
+    "refund_full": ((S.REFUND_REQUESTED,), S.REFUNDED),
+    "refund_partial": ((S.REFUND_REQUESTED,), None),
+    "reject_refund": ((S.REFUND_REQUESTED,), None),
+}
+
+
+def order_allowed_actions(order: Order) -> list[str]:
+    allowed = [a for a, (sources, _to) in ORDER_TRANSITIONS.items() if order.status in sources]
+    wrong_kind = "ready_for_pickup" if order.fulfilment == Fulfilment.DELIVERY else "ship"
+    return [a for a in allowed if a != wrong_kind]
+
+
+def _transition(order: Order, action: str, *, actor=None, note: str = "",
+                detail: dict | None = None, at: datetime | None = None) -> Order:
+    """Apply one transition to a row the caller has locked; record it in the history."""
+    sources, target = ORDER_TRANSITIONS[action]
+    if order.status not in sources:
+        raise ApplicationError(
+            _("Order %(number)s is “%(status)s”: it cannot be %(action)s.")
+            % {"number": order.number, "status": order.get_status_display(),
+               "action": _ACTION_LABELS.get(action, action)},
+            code="illegal_transition")
+    at = at or timezone.now()
+    if action == "request_refund":
+        order.status_before_refund = order.status
+    if target is None:
+        target, order.status_before_refund = order.status_before_refund, ""
+    elif action in ("refund_full",):
+        order.status_before_refund = ""
+    order.status = target
+    order.save()
+    OrderEvent.objects.create(order=order, kind=action, actor=actor, note=note[:300],
+                              detail=detail or {}, at=at)
+    if target == OrderStatus.COMPLETED:
+        send_on_commit(order_completed, order=order)
+    return order
+
+
+_ACTION_LABELS = {  # completes "it cannot be ...", in the page's language
+    "pay": pgettext_lazy("order action", "paid"),
+    "cancel": pgettext_lazy("order action", "cancelled"),
+    "ship": pgettext_lazy("order action", "shipped"),
+    "ready_for_pickup": pgettext_lazy("order action", "made ready for pickup"),
+    "deliver": pgettext_lazy("order action", "marked delivered"),
+    "pick_up": pgettext_lazy("order action", "picked up"),
+    "confirm_receipt": pgettext_lazy("order action", "confirmed as received"),
+    "request_refund": pgettext_lazy("order action", "refunded"),
+    "refund_full": pgettext_lazy("order action", "refunded"),
+    "refund_partial": pgettext_lazy("order action", "refunded"),
+    "reject_refund": pgettext_lazy("order action", "refused a refund"),
+}
+
+
+def _locked(order: Order) -> Order:
+    return Order.objects.select_for_update().get(pk=order.pk)
