@@ -1,8 +1,8 @@
 """Writes on the shared catalog: merchants' shop profiles and their state machine,
 products and theirs, SKUs, wholesale tiers, stock, batches, and the search index.
 
-State machines live here, one table each, next to the functions that apply them
-(``merchants.MERCHANT_TRANSITIONS``, ``products.PRODUCT_TRANSITIONS``); nothing else
+The state machines are declared on the models (``Merchant.STATES``, ``Product.STATES``)
+and applied here only (``merchant_transition``, ``product_transition``); nothing else
 assigns a status. An illegal transition raises ``ApplicationError`` (a clear 400), never a
 silent no-op.
 

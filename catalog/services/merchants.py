@@ -1,5 +1,5 @@
 """Merchants' shops: registering, the profile, curation, and the admission state machine
-(``MERCHANT_TRANSITIONS``).
+(declared as ``Merchant.STATES``).
 """
 
 from __future__ import annotations
@@ -10,19 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from banks.models import Bank
-from catalog.models import Merchant, MerchantKind, MerchantMember, MerchantRole, MerchantStatus
+from catalog.models import Merchant, MerchantKind, MerchantMember, MerchantRole
 from core.errors import ApplicationError
 
-M = MerchantStatus
-MERCHANT_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    # action: (from states, to state)
-    "start_review": ((M.APPLIED,), M.UNDER_REVIEW),
-    "approve": ((M.UNDER_REVIEW,), M.APPROVED),
-    "reject": ((M.APPLIED, M.UNDER_REVIEW), M.REJECTED),
-    "suspend": ((M.APPROVED,), M.SUSPENDED),
-    "reinstate": ((M.SUSPENDED,), M.APPROVED),
-    "reapply": ((M.REJECTED,), M.APPLIED),
-}
+# Declared on the model: action -> (from statuses, to status).
+MERCHANT_TRANSITIONS = Merchant.STATES.table
 REASON_REQUIRED = {"reject", "suspend"}
 
 

@@ -1,5 +1,5 @@
 """Products and their SKUs and wholesale tiers, images, curation, and the listing state
-machine (``PRODUCT_TRANSITIONS``).
+machine (declared as ``Product.STATES``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,8 @@ from core.errors import ApplicationError
 from core.money import quantize_money
 
 P = ProductStatus
-PRODUCT_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "submit": ((P.DRAFT, P.DELISTED), P.PENDING_REVIEW),  # or LISTED, by bank policy
-    "approve_listing": ((P.PENDING_REVIEW,), P.LISTED),
-    "reject_listing": ((P.PENDING_REVIEW,), P.DRAFT),
-    "delist": ((P.LISTED, P.PENDING_REVIEW), P.DELISTED),
-}
+# Declared on the model; "submit" lists at once where the bank does not review listings.
+PRODUCT_TRANSITIONS = Product.STATES.table
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ One module per use case; how stock is reserved and given back is told in ``stock
 Callers import from here (``from orders import services``).
 """
 
+from orders.models import RECEIVED, REFUNDABLE
+
 from .carts import (
     MAX_LINE_QUANTITY,
     cart_add,
@@ -33,7 +35,7 @@ from .fulfilment import (
 from .referral import referral_claim, referral_touch, share_link_for
 from .refunds import refund_decide, refund_issue, refund_record_external, refund_request
 from .shipping import shipping_rule_set
-from .transitions import ORDER_TRANSITIONS, RECEIVED, REFUNDABLE, order_allowed_actions
+from .transitions import ORDER_TRANSITIONS, order_allowed_actions
 
 __all__ = [
     "MAX_LINE_QUANTITY",

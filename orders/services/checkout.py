@@ -338,7 +338,7 @@ def checkout_cancel(*, checkout: Checkout, reason: str, actor=None) -> Checkout:
     if checkout.points_used:
         for handler in cancel_handlers():  # the points go back to the customer
             handler(checkout)
-    checkout.status = CheckoutStatus.CANCELLED
+    checkout.status = Checkout.STATES.target(checkout.status, "cancel")
     checkout.cancel_reason = reason[:200]
     checkout.save(update_fields=["status", "cancel_reason"])
     for order in checkout.orders.select_for_update().order_by("pk"):
@@ -356,7 +356,7 @@ def checkout_mark_paid(*, checkout: Checkout) -> Checkout:
         raise ApplicationError(_("This checkout was cancelled; it cannot be paid."),
                                code="illegal_transition")
     now = timezone.now()
-    checkout.status, checkout.paid_at = CheckoutStatus.PAID, now
+    checkout.status, checkout.paid_at = Checkout.STATES.target(checkout.status, "pay"), now
     checkout.save(update_fields=["status", "paid_at"])
     sold: dict[int, int] = defaultdict(int)
     for order in checkout.orders.select_for_update().order_by("pk"):

@@ -14,10 +14,10 @@ from django.utils.translation import gettext as _
 
 from banks.models import Bank
 from core.errors import ApplicationError
-from orders.models import Fulfilment, Order, OrderEvent
+from orders.models import RECEIVED, Fulfilment, Order, OrderEvent
 
 from .stock import _issue
-from .transitions import RECEIVED, S, _locked, _transition
+from .transitions import S, _locked, _transition
 
 
 def _auto_confirm_at(at: datetime) -> datetime:

@@ -13,10 +13,10 @@ from django.utils.translation import gettext as _
 from core.errors import ApplicationError
 from core.money import quantize_money
 from orders.interfaces import refund_handler
-from orders.models import Order, Refund, RefundStatus
+from orders.models import REFUNDABLE, Order, Refund, RefundStatus
 
 from .stock import _issue
-from .transitions import REFUNDABLE, S, _locked, _transition
+from .transitions import S, _locked, _transition
 
 
 def _refund_amount(order: Order, amount) -> Decimal:
@@ -63,7 +63,7 @@ def refund_decide(*, refund: Refund, actor, approve: bool, note: str = "") -> Re
     if not approve:
         if not note:
             raise ValidationError({"note": [_("Say why the refund is refused.")]})
-        refund.status = RefundStatus.REJECTED
+        refund.status = Refund.STATES.target(refund.status, "reject")
         refund.save()
         _transition(order, "reject_refund", actor=actor, note=note,
                     detail={"refund": refund.pk})
@@ -71,7 +71,7 @@ def refund_decide(*, refund: Refund, actor, approve: bool, note: str = "") -> Re
     if refund.amount > order.refundable:
         raise ValidationError({"amount": [_("The refund exceeds what is left to refund.")]})
     refund.gateway_reference = refund_handler()(refund)
-    refund.status = RefundStatus.SUCCEEDED
+    refund.status = Refund.STATES.target(refund.status, "approve")
     refund.save()
     order.refunded_total += refund.amount
     full = order.refunded_total == order.total

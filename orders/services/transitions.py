@@ -1,4 +1,4 @@
-"""The order state machine: its transition table and the one function that applies it
+"""The order state machine (declared as ``Order.STATES``) and the one function that applies it
 (every status change of an order goes through ``_transition``)."""
 
 from __future__ import annotations
@@ -14,24 +14,9 @@ from orders.hooks import order_completed, send_on_commit
 from orders.models import Fulfilment, Order, OrderEvent, OrderStatus
 
 S = OrderStatus
-RECEIVED = (S.SHIPPED, S.DELIVERED, S.PICKED_UP)
-# A completed order can still be refunded (after-sales); once settled, the refund is
-# clawed back from the merchant's next payouts.
-REFUNDABLE = (S.PAID, S.SHIPPED, S.READY_FOR_PICKUP, S.DELIVERED, S.PICKED_UP, S.COMPLETED)
-ORDER_TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
-    # action: (from states, to state); None: back to the status before the refund request
-    "pay": ((S.PENDING_PAYMENT,), S.PAID),
-    "cancel": ((S.PENDING_PAYMENT,), S.CANCELLED),
-    "ship": ((S.PAID,), S.SHIPPED),
-    "ready_for_pickup": ((S.PAID,), S.READY_FOR_PICKUP),
-    "deliver": ((S.SHIPPED,), S.DELIVERED),
-    "pick_up": ((S.READY_FOR_PICKUP,), S.PICKED_UP),
-    "confirm_receipt": (RECEIVED, S.COMPLETED),
-    "request_refund": (REFUNDABLE, S.REFUND_REQUESTED),
-    "refund_full": ((S.REFUND_REQUESTED,), S.REFUNDED),
-    "refund_partial": ((S.REFUND_REQUESTED,), None),
-    "reject_refund": ((S.REFUND_REQUESTED,), None),
-}
+# The table is declared on the model (Order.STATES); BACK (None): the status before the
+# refund request.
+ORDER_TRANSITIONS = Order.STATES.table
 
 
 def order_allowed_actions(order: Order) -> list[str]:

@@ -30,7 +30,6 @@ from .charges import (
 from .checkout_payments import (
     GATEWAY_STATUS,
     OPEN,
-    PAYMENT_TRANSITIONS,
     checkout_assert_payable,
     checkout_pay,
     payment_authenticate,
@@ -46,7 +45,6 @@ __all__ = [
     "GATEWAY_STATUS",
     "NOT_CONNECTED",
     "OPEN",
-    "PAYMENT_TRANSITIONS",
     "PLATFORM_ORIGIN",
     "REFUND_EVENTS",
     "WEBHOOK_TOLERANCE_SECONDS",

@@ -199,17 +199,6 @@ GATEWAY_STATUS = {
     "failed_to_start": PaymentStatus.FAILED,
     "canceled": PaymentStatus.CANCELED,
 }
-# Which of our statuses may follow which: a payment never leaves a final state.
-PAYMENT_TRANSITIONS = {
-    PaymentStatus.CREATED: {PaymentStatus.REQUIRES_ACTION, PaymentStatus.SUCCEEDED,
-                            PaymentStatus.FAILED, PaymentStatus.CANCELED},
-    PaymentStatus.REQUIRES_ACTION: {PaymentStatus.SUCCEEDED, PaymentStatus.FAILED,
-                                    PaymentStatus.CANCELED},
-    PaymentStatus.FAILED: set(),
-    PaymentStatus.SUCCEEDED: set(),
-    PaymentStatus.CANCELED: set(),
-    PaymentStatus.RETURNED: set(),
-}
 
 
 @transaction.atomic
@@ -219,7 +208,8 @@ def _apply(payment: Payment, *, status: str, intent_id: str | None = None,
     target = GATEWAY_STATUS.get(status)
     if intent_id and not payment.intent_id:
         payment.intent_id = intent_id
-    if target is None or target not in PAYMENT_TRANSITIONS[payment.status]:
+    # Payment.STATES: what may follow what; a payment never leaves a final state.
+    if target is None or target not in Payment.STATES.successors(payment.status):
         payment.save()
         return payment
     if target == PaymentStatus.SUCCEEDED:
@@ -245,7 +235,7 @@ def _succeed(payment: Payment) -> Payment:
         reason = "duplicate payment" if paid_by_other else "checkout cancelled before payment"
         _refund_whole_payment(payment, reason=reason)
         return payment
-    payment.status = PaymentStatus.SUCCEEDED
+    payment.status = Payment.STATES.target(payment.status, "succeed")
     payment.save()
     order_services.checkout_mark_paid(checkout=checkout)
     _book_capture(checkout, payment)
@@ -259,7 +249,7 @@ def _refund_whole_payment(payment: Payment, *, reason: str) -> None:
         options={"idempotency_key": f"returned:{payment.pk}"})
     log.warning("returned payment %s (%s)", payment.intent_id, reason)
     # No escrow was booked for it, so no postings move; the payment records the refund.
-    payment.status = PaymentStatus.RETURNED
+    payment.status = Payment.STATES.target(payment.status, "return")
     payment.late_refund_reference = refund.id
     payment.failure_message = {
         "duplicate payment": _("This checkout was already paid; this charge was refunded."),

@@ -109,7 +109,7 @@ def gateway_refund_resolve(*, record: GatewayRefund, actor, note: str) -> Gatewa
     if record.status != GatewayRefundStatus.OPEN:
         raise ApplicationError(_("This gateway refund is not open."), code="illegal_transition")
     record.status, record.resolved_by, record.resolved_at = (
-        GatewayRefundStatus.RESOLVED, actor, timezone.now())
+        GatewayRefund.STATES.target(record.status, "resolve"), actor, timezone.now())
     record.resolution = note[:300]
     record.save()
     return record

@@ -107,7 +107,7 @@ def payout_line_confirm(*, line: PayoutLine) -> PayoutLine:
         Leg(ledger_account(kind=K.PAYOUT_IN_TRANSIT, bank_id=bank_id), line.amount),
         Leg(ledger_account(kind=K.CARD_CLEARING, bank_id=bank_id), -line.amount),
     ], memo=f"payout line {line.pk} confirmed")
-    line.status = PayoutStatus.CONFIRMED
+    line.status = PayoutLine.STATES.target(line.status, "confirm")
     line.save(update_fields=["status", "updated_at"])
     return line
 
@@ -129,6 +129,7 @@ def payout_line_fail(*, line: PayoutLine, reason: str) -> PayoutLine:
         Leg(ledger_account(kind=K.MERCHANT_PAYABLE, bank_id=bank_id,
                            merchant_id=line.merchant_id), -line.amount),
     ], memo=f"payout line {line.pk} failed: {reason}"[:200])
-    line.status, line.failure_reason = PayoutStatus.FAILED, reason[:200]
+    line.status = PayoutLine.STATES.target(line.status, "fail")
+    line.failure_reason = reason[:200]
     line.save(update_fields=["status", "failure_reason", "updated_at"])
     return line

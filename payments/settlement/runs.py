@@ -93,7 +93,7 @@ def settlement_run_execute(run_id: int) -> SettlementRun:
         run = SettlementRun.objects.select_for_update().get(pk=run_id)
         if run.status == RunStatus.COMPLETED:
             return run
-        run.status = RunStatus.RUNNING
+        run.status = SettlementRun.STATES.target(run.status, "start")
         run.started_at = run.started_at or timezone.now()
         run.error = ""
         done = run.items.count()
@@ -114,15 +114,16 @@ def settlement_run_execute(run_id: int) -> SettlementRun:
             payout_batch_build(run=run, bank=bank)
         report = {str(bank.pk): reconciliation(bank=bank, run=run) for bank in banks}
     except Exception as exc:
-        SettlementRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED,
-                                                       error=repr(exc)[:2000])
+        SettlementRun.objects.filter(pk=run.pk).update(
+            status=SettlementRun.STATES.target(RunStatus.RUNNING, "fail"),
+            error=repr(exc)[:2000])
         raise
     flagged = [code for code, r in report.items() if not r["ok"]]
     if flagged:
         log.error("settlement run %s: reconciliation mismatches at banks %s", run.pk,
                   flagged)
     SettlementRun.objects.filter(pk=run.pk).update(
-        status=RunStatus.COMPLETED, finished_at=timezone.now(), reconciliation=report,
-        orders_done=run.items.count())
+        status=SettlementRun.STATES.target(RunStatus.RUNNING, "complete"),
+        finished_at=timezone.now(), reconciliation=report, orders_done=run.items.count())
     run.refresh_from_db()
     return run
