@@ -31,3 +31,23 @@ class StrictBooleanField(serializers.BooleanField):
         if isinstance(data, bool):
             return data
         self.fail("invalid", input=data)
+
+
+def require_json_strings() -> None:
+    """A string field of the API takes a JSON string and nothing else, as the schema
+    (type string) says: DRF's CharField would also read ``42`` or ``4.2`` as text, so a
+    client sending a number where a name or a code belongs was accepted, not told. Bodies
+    are JSON and query parameters are always strings, so only wrong types are refused.
+    Applied once, to every CharField and its subclasses (email, regex, slug, URL), when
+    the core app starts."""
+    if getattr(serializers.CharField, "_json_strings_only", False):
+        return
+    lenient = serializers.CharField.to_internal_value
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return lenient(self, data)
+
+    serializers.CharField.to_internal_value = to_internal_value  # type: ignore[method-assign]
+    serializers.CharField._json_strings_only = True  # type: ignore[attr-defined]

@@ -8,3 +8,6 @@ class CoreConfig(appconfig.PlatformAppConfig):
 
     def ready(self) -> None:
         from core import checks  # noqa: F401 - registers the checks
+        from core.api import require_json_strings
+
+        require_json_strings()

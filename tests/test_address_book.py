@@ -117,6 +117,11 @@ def test_the_api_keeps_each_book_to_its_owner(province, api_on):
     assert bad.status_code == 400 and "recipient_phone" in bad.json()["errors"]
     bad = api.post("/api/v1/me/addresses/", body(is_default="yes"), format="json")
     assert bad.status_code == 400
+    # A string field takes a JSON string: a number is refused, not read as text.
+    bad = api.post("/api/v1/me/addresses/", body(recipient_name=42, detail=12345678),
+                   format="json")
+    assert bad.status_code == 400
+    assert set(bad.json()["errors"]) == {"recipient_name", "detail"}
 
     intruder = api_on(None, other)
     path = f"/api/v1/me/addresses/{entry['id']}/"
