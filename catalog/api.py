@@ -3,11 +3,13 @@ domain of the merchant's bank, members only)."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -17,6 +19,7 @@ from catalog import selectors, services
 from catalog.models import UNITS, Category
 from catalog.serializers import (
     CategorySerializer,
+    MerchantBriefSerializer,
     MerchantProductSerializer,
     MerchantSkuSerializer,
     ProductCardSerializer,
@@ -118,6 +121,55 @@ class TraceApi(APIView):
     def get(self, request, token):
         batch = selectors.batch_for_trace(token=token)
         return Response(TraceSerializer(batch, context={"request": request}).data)
+
+
+# --- favourites (收藏), the signed-in shopper's own ----------------------------------------
+
+
+class FavouritesSerializer(serializers.Serializer):
+    products = ProductCardSerializer(many=True, help_text="kept products still on sale")
+    shops = MerchantBriefSerializer(many=True, help_text="kept shops still trading")
+
+
+class KeptSerializer(serializers.Serializer):
+    kept = serializers.BooleanField()
+
+
+class FavouriteListApi(APIView):
+    @extend_schema(responses=FavouritesSerializer)
+    def get(self, request):
+        return Response(FavouritesSerializer({
+            "products": selectors.favourite_products(user=request.user),
+            "shops": selectors.favourite_shops(user=request.user)}).data)
+
+
+class _FavouriteApi(APIView):
+    target = "product_id"
+
+    def _set(self, request, pk: int, *, on: bool):
+        try:
+            kept = services.favourite_set(user=request.user, on=on, **{self.target: pk})
+        except ObjectDoesNotExist:
+            raise NotFound from None
+        return Response(KeptSerializer({"kept": kept}).data)
+
+    @extend_schema(request=None, responses=KeptSerializer,
+                   description="Keep it (again: no change); 404 if it is not on sale.")
+    def put(self, request, pk: int):
+        return self._set(request, pk, on=True)
+
+    @extend_schema(request=None, responses=KeptSerializer,
+                   description="Drop it (not kept: no change).")
+    def delete(self, request, pk: int):
+        return self._set(request, pk, on=False)
+
+
+class FavouriteProductApi(_FavouriteApi):
+    target = "product_id"
+
+
+class FavouriteShopApi(_FavouriteApi):
+    target = "merchant_id"
 
 
 # --- merchant product management ---------------------------------------------------------

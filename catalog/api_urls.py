@@ -10,6 +10,11 @@ public_urlpatterns = [
          name="api-product"),
     path("catalog/shops/<int:merchant_id>/", api.ShopApi.as_view(), name="api-shop"),
     path("catalog/trace/<uuid:token>/", api.TraceApi.as_view(), name="api-trace"),
+    path("me/favourites/", api.FavouriteListApi.as_view(), name="api-favourites"),
+    path("me/favourites/products/<int:pk>/", api.FavouriteProductApi.as_view(),
+         name="api-favourite-product"),
+    path("me/favourites/shops/<int:pk>/", api.FavouriteShopApi.as_view(),
+         name="api-favourite-shop"),
 ]
 
 merchant_urlpatterns = [

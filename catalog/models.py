@@ -300,3 +300,32 @@ class SearchTerm(models.Model):
 
     def __str__(self) -> str:
         return self.term
+
+
+class Favourite(models.Model):
+    """收藏: a product or a shop a shopper keeps to come back to (one of the two)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="favourites")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, null=True, blank=True,
+                                related_name="+")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, null=True, blank=True,
+                                 related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(product__isnull=True) ^ Q(merchant__isnull=True),
+                name="catalog_favourite_one_thing"),
+            models.UniqueConstraint(fields=["user", "product"],
+                                    condition=Q(product__isnull=False),
+                                    name="catalog_favourite_product_once"),
+            models.UniqueConstraint(fields=["user", "merchant"],
+                                    condition=Q(merchant__isnull=False),
+                                    name="catalog_favourite_shop_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ♥ {self.product_id or self.merchant_id}"

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.core.exceptions import ValidationError
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_POST
 
 from banks.selectors import branch_list
 from banks.views import portal_banks
-from catalog import page_cache, selectors
+from catalog import page_cache, selectors, services
 from catalog.interfaces import product_page_extras
 from catalog.models import Category
 from catalog.qr import qr_png, qr_svg
@@ -134,6 +139,7 @@ def product(request, product_id: int):
     skus = list(item.skus.all())
     return render(request, "catalog/product.html", {
         "product": item,
+        "kept": selectors.is_favourite(user=request.user, product_id=item.pk),
         "batch": selectors.current_batch(item),
         "skus": skus,
         "more": list(selectors.merchant_products(merchant=item.merchant)
@@ -153,6 +159,7 @@ def shop(request, merchant_id: int):
 
     return render(request, "catalog/shop.html", {
         "merchant": merchant,
+        "kept": selectors.is_favourite(user=request.user, merchant_id=merchant.pk),
         "products_html": page_cache.fragment(request, "shop", (merchant.pk,), products),
     })
 
@@ -174,3 +181,43 @@ def trace_qr(request, token, fmt: str):
     if fmt == "svg":
         return HttpResponse(qr_svg(url), content_type="image/svg+xml")
     return HttpResponse(qr_png(url), content_type="image/png")
+
+
+# --- favourites (收藏) ----------------------------------------------------------------------
+
+
+@login_required
+def favourites(request):
+    return render(request, "catalog/favourites.html", {
+        "products": selectors.favourite_products(user=request.user),
+        "shops": selectors.favourite_shops(user=request.user)})
+
+
+def _int_or_none(value) -> int | None:
+    return int(value) if str(value or "").isdigit() else None
+
+
+@login_required
+@require_POST
+def favourite_toggle(request):
+    """Keep or drop a product (``product``) or a shop (``merchant``); ``on`` is 1 or 0.
+    Back to the page it came from."""
+    product_id = _int_or_none(request.POST.get("product"))
+    merchant_id = _int_or_none(request.POST.get("merchant"))
+    if (product_id is None) == (merchant_id is None):
+        return HttpResponseBadRequest(_("Choose a product or a shop."))
+    on = request.POST.get("on") == "1"
+    try:
+        kept = services.favourite_set(user=request.user, on=on, product_id=product_id,
+                                      merchant_id=merchant_id)
+    except ObjectDoesNotExist:
+        raise Http404 from None
+    messages.success(request, _("Added to your favourites.") if kept
+                     else _("Removed from your favourites."))
+    fallback = (reverse("catalog:product", args=[product_id]) if product_id
+                else reverse("catalog:shop", args=[merchant_id]))
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        back = fallback
+    return redirect(back)

@@ -8,6 +8,7 @@ pages, traceability), ``listing`` (filters, sorting, pages, counts and facets),
 costly reads in ``_common``. Callers import from this package.
 """
 
+from catalog.selectors.favourites import favourite_products, favourite_shops, is_favourite
 from catalog.selectors.listing import (
     ORDERINGS,
     PRICE_BANDS,
@@ -57,6 +58,7 @@ from catalog.selectors.storefront import (
 )
 
 __all__ = [
+    "favourite_products", "favourite_shops", "is_favourite",
     "ORDERINGS",
     "PRICE_BANDS",
     "RELEVANCE",

@@ -12,6 +12,7 @@ import from this package.
 """
 
 from catalog.services.batches import INPUT_KIND_NAMES, INPUT_KINDS, batch_create, batch_set_report
+from catalog.services.favourites import FAVOURITES_LIMIT, favourite_set
 from catalog.services.merchants import (
     MERCHANT_TRANSITIONS,
     REASON_REQUIRED,
@@ -44,6 +45,7 @@ from catalog.services.stock import (
 from catalog.services.synonyms import synonym_group_create, synonym_group_delete, synonyms_changed
 
 __all__ = [
+    "FAVOURITES_LIMIT", "favourite_set",
     "INPUT_KINDS",
     "INPUT_KIND_NAMES",
     "MERCHANT_TRANSITIONS",
