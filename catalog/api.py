@@ -158,7 +158,7 @@ class _FavouriteApi(APIView):
     def put(self, request, pk: int):
         return self._set(request, pk, on=True)
 
-    @extend_schema(request=None, responses=KeptSerializer,
+    @extend_schema(request=None, responses={200: KeptSerializer},
                    description="Drop it (not kept: no change).")
     def delete(self, request, pk: int):
         return self._set(request, pk, on=False)
