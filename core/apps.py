@@ -7,6 +7,7 @@ class CoreConfig(appconfig.PlatformAppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
+        # Late, as AppConfig.ready must: the checks and DRF's fields load with the models.
         from core import checks  # noqa: F401 - registers the checks
         from core.api import require_json_strings
 

@@ -73,6 +73,7 @@ def notify(*, recipients: Iterable, kind: str, dedupe_key: str,
 def queue_text(notification_id: int) -> None:
     """Hand the text message to the workers; a broker that is down costs the message,
     never the action (the inbox row is there)."""
+    # Late: notifications.tasks imports this module to send what is queued here.
     from notifications.tasks import send_text
 
     try:

@@ -16,6 +16,7 @@ from django_tenants.utils import schema_context
 from core.idempotency import request_fingerprint
 from lending.models import Application, Loan, LoanRepayment
 from payments.models import Payment
+from payments.services import charges as payment_charges
 from tests.lending_factories import buyer, lenient_policy
 from tests.orders_factories import market, pay, place
 from tests.rewards_factories import grant, offer
@@ -151,7 +152,6 @@ def test_the_order_financing_key(province, shop, api_on):
 
 
 def test_the_points_mall_cash_key(province, shop, api_on, monkeypatch):
-    from payments.services import charges as payment_charges
     from tests.test_rewards_cash import _Gateway
 
     bank, me = province.bank_a, buyer()

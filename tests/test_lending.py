@@ -19,6 +19,8 @@ from lending.models import ApplicationStatus, Loan, LoanStatus, PartyKind, Sched
 from orders.models import CheckoutStatus, OrderStatus
 from payments import settlement
 from payments.models import AccountKind, Posting, SettlementItem
+from payments.services import charges as payment_charges
+from payments.services import checkout_payments
 from tests.lending_factories import buyer, lenient_policy, scored_buyer, scored_merchant
 from tests.orders_factories import GOOD_CARD, market, pay, place
 from tests.test_settlement import _account, _complete
@@ -341,7 +343,6 @@ class _LostAnswer:
 def test_a_repayment_whose_answer_was_lost_stays_pending_and_reconciliation_books_it(
         province, monkeypatch):
     from payments.gateway import stripe_client
-    from payments.services import charges as payment_charges
 
     shop = market(province)
     lenient_policy(province.bank_a, province.a_admin)
@@ -379,7 +380,6 @@ def test_a_lost_answer_to_a_checkout_payment_is_found_by_reconciliation(province
     from payments import services as payment_services
     from payments.gateway import stripe_client
     from payments.models import PaymentStatus
-    from payments.services import checkout_payments
 
     shop = market(province)
     checkout = place(province.shopper, province.bank_a, [(shop.sku_b, 1)])

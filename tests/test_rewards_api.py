@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from banks.models import BankEvent
 from rewards.models import MallOffer, PointsProgramme, Redemption
 from tests.lending_factories import buyer
 from tests.orders_factories import market, place
@@ -215,7 +216,6 @@ def test_offer_numbers_and_dates_out_of_range_are_400_not_500(province, api_on):
 
 
 def test_console_changes_are_audited_with_who_made_them(province, api_on):
-    from banks.models import BankEvent
 
     bank = province.bank_a
     admin = api_on(bank, province.a_admin)
