@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -94,3 +95,17 @@ def address_for_delivery(*, user, address_id) -> dict[str, str]:
         raise ValidationError({"address_id": _("Choose one of your saved addresses.")})
     return {"recipient_name": entry.recipient_name, "recipient_phone": entry.recipient_phone,
             "address": f"{entry.region}{entry.detail}"[:200]}
+
+
+def user_by_login(identifier: str):
+    """The account a person signs in with: its username, or its mobile number (11 digits).
+    None when nothing matches."""
+    identifier = (identifier or "").strip()
+    if not identifier:
+        return None
+    users = get_user_model().objects
+    if identifier.isdigit() and len(identifier) == 11:
+        found = users.filter(phone=identifier).first()
+        if found is not None:
+            return found
+    return users.filter(username=identifier).first()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
-from admission.models import Dossier, Flag
+from admission.models import Dossier, DossierEvent, Flag
+from banks.audit import AuditEntry, filter_times
 from banks.models import Bank
 from catalog.models import Merchant, MerchantStatus
 from catalog.selectors import bank_merchant, merchant_for_member
@@ -110,3 +111,15 @@ def compliance_counts(*, bank: Bank, today) -> dict[str, int]:
     expired = (open_flags().filter(kind=FlagKind.LICENCE_EXPIRED)
                .values("dossier_id").distinct().count())
     return {"overdue_reviews": overdue, "expired_licences": expired}
+
+
+def audit_entries(query) -> list:
+    """Admission decisions for the bank's audit page (``banks.audit``): applications
+    reviewed, inspections, approvals, suspensions, listings decided, newest first."""
+    rows = DossierEvent.objects.select_related("dossier__merchant")
+    if query.actor_id is not None:
+        rows = rows.filter(actor_id=query.actor_id)
+    return [AuditEntry(at=e.created_at, area="admission", actor_id=e.actor_id,
+                       action=str(e.get_action_display()), target=e.dossier.merchant.name,
+                       note=e.reason)
+            for e in filter_times(rows, query, "created_at")]

@@ -8,4 +8,7 @@ urlpatterns = [
     path("console/branches/<int:branch_id>/", api.ConsoleBranchDetailApi.as_view(),
          name="api-console-branch"),
     path("console/staff/", api.ConsoleStaffListApi.as_view(), name="api-console-staff"),
+    path("console/staff/<int:membership_id>/", api.ConsoleStaffDetailApi.as_view(),
+         name="api-console-staff-detail"),
+    path("console/audit/", api.ConsoleAuditApi.as_view(), name="api-console-audit"),
 ]

@@ -109,7 +109,9 @@ class StaffMembership(models.Model):
 class BankEvent(models.Model):
     """Audit trail of actions on banks: who did what, when."""
 
-    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="events")
+    # No bank: an event of the federation itself (its admins).
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="events", null=True,
+                             blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                               blank=True, related_name="+")
     action = models.CharField(max_length=40)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
-from banks.models import Bank, Branch, Domain, StaffMembership
+from banks.models import Bank, BankEvent, Branch, Domain, StaffMembership
 
 
 def bank_list_active() -> QuerySet[Bank]:
@@ -56,3 +58,19 @@ def profile_roles(user) -> list[str]:
     if membership is not None:
         lines.append(f"{membership.bank.name} · {membership.get_role_display()}")
     return lines
+
+
+def federation_admins():
+    return get_user_model().objects.filter(is_federation_admin=True).order_by("username")
+
+
+def federation_admin_get(*, user_id):
+    """A federation admin by id, or 404."""
+    if not str(user_id).isdigit():
+        raise Http404
+    return get_object_or_404(federation_admins(), pk=int(user_id))
+
+
+def federation_events(*, limit: int = 50):
+    """The federation's own audit trail (its admins granted and revoked), newest first."""
+    return BankEvent.objects.filter(bank__isnull=True).select_related("actor")[:limit]

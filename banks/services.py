@@ -7,12 +7,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, schema_exists
 
-from banks.models import BANK_CODE_RE, Bank, BankEvent, Branch, Domain, StaffMembership
+from accounts.selectors import user_by_login
+from banks.models import (
+    BANK_CODE_RE,
+    Bank,
+    BankEvent,
+    Branch,
+    Domain,
+    StaffMembership,
+    StaffRole,
+)
 from banks.signals import bank_schema_ready
 
 RESERVED_CODES = {"www", "portal", "api", "admin", "static", "media", "public", "federation"}
@@ -39,6 +49,7 @@ class OnboardResult:
     created: bool
     added_domains: list[str] = field(default_factory=list)
     added_branches: list[str] = field(default_factory=list)
+    first_admin: object = None  # the account made the bank's admin, if one was named
 
 
 def schema_name_for(code: str) -> str:
@@ -100,7 +111,7 @@ def _validate(*, code: str, name: str, brand_color: str, domains: list[str],
 def bank_onboard(*, code: str, name: str, short_name: str = "", region: str = "",
                  slogan: str = "", brand_color: str = "#1f7a4d",
                  domains: Sequence[str] = (), branches: Sequence[BranchSpec] = (),
-                 acting_user=None) -> OnboardResult:
+                 first_admin: str = "", acting_user=None) -> OnboardResult:
     """Create a member bank with its schema, domains and branches, or complete it.
 
     Safe to re-run: for an existing bank with the same code *and* name the call adds the
@@ -115,6 +126,12 @@ def bank_onboard(*, code: str, name: str, short_name: str = "", region: str = ""
         default_domain_for(code)]
     errors = _validate(code=code, name=name, brand_color=brand_color, domains=domains,
                        branches=branches)
+    admin_user = None
+    if (first_admin or "").strip():
+        try:
+            admin_user = person_by_login(first_admin, field="first_admin")
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
 
@@ -172,6 +189,13 @@ def bank_onboard(*, code: str, name: str, short_name: str = "", region: str = ""
     if created_schema:
         with schema_context(bank.schema_name):
             bank_schema_ready.send(sender=Bank, bank=bank)
+    if admin_user is not None:
+        try:
+            staff_grant(bank=bank, user=admin_user, role=StaffRole.BANK_ADMIN,
+                        acting_user=acting_user)
+        except ValidationError as exc:  # staff of another bank: nothing is created
+            raise ValidationError({"first_admin": exc.message_dict.get("user", exc.messages)})
+        result.first_admin = admin_user
     if created or result.added_domains or result.added_branches:
         BankEvent.objects.create(
             bank=bank, actor=acting_user if getattr(acting_user, "pk", None) else None,
@@ -180,33 +204,190 @@ def bank_onboard(*, code: str, name: str, short_name: str = "", region: str = ""
     return result
 
 
+def _require_bank_admin(*, bank: Bank, actor) -> None:
+    """Staff changes are a bank admin's, a federation admin's (onboarding names a bank's
+    first admin) or the system's (``actor`` None: the demo loader, the ``grant_role``
+    command). Anyone else is refused, whatever page or API they came through."""
+    if actor is None or getattr(actor, "is_federation_admin", False):
+        return  # the system, or the federation (it names a new bank's first admin)
+    if not StaffMembership.objects.filter(user=actor, bank=bank, is_active=True,
+                                          role=StaffRole.BANK_ADMIN).exists():
+        raise PermissionDenied(_("Only a bank admin of this bank may change its staff."))
+
+
+def _check_role_and_branch(*, bank: Bank, role: str, branch: Branch | None) -> None:
+    if role not in StaffRole.values:
+        raise ValidationError({"role": [_("Choose a role.")]})
+    if branch is not None and branch.bank_id != bank.pk:
+        raise ValidationError({"branch": [_("The branch belongs to another bank.")]})
+
+
+def _keep_an_admin(*, bank: Bank, leaving: StaffMembership) -> None:
+    """Refuse to demote or revoke the bank's last active admin (the bank could no longer
+    manage its staff from the browser). The admins' rows are locked, so two admins
+    removing each other at the same moment cannot both succeed."""
+    admins = list(StaffMembership.objects.select_for_update()
+                  .filter(bank=bank, is_active=True, role=StaffRole.BANK_ADMIN)
+                  .values_list("pk", flat=True))
+    if admins == [leaving.pk]:
+        raise ValidationError({"role": [_("This is the bank's last admin: grant another "
+                                          "admin first.")]})
+
+
+def _membership_state(membership: StaffMembership) -> dict:
+    return {"role": membership.role, "branch": membership.branch_id,
+            "is_active": membership.is_active, "bank": membership.bank_id}
+
+
+def _audit_staff(*, bank: Bank, actor, action: str, membership: StaffMembership,
+                 before: dict) -> None:
+    after = _membership_state(membership)
+    bank_audit(bank=bank, actor=actor, action=action, target=membership,
+               changes={k: (before.get(k), v) for k, v in after.items() if before.get(k) != v},
+               note=membership.user.username)
+
+
 @transaction.atomic
 def staff_grant(*, bank: Bank, user, role: str, branch: Branch | None = None,
                 acting_user=None) -> StaffMembership:
-    """Make ``user`` staff of ``bank`` in ``role``. A person works for one bank only."""
-    if branch is not None and branch.bank_id != bank.pk:
-        raise ValidationError({"branch": [_("The branch belongs to another bank.")]})
+    """Make ``user`` staff of ``bank`` in ``role`` (at ``branch``, for staff who work at
+    one branch). A person works for one bank only: staff of another bank are refused;
+    someone whose role at another bank was revoked may join this one."""
+    _require_bank_admin(bank=bank, actor=acting_user)
+    _check_role_and_branch(bank=bank, role=role, branch=branch)
     membership = StaffMembership.objects.select_for_update().filter(user=user).first()
-    if membership is not None and membership.bank_id != bank.pk:
+    if membership is not None and membership.bank_id != bank.pk and membership.is_active:
         raise ValidationError({"user": [_("This person is already staff of another bank.")]})
+    before = _membership_state(membership) if membership is not None else {}
     if membership is None:
         membership = StaffMembership(user=user, bank=bank)
+    if (membership.pk and membership.bank_id == bank.pk and membership.is_active
+            and membership.role == StaffRole.BANK_ADMIN and role != StaffRole.BANK_ADMIN):
+        _keep_an_admin(bank=bank, leaving=membership)
+    membership.bank = bank
     membership.role = role
     membership.branch = branch
     membership.is_active = True
     membership.full_clean()
     membership.save()
-    BankEvent.objects.create(bank=bank, actor=acting_user, action="staff_granted",
-                             detail={"user": user.username, "role": role})
+    _audit_staff(bank=bank, actor=acting_user, action="staff_granted", membership=membership,
+                 before=before)
+    return membership
+
+
+def person_by_login(identifier: str, *, field: str = "person"):
+    """The account with this mobile number or username, or a ValidationError on ``field``
+    that says the person signs up first."""
+    person = user_by_login(identifier)
+    if person is None:
+        raise ValidationError({field: [_("No account has this mobile number or username; "
+                                         "the person signs up first.")]})
+    return person
+
+
+@transaction.atomic
+def staff_grant_by_login(*, bank: Bank, person: str, role: str, branch: Branch | None = None,
+                         acting_user) -> StaffMembership:
+    """``staff_grant`` to the person found by mobile number or username."""
+    user = person_by_login(person)
+    try:
+        return staff_grant(bank=bank, user=user, role=role, branch=branch,
+                           acting_user=acting_user)
+    except ValidationError as exc:
+        raise ValidationError({("person" if key == "user" else key): messages
+                               for key, messages in exc.message_dict.items()}) from None
+
+
+@transaction.atomic
+def staff_change(*, bank: Bank, membership_id, role: str, branch: Branch | None = None,
+                 acting_user) -> StaffMembership:
+    """Change the role or branch of one of the bank's staff."""
+    _require_bank_admin(bank=bank, actor=acting_user)
+    membership = _staff_locked(bank=bank, membership_id=membership_id)
+    _check_role_and_branch(bank=bank, role=role, branch=branch)
+    if membership.role == StaffRole.BANK_ADMIN and role != StaffRole.BANK_ADMIN:
+        _keep_an_admin(bank=bank, leaving=membership)
+    before = _membership_state(membership)
+    membership.role = role
+    membership.branch = branch
+    membership.save(update_fields=["role", "branch"])
+    _audit_staff(bank=bank, actor=acting_user, action="staff_changed", membership=membership,
+                 before=before)
     return membership
 
 
 @transaction.atomic
-def federation_admin_grant(*, user):
+def staff_revoke(*, bank: Bank, membership_id, acting_user) -> StaffMembership:
+    """End a person's work for the bank: the console and desk close to them at once; the
+    row stays (inactive) for the audit trail."""
+    _require_bank_admin(bank=bank, actor=acting_user)
+    membership = _staff_locked(bank=bank, membership_id=membership_id)
+    if membership.role == StaffRole.BANK_ADMIN:
+        _keep_an_admin(bank=bank, leaving=membership)
+    before = _membership_state(membership)
+    membership.is_active = False
+    membership.save(update_fields=["is_active"])
+    _audit_staff(bank=bank, actor=acting_user, action="staff_revoked", membership=membership,
+                 before=before)
+    return membership
+
+
+def _staff_locked(*, bank: Bank, membership_id) -> StaffMembership:
+    """The bank's active staff row, locked; another bank's (or a revoked one) is 404."""
+    try:
+        pk = int(membership_id)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    membership = (StaffMembership.objects.select_for_update().select_related("user")
+                  .filter(bank=bank, pk=pk, is_active=True).first())
+    if membership is None:
+        raise Http404
+    return membership
+
+
+def _require_federation_admin(actor) -> None:
+    if actor is not None and not getattr(actor, "is_federation_admin", False):
+        raise PermissionDenied(_("Only a federation admin may change the federation's "
+                                 "admins."))
+
+
+@transaction.atomic
+def federation_admin_grant(*, user, acting_user=None):
     """Make ``user`` a federation admin (the portal's console and admin site)."""
-    user.is_federation_admin = True
-    user.is_staff = True
-    user.save(update_fields=["is_federation_admin", "is_staff"])
+    _require_federation_admin(acting_user)
+    user = type(user).objects.select_for_update().get(pk=user.pk)
+    if not user.is_federation_admin:
+        user.is_federation_admin = True
+        user.is_staff = True
+        user.save(update_fields=["is_federation_admin", "is_staff"])
+        federation_audit(actor=acting_user, action="federation_admin_granted", target=user,
+                         note=user.username)
+    return user
+
+
+@transaction.atomic
+def federation_admin_grant_by_login(*, person: str, acting_user):
+    """``federation_admin_grant`` to the person found by mobile number or username."""
+    return federation_admin_grant(user=person_by_login(person), acting_user=acting_user)
+
+
+@transaction.atomic
+def federation_admin_revoke(*, user, acting_user):
+    """Take the federation admin role from ``user``; the last one cannot be removed."""
+    _require_federation_admin(acting_user)
+    model = type(user)
+    admins = list(model.objects.select_for_update().filter(is_federation_admin=True)
+                  .values_list("pk", flat=True))
+    if user.pk not in admins:
+        raise Http404
+    if admins == [user.pk]:
+        raise ValidationError({"user": [_("This is the federation's last admin: grant "
+                                          "another admin first.")]})
+    model.objects.filter(pk=user.pk).update(is_federation_admin=False, is_staff=False)
+    user.is_federation_admin = False
+    user.is_staff = False
+    federation_audit(actor=acting_user, action="federation_admin_revoked", target=user,
+                     note=user.username)
     return user
 
 
@@ -220,8 +401,8 @@ def bank_set_listing_policy(*, bank: Bank, requires_review: bool, acting_user) -
     return bank
 
 
-def bank_audit(*, bank: Bank, actor, action: str, target=None, changes: dict | None = None,
-               note: str = "") -> BankEvent:
+def bank_audit(*, bank: Bank | None, actor, action: str, target=None,
+               changes: dict | None = None, note: str = "") -> BankEvent:
     """Write one audit event of a bank: who (``actor``, None for the system) did what
     (``action``) to which row (``target``: a model instance) and what changed
     (``changes``: field -> [before, after]). Settings of a bank's programmes that its
@@ -237,6 +418,14 @@ def bank_audit(*, bank: Bank, actor, action: str, target=None, changes: dict | N
     return BankEvent.objects.create(
         bank=bank, actor=actor if getattr(actor, "pk", None) else None, action=action[:40],
         detail=detail)
+
+
+def federation_audit(*, actor, action: str, target=None, changes: dict | None = None,
+                     note: str = "") -> BankEvent:
+    """An audit event of the federation itself (its admins, not any one bank's): a
+    ``BankEvent`` without a bank, read by the federation's audit page."""
+    return bank_audit(bank=None, actor=actor, action=action, target=target, changes=changes,
+                      note=note)
 
 
 def changed_fields(row, values: dict) -> dict:

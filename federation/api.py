@@ -6,10 +6,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from banks.permissions import IsFederationAdmin
-from banks.selectors import bank_list_active
+from banks.selectors import bank_list_active, federation_admin_get, federation_admins
 from banks.serializers import BankSerializer
-from banks.services import BranchSpec, bank_onboard
-from core.api import StrictBooleanField
+from banks.services import (
+    BranchSpec,
+    bank_onboard,
+    federation_admin_grant_by_login,
+    federation_admin_revoke,
+)
+from core.api import StrictBooleanField, valid
 from payments.forms import parse_month
 from payments.selectors import federation_settlement_day
 from payments.settlement import referral_statement
@@ -45,6 +50,10 @@ class BankListOnboardApi(APIView):
                                         required=False, default=list)
         branches = serializers.ListField(child=BranchInputSerializer(), required=False,
                                          default=list)
+        first_admin = serializers.CharField(
+            max_length=150, required=False, default="",
+            help_text="mobile number or username of the person who becomes the bank's "
+                      "admin")
 
     @extend_schema(responses=BankSerializer(many=True))
     def get(self, request):
@@ -149,3 +158,40 @@ class SettlementDayApi(APIView):
                                          or timezone.localdate())
         return Response({**data, "day": data["day"].isoformat(),
                          "runs": self.RunSerializer(data["runs"], many=True).data})
+
+
+class FederationAdminSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+
+
+class FederationAdminListApi(APIView):
+    """The federation's admins; POST makes a person (mobile number or username) one."""
+
+    permission_classes = [IsFederationAdmin]
+
+    class GrantInputSerializer(serializers.Serializer):
+        person = serializers.CharField(max_length=150, help_text="mobile number or username")
+
+    @extend_schema(responses=FederationAdminSerializer(many=True))
+    def get(self, request):
+        return Response(FederationAdminSerializer(federation_admins(), many=True).data)
+
+    @extend_schema(request=GrantInputSerializer, responses={201: FederationAdminSerializer})
+    def post(self, request):
+        data = valid(self.GrantInputSerializer, request.data)
+        user = federation_admin_grant_by_login(person=data["person"], acting_user=request.user)
+        return Response(FederationAdminSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class FederationAdminDetailApi(APIView):
+    """Take the federation admin role back (400 for the last admin)."""
+
+    permission_classes = [IsFederationAdmin]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, user_id: int):
+        federation_admin_revoke(user=federation_admin_get(user_id=user_id),
+                                acting_user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,10 +1,19 @@
 from django.urls import path
 
-from federation.api import BankListOnboardApi, ReferralStatementApi, SettlementDayApi
+from federation.api import (
+    BankListOnboardApi,
+    FederationAdminDetailApi,
+    FederationAdminListApi,
+    ReferralStatementApi,
+    SettlementDayApi,
+)
 from federation.traffic_api import FEDERATION_APIS
 
 urlpatterns = [
     path("banks/", BankListOnboardApi.as_view(), name="api-federation-banks"),
+    path("admins/", FederationAdminListApi.as_view(), name="api-federation-admins"),
+    path("admins/<int:user_id>/", FederationAdminDetailApi.as_view(),
+         name="api-federation-admin"),
     path("referral-statements/", ReferralStatementApi.as_view(),
          name="api-federation-referral-statements"),
     path("settlement-runs/", SettlementDayApi.as_view(), name="api-federation-settlement-runs"),

@@ -10,12 +10,23 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from banks.audit import FEDERATION_ACTIONS
 from banks.permissions import federation_admin_required
-from banks.selectors import bank_list_active
-from banks.services import bank_onboard
+from banks.selectors import (
+    bank_list_active,
+    federation_admin_get,
+    federation_admins,
+    federation_events,
+)
+from banks.services import (
+    bank_onboard,
+    federation_admin_grant_by_login,
+    federation_admin_revoke,
+)
+from core.errors import first_message, validation_errors
 from core.exports import csv_writer
 from core.forms import add_service_errors
-from federation.forms import OnboardBankForm
+from federation.forms import BranchRowFormSet, OnboardBankForm, PersonForm
 from payments.forms import parse_month
 from payments.selectors import federation_settlement_day
 from payments.settlement import referral_statement
@@ -28,10 +39,15 @@ def console_home(request):
 
 @federation_admin_required
 def bank_onboard_page(request):
+    """Onboard a bank: its details, its branches as rows of a table (three empty rows;
+    onboarding again adds more) and its first admin."""
     form = OnboardBankForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    rows = BranchRowFormSet(request.POST or None, prefix="branches")
+    if request.method == "POST" and form.is_valid() and rows.is_valid():
+        branches = [spec for row in rows.forms if (spec := row.spec()) is not None]
         try:
-            result = bank_onboard(acting_user=request.user, **form.cleaned_data)
+            result = bank_onboard(acting_user=request.user, branches=branches,
+                                  **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -42,9 +58,13 @@ def bank_onboard_page(request):
                 messages.info(request, _("%(bank)s was already on the platform; missing "
                                          "domains and branches were added.")
                               % {"bank": result.bank.name})
+            if result.first_admin is not None:
+                messages.success(request, _("%(name)s is the bank's admin.")
+                                 % {"name": result.first_admin.shown_name})
             return redirect("federation:home")
     status = 400 if request.method == "POST" else 200
-    return render(request, "federation/bank_onboard.html", {"form": form}, status=status)
+    return render(request, "federation/bank_onboard.html", {"form": form, "rows": rows},
+                  status=status)
 
 
 @federation_admin_required
@@ -118,3 +138,36 @@ def settlement_day_progress(request):
     return JsonResponse({k: data[k] for k in (
         "status", "orders_done", "orders_total", "percent", "runs_total", "runs_completed",
         "runs_failed")} | {"day": label})
+
+
+@federation_admin_required
+def federation_admins_page(request):
+    """The federation's admins: grant the role to a person (by mobile number or username)
+    or take it back; the last admin stays. Every change is on the federation's trail."""
+    form = PersonForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        try:
+            if request.POST.get("revoke"):
+                gone = federation_admin_revoke(
+                    user=federation_admin_get(user_id=request.POST["revoke"]),
+                    acting_user=request.user)
+                messages.success(request, _("%(name)s is no longer a federation admin.")
+                                 % {"name": gone.shown_name})
+                return redirect("federation:admins")
+            if form.is_valid():
+                made = federation_admin_grant_by_login(person=form.cleaned_data["person"],
+                                                       acting_user=request.user)
+                messages.success(request, _("%(name)s is a federation admin.")
+                                 % {"name": made.shown_name})
+                return redirect("federation:admins")
+        except ValidationError as exc:
+            if request.POST.get("revoke"):
+                messages.error(request, first_message(validation_errors(exc)))
+                return redirect("federation:admins")
+            add_service_errors(form, exc, {"user": "person"})
+        status = 400
+    return render(request, "federation/admins.html", {
+        "form": form, "admins": federation_admins(), "events": federation_events(),
+        "actions": FEDERATION_ACTIONS,
+    }, status=status)

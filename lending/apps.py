@@ -32,3 +32,8 @@ class LendingConfig(appconfig.PlatformAppConfig):
         register_credit_refund_handler(loan_reduce_for_refund)
         # The card page offers the storefront bank's pay later / instalments.
         register_payment_options(checkout_payment_options)
+
+        from banks.audit import register_audit_source
+        from lending.selectors import audit_entries as lending_audit
+
+        register_audit_source(("lending",), lending_audit)

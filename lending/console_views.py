@@ -80,24 +80,6 @@ def _name_parties(rows) -> None:
             r.party_id = r.user_id
 
 
-ACTION_LABELS = {
-    "submit": gettext_lazy("Submitted for review"),
-    "auto_approve": gettext_lazy("Approved automatically"),
-    "auto_reject": gettext_lazy("Rejected automatically"),
-    "approve": gettext_lazy("Approved by an officer"),
-    "approve_first": gettext_lazy("First approval"),
-    "approve_second": gettext_lazy("Second approval"),
-    "reject": gettext_lazy("Rejected"),
-    "cancel": gettext_lazy("Cancelled"),
-    "disburse": gettext_lazy("Disbursed"),
-    "repay": gettext_lazy("Repaid in full"),
-    "repay_card": gettext_lazy("Repayment by card"),
-    "repay_settlement": gettext_lazy("Repayment taken at settlement"),
-    "fall_overdue": gettext_lazy("Fell overdue"),
-    "cure": gettext_lazy("Arrears cleared"),
-    "write_off": gettext_lazy("Written off"),
-}
-
 
 STATUS_LABELS = {**dict(ApplicationStatus.choices), **dict(LoanStatus.choices),
                  ApplicationStatus.APPROVED: gettext_lazy("Approved for lending")}
@@ -110,7 +92,7 @@ def _actors(events) -> list:
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=ids)}
     for e in events:
         e.actor = users.get(e.actor_id)
-        e.label = ACTION_LABELS.get(e.action, e.action)
+        e.label = selectors.ACTION_LABELS.get(e.action, e.action)
         e.from_label = STATUS_LABELS.get(e.from_status, e.from_status)
         e.to_label = STATUS_LABELS.get(e.to_status, e.to_status)
     return events

@@ -9,7 +9,10 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from banks.audit import AuditEntry, filter_times
 from lending import calc
 from lending.models import (
     FINANCEABLE,
@@ -180,3 +183,43 @@ def merchant_consent_live(*, merchant_id: int):
     """The merchant's live consent to credit use of its data, if any."""
     return MerchantConsent.objects.filter(merchant_id=merchant_id,
                                           withdrawn_at__isnull=True).first()
+
+
+# What each audit action of an application or a loan is called on pages and exports.
+ACTION_LABELS = {
+    "submit": gettext_lazy("Submitted for review"),
+    "auto_approve": gettext_lazy("Approved automatically"),
+    "auto_reject": gettext_lazy("Rejected automatically"),
+    "approve": gettext_lazy("Approved by an officer"),
+    "approve_first": gettext_lazy("First approval"),
+    "approve_second": gettext_lazy("Second approval"),
+    "reject": gettext_lazy("Rejected"),
+    "cancel": gettext_lazy("Cancelled"),
+    "disburse": gettext_lazy("Disbursed"),
+    "repay": gettext_lazy("Repaid in full"),
+    "repay_card": gettext_lazy("Repayment by card"),
+    "repay_settlement": gettext_lazy("Repayment taken at settlement"),
+    "fall_overdue": gettext_lazy("Fell overdue"),
+    "cure": gettext_lazy("Arrears cleared"),
+    "write_off": gettext_lazy("Written off"),
+}
+
+
+def audit_entries(query) -> list:
+    """The bank's lending decisions for its audit page (``banks.audit``): every transition
+    of an application or a loan, newest first; the system's own (automatic decisions,
+    overdue) have no actor."""
+    from_schema = LendingEvent.objects.select_related("application", "loan")
+    if query.actor_id is not None:
+        from_schema = from_schema.filter(actor_id=query.actor_id)
+    rows = filter_times(from_schema, query, "at")
+    entries = []
+    for event in rows:
+        if event.loan_id:
+            target = _("Loan %(number)s") % {"number": event.loan.number}
+        else:
+            target = _("Application #%(id)s") % {"id": event.application_id}
+        entries.append(AuditEntry(at=event.at, area="lending", actor_id=event.actor_id,
+                                  action=str(ACTION_LABELS.get(event.action, event.action)),
+                                  target=target, note=event.note))
+    return entries

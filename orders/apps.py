@@ -21,3 +21,8 @@ class OrdersConfig(appconfig.PlatformAppConfig):
         post_save.connect(text_pickup_code, sender=OrderEvent,
                           dispatch_uid="orders.assisted_pickup_code")
         register_product_page_extra(product_buying_context)
+
+        from banks.audit import register_audit_source
+        from orders.selectors import audit_entries as orders_audit
+
+        register_audit_source(("orders",), orders_audit)

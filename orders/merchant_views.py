@@ -52,26 +52,10 @@ TABS = [
     ("all", gettext_lazy("All"), ()),
 ]
 
-EVENT_LABELS = {
-    "placed": gettext_lazy("Order placed"),
-    "pay": gettext_lazy("Paid"),
-    "cancel": gettext_lazy("Cancelled"),
-    "ship": gettext_lazy("Shipped"),
-    "tracking": gettext_lazy("Tracking"),
-    "deliver": gettext_lazy("Delivered"),
-    "ready_for_pickup": gettext_lazy("Ready for pickup"),
-    "pick_up": gettext_lazy("Picked up at the branch"),
-    "confirm_receipt": gettext_lazy("Receipt confirmed"),
-    "request_refund": gettext_lazy("Refund requested"),
-    "refund_full": gettext_lazy("Refunded in full"),
-    "refund_partial": gettext_lazy("Partly refunded"),
-    "reject_refund": gettext_lazy("Refund refused"),
-}
-
 def timeline(order) -> list:
     events = list(order.events.all())
     for event in events:
-        event.label = EVENT_LABELS.get(event.kind, event.kind)
+        event.label = selectors.ORDER_EVENT_LABELS.get(event.kind, event.kind)
     return events
 
 

@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
+from banks.audit import AuditEntry, filter_times
 from banks.models import Bank, Branch
 from catalog.models import Merchant, MerchantMember, Sku
 from catalog.selectors import products_of_merchant, visible_products
@@ -26,6 +28,7 @@ from orders.models import (
     FlashSale,
     FlashSaleTake,
     Order,
+    OrderEvent,
     OrderStatus,
     PriceKind,
     ReferralTouch,
@@ -390,3 +393,39 @@ def skus_of_merchant(*, merchant: Merchant) -> QuerySet[Sku]:
 
 def sku_of_merchant(*, merchant: Merchant, sku_id: int) -> Sku | None:
     return Sku.objects.filter(pk=sku_id, product__merchant=merchant).first()
+
+
+# What each order event is called on the buyer's, the merchant's and the staff's pages.
+ORDER_EVENT_LABELS = {
+    "placed": gettext_lazy("Order placed"),
+    "pay": gettext_lazy("Paid"),
+    "cancel": gettext_lazy("Cancelled"),
+    "ship": gettext_lazy("Shipped"),
+    "tracking": gettext_lazy("Tracking"),
+    "deliver": gettext_lazy("Delivered"),
+    "ready_for_pickup": gettext_lazy("Ready for pickup"),
+    "pick_up": gettext_lazy("Picked up at the branch"),
+    "confirm_receipt": gettext_lazy("Receipt confirmed"),
+    "request_refund": gettext_lazy("Refund requested"),
+    "refund_full": gettext_lazy("Refunded in full"),
+    "refund_partial": gettext_lazy("Partly refunded"),
+    "reject_refund": gettext_lazy("Refund refused"),
+}
+
+
+def audit_entries(query) -> list:
+    """What the bank's own staff did to orders (refunds decided or issued, orders
+    handled at a branch desk, pickups handed over), for its audit page
+    (``banks.audit``): events of orders of its merchants or picked up at its branches,
+    made by someone on its staff."""
+    rows = (OrderEvent.objects.select_related("order")
+            .filter(Q(order__merchant__bank=query.bank)
+                    | Q(order__pickup_branch__bank=query.bank),
+                    actor__staff_membership__bank=query.bank)
+            .exclude(kind="tracking"))
+    if query.actor_id is not None:
+        rows = rows.filter(actor_id=query.actor_id)
+    return [AuditEntry(at=e.at, area="orders", actor_id=e.actor_id,
+                       action=str(ORDER_EVENT_LABELS.get(e.kind, e.kind)),
+                       target=e.order.number, note=e.note)
+            for e in filter_times(rows, query, "at")]

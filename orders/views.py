@@ -21,7 +21,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
@@ -242,28 +241,12 @@ def order_list(request):
     return render(request, "orders/order_list.html", {"page": page})
 
 
-EVENT_LABELS = {
-    "placed": gettext_lazy("Order placed"),
-    "pay": gettext_lazy("Paid"),
-    "cancel": gettext_lazy("Cancelled"),
-    "ship": gettext_lazy("Shipped"),
-    "ready_for_pickup": gettext_lazy("Ready for pickup"),
-    "deliver": gettext_lazy("Delivered"),
-    "pick_up": gettext_lazy("Picked up at the branch"),
-    "confirm_receipt": gettext_lazy("Receipt confirmed"),
-    "request_refund": gettext_lazy("Refund requested"),
-    "refund_full": gettext_lazy("Refunded"),
-    "refund_partial": gettext_lazy("Partly refunded"),
-    "reject_refund": gettext_lazy("Refund refused"),
-    "tracking": gettext_lazy("Tracking"),
-}
-
-
 def _order_page(request, order, *, refund_errors=None, refund_data=None, status=200):
     actions = services.order_allowed_actions(order)
     events = []
     for event in order.events.all().order_by("-at", "-id"):
-        events.append({"event": event, "label": EVENT_LABELS.get(event.kind, event.kind),
+        events.append({"event": event,
+                       "label": selectors.ORDER_EVENT_LABELS.get(event.kind, event.kind),
                        "location": (event.detail or {}).get("location", "")})
     pickup_qr = (_qr_data_uri(order.pickup_code)
                  if order.fulfilment == Fulfilment.PICKUP and order.pickup_code

@@ -11,3 +11,8 @@ class PaymentsConfig(appconfig.PlatformAppConfig):
         from payments.services import refund_execute
 
         register_refund_handler(refund_execute)
+
+        from banks.audit import register_audit_source
+        from payments.selectors import audit_entries as payments_audit
+
+        register_audit_source(("settlement",), payments_audit)

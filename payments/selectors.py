@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
 
+from banks.audit import AuditEntry, filter_times
 from banks.models import Bank
 from payments.models import (
     AccountKind,
@@ -174,3 +175,30 @@ def federation_settlement_day(*, day) -> dict:
             "mismatches": sorted({r.bank.code if r.bank else "*" for r in runs
                                   if any(not x.get("ok", True)
                                          for x in (r.reconciliation or {}).values())})}
+
+
+def audit_entries(query) -> list:
+    """Settlement actions of the bank's staff for its audit page (``banks.audit``): runs
+    they started, and gateway refunds they resolved by hand."""
+    runs = SettlementRun.objects.filter(bank=query.bank, started_by__isnull=False)
+    resolved = GatewayRefund.objects.filter(bank=query.bank, resolved_by__isnull=False)
+    if query.actor_id is not None:
+        runs = runs.filter(started_by_id=query.actor_id)
+        resolved = resolved.filter(resolved_by_id=query.actor_id)
+    entries = [AuditEntry(at=run.created_at, area="settlement",
+                          actor_id=run.started_by_id, action=str(_AUDIT_RUN),
+                          target=str(_AUDIT_RUN_TARGET) % {
+                              "id": run.pk, "cutoff": run.cutoff.strftime("%Y-%m-%d %H:%M")},
+                          note=run.get_status_display())
+               for run in filter_times(runs, query, "created_at")]
+    entries += [AuditEntry(at=r.resolved_at, area="settlement",
+                           actor_id=r.resolved_by_id, action=str(_AUDIT_REFUND_RESOLVED),
+                           target=r.refund_id, note=r.resolution)
+                for r in filter_times(resolved, query, "resolved_at")]
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:query.limit]
+
+
+_AUDIT_RUN = gettext_lazy("Settlement run started")
+_AUDIT_RUN_TARGET = gettext_lazy("Run #%(id)s, cut-off %(cutoff)s")
+_AUDIT_REFUND_RESOLVED = gettext_lazy("Card service refund resolved")

@@ -1,6 +1,7 @@
 """Onboarding a bank: the service, the management command, the API and the console page."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError
@@ -167,17 +168,34 @@ def test_api_onboarding_is_hidden_from_everyone_but_federation_admins(province, 
 
 # --- federation console page ------------------------------------------------------------
 
+def branch_rows(rows: list[dict]) -> dict:
+    """The onboarding page's branch table as a browser posts it."""
+    data = {"branches-TOTAL_FORMS": str(len(rows)), "branches-INITIAL_FORMS": "0"}
+    for index, row in enumerate(rows):
+        for name in ("code", "name", "county", "address", "opening_hours", "phone"):
+            data[f"branches-{index}-{name}"] = row.get(name, "")
+    return data
+
+
 def test_console_page_onboards_a_bank(province, client_on):
+    first_admin = get_user_model().objects.create_user("t-h-admin", phone="13900000088")
     client = client_on(None, province.fed_admin)
     assert client.get("/federation/banks/new/").status_code == 200
+    page = client.get("/federation/banks/new/").content.decode()
+    assert 'name="branches-0-code"' in page and 'name="first_admin"' in page
     response = client.post("/federation/banks/new/", {
         "code": "bank-h", "name": "辛县农村商业银行", "brand_color": "#1f7a4d",
-        "domains": "",
-        "branches": "hq | 辛农商行营业部 | 辛县 | 辛县大街 9 号 | 周一至周日 08:30-17:30",
+        "domains": "", "first_admin": "13900000088",
+        **branch_rows([{"code": "hq", "name": "辛农商行营业部", "county": "辛县",
+                        "address": "辛县大街 9 号", "opening_hours": "周一至周日 08:30-17:30"},
+                       {}]),
     })
     assert response.status_code == 302
     bank = Bank.objects.get(code="bank-h")
-    assert bank.branches.get().name == "辛农商行营业部"
+    assert bank.branches.get().name == "辛农商行营业部"  # the empty row is skipped
+    assert bank.staff.get(user=first_admin).role == "bank_admin"
+    assert BankEvent.objects.filter(bank=bank, action="staff_granted",
+                                    actor=province.fed_admin).exists()
     assert "辛县农村商业银行" in client.get("/federation/").content.decode()
 
 
@@ -186,7 +204,7 @@ def test_console_page_shows_errors_and_creates_nothing(province, client_on):
     before = counts()
     response = client.post("/federation/banks/new/", {
         "code": "bank-a", "name": "冒名银行", "brand_color": "#1f7a4d",
-        "branches": "hq | only two",
+        **branch_rows([{"code": "hq", "name": "only two"}]),
     })
     assert response.status_code == 400
     html = response.content.decode()

@@ -45,11 +45,14 @@
     });
   });
 
-  // A form whose button is disabled once it is sent (no double payment by a double tap).
+  // A form whose button is disabled once it is sent (no double payment by a double tap);
+  // data-busy says what is happening while the answer comes.
   each("form[data-submit-once]", function (form) {
     form.addEventListener("submit", function () {
       var button = form.querySelector("[type=submit]");
       if (button) setTimeout(function () { button.disabled = true; }, 0);
+      var note = form.querySelector(".busy-note");
+      if (note && form.dataset.busy) { note.textContent = form.dataset.busy; note.hidden = false; }
     });
   });
 
