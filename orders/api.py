@@ -307,13 +307,21 @@ class _MerchantApi(APIView):
         return MerchantOrderDetailSerializer(order).data
 
 
+class MerchantOrderQuerySerializer(OrderQuerySerializer):
+    q = serializers.CharField(required=False, allow_blank=True, default="", max_length=60,
+                              help_text="order number (or part), recipient's or buyer's "
+                                        "mobile number, or tracking number")
+
+
 class MerchantOrderListApi(_MerchantApi):
-    @extend_schema(operation_id="merchant_orders_list", parameters=[OrderQuerySerializer],
+    @extend_schema(operation_id="merchant_orders_list",
+                   parameters=[MerchantOrderQuerySerializer],
                    responses=MerchantOrderPageSerializer)
     def get(self, request, merchant_id: int):
         merchant = self.merchant(request, merchant_id)
-        query = valid(OrderQuerySerializer, request.query_params)
-        orders = selectors.orders_of_merchant(merchant=merchant, status=query["status"])
+        query = valid(MerchantOrderQuerySerializer, request.query_params)
+        orders = selectors.orders_of_merchant(merchant=merchant, status=query["status"],
+                                              q=query["q"])
         return Response(_page(query, orders.select_related("checkout", "merchant__bank"),
                               MerchantOrderSerializer, {"request": request}))
 

@@ -78,7 +78,8 @@ def _order(merchant, number: str):
 @login_required
 def order_list(request, merchant_id: int):
     merchant = _merchant(request, merchant_id)
-    per_status = dict(selectors.orders_of_merchant(merchant=merchant).order_by()
+    q = (request.GET.get("q") or "").strip()[:60]
+    per_status = dict(selectors.orders_of_merchant(merchant=merchant, q=q).order_by()
                       .values_list("status").annotate(n=Count("pk")))
     tabs = [{"key": key, "label": label, "statuses": statuses,
              "count": sum(n for s, n in per_status.items() if not statuses or s in statuses)}
@@ -87,12 +88,12 @@ def order_list(request, merchant_id: int):
     if current is None:
         # Open on the tab that needs work, else on everything.
         current = next((t for t in tabs[:2] if t["count"]), tabs[-1])
-    orders = selectors.orders_of_merchant(merchant=merchant)
+    orders = selectors.orders_of_merchant(merchant=merchant, q=q)
     if current["statuses"]:
         orders = orders.filter(status__in=current["statuses"])
     page = Paginator(orders.order_by("-created_at", "-id"), 30).get_page(request.GET.get("page"))
     return render(request, "orders/merchant/order_list.html", {
-        "merchant": merchant, "tabs": tabs, "tab": current, "page": page,
+        "merchant": merchant, "tabs": tabs, "tab": current, "page": page, "q": q,
     })
 
 

@@ -252,9 +252,20 @@ def checkout_of_buyer(*, buyer, number: str) -> Checkout:
     return checkout
 
 
-def orders_of_merchant(*, merchant: Merchant, status: str = "") -> QuerySet[Order]:
+def matching(qs: QuerySet[Order], q: str) -> QuerySet[Order]:
+    """Orders found by what people have at hand: (part of) the order number, the shop's
+    name, the recipient's or buyer's mobile number, the tracking number."""
+    q = (q or "").strip()[:60]
+    if not q:
+        return qs
+    return qs.filter(Q(number__icontains=q) | Q(merchant__name__icontains=q)
+                     | Q(recipient_phone=q) | Q(buyer__phone=q) | Q(tracking_number=q))
+
+
+def orders_of_merchant(*, merchant: Merchant, status: str = "", q: str = "") -> QuerySet[Order]:
     qs = (Order.objects.filter(merchant=merchant).select_related(*_ORDER_RELATED, "buyer")
           .prefetch_related("lines"))
+    qs = matching(qs, q)
     return qs.filter(status=status) if status else qs
 
 
@@ -278,11 +289,7 @@ def bank_orders(*, bank: Bank, q: str = "", status: str = "",
     qs = Order.objects.filter(scope).select_related(*_ORDER_RELATED, "buyer")
     if status:
         qs = qs.filter(status=status)
-    q = (q or "").strip()
-    if q:
-        qs = qs.filter(Q(number__icontains=q) | Q(merchant__name__icontains=q)
-                       | Q(recipient_phone=q) | Q(buyer__phone=q) | Q(tracking_number=q))
-    return qs.order_by("-created_at", "-id")
+    return matching(qs, q).order_by("-created_at", "-id")
 
 
 def bank_order(*, bank: Bank, number: str) -> Order:

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -34,6 +34,7 @@ from core.forms import add_service_errors
 from payments import selectors, settlement
 from payments.forms import PayoutFailForm, RunStartForm, SettlementAccountForm
 from payments.models import PayoutStatus, RunStatus
+from payments.statement_pages import statement_context
 from payments.tasks import run_settlement
 
 ADMIN = StaffRole.BANK_ADMIN
@@ -244,11 +245,12 @@ def batch_file(request, batch_id: int):
 
 def _statement_page(request, merchant, *, form=None, status: int = 200):
     dossier = dossier_of_merchant(merchant_id=merchant.pk)
-    rows = selectors.statement_rows(settlement.merchant_statement(merchant=merchant))
+    statement = statement_context(request, merchant)
+    if isinstance(statement, HttpResponse):
+        return statement
     number = dossier.settlement_account_number if dossier else ""
     return render(request, "payments/console/merchant_statement.html", {
-        "membership": request.membership, "merchant": merchant, "rows": rows[:200],
-        "more": max(0, len(rows) - 200),
+        "membership": request.membership, "merchant": merchant, **statement,
         "balance": settlement.payable_balances(bank=request.bank).get(merchant.pk,
                                                                       Decimal("0.00")),
         "lines": list(selectors.merchant_payout_lines(merchant=merchant)[:20]),

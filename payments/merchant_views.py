@@ -9,11 +9,13 @@ from decimal import Decimal
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from catalog.selectors import merchant_for_member
 from payments import selectors, settlement
+from payments.statement_pages import statement_context
 
 
 @login_required
@@ -23,10 +25,11 @@ def settlements(request, merchant_id: int):
                                    merchant_id=merchant_id)
     items = Paginator(selectors.merchant_settlement_items(merchant=merchant), 30).get_page(
         request.GET.get("page"))
-    rows = selectors.statement_rows(settlement.merchant_statement(merchant=merchant))
+    statement = statement_context(request, merchant)
+    if isinstance(statement, HttpResponse):
+        return statement
     return render(request, "payments/merchant/settlements.html", {
-        "merchant": merchant, "items": items, "rows": rows[:100],
-        "more": max(0, len(rows) - 100),
+        "merchant": merchant, "items": items, **statement,
         "balance": settlement.payable_balances(bank=merchant.bank).get(merchant.pk,
                                                                        Decimal("0.00")),
         "lines": list(selectors.merchant_payout_lines(merchant=merchant)[:30]),

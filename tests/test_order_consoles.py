@@ -107,6 +107,38 @@ def test_merchant_ships_with_a_waybill_and_the_buyer_sees_it(province, shop, cli
     assert "已签收" in detail and "甲县" in detail
 
 
+def test_a_merchant_finds_an_order_by_number_phone_or_tracking_number(province, shop,
+                                                                      client_on, api_on):
+    buyer = new_buyer(phone=f"139{unique.tag(8)[-8:]}")
+    first, = paid(buyer, province.bank_a, [(shop.sku_a, 1)])
+    second, = paid(province.shopper, province.bank_a, [(shop.sku_a, 1)])
+    orders.order_ship(order=second, actor=owner(shop.merchant_a), carrier="顺丰速运",
+                      tracking_number="SF5550001112")
+    client = client_on(province.bank_a, owner(shop.merchant_a))
+    base = f"/merchant/{shop.merchant_a.pk}/orders/"
+
+    def found(q, tab="all"):
+        response = client.get(base, {"q": q, "tab": tab})
+        assert response.status_code == 200
+        return {o.number for o in response.context["page"]}
+
+    assert found(first.number) == {first.number}
+    assert found(first.number[-6:]) == {first.number}
+    assert found(buyer.phone) == {first.number}
+    assert found("SF5550001112") == {second.number}
+    assert found("no-such-order") == set()
+    # another shop's order is never found, even by its exact number
+    other_base = f"/merchant/{shop.merchant_b.pk}/orders/"
+    other = client_on(shop.merchant_b.bank, owner(shop.merchant_b))
+    response = other.get(other_base, {"q": first.number, "tab": "all"})
+    assert list(response.context["page"]) == []
+
+    api = api_on(province.bank_a, owner(shop.merchant_a))
+    body = api.get(f"/api/v1/merchant/{shop.merchant_a.pk}/orders/",
+                   {"q": "SF5550001112"}).json()
+    assert [o["number"] for o in body["results"]] == [second.number]
+
+
 def test_a_member_of_another_shop_gets_404(province, shop, client_on):
     (order,) = paid(province.shopper, province.bank_a, [(shop.sku_a, 1)])
     other, _ = approved_merchant(province.bank_a, province.a_manager)

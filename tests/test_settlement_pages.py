@@ -10,7 +10,9 @@ the page starts the run, the worker settles it, the page shows the batch and its
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
+import io
 import time
 from decimal import Decimal
 from types import SimpleNamespace
@@ -22,7 +24,7 @@ from django_tenants.utils import schema_context
 
 from admission.models import Dossier
 from core.errors import ApplicationError
-from payments import settlement
+from payments import selectors, settlement
 from payments.models import PayoutLine, PayoutStatus, RunStatus, SettlementRun
 from payments.tasks import run_settlement
 from tests import test_browser, unique
@@ -323,6 +325,44 @@ def test_the_merchant_console_shows_settlements_to_the_shop_only(province, world
     assert client_on(province.bank_a, other).get(url).status_code == 404
     assert client_on(province.bank_b, other).get(url).status_code == 404
     assert client_on(province.bank_a, province.a_admin).get(url).status_code == 404
+
+
+def test_the_statement_pages_through_and_downloads_whole_or_by_month(province, world,
+                                                                      client_on):
+    run = settled(province.bank_a)
+    settlement.payout_line_fail(line=line_of(run, world.merchant_a), reason="户名不符")
+    merchant = client_on(province.bank_a, owner(world.merchant_a))
+    url = f"/merchant/{world.merchant_a.pk}/settlements/"
+    entries = selectors.statement_rows(
+        settlement.merchant_statement(merchant=world.merchant_a))
+    assert len(entries) >= 3  # settled, paid out, payout failed
+
+    for client, page_url in ((merchant, url),
+                             (client_on(province.bank_a, province.a_manager),
+                              f"{HOME}merchants/{world.merchant_a.pk}/")):
+        whole = client.get(page_url, {"format": "csv"})
+        assert whole.status_code == 200 and whole["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(whole.content.decode("utf-8-sig"))))
+        assert len(rows) == len(entries) + 1
+        # oldest first; the balance column is the running sum of the amounts, to the fen
+        running = Decimal("0.00")
+        for row in rows[1:]:
+            running += Decimal(row[4])
+            assert Decimal(row[5]) == running
+        assert rows[-1][5] == f"{entries[0]['balance']:.2f}"
+        assert world.order_a.number in {row[2] for row in rows}
+
+    this_month = timezone.localdate().strftime("%Y-%m")
+    rows = list(csv.reader(io.StringIO(merchant.get(
+        url, {"format": "csv", "month": this_month}).content.decode("utf-8-sig"))))
+    assert len(rows) == len(entries) + 1
+    empty = list(csv.reader(io.StringIO(merchant.get(
+        url, {"format": "csv", "month": "2001-01"}).content.decode("utf-8-sig"))))
+    assert len(empty) == 1
+    assert "YYYY-MM" in text(merchant.get(url, {"month": "2026-13"}))
+    # another shop's member cannot download it
+    assert client_on(province.bank_a, owner(world.merchant_b)).get(
+        url, {"format": "csv"}).status_code == 404
 
 
 # --- federation ----------------------------------------------------------------------------
