@@ -6,29 +6,54 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import Address, Division
+from accounts.models import Address, Division, Segment
+from accounts.password_codes import password_code_send, password_code_set
 from accounts.profile import profile_lines
 from core.api import StrictBooleanField, valid
 
 
 class MeApi(APIView):
-    """The signed-in person and their roles."""
+    """The signed-in person and their roles; PATCH changes their own details."""
 
     class MeOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         username = serializers.CharField()
         display_name = serializers.CharField()
         phone = serializers.CharField()
+        email = serializers.CharField()
+        segment = serializers.CharField(help_text="customer group; empty: not stated")
+        segment_label = serializers.CharField()
         is_federation_admin = serializers.BooleanField()
         roles = serializers.ListField(child=serializers.CharField())
 
+    class MeInputSerializer(serializers.Serializer):
+        display_name = serializers.CharField(max_length=60, required=False, allow_blank=True)
+        phone = serializers.CharField(max_length=11, required=False, allow_blank=True)
+        email = serializers.EmailField(required=False, allow_blank=True)
+        segment = serializers.ChoiceField(choices=Segment.choices,
+                                          required=False, allow_blank=True)
+
+    def _data(self, user) -> dict:
+        return self.MeOutputSerializer({
+            "id": user.pk, "username": user.username, "display_name": user.display_name,
+            "phone": user.phone, "email": user.email, "segment": user.segment,
+            "segment_label": user.get_segment_display() if user.segment else "",
+            "is_federation_admin": user.is_federation_admin,
+            "roles": profile_lines(user)}).data
+
     @extend_schema(responses=MeOutputSerializer)
     def get(self, request):
+        return Response(self._data(request.user))
+
+    @extend_schema(request=MeInputSerializer, responses=MeOutputSerializer)
+    def patch(self, request):
         user = request.user
-        data = {"id": user.pk, "username": user.username, "display_name": user.display_name,
-                "phone": user.phone, "is_federation_admin": user.is_federation_admin,
-                "roles": profile_lines(user)}
-        return Response(self.MeOutputSerializer(data).data)
+        data = valid(self.MeInputSerializer, request.data)
+        services.user_update_profile(
+            user=user, display_name=data.get("display_name", user.display_name),
+            phone=data.get("phone", user.phone), email=data.get("email", user.email),
+            segment=data.get("segment"))
+        return Response(self._data(user))
 
 
 class TokenOutputSerializer(serializers.Serializer):
@@ -207,3 +232,40 @@ class AddressDefaultApi(APIView):
             raise exceptions.NotFound
         return Response(AddressSerializer(
             selectors.address_of(user=request.user, address_id=address_id)).data)
+
+
+class PasswordCodeApi(APIView):
+    """Ask for a code texted to the account's mobile number (202 whether or not an account
+    has it; 400 for a malformed number or too many asks)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class PasswordCodeAskSerializer(serializers.Serializer):
+        phone = serializers.CharField(max_length=20)
+
+    @extend_schema(request=PasswordCodeAskSerializer, responses={202: None})
+    def post(self, request):
+        data = valid(self.PasswordCodeAskSerializer, request.data)
+        password_code_send(phone=data["phone"],
+                           client_address=request.META.get("REMOTE_ADDR", ""))
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordCodeSetApi(APIView):
+    """Set the password with the texted code (204); 400 on ``code`` (wrong, expired, used
+    or too many wrong tries) or ``password`` (too weak; the code stays usable)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class PasswordCodeSetSerializer(serializers.Serializer):
+        phone = serializers.CharField(max_length=20)
+        code = serializers.CharField(max_length=6)
+        password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    @extend_schema(request=PasswordCodeSetSerializer, responses={204: None})
+    def post(self, request):
+        data = valid(self.PasswordCodeSetSerializer, request.data)
+        password_code_set(phone=data["phone"], code=data["code"], password=data["password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -141,3 +141,26 @@ class Address(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient_name} {self.detail}"
+
+
+class PasswordCode(models.Model):
+    """A one-time code texted to a person's mobile number to set (or reset) their password:
+    customers a branch desk registered have none yet, and anyone may have forgotten theirs.
+    Only a keyed hash of the code is kept; a code is used once, expires, and dies after a
+    few wrong tries."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE,
+                             related_name="password_codes")
+    phone = models.CharField(max_length=11)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    wrong_tries = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["phone", "created_at"],
+                                name="accounts_pwcode_phone_idx")]
+
+    def __str__(self) -> str:
+        return f"code for {self.user_id}"

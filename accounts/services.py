@@ -74,13 +74,19 @@ def user_register(*, username: str, password: str, phone: str = "", display_name
 
 
 @transaction.atomic
-def user_update_profile(*, user: User, display_name: str, phone: str, email: str = "") -> User:
+def user_update_profile(*, user: User, display_name: str, phone: str, email: str = "",
+                        segment: str | None = None) -> User:
+    """The person's own details; ``segment`` (their customer group, blank: rather not
+    say) is left as it is when None."""
+    if segment is not None:
+        _check_segment(segment)
+        user.segment = segment
     _check_phone_free(phone, exclude_pk=user.pk)
     user.display_name = display_name.strip()
     user.phone = phone
     user.email = email
     user.full_clean(exclude=["password", "username"])
-    user.save(update_fields=["display_name", "phone", "email"])
+    user.save(update_fields=["display_name", "phone", "email", "segment"])
     return user
 
 
@@ -98,10 +104,15 @@ def user_set_buyer_kind(*, user: User, buyer_kind: str, business_name: str = "")
     return user
 
 
-def user_set_segment(*, user: User, segment: str) -> User:
-    """The customer group a person belongs to (for the banks' reports); blank: unstated."""
-    if segment not in ("", *Segment.values):
+def _check_segment(segment) -> None:
+    if not isinstance(segment, str) or segment not in ("", *Segment.values):
         raise ValidationError({"segment": [_("Choose a customer group.")]})
+
+
+def user_set_segment(*, user: User, segment: str) -> User:
+    """The customer group a person belongs to (for the banks' reports and the points
+    mall's offers); blank: unstated."""
+    _check_segment(segment)
     user.segment = segment
     user.save(update_fields=["segment"])
     return user

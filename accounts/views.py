@@ -5,15 +5,25 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.forms import LoginForm, ProfileForm, RegisterForm, UnlockForm
+from accounts.forms import (
+    LoginForm,
+    PasswordCodeAskForm,
+    PasswordCodeSetForm,
+    ProfileForm,
+    RegisterForm,
+    UnlockForm,
+)
+from accounts.password_codes import password_code_send, password_code_set
 from accounts.profile import profile_lines
 from accounts.services import user_register, user_update_profile
 from banks.models import StaffRole
 from banks.selectors import membership_for
+from core.errors import ApplicationError
 from core.forms import add_service_errors
 
 
@@ -47,7 +57,8 @@ def register(request):
 @login_required
 def profile(request):
     user = request.user
-    initial = {"display_name": user.display_name, "phone": user.phone, "email": user.email}
+    initial = {"display_name": user.display_name, "phone": user.phone, "email": user.email,
+               "segment": user.segment}
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -65,7 +76,7 @@ def _profile_page(request, form, *, status: int = 200, new_token: str = ""):
     user = request.user
     if form is None:
         form = ProfileForm(initial={"display_name": user.display_name, "phone": user.phone,
-                                    "email": user.email})
+                                    "email": user.email, "segment": user.segment})
     return render(request, "accounts/profile.html", {
         "form": form, "roles": profile_lines(user),
         "tokens": selectors.api_token_list(user=user), "new_token": new_token,
@@ -123,3 +134,45 @@ def sign_in_unlock(request):
             return redirect("accounts:unlock")
     status = 400 if request.method == "POST" else 200
     return render(request, "accounts/unlock.html", {"form": form}, status=status)
+
+
+def password_code_ask(request):
+    """Step 1: the mobile number; a code is texted if an account has it (the page says the
+    same either way)."""
+    form = PasswordCodeAskForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            password_code_send(phone=form.cleaned_data["phone"],
+                               client_address=request.META.get("REMOTE_ADDR", ""))
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except ApplicationError as exc:
+            form.add_error("phone", exc.message)
+        else:
+            messages.info(request, _("If an account has this number, a code is on its way "
+                                     "by text message."))
+            return redirect(f"{reverse('accounts:password-code-set')}?phone="
+                            f"{form.cleaned_data['phone'].strip()}")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/password_code.html", {"form": form, "step": 1},
+                  status=status)
+
+
+def password_code_set_page(request):
+    """Step 2: the code and the new password; signed in at once."""
+    form = PasswordCodeSetForm(request.POST or None,
+                               initial={"phone": request.GET.get("phone", "")[:20]})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = password_code_set(phone=data["phone"], code=data["code"],
+                                     password=data["password1"])
+        except ValidationError as exc:
+            add_service_errors(form, exc, {"password": "password1"})
+        else:
+            login(request, user, backend="accounts.backends.UsernameOrPhoneBackend")
+            messages.success(request, _("Your password is set: you are signed in."))
+            return redirect("accounts:profile")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/password_code.html", {"form": form, "step": 2},
+                  status=status)

@@ -7,12 +7,18 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import Segment
 from banks.audit import AREAS, audit_query, audit_trail, with_actor_names
 from banks.models import Branch, StaffRole
 from banks.permissions import IsBankStaff
 from banks.selectors import branch_get, branch_list, staff_list
 from banks.serializers import BranchSerializer
-from banks.services import staff_change, staff_grant_by_login, staff_revoke
+from banks.services import (
+    customer_set_segment,
+    staff_change,
+    staff_grant_by_login,
+    staff_revoke,
+)
 from core.api import valid
 
 
@@ -164,3 +170,27 @@ class ConsoleAuditApi(APIView):
         rows = [{**asdict(entry), "actor": who, "area_label": area}
                 for entry, who, area in with_actor_names(audit_trail(query))]
         return Response(self.AuditEntrySerializer(rows, many=True).data)
+
+
+class ConsoleCustomerGroupApi(APIView):
+    """Any of the bank's staff record a customer's group, found by mobile number
+    (audited on the bank's trail)."""
+
+    permission_classes = [IsBankStaff]
+
+    class CustomerGroupInputSerializer(serializers.Serializer):
+        phone = serializers.CharField(max_length=20)
+        segment = serializers.ChoiceField(choices=Segment.choices,
+                                          allow_blank=True)
+
+    class CustomerGroupSerializer(serializers.Serializer):
+        display_name = serializers.CharField(source="shown_name")
+        segment = serializers.CharField()
+        segment_label = serializers.CharField(source="get_segment_display")
+
+    @extend_schema(request=CustomerGroupInputSerializer, responses=CustomerGroupSerializer)
+    def post(self, request):
+        data = valid(self.CustomerGroupInputSerializer, request.data)
+        customer = customer_set_segment(bank=request.bank, phone=data["phone"],
+                                        segment=data["segment"], acting_user=request.user)
+        return Response(self.CustomerGroupSerializer(customer).data)

@@ -11,4 +11,6 @@ urlpatterns = [
     path("console/staff/<int:membership_id>/", api.ConsoleStaffDetailApi.as_view(),
          name="api-console-staff-detail"),
     path("console/audit/", api.ConsoleAuditApi.as_view(), name="api-console-audit"),
+    path("console/customer-group/", api.ConsoleCustomerGroupApi.as_view(),
+         name="api-console-customer-group"),
 ]

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context
 
+from accounts.models import Segment
 from accounts.selectors import user_by_login
 from banks.models import Bank, BankEvent, Branch, StaffRole
 
@@ -126,6 +127,7 @@ BANK_ACTIONS = {
     "completed": ("bank", _("Onboarding completed")),
     "listing_policy": ("bank", _("Listing review policy changed")),
     "sign_in_unlocked": ("staff", _("Sign-in unlocked")),
+    "customer_group_set": ("bank", _("Customer group recorded")),
     "staff_granted": ("staff", _("Role granted")),
     "staff_changed": ("staff", _("Role changed")),
     "staff_revoked": ("staff", _("Role revoked")),
@@ -161,7 +163,8 @@ def _bank_events(query: AuditQuery) -> Iterable[AuditEntry]:
 
 
 # How a change of a staff row reads: field names and values in words, not codes.
-_FIELD_NAMES = {"role": _("role"), "branch": _("branch"), "is_active": _("active")}
+_FIELD_NAMES = {"role": _("role"), "branch": _("branch"), "is_active": _("active"),
+                "segment": _("customer group")}
 
 
 def _value_text(name: str, value) -> str:
@@ -169,6 +172,8 @@ def _value_text(name: str, value) -> str:
         return "—"
     if name == "role" and value in StaffRole.values:
         return str(StaffRole(value).label)
+    if name == "segment" and value in Segment.values:
+        return str(Segment(value).label)
     if name == "branch":
         branch = Branch.objects.filter(pk=value).first()
         return branch.name if branch is not None else f"#{value}"

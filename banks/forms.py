@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import segment_choices
 from banks.audit import AREAS
 from banks.models import Branch, StaffRole
 
@@ -57,3 +58,11 @@ class AuditFilterForm(forms.Form):
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             self.add_error("until", _("The end is before the start."))
         return data
+
+
+class CustomerGroupForm(forms.Form):
+    """Find a customer by mobile number and record their customer group."""
+
+    phone = forms.CharField(label=_("Customer's mobile number"), max_length=20)
+    segment = forms.ChoiceField(label=_("Customer group"), choices=segment_choices,
+                                required=False)

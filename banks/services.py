@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -14,6 +15,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, schema_exists
 
 from accounts.selectors import user_by_login
+from accounts.services import user_set_segment
 from banks.models import (
     BANK_CODE_RE,
     Bank,
@@ -343,6 +345,32 @@ def _staff_locked(*, bank: Bank, membership_id) -> StaffMembership:
     if membership is None:
         raise Http404
     return membership
+
+
+@transaction.atomic
+def customer_set_segment(*, bank: Bank, phone: str, segment: str, acting_user):
+    """A member of the bank's staff records a customer's group (at the desk, in the
+    console), found by mobile number; audited on the bank's trail."""
+    if not StaffMembership.objects.filter(user=acting_user, bank=bank,
+                                          is_active=True).exists():
+        raise PermissionDenied
+    customer = customer_by_phone(phone)
+    before = customer.segment
+    user_set_segment(user=customer, segment=segment)
+    if before != segment:
+        bank_audit(bank=bank, actor=acting_user, action="customer_group_set", target=customer,
+                   changes={"segment": (before, segment)}, note=customer.shown_name)
+    return customer
+
+
+def customer_by_phone(phone: str):
+    """The customer with this mobile number, or a ValidationError on ``phone``."""
+    digits = "".join(ch for ch in str(phone or "") if ch.isdigit())
+    customer = get_user_model().objects.filter(phone=digits).first() if len(digits) == 11 \
+        else None
+    if customer is None:
+        raise ValidationError({"phone": [_("No customer has this mobile number.")]})
+    return customer
 
 
 def _require_federation_admin(actor) -> None:

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from banks.audit import EXPORT_LIMIT, PAGE_LIMIT, audit_query, audit_trail, with_actor_names
-from banks.forms import AuditFilterForm, StaffChangeForm, StaffGrantForm
+from banks.forms import AuditFilterForm, CustomerGroupForm, StaffChangeForm, StaffGrantForm
 from banks.models import StaffRole
 from banks.permissions import bank_staff_required
 from banks.selectors import (
@@ -19,6 +19,8 @@ from banks.selectors import (
 )
 from banks.services import (
     bank_set_listing_policy,
+    customer_by_phone,
+    customer_set_segment,
     staff_change,
     staff_grant_by_login,
     staff_revoke,
@@ -163,3 +165,34 @@ def _audit_csv(bank, entries) -> HttpResponse:
         writer.writerow([timezone.localtime(entry.at).strftime("%Y-%m-%d %H:%M:%S"), area,
                          who, entry.action, entry.target, entry.note])
     return response
+
+
+@bank_staff_required()
+def console_customer_group(request):
+    """Any of the bank's staff record a customer's group (villager, small business owner,
+    ...), which the points mall's offers and the bank's reports use. GET ?phone= shows the
+    customer's current group; POST records it (audited)."""
+    data = request.POST if request.method == "POST" else (request.GET or None)
+    form = CustomerGroupForm(data)
+    customer, status = None, 200
+    if form.is_bound and form.is_valid():
+        try:
+            if request.method == "POST":
+                customer = customer_set_segment(
+                    bank=request.bank, phone=form.cleaned_data["phone"],
+                    segment=form.cleaned_data["segment"], acting_user=request.user)
+                messages.success(request, _("Saved: %(name)s.") % {"name": customer.shown_name})
+                return redirect(f"{request.path}?phone={customer.phone}")
+            customer = customer_by_phone(form.cleaned_data["phone"])
+            form = CustomerGroupForm(initial={"phone": customer.phone,
+                                              "segment": customer.segment})
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+            status = 400
+    elif form.is_bound:
+        status = 400
+    if customer is None:
+        del form.fields["segment"]  # first find the customer
+    return render(request, "banks/console_customer_group.html", {
+        "membership": request.membership, "form": form, "customer": customer,
+    }, status=status)

@@ -401,6 +401,7 @@ SPECTACULAR_SETTINGS = {
     # Several models have a "kind" or "status"; each choice set gets one name of its own.
     "ENUM_NAME_OVERRIDES": {
         "MerchantKindEnum": "catalog.models.MerchantKind.choices",
+        "CustomerGroupEnum": "accounts.models.Segment.choices",
         "LicenceKindEnum": "admission.models.LicenceKind.choices",
         "ProductStatusEnum": "catalog.models.ProductStatus.choices",
         "OrderStatusEnum": "orders.models.OrderStatus.choices",

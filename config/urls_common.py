@@ -4,7 +4,12 @@ from django.urls import include, path, re_path
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.api import DivisionListApi, SignInUnlockApi
+from accounts.api import (
+    DivisionListApi,
+    PasswordCodeApi,
+    PasswordCodeSetApi,
+    SignInUnlockApi,
+)
 from core import uploads
 from core import views as core_views
 from orders import api_urls as orders_api_urls
@@ -27,6 +32,9 @@ def common_urls(urlconf: str) -> list:
         path("api/v1/me/", include("notifications.api_urls")),
         path("notifications/", include("notifications.urls")),
         path("api/v1/sign-in/unlock/", SignInUnlockApi.as_view(), name="api-sign-in-unlock"),
+        path("api/v1/password-codes/", PasswordCodeApi.as_view(), name="api-password-codes"),
+        path("api/v1/password-codes/set/", PasswordCodeSetApi.as_view(),
+             name="api-password-code-set"),
         # Buying and paying work on the portal and on every bank's storefront.
         path("", include("orders.urls")),
         path("pay/", include("payments.urls")),

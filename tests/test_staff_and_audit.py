@@ -250,3 +250,62 @@ def test_only_federation_admins_manage_them_and_the_last_one_stays(province, cli
     assert response.status_code == 400
     province.fed_admin.refresh_from_db()
     assert province.fed_admin.is_federation_admin
+
+
+# --- customer groups ---------------------------------------------------------------------------
+
+def test_a_customer_sets_their_own_group_on_the_profile_and_the_api(province, client_on,
+                                                                    api_on, newcomer):
+    page = client_on(province.bank_a, newcomer)
+    response = page.post("/accounts/profile/", {"display_name": "新同事",
+                                                "phone": "13600000077", "email": "",
+                                                "segment": "villager"})
+    assert response.status_code == 302
+    newcomer.refresh_from_db()
+    assert newcomer.segment == "villager"
+    assert page.post("/accounts/profile/", {"display_name": "新同事", "phone": "13600000077",
+                                            "segment": "pirate"}).status_code == 400
+    newcomer.refresh_from_db()
+    assert newcomer.segment == "villager"
+
+    api = api_on(province.bank_a, newcomer)
+    body = api.patch("/api/v1/me/", {"segment": "young"}, format="json").json()
+    assert (body["segment"], body["display_name"], body["phone"]) == ("young", "新同事",
+                                                                      "13600000077")
+    assert api.patch("/api/v1/me/", {"segment": "pirate"}, format="json").status_code == 400
+    assert api.patch("/api/v1/me/", {"segment": 1}, format="json").status_code == 400
+    newcomer.refresh_from_db()
+    assert newcomer.segment == "young"
+
+
+def test_bank_staff_record_a_customers_group_and_it_is_audited(province, client_on, api_on,
+                                                               newcomer):
+    desk = client_on(province.bank_a, province.a_manager)
+    found = desk.get("/console/customer-group/", {"phone": "13600000077"})
+    assert found.status_code == 200 and "新同事" in found.content.decode()
+    assert desk.get("/console/customer-group/", {"phone": "13600000099"}).status_code == 400
+    assert desk.post("/console/customer-group/", {"phone": "13600000077",
+                                                  "segment": "small_business"}).status_code \
+        == 302
+    newcomer.refresh_from_db()
+    assert newcomer.segment == "small_business"
+    event = BankEvent.objects.filter(bank=province.bank_a, action="customer_group_set").latest("id")
+    assert event.actor_id == province.a_manager.pk
+    assert event.detail["changes"]["segment"] == ["", "small_business"]
+
+    api = api_on(province.bank_a, province.a_manager)
+    assert api.post("/api/v1/console/customer-group/", {"phone": "13600000077",
+                                                         "segment": "enterprise"},
+                    format="json").json()["segment"] == "enterprise"
+    for bad in ({"phone": "13600000099", "segment": "villager"},
+                {"phone": "13600000077", "segment": "pirate"}):
+        assert api.post("/api/v1/console/customer-group/", bad,
+                        format="json").status_code == 400
+    # staff of another bank on this bank's domain, and shoppers: 404
+    assert api_on(province.bank_a, province.b_manager).post(
+        "/api/v1/console/customer-group/", {"phone": "13600000077", "segment": "villager"},
+        format="json").status_code == 404
+    assert client_on(province.bank_a, province.shopper).get(
+        "/console/customer-group/").status_code == 404
+    newcomer.refresh_from_db()
+    assert newcomer.segment == "enterprise"
