@@ -39,6 +39,8 @@ merchant_urlpatterns = [
          name="api-merchant-financing-loans"),
     path(f"{_financing}loans/<int:loan_id>/", api.MerchantLoanDetailApi.as_view(),
          name="api-merchant-financing-loan"),
+    path(f"{_financing}loans/<int:loan_id>/repayments/",
+         api.MerchantLoanRepaymentApi.as_view(), name="api-merchant-financing-loan-repayments"),
 ]
 
 _console = "console/lending/"

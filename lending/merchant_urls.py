@@ -10,4 +10,5 @@ urlpatterns = [
     path("consent/", views.merchant_consent, name="consent"),
     path("orders/<str:number>/", views.merchant_order, name="order"),
     path("loans/<int:loan_id>/", views.merchant_loan, name="loan"),
+    path("loans/<int:loan_id>/repay/", views.merchant_loan_repay, name="repay"),
 ]

@@ -199,6 +199,7 @@ ACTION_LABELS = {
     "repay": gettext_lazy("Repaid in full"),
     "repay_card": gettext_lazy("Repayment by card"),
     "repay_settlement": gettext_lazy("Repayment taken at settlement"),
+    "skip_settlement": gettext_lazy("Not taken at settlement: a card repayment was under way"),
     "fall_overdue": gettext_lazy("Fell overdue"),
     "cure": gettext_lazy("Arrears cleared"),
     "write_off": gettext_lazy("Written off"),

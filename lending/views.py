@@ -292,14 +292,12 @@ def loan_detail(request, loan_id: int):
     return _loan_page(request, loan)
 
 
-@login_required
-@require_POST
-def loan_repay(request, loan_id: int):
-    bank = _bank(request)
-    loan = selectors.loan_of_user(user_id=request.user.pk, loan_id=loan_id)
+def _repay_by_card(request, bank, loan, *, page, done_url):
+    """Repay ``loan`` by card from the posted form (the buyer's loan page and the shop's
+    use the same form and service); ``page(form=, decline=, status=)`` renders a refusal."""
     form = RepayForm(request.POST)
     if not form.is_valid():
-        return _loan_page(request, loan, form=form, status=400)
+        return page(form=form, status=400)
     month, year = form.expiry()
     card = payment_services.Card(form.cleaned_data["number"], month, year,
                                  form.cleaned_data["cvc"])
@@ -312,17 +310,26 @@ def loan_repay(request, loan_id: int):
         for field, msgs in validation_errors(exc).items():
             for msg in msgs:
                 form.add_error(field if field in form.fields else None, msg)
-        return _loan_page(request, loan, form=form, status=400)
+        return page(form=form, status=400)
     except ApplicationError as exc:
         loan.refresh_from_db()
-        return _loan_page(request, loan, form=form, decline=exc.message, status=400)
+        return page(form=form, decline=exc.message, status=400)
     loan.refresh_from_db()
     if repayment.status != RepaymentStatus.SUCCEEDED:
-        return _loan_page(request, loan, form=form, status=400, decline=_(
+        return page(form=form, status=400, decline=_(
             "The card was declined (%(reason)s); nothing was taken. Try another card.")
             % {"reason": (repayment.message or "").rstrip(".") or _("no reason given")})
     messages.success(request, _("Repaid ¥%(amount)s. Thank you.") % {"amount": repayment.amount})
-    return redirect("lending:loan", loan.pk)
+    return redirect(done_url)
+
+
+@login_required
+@require_POST
+def loan_repay(request, loan_id: int):
+    bank = _bank(request)
+    loan = selectors.loan_of_user(user_id=request.user.pk, loan_id=loan_id)
+    return _repay_by_card(request, bank, loan, done_url=reverse("lending:loan", args=[loan.pk]),
+                          page=lambda **kw: _loan_page(request, loan, **kw))
 
 
 # --- the merchant: financing ---------------------------------------------------------------
@@ -440,10 +447,29 @@ def merchant_order(request, merchant_id: int, number: str):
 def merchant_loan(request, merchant_id: int, loan_id: int):
     merchant = _merchant(request, merchant_id)
     loan = selectors.loan_of_merchant(merchant_id=merchant.pk, loan_id=loan_id)
-    due, _everything = services.loan_due_now(loan=loan)
+    return _merchant_loan_page(request, merchant, loan)
+
+
+def _merchant_loan_page(request, merchant, loan, *, form=None, decline="", status=200):
+    due, everything = services.loan_due_now(loan=loan)
     order = orders_of_merchant(merchant=merchant).filter(pk=loan.order_id).first()
     return render(request, "lending/merchant/loan.html", {
         "merchant": merchant, "loan": loan,
         "schedule": _schedule(selectors.schedule_of(loan), today=localdate()),
         "repayments": list(loan.repayments.filter(status=RepaymentStatus.SUCCEEDED)), "due": due,
-        "order": order})
+        "everything": everything, "order": order, "form": form, "decline": decline,
+        "idempotency_key": uuid.uuid4().hex, **card_entry_context(),
+        "card": form.data if form is not None else {}}, status=status)
+
+
+@login_required
+@require_POST
+def merchant_loan_repay(request, merchant_id: int, loan_id: int):
+    """The shop repays its loan by card when settlement has not covered it (the order was
+    refunded, or is not settled yet and the loan is due)."""
+    merchant = _merchant(request, merchant_id)
+    loan = selectors.loan_of_merchant(merchant_id=merchant.pk, loan_id=loan_id)
+    return _repay_by_card(
+        request, _bank(request), loan,
+        done_url=reverse("merchant_lending:loan", args=[merchant.pk, loan.pk]),
+        page=lambda **kw: _merchant_loan_page(request, merchant, loan, **kw))

@@ -15,7 +15,16 @@ from django_tenants.utils import schema_context
 from core.errors import ApplicationError
 from lending import calc
 from lending import services as lending
-from lending.models import ApplicationStatus, Loan, LoanStatus, PartyKind, ScheduleLine
+from lending.models import (
+    ApplicationStatus,
+    Loan,
+    LoanRepayment,
+    LoanStatus,
+    PartyKind,
+    RepaymentSource,
+    RepaymentStatus,
+    ScheduleLine,
+)
 from orders.models import CheckoutStatus, OrderStatus
 from payments import settlement
 from payments.models import AccountKind, Posting, SettlementItem
@@ -135,6 +144,72 @@ def test_a_merchant_finances_an_order_and_settlement_repays_the_bank_first(provi
         account__kind=AccountKind.MERCHANT_PAYABLE, account__merchant=shop.merchant_b,
         order=order))
     assert payable == D("-135.99")
+
+
+def test_a_shop_repays_its_loan_by_card_and_settlement_then_takes_nothing(province, financed,
+                                                                         api_on, client_on):
+    shop, checkout, order, _profile = financed
+    bank = province.bank_b
+    member = shop.merchant_b.members.get().user
+    with schema_context(bank.schema_name):
+        app = lending.order_financing_apply(bank=bank, order=order, actor=member)
+        loan = Loan.objects.get(application=app)
+    url = f"/api/v1/merchant/{shop.merchant_b.pk}/financing/loans/{loan.pk}/repayments/"
+    card = {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    # not a member of the shop, or on another bank's domain: 404, nothing charged
+    assert api_on(bank, province.shopper).post(
+        url, {"card": card}, format="json", HTTP_IDEMPOTENCY_KEY="shop-repay-x").status_code \
+        == 404
+    assert api_on(province.bank_a, member).post(
+        url, {"card": card}, format="json", HTTP_IDEMPOTENCY_KEY="shop-repay-y").status_code \
+        == 404
+    paid = api_on(bank, member).post(url, {"card": card, "everything": True}, format="json",
+                                     HTTP_IDEMPOTENCY_KEY="shop-repay-1")
+    assert paid.status_code == 201, paid.content
+    body = paid.json()
+    assert body["status"] == "succeeded" and D(body["amount"]) >= D("108.80")
+    with schema_context(bank.schema_name):
+        loan.refresh_from_db()
+        assert loan.status == LoanStatus.REPAID
+        assert loan.events.filter(action="repay_card", actor_id=member.pk).exists()
+    booked = Posting.objects.filter(transaction__kind="loan_repay",
+                                    transaction__reference=f"{bank.pk}:card:shop-repay-1")
+    assert booked.count() == 3 and sum(p.amount for p in booked) == 0
+    # the same key again: the same repayment, nothing charged twice
+    again = api_on(bank, member).post(url, {"card": card, "everything": True}, format="json",
+                                      HTTP_IDEMPOTENCY_KEY="shop-repay-1")
+    assert again.status_code == 200 and again.json()["id"] == body["id"]
+
+    # settlement no longer takes anything for the loan: the shop is credited the order
+    _complete(checkout, province.b_manager)
+    settlement.settlement_run_execute(
+        settlement.settlement_run_start(bank=bank, cutoff=timezone.now()).pk)
+    item = SettlementItem.objects.get(order=order)
+    assert (item.released, item.repaid, item.merchant_credit) == (
+        D("136.00"), D("0.00"), D("136.00"))
+    # the shop's loan page offers no card form for a repaid loan
+    page = client_on(bank, member).get(
+        f"/merchant/{shop.merchant_b.pk}/financing/loans/{loan.pk}/").content.decode()
+    assert "repay-button" not in page
+
+
+def test_settlement_leaves_a_loan_whose_card_repayment_is_under_way(province, financed):
+    shop, checkout, order, _profile = financed
+    bank = province.bank_b
+    member = shop.merchant_b.members.get().user
+    with schema_context(bank.schema_name):
+        app = lending.order_financing_apply(bank=bank, order=order, actor=member)
+        loan = Loan.objects.get(application=app)
+        LoanRepayment.objects.create(loan=loan, source=RepaymentSource.CARD,
+                                     idempotency_key="card:under-way", amount=D("108.81"),
+                                     status=RepaymentStatus.PENDING, actor_id=member.pk,
+                                     at=timezone.now())
+    assert lending.repayments_at_settlement(order, D("136.00")) == []
+    with schema_context(bank.schema_name):
+        loan.refresh_from_db()
+        assert loan.status == LoanStatus.ACTIVE
+        assert loan.events.filter(action="skip_settlement").exists()
+        assert not loan.repayments.filter(source=RepaymentSource.SETTLEMENT).exists()
 
 
 def test_review_above_the_limit_needs_two_different_officers(province, financed):

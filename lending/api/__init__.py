@@ -36,6 +36,7 @@ from lending.api.merchant import (
     MerchantFinanceableOrdersApi,
     MerchantFinancingApi,
     MerchantLoanDetailApi,
+    MerchantLoanRepaymentApi,
     MerchantLoansApi,
     MerchantOrderFinanceApi,
     MerchantOrderQuoteApi,
@@ -51,6 +52,7 @@ from lending.api.shopper import (
 )
 
 __all__ = [
+    "MerchantLoanRepaymentApi",
     "CheckoutFinanceApi",
     "CheckoutFinancingOptionsApi",
     "ConsoleApplicationApi",

@@ -10,16 +10,28 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
 
 from catalog.models import Merchant
-from core.api import PageQuerySerializer
+from core.api import PageQuerySerializer, valid
 from core.errors import ApplicationError
-from core.idempotency import idempotency_bind, idempotency_check
+from core.idempotency import idempotency_bind, idempotency_check, request_fingerprint
 from lending import services
-from lending.models import ApplicationStatus, Loan, LoanStatus, unpaid_principal
-from lending.serializers import LoanDetailSerializer
+from lending.models import (
+    ApplicationStatus,
+    Loan,
+    LoanRepayment,
+    LoanStatus,
+    unpaid_principal,
+)
+from lending.serializers import (
+    LoanDetailSerializer,
+    RepaymentInputSerializer,
+    RepaymentSerializer,
+)
 from orders.models import Checkout, Order
+from payments.services import Card
 
 log = logging.getLogger(__name__)
 LIVE = (ApplicationStatus.IN_REVIEW, ApplicationStatus.AWAITING_SECOND,
@@ -127,3 +139,25 @@ REPLAY = "a replay of an earlier request with the same Idempotency-Key"
 class LoanQuerySerializer(PageQuerySerializer):
     status = serializers.ChoiceField(choices=LoanStatus.choices, required=False,
                                      allow_blank=True, default="")
+
+
+REPAY_DESCRIPTION = ("Repays by card what is due now (overdue instalments and the next one; "
+                     "the whole loan for pay later) or, with everything, the whole loan. A "
+                     "declined card gives a repayment with status failed and a message; "
+                     "nothing is taken.")
+
+
+def repay_by_card(request, loan) -> Response:
+    """The card repayment both a buyer and a shop's member post (one service, one answer):
+    201 with the repayment, 200 for a replay of the same Idempotency-Key."""
+    key = _idempotency_key(request)
+    data = valid(RepaymentInputSerializer, request.data)
+    earlier = LoanRepayment.objects.filter(idempotency_key=f"card:{key}").exists()
+    repayment = services.loan_repay_by_card(
+        bank=request.bank, loan=loan, payer=request.user, card=Card(**data["card"]),
+        idempotency_key=key, everything=data["everything"],
+        fingerprint=request_fingerprint(operation="loan_repay", loan=loan.pk, **data))
+    if earlier:
+        return Response(RepaymentSerializer(repayment).data)
+    repayment = LoanRepayment.objects.select_related("loan").get(pk=repayment.pk)
+    return Response(RepaymentSerializer(repayment).data, status=status.HTTP_201_CREATED)

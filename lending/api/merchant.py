@@ -19,6 +19,7 @@ from lending import selectors, services
 from lending.api._common import (
     IDEMPOTENCY_KEY,
     LIVE,
+    REPAY_DESCRIPTION,
     REPLAY,
     LoanQuerySerializer,
     _context,
@@ -28,6 +29,7 @@ from lending.api._common import (
     _not_found_as_404,
     _page,
     _with_unpaid,
+    repay_by_card,
 )
 from lending.models import Application, PartyKind
 from lending.serializers import (
@@ -41,6 +43,8 @@ from lending.serializers import (
     OrderFinancingInputSerializer,
     OrderQuotePageSerializer,
     OrderQuoteSerializer,
+    RepaymentInputSerializer,
+    RepaymentSerializer,
     credit_data,
 )
 from orders.models import Order
@@ -211,3 +215,19 @@ class MerchantLoanDetailApi(_MerchantApi):
         merchant = self.merchant(request, merchant_id)
         loan = selectors.loan_of_merchant(merchant_id=merchant.pk, loan_id=loan_id)
         return Response(_loan_detail(loan))
+
+
+class MerchantLoanRepaymentApi(_MerchantApi):
+    calls_payment_gateway = True  # 503 in the schema (core.schema)
+
+    @extend_schema(
+        operation_id="merchant_loan_repay",
+        parameters=[IDEMPOTENCY_KEY], request=RepaymentInputSerializer,
+        responses={201: RepaymentSerializer,
+                   200: OpenApiResponse(RepaymentSerializer, description=REPLAY)},
+        description="A member of the shop repays the shop's loan by card, when settlement "
+                    "has not covered it. " + REPAY_DESCRIPTION)
+    def post(self, request, merchant_id: int, loan_id: int):
+        merchant = self.merchant(request, merchant_id)
+        return repay_by_card(request, selectors.loan_of_merchant(merchant_id=merchant.pk,
+                                                                loan_id=loan_id))

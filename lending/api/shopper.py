@@ -15,6 +15,7 @@ from core.idempotency import idempotency_in_flight, request_fingerprint
 from lending import selectors, services
 from lending.api._common import (
     IDEMPOTENCY_KEY,
+    REPAY_DESCRIPTION,
     REPLAY,
     LoanQuerySerializer,
     _context,
@@ -24,8 +25,9 @@ from lending.api._common import (
     _not_found_as_404,
     _page,
     _with_unpaid,
+    repay_by_card,
 )
-from lending.models import Application, ApplicationStatus, LoanRepayment, PartyKind, Tier
+from lending.models import Application, ApplicationStatus, PartyKind, Tier
 from lending.serializers import (
     ApplicationSerializer,
     CheckoutFinanceInputSerializer,
@@ -42,7 +44,6 @@ from lending.serializers import (
 )
 from orders.models import Checkout
 from orders.selectors import checkout_of_buyer
-from payments.services import Card
 
 
 class _ShopperApi(APIView):
@@ -179,20 +180,7 @@ class LoanRepaymentApi(_ShopperApi):
         parameters=[IDEMPOTENCY_KEY], request=RepaymentInputSerializer,
         responses={201: RepaymentSerializer,
                    200: OpenApiResponse(RepaymentSerializer, description=REPLAY)},
-        description="Repays by card what is due now (overdue instalments and the next one; "
-                    "the whole loan for pay later) or, with everything, the whole loan. A "
-                    "declined card gives a repayment with status failed and a message; "
-                    "nothing is taken.")
+        description=REPAY_DESCRIPTION)
     def post(self, request, loan_id: int):
-        loan = selectors.loan_of_user(user_id=request.user.pk, loan_id=loan_id)
-        key = _idempotency_key(request)
-        data = valid(RepaymentInputSerializer, request.data)
-        earlier = LoanRepayment.objects.filter(idempotency_key=f"card:{key}").exists()
-        repayment = services.loan_repay_by_card(
-            bank=request.bank, loan=loan, payer=request.user, card=Card(**data["card"]),
-            idempotency_key=key, everything=data["everything"],
-            fingerprint=request_fingerprint(operation="loan_repay", loan=loan.pk, **data))
-        if earlier:
-            return Response(RepaymentSerializer(repayment).data)
-        repayment = LoanRepayment.objects.select_related("loan").get(pk=repayment.pk)
-        return Response(RepaymentSerializer(repayment).data, status=status.HTTP_201_CREATED)
+        return repay_by_card(request, selectors.loan_of_user(user_id=request.user.pk,
+                                                            loan_id=loan_id))

@@ -15,12 +15,14 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from banks.models import Bank
+from catalog.models import MerchantMember
 from core.errors import ApplicationError
 from core.idempotency import idempotency_check, idempotency_mismatch
 from lending.models import (
     Loan,
     LoanRepayment,
     LoanStatus,
+    PartyKind,
     Product,
     RepaymentSource,
     RepaymentStatus,
@@ -109,6 +111,13 @@ def repayments_at_settlement(order: Order, available: Decimal) -> list[Repayment
                         status__in=[LoanStatus.ACTIVE, LoanStatus.OVERDUE]).first())
         if loan is None:
             return []
+        if loan.repayments.filter(status=RepaymentStatus.PENDING).exists():
+            # The shop is repaying it by card right now: taking it here as well could
+            # repay it twice. The order is paid out whole; what the card leaves unpaid is
+            # taken from the shop's next settled order of this loan or stays owed.
+            _event(loan=loan, action="skip_settlement", actor_id=None,
+                   detail={"order": order.number, "reason": "card repayment in progress"})
+            return []
         as_of = _today()
         due = loan_amount_due(loan=loan, as_of=as_of)
         amount = min(due.total, available)
@@ -131,7 +140,9 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
                        idempotency_key: str, everything: bool = False,
                        fingerprint: str = "") -> LoanRepayment:
     """The borrower repays by card: overdue instalments and the next one (or the whole
-    loan). The repayment row is committed before the gateway is called."""
+    loan). The repayment row is committed before the gateway is called. A shop's loan
+    (order financing that settlement did not cover) is repaid by any member of the shop;
+    a buyer's by the buyer."""
     _in_bank(bank)
     key = (idempotency_key or "").strip()
     if not key or len(key) > 60:
@@ -141,7 +152,7 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
         return _repayment_replay(existing, loan=loan, fingerprint=fingerprint)
     with transaction.atomic():
         loan = Loan.objects.select_for_update().get(pk=loan.pk)
-        if loan.user_id != payer.pk:
+        if not _may_repay(loan, payer):
             raise ApplicationError(_("This loan is not yours."), code="not_found")
         if loan.status not in (LoanStatus.ACTIVE, LoanStatus.OVERDUE):
             raise ApplicationError(_("This loan is closed."), code="illegal_transition")
@@ -193,6 +204,12 @@ def _charge_key(bank: Bank, repayment: LoanRepayment) -> str:
     return f"loan-repay:{bank.pk}:{repayment.pk}"
 
 
+def _may_repay(loan: Loan, payer) -> bool:
+    if loan.party == PartyKind.MERCHANT:
+        return MerchantMember.objects.filter(merchant_id=loan.merchant_id, user=payer).exists()
+    return loan.user_id == payer.pk
+
+
 def _settle_card_repayment(bank: Bank, repayment: LoanRepayment, charge) -> LoanRepayment:
     """Apply the gateway's answer to a pending card repayment, once."""
     with transaction.atomic():
@@ -210,7 +227,7 @@ def _settle_card_repayment(bank: Bank, repayment: LoanRepayment, charge) -> Loan
             repayment.save()
             return repayment
         # The loan cannot have closed meanwhile: a pending repayment blocks other
-        # repayments and write-off, and a buyer's loan is not repaid at settlement.
+        # repayments and write-off, and settlement skips a loan with one.
         loan = Loan.objects.select_for_update().get(pk=repayment.loan_id)
         as_of = _today()
         # Oldest first over the whole loan: the amount (quoted as due, or as everything)
