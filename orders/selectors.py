@@ -33,6 +33,7 @@ from orders.models import (
     PriceKind,
     ReferralTouch,
     Refund,
+    RefundStatus,
     ShippingRule,
 )
 
@@ -234,6 +235,41 @@ _ORDER_RELATED = ("merchant", "merchant_bank", "referrer_bank", "pickup_branch__
 def orders_of_buyer(*, buyer) -> QuerySet[Order]:
     return (Order.objects.filter(buyer=buyer).select_related(*_ORDER_RELATED)
             .prefetch_related("lines"))
+
+
+@dataclass(frozen=True)
+class OrderMoney:
+    """What an order cost and what came back, as its page and API show it: paid with
+    points and with money (card, credit or at the desk), refunded to the way it was paid
+    and in points (with the points given back), and what the buyer paid in the end."""
+
+    total: Decimal
+    paid_points_value: Decimal
+    points_used: int
+    paid_money: Decimal
+    refunded_money: Decimal
+    refunded_points_value: Decimal
+    points_restored: int
+    net_money: Decimal
+
+
+def order_money(order: Order) -> OrderMoney:
+    refunded_money = refunded_points = Decimal("0.00")
+    restored = 0
+    for refund in order.refunds.all():
+        if refund.status != RefundStatus.SUCCEEDED:
+            continue
+        if refund.cash_amount or refund.points_amount:
+            refunded_money += refund.cash_amount
+            refunded_points += refund.points_amount
+        else:  # recorded before refunds kept their split: all of it was money
+            refunded_money += refund.amount
+        restored += refund.points_restored
+    paid_money = order.total - order.points_value
+    return OrderMoney(total=order.total, paid_points_value=order.points_value,
+                      points_used=order.points_used, paid_money=paid_money,
+                      refunded_money=refunded_money, refunded_points_value=refunded_points,
+                      points_restored=restored, net_money=paid_money - refunded_money)
 
 
 def order_of_buyer(*, buyer, number: str) -> Order:

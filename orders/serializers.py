@@ -5,6 +5,7 @@ bank staff never do (the code is the shopper's proof at the branch)."""
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api import StrictBooleanField
@@ -156,12 +157,30 @@ class OrderSerializer(serializers.ModelSerializer):
         return data
 
 
+class OrderMoneySerializer(serializers.Serializer):
+    total = serializers.DecimalField(**MONEY)
+    paid_points_value = serializers.DecimalField(**MONEY, help_text="paid with points")
+    points_used = serializers.IntegerField()
+    paid_money = serializers.DecimalField(**MONEY, help_text="paid by card, credit or at "
+                                                             "the desk")
+    refunded_money = serializers.DecimalField(**MONEY, help_text="back to the way it was paid")
+    refunded_points_value = serializers.DecimalField(**MONEY, help_text="back as points")
+    points_restored = serializers.IntegerField(help_text="points given back (expired ones "
+                                                         "are not)")
+    net_money = serializers.DecimalField(**MONEY, help_text="paid_money - refunded_money")
+
+
 class OrderDetailSerializer(OrderSerializer):
     events = OrderEventSerializer(many=True)
     refunds = RefundSerializer(many=True)
+    money = serializers.SerializerMethodField()
 
     class Meta(OrderSerializer.Meta):
-        fields = [*OrderSerializer.Meta.fields, "events", "refunds"]
+        fields = [*OrderSerializer.Meta.fields, "events", "refunds", "money"]
+
+    @extend_schema_field(OrderMoneySerializer)
+    def get_money(self, order) -> dict:
+        return OrderMoneySerializer(order_selectors.order_money(order)).data
 
 
 class MerchantOrderSerializer(OrderSerializer):

@@ -256,6 +256,7 @@ def _order_page(request, order, *, refund_errors=None, refund_data=None, status=
         "lines": list(order.lines.all()),
         "events": events,
         "refunds": list(order.refunds.all()),
+        "money": selectors.order_money(order),
         "can_confirm": "confirm_receipt" in actions,
         "can_refund": "request_refund" in actions,
         "pickup_qr": pickup_qr,

@@ -16,7 +16,11 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from core.errors import ApplicationError
+from orders import selectors as order_selectors
 from orders import services as orders
+from orders.models import CheckoutStatus, Order
+from payments.models import AccountKind, Posting
+from payments.selectors import trial_balance
 from rewards import services as rewards
 from rewards.models import (
     EarningRule,
@@ -246,11 +250,8 @@ def test_one_banks_points_are_not_in_another_banks_schema(province):
     assert connection.schema_name == "public"
 
 
-def test_points_pay_part_of_a_checkout_within_the_cap_and_come_back_cash_first(province):
-    from orders.models import CheckoutStatus
-    from payments.models import AccountKind, Posting
-    from payments.selectors import trial_balance
-
+def test_points_pay_part_of_a_checkout_within_the_cap_and_come_back_cash_first(
+        province, client_on, api_on):
     shop = market(province)
     bank, shopper = province.bank_a, buyer()
     _grant(bank, shopper, 10000)  # worth 100.00 at 0.01 a point
@@ -295,6 +296,19 @@ def test_points_pay_part_of_a_checkout_within_the_cap_and_come_back_cash_first(p
     with schema_context(bank.schema_name):
         assert rewards.balance(user_id=shopper.pk) == 10000 - 5000 + 2139
         _ledger_ok(shopper.pk)
+
+    # The order page and its API say what was paid, what came back and how, and the net.
+    money = order_selectors.order_money(Order.objects.get(pk=order_b.pk))
+    assert (money.total, money.paid_points_value, money.paid_money) == (
+        Decimal("76.00"), Decimal("21.39"), Decimal("54.61"))
+    assert (money.refunded_money, money.refunded_points_value, money.points_restored,
+            money.net_money) == (Decimal("54.61"), Decimal("21.39"), 2139, Decimal("0.00"))
+    page = client_on(province.bank_b, shopper).get(f"/orders/{order_b.number}/")
+    summary = page.content.decode().split('id="refund-summary"')[1].split("</dl>")[0]
+    assert "54.61" in summary and "21.39" in summary and "2139" in summary
+    body = api_on(province.bank_b, shopper).get(f"/api/v1/orders/{order_b.number}/").json()
+    assert body["money"]["refunded_points_value"] == "21.39"
+    assert body["money"]["net_money"] == "0.00"
 
 
 def test_a_cancelled_checkout_gives_its_points_back(province):
