@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import Address, Division, Segment
+from accounts.models import Address, ConsentPurpose, Division, Segment
 from accounts.password_codes import password_code_send, password_code_set
 from accounts.profile import profile_lines
 from core.api import StrictBooleanField, valid
@@ -269,3 +269,39 @@ class PasswordCodeSetApi(APIView):
         data = valid(self.PasswordCodeSetSerializer, request.data)
         password_code_set(phone=data["phone"], code=data["code"], password=data["password"])
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ConsentSerializer(serializers.Serializer):
+    purpose = serializers.CharField()
+    purpose_label = serializers.CharField(source="get_purpose_display")
+    bank = serializers.CharField(source="bank.code", allow_null=True, default=None)
+    granted_at = serializers.DateTimeField()
+
+
+class ConsentListApi(APIView):
+    """The signed-in person's live consents (privacy notice, behaviour data, each bank's
+    credit use)."""
+
+    @extend_schema(responses=ConsentSerializer(many=True))
+    def get(self, request):
+        return Response(ConsentSerializer(selectors.consents_of(user=request.user),
+                                          many=True).data)
+
+
+class BehaviourConsentApi(APIView):
+    """Give (``given: true``) or withdraw the consent to record browsing and purchases
+    under the account; withdrawing stops the recording at once."""
+
+    class BehaviourInputSerializer(serializers.Serializer):
+        given = StrictBooleanField()
+
+    @extend_schema(request=BehaviourInputSerializer, responses=ConsentSerializer(many=True))
+    def put(self, request):
+        data = valid(self.BehaviourInputSerializer, request.data)
+        if data["given"]:
+            services.consent_grant(user=request.user, purpose=ConsentPurpose.BEHAVIOUR,
+                                   source="api")
+        else:
+            services.consent_withdraw(user=request.user, purpose=ConsentPurpose.BEHAVIOUR)
+        return Response(ConsentSerializer(selectors.consents_of(user=request.user),
+                                          many=True).data)

@@ -17,6 +17,12 @@ class RegisterForm(forms.Form):
     phone = forms.CharField(label=_("Mobile number"), max_length=11, required=False)
     password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput)
     password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput)
+    privacy_accepted = forms.BooleanField(
+        label=_("I have read and agree to the privacy notice"), required=False)
+    behaviour_consent = forms.BooleanField(
+        label=_("Record my browsing and purchases under my account (optional: it improves "
+                "suggestions and may help my credit at my bank; withdraw it any time in my "
+                "profile)"), required=False)
 
     def clean(self):
         data = super().clean()

@@ -65,6 +65,8 @@ class ConsentPurpose(models.TextChoices):
     # A bank using the person's platform data (sales, purchases, repayments) to score
     # credit and set limits.
     CREDIT = "credit", _("Let this bank use my platform data to assess my credit")
+    # The privacy notice read and agreed to when the account was made.
+    PRIVACY_NOTICE = "privacy_notice", _("Agreed to the privacy notice")
 
 
 class Consent(models.Model):

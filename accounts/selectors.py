@@ -23,6 +23,13 @@ def consenting_user_ids(*, purpose: str, bank_id: int | None = None) -> set[int]
                .values_list("user_id", flat=True))
 
 
+def consents_of(*, user) -> list[Consent]:
+    """The person's live consents (the privacy notice, behaviour data, each bank's credit
+    use), oldest first, for the profile's privacy box and the API."""
+    return list(Consent.objects.filter(user=user, withdrawn_at__isnull=True)
+                .select_related("bank").order_by("granted_at", "id"))
+
+
 def api_token_list(*, user):
     """The caller's live API tokens, newest first (the key is the token's first
     characters, enough to recognise it; the token itself is never stored)."""

@@ -127,6 +127,23 @@ def user_ensure(*, username: str, password: str, **fields) -> tuple[User, bool]:
 
 
 @transaction.atomic
+def user_sign_up(*, username: str, password: str, phone: str = "", display_name: str = "",
+                 privacy_accepted: bool, behaviour_consent: bool = False) -> User:
+    """Registration from the storefront: the account, the privacy notice agreed to (it
+    is required, and recorded with the time) and, only if ticked, the consent to record
+    browsing and purchases under the account."""
+    if not privacy_accepted:
+        raise ValidationError({"privacy_accepted": [
+            _("Read and agree to the privacy notice to create an account.")]})
+    user = user_register(username=username, password=password, phone=phone,
+                         display_name=display_name)
+    consent_grant(user=user, purpose=ConsentPurpose.PRIVACY_NOTICE, source="registration")
+    if behaviour_consent:
+        consent_grant(user=user, purpose=ConsentPurpose.BEHAVIOUR, source="registration")
+    return user
+
+
+@transaction.atomic
 def consent_grant(*, user: User, purpose: str, bank=None, source: str = "") -> Consent:
     """Record the person's consent (idempotent: a live consent is returned as it is)."""
     if purpose not in ConsentPurpose.values:

@@ -18,9 +18,10 @@ from accounts.forms import (
     RegisterForm,
     UnlockForm,
 )
+from accounts.models import ConsentPurpose
 from accounts.password_codes import password_code_send, password_code_set
 from accounts.profile import profile_lines
-from accounts.services import user_register, user_update_profile
+from accounts.services import user_update_profile
 from banks.models import StaffRole
 from banks.selectors import membership_for
 from core.errors import ApplicationError
@@ -42,8 +43,10 @@ def register(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            user = user_register(username=data["username"], password=data["password1"],
-                                 phone=data["phone"], display_name=data["display_name"])
+            user = services.user_sign_up(
+                username=data["username"], password=data["password1"], phone=data["phone"],
+                display_name=data["display_name"], privacy_accepted=data["privacy_accepted"],
+                behaviour_consent=data["behaviour_consent"])
         except ValidationError as exc:
             add_service_errors(form, exc, {"password": "password1"})
         else:
@@ -78,7 +81,9 @@ def _profile_page(request, form, *, status: int = 200, new_token: str = ""):
         form = ProfileForm(initial={"display_name": user.display_name, "phone": user.phone,
                                     "email": user.email, "segment": user.segment})
     return render(request, "accounts/profile.html", {
-        "form": form, "roles": profile_lines(user),
+        "form": form, "roles": profile_lines(user), "consents": selectors.consents_of(user=user),
+        "behaviour_given": selectors.has_consent(user_id=user.pk,
+                                                 purpose=ConsentPurpose.BEHAVIOUR),
         "tokens": selectors.api_token_list(user=user), "new_token": new_token,
         "can_unlock": _can_unlock(request)}, status=status)
 
@@ -176,3 +181,23 @@ def password_code_set_page(request):
     status = 400 if request.method == "POST" else 200
     return render(request, "accounts/password_code.html", {"form": form, "step": 2},
                   status=status)
+
+
+@login_required
+@require_POST
+def behaviour_consent(request):
+    """Give or withdraw the consent to record browsing and purchases under the account."""
+    if request.POST.get("give") == "1":
+        services.consent_grant(user=request.user, purpose=ConsentPurpose.BEHAVIOUR,
+                               source="profile")
+        messages.success(request, _("Thank you: your browsing and purchases are recorded "
+                                    "under your account from now on."))
+    else:
+        services.consent_withdraw(user=request.user, purpose=ConsentPurpose.BEHAVIOUR)
+        messages.success(request, _("Withdrawn: nothing more is recorded under your "
+                                    "account."))
+    return redirect(f"{reverse('accounts:profile')}#privacy")
+
+
+def privacy_notice(request):
+    return render(request, "accounts/privacy.html")

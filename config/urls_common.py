@@ -12,6 +12,7 @@ from accounts.api import (
 )
 from core import uploads
 from core import views as core_views
+from federation import catalogue_views
 from orders import api_urls as orders_api_urls
 
 
@@ -22,6 +23,8 @@ def common_urls(urlconf: str) -> list:
         path("healthz", core_views.healthz, name="healthz"),
         path("i18n/setlang/", set_language, name="set_language"),
         path("accounts/", include("accounts.urls")),
+        # The data catalogue: what the platform records and why (every host, everyone).
+        path("data-catalogue/", catalogue_views.data_catalogue, name="data-catalogue"),
         path("api/v1/schema/", SpectacularAPIView.as_view(urlconf=urlconf), name="api-schema"),
         # The split view serves Swagger UI's start-up script as a file: no inline script,
         # as the pages' Content-Security-Policy asks.

@@ -4,12 +4,13 @@ from urllib.parse import unquote
 
 import pytest
 
-from accounts.models import User
+from accounts.models import Consent, User
+from accounts.selectors import has_consent
 
 pytestmark = pytest.mark.django_db
 
 GOOD = {"username": "villager-wu", "display_name": "吴大姐", "phone": "13611112222",
-        "password1": "Rice&Tea-2026", "password2": "Rice&Tea-2026"}
+        "password1": "Rice&Tea-2026", "password2": "Rice&Tea-2026", "privacy_accepted": "on"}
 
 
 def test_register_on_a_storefront_creates_and_logs_in(province, client_on):
@@ -19,6 +20,44 @@ def test_register_on_a_storefront_creates_and_logs_in(province, client_on):
     user = User.objects.get(username="villager-wu")
     assert user.phone == "13611112222" and user.check_password("Rice&Tea-2026")
     assert client.get("/accounts/profile/").status_code == 200
+    # the privacy notice agreed to is recorded; behaviour data only when ticked
+    assert list(Consent.objects.filter(user=user).values_list("purpose", "source")) == [
+        ("privacy_notice", "registration")]
+
+
+def test_registration_needs_the_privacy_notice_and_records_behaviour_only_if_ticked(
+        province, client_on, api_on):
+    client = client_on(province.bank_a)
+    page = client.get("/accounts/register/").content.decode()
+    assert "/accounts/privacy/" in page and "/data-catalogue/" in page
+    refused = client.post("/accounts/register/", {**GOOD, "privacy_accepted": ""})
+    assert refused.status_code == 400 and refused.context["form"].errors["privacy_accepted"]
+    assert not User.objects.filter(username="villager-wu").exists()
+
+    assert client.post("/accounts/register/", {**GOOD, "behaviour_consent": "on"}) \
+        .status_code == 302
+    user = User.objects.get(username="villager-wu")
+    assert has_consent(user_id=user.pk, purpose="behaviour")
+    # withdrawn from the profile, given again through the API
+    profile = client.get("/accounts/profile/").content.decode()
+    assert 'id="behaviour-withdraw"' in profile
+    assert client.post("/accounts/consents/behaviour/", {"give": "0"}).status_code == 302
+    assert not has_consent(user_id=user.pk, purpose="behaviour")
+    api = api_on(province.bank_a, user)
+    assert api.put("/api/v1/me/consents/behaviour/", {"given": "yes"},
+                   format="json").status_code == 400
+    body = api.put("/api/v1/me/consents/behaviour/", {"given": True}, format="json").json()
+    assert sorted(c["purpose"] for c in body) == ["behaviour", "privacy_notice"]
+    assert has_consent(user_id=user.pk, purpose="behaviour")
+
+
+def test_the_privacy_notice_and_data_catalogue_are_on_every_host(province, client_on):
+    for bank in (province.bank_a, None):
+        client = client_on(bank)
+        home = client.get("/").content.decode()
+        assert "/accounts/privacy/" in home and "/data-catalogue/" in home
+        assert client.get("/accounts/privacy/").status_code == 200
+        assert client.get("/data-catalogue/").status_code == 200
 
 
 @pytest.mark.parametrize(("change", "field"), [
