@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from orders import api
+from orders import api, api_messages
 
 # Every host (the portal and each bank's storefront): the signed-in shopper's own data.
 shopper_urlpatterns = [
@@ -17,6 +17,10 @@ shopper_urlpatterns = [
     path("orders/<str:number>/", api.OrderDetailApi.as_view(), name="api-order"),
     path("orders/<str:number>/confirm-receipt/", api.OrderConfirmReceiptApi.as_view(),
          name="api-order-confirm-receipt"),
+    path("orders/<str:number>/messages/", api_messages.OrderThreadApi.as_view(),
+         name="api-order-messages"),
+    path("orders/<str:number>/dispute/", api_messages.OrderDisputeApi.as_view(),
+         name="api-order-dispute"),
     path("orders/<str:number>/refunds/", api.OrderRefundRequestApi.as_view(),
          name="api-order-refunds"),
 ]
@@ -32,6 +36,10 @@ merchant_urlpatterns = [
          name="api-merchant-orders"),
     path(_order, api.MerchantOrderDetailApi.as_view(), name="api-merchant-order"),
     path(f"{_order}ship/", api.MerchantOrderShipApi.as_view(), name="api-merchant-order-ship"),
+    path(f"{_order}messages/", api_messages.MerchantOrderThreadApi.as_view(),
+         name="api-merchant-order-messages"),
+    path(f"{_order}dispute/", api_messages.MerchantOrderDisputeApi.as_view(),
+         name="api-merchant-order-dispute"),
     path(f"{_order}tracking/", api.MerchantOrderTrackApi.as_view(),
          name="api-merchant-order-tracking"),
     path(f"{_order}ready-for-pickup/", api.MerchantOrderReadyApi.as_view(),
@@ -51,6 +59,8 @@ console_urlpatterns = [
     path("console/orders/", api.ConsoleOrderListApi.as_view(), name="api-console-orders"),
     path("console/orders/<str:number>/", api.ConsoleOrderDetailApi.as_view(),
          name="api-console-order"),
+    path("console/orders/<str:number>/messages/", api_messages.ConsoleOrderThreadApi.as_view(),
+         name="api-console-order-messages"),
     path("console/pickups/verify/", api.ConsolePickupVerifyApi.as_view(),
          name="api-console-pickup-verify"),
 ]

@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
@@ -60,7 +61,20 @@ def order_detail(request, number: str):
         "events": timeline(order), "refunds": list(order.refunds.all()),
         "phone": selectors.order_phone_for(order, audience=selectors.STAFF),
         "roles": [label for key, label in SCOPES[1:] if _concerns(order, request.bank, key)],
+        # The thread only for a dispute on one of the bank's merchants' orders.
+        "thread": (selectors.order_thread(order)
+                   if order.merchant_bank_id == request.bank.pk else {}),
+        "my_side": "bank", "post_url": reverse("console_orders:message", args=[order.number]),
     })
+
+
+@bank_staff_required()
+def disputes(request):
+    """Disputes raised on the bank's merchants' orders, newest first."""
+    page = Paginator(selectors.disputed_orders(bank=request.bank), 30).get_page(
+        request.GET.get("page"))
+    return render(request, "orders/console/disputes.html", {
+        "membership": request.membership, "page": page})
 
 
 def _concerns(order, bank, scope: str) -> bool:

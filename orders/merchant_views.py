@@ -20,6 +20,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -109,6 +110,9 @@ def _detail(request, merchant, order, *, forms=None, status=200):
         "events": timeline(order), "refunds": refunds, "open_refund": open_refund,
         "phone": selectors.order_phone_for(order, audience=selectors.MERCHANT),
         "show_address": contact,
+        "thread": selectors.order_thread(order), "my_side": "shop",
+        "post_url": reverse("merchant_orders:message", args=[merchant.pk, order.number]),
+        "dispute_url": reverse("merchant_orders:dispute", args=[merchant.pk, order.number]),
         "can_ship": "ship" in allowed,
         "can_ready": "ready_for_pickup" in allowed,
         "can_track": order.fulfilment == Fulfilment.DELIVERY

@@ -451,3 +451,43 @@ class AssistedOrder(models.Model):
 
     def __str__(self) -> str:
         return f"assisted {self.checkout_id} at {self.branch_id}"
+
+
+class MessageSide(models.TextChoices):
+    BUYER = "buyer", _("Buyer")
+    SHOP = "shop", _("Shop")
+    BANK = "bank", _("Bank staff")
+
+
+class OrderMessage(models.Model):
+    """One message of an order's thread between its buyer and the shop ("ask the shop");
+    staff of the shop's bank read and write in it once a dispute is raised."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                               null=True, related_name="+")
+    side = models.CharField(max_length=8, choices=MessageSide.choices)
+    body = models.CharField(max_length=1000)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["order", "at"], name="orders_message_order_at")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.side}"
+
+
+class OrderDispute(models.Model):
+    """A dispute the buyer or the shop raised on an order: from then on the staff of the
+    shop's bank read the order's thread and answer in it."""
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="dispute")
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                  null=True, related_name="+")
+    side = models.CharField(max_length=8, choices=MessageSide.choices)
+    reason = models.CharField(max_length=300)
+    raised_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"dispute on {self.order_id}"

@@ -28,6 +28,7 @@ from orders.models import (
     FlashSale,
     FlashSaleTake,
     Order,
+    OrderDispute,
     OrderEvent,
     OrderStatus,
     PriceKind,
@@ -453,6 +454,7 @@ ORDER_EVENT_LABELS = {
     "refund_full": gettext_lazy("Refunded in full"),
     "refund_partial": gettext_lazy("Partly refunded"),
     "reject_refund": gettext_lazy("Refund refused"),
+    "dispute": gettext_lazy("Dispute raised: the bank steps in"),
 }
 
 
@@ -472,3 +474,15 @@ def audit_entries(query) -> list:
                        action=str(ORDER_EVENT_LABELS.get(e.kind, e.kind)),
                        target=e.order.number, note=e.note)
             for e in filter_times(rows, query, "at")]
+
+
+def order_thread(order: Order) -> dict:
+    """The order's messages, oldest first, and its dispute (or None)."""
+    return {"messages": list(order.messages.select_related("author")),
+            "dispute": OrderDispute.objects.filter(order=order).first()}
+
+
+def disputed_orders(*, bank: Bank) -> QuerySet[Order]:
+    """Orders of the bank's merchants with a dispute raised, newest dispute first."""
+    return (Order.objects.filter(merchant_bank=bank, dispute__isnull=False)
+            .select_related(*_ORDER_RELATED, "dispute").order_by("-dispute__raised_at"))

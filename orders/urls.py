@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from orders import share_views, views
+from orders import message_views, share_views, views
 
 app_name = "orders"
 urlpatterns = [
@@ -14,6 +14,8 @@ urlpatterns = [
     path("orders/<str:number>/", views.order_detail, name="order"),
     path("orders/<str:number>/confirm/", views.order_confirm, name="order-confirm"),
     path("orders/<str:number>/refund/", views.order_refund, name="order-refund"),
+    path("orders/<str:number>/messages/", message_views.buyer_message, name="order-message"),
+    path("orders/<str:number>/dispute/", message_views.buyer_dispute, name="order-dispute"),
     path("checkouts/<str:number>/", views.checkout_detail, name="checkout-detail"),
     path("share/", views.share, name="share"),
     path("share/mine/", share_views.my_shares, name="my-shares"),

@@ -32,12 +32,16 @@ from .fulfilment import (
     orders_auto_confirm,
     pickup_verify,
 )
+from .messages import order_dispute_raise, order_message_post, side_of
 from .referral import referral_claim, referral_touch, share_link_for
 from .refunds import refund_decide, refund_issue, refund_record_external, refund_request
 from .shipping import shipping_rule_set
 from .transitions import ORDER_TRANSITIONS, order_allowed_actions
 
 __all__ = [
+    "order_dispute_raise",
+    "order_message_post",
+    "side_of",
     "MAX_LINE_QUANTITY",
     "ORDER_TRANSITIONS",
     "RECEIVED",
