@@ -7,8 +7,9 @@ from django_tenants.utils import schema_context
 from accounts.services import user_register
 from admission.models import Dossier
 from catalog.models import Merchant, MerchantStatus
+from fixtures.messages_demo import load_demo_messages
 from fixtures.orders_demo import ADDRESSES, load_demo_trade, settlement_account_number
-from orders.models import Checkout, FlashSale, OrderStatus
+from orders.models import Checkout, FlashSale, OrderDispute, OrderStatus
 from payments.selectors import trial_balance
 from tests.orders_factories import market, product_with_sku
 
@@ -57,6 +58,13 @@ def test_demo_trade_covers_every_console_and_is_idempotent(province):
     assert again.counts == {"shipping_rules": 0, "flash_sales": 0,
                             "settlement_accounts": 0, "checkouts": 0}
     assert buyers.count() == 4
+
+    # Ask the shop: one thread answered by the shop, one disputed and answered by the bank.
+    threads = load_demo_messages()
+    assert threads.counts == {"order_messages": 4, "disputes": 1}
+    disputed = OrderDispute.objects.get(order__buyer__username="shopper-wang").order
+    assert list(disputed.messages.values_list("side", flat=True)) == ["buyer", "bank"]
+    assert load_demo_messages().counts == {"order_messages": 0, "disputes": 0}
 
 
 def test_the_demo_days_orders_settle_in_one_run_with_a_payout_file_per_bank(province):
