@@ -87,6 +87,9 @@ def cart_add(*, cart: Cart, sku_id, quantity=1) -> CartItem:
             _("Enter a quantity from 1 to %(max)d.") % {"max": MAX_LINE_QUANTITY}]})
     item = CartItem.objects.get(pk=item_id)
     item.sku = sku
+    # The cart as it is now: the receivers run after commit, when a checkout may already
+    # have emptied and removed it.
+    item.cart = cart
     Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
     send_on_commit(cart_item_added, item=item, quantity=quantity)
     return item
