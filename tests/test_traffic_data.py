@@ -32,6 +32,8 @@ from federation.models import (
     RollupState,
 )
 from federation.services import flush as event_flush
+from orders import services as orders_services
+from orders.models import Cart
 from tests.orders_factories import market, pay, place
 
 pytestmark = pytest.mark.django_db
@@ -154,6 +156,18 @@ def test_cart_checkout_and_purchase_are_recorded_after_commit(
     # no consent: no user id; the buyer pseudonym is the same for both lines of the day
     assert {e.user_id for e in events} == {None}
     assert len({e.session_hash for e in purchases}) == 1
+
+
+def test_add_to_cart_is_recorded_even_when_the_cart_is_gone_by_commit(
+        province, buffer, django_capture_on_commit_callbacks):
+    shop = market(province)
+    with django_capture_on_commit_callbacks(execute=True):
+        cart = orders_services.cart_get_or_create(user=province.shopper)
+        orders_services.cart_add(cart=cart, sku_id=shop.sku_a.pk, quantity=2)
+        Cart.objects.filter(pk=cart.pk).delete()  # as a checkout in the same transaction
+    (added,) = flush()
+    assert (added.kind, added.product_id, added.quantity) == (
+        "add_to_cart", shop.sku_a.product_id, 2)
 
 
 def test_add_to_cart_on_a_page_carries_the_storefront_and_visitor(
