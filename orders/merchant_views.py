@@ -30,6 +30,7 @@ from catalog.selectors import merchant_for_member
 from core.errors import ApplicationError
 from core.forms import add_service_errors
 from orders import selectors, services
+from orders import selectors_returns as returns
 from orders.console_forms import (
     FlashSaleForm,
     RefundDecideForm,
@@ -66,6 +67,7 @@ EVENT_LABELS = {
     "refund_full": gettext_lazy("Refunded in full"),
     "refund_partial": gettext_lazy("Partly refunded"),
     "reject_refund": gettext_lazy("Refund refused"),
+    **returns.RETURN_EVENT_LABELS,
 }
 
 def timeline(order) -> list:
@@ -136,6 +138,7 @@ def _detail(request, merchant, order, *, forms=None, status=200):
             initial={"amount": order.refundable}),
         "decide_form": forms.get("decide") or RefundDecideForm(),
         "open_form": next(iter(forms), ""),
+        "return_box": returns.return_box(order=order),
     }, status=status)
 
 

@@ -29,6 +29,7 @@ from catalog import selectors as catalog_selectors
 from catalog.qr import qr_svg
 from core.errors import ApplicationError, first_message, validation_errors
 from orders import selectors, services
+from orders import selectors_returns as returns
 from orders.models import CheckoutStatus, Fulfilment, OrderStatus, PriceKind
 
 CART_TOKEN = "cart_token"
@@ -256,6 +257,7 @@ EVENT_LABELS = {
     "refund_partial": gettext_lazy("Partly refunded"),
     "reject_refund": gettext_lazy("Refund refused"),
     "tracking": gettext_lazy("Tracking"),
+    **returns.RETURN_EVENT_LABELS,
 }
 
 
@@ -279,6 +281,7 @@ def _order_page(request, order, *, refund_errors=None, refund_data=None, status=
         "refund_errors": refund_errors or {},
         "refund_data": refund_data or {"amount": order.refundable, "reason": ""},
         "PriceKind": PriceKind,
+        **returns.order_page_context(request, order),
     }, status=status)
 
 
