@@ -281,6 +281,15 @@ def test_a_refund_of_goods_never_shipped_puts_them_back_on_sale(province, shop):
     assert figures(shop.sku_a) == (20, 0, 20)
     assert ledger.trial_balance() == Decimal("0.00")
 
+    # Refunded in full in the gateway's own dashboard (recorded from its webhook): alike.
+    checkout = place(buyer, province.bank_a, [(shop.sku_a, 2)])
+    pay(checkout)
+    assert figures(shop.sku_a) == (20, 2, 18)
+    order = checkout.orders.get()
+    orders.refund_record_external(order=order, amount=order.total, reference="re_outside",
+                                  reason="dashboard")
+    assert figures(shop.sku_a) == (20, 0, 20)
+
 
 def test_the_pages_ask_decide_send_back_and_receive(province, shop, client_on):
     buyer = new_buyer()
