@@ -302,6 +302,9 @@ FLASH_REDIS_TIMEOUT = float(env("FLASH_REDIS_TIMEOUT", "0.5"))  # seconds, per c
 FLASH_REBUILD_WAIT = float(env("FLASH_REBUILD_WAIT", "3"))  # seconds a buyer waits for a rebuild
 # Receipt is confirmed for the shopper this many days after shipping / pickup readiness.
 ORDER_AUTO_CONFIRM_DAYS = int(env("ORDER_AUTO_CONFIRM_DAYS", "10"))
+# A buyer may ask to return goods this many days after receiving them (delivered, picked
+# up or receipt confirmed); 0 turns returns off.
+ORDER_RETURN_DAYS = int(env("ORDER_RETURN_DAYS", "7"))
 # A storefront visit attributes the shopper's checkouts for this many days (last touch).
 ORDER_REFERRAL_WINDOW_DAYS = int(env("ORDER_REFERRAL_WINDOW_DAYS", "7"))
 # Delivery fee of merchants without a shipping rule of their own.

@@ -64,3 +64,25 @@ console_urlpatterns = [
     path("console/pickups/verify/", api.ConsolePickupVerifyApi.as_view(),
          name="api-console-pickup-verify"),
 ]
+
+# After-sales returns.
+from orders import api_returns  # noqa: E402
+
+shopper_urlpatterns += [
+    path("orders/<str:number>/returns/", api_returns.OrderReturnsApi.as_view(),
+         name="api-order-returns"),
+    path("orders/<str:number>/returns/<int:return_id>/photos/",
+         api_returns.OrderReturnPhotoApi.as_view(), name="api-order-return-photos"),
+    path("orders/<str:number>/returns/<int:return_id>/ship-back/",
+         api_returns.OrderReturnShipBackApi.as_view(), name="api-order-return-ship-back"),
+    path("orders/<str:number>/returns/<int:return_id>/withdraw/",
+         api_returns.OrderReturnWithdrawApi.as_view(), name="api-order-return-withdraw"),
+]
+merchant_urlpatterns += [
+    path(f"{_merchant}returns/", api_returns.MerchantReturnListApi.as_view(),
+         name="api-merchant-returns"),
+    path(f"{_merchant}returns/<int:return_id>/decide/",
+         api_returns.MerchantReturnDecideApi.as_view(), name="api-merchant-return-decide"),
+    path(f"{_merchant}returns/<int:return_id>/receive/",
+         api_returns.MerchantReturnReceiveApi.as_view(), name="api-merchant-return-receive"),
+]

@@ -31,6 +31,7 @@ from catalog.selectors import merchant_for_member
 from core.errors import ApplicationError
 from core.forms import add_service_errors
 from orders import selectors, services
+from orders import selectors_returns as returns
 from orders.console_forms import (
     FlashSaleForm,
     RefundDecideForm,
@@ -125,6 +126,7 @@ def _detail(request, merchant, order, *, forms=None, status=200):
             initial={"amount": order.refundable}),
         "decide_form": forms.get("decide") or RefundDecideForm(),
         "open_form": next(iter(forms), ""),
+        "return_box": returns.return_box(order=order),
     }, status=status)
 
 

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from banks.models import Bank, Branch
 from catalog.models import Merchant, Product, Sku
 from core.states import BACK, StateMachine
+from core.uploads import UploadField, file_meta_field
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -491,3 +492,122 @@ class OrderDispute(models.Model):
 
     def __str__(self) -> str:
         return f"dispute on {self.order_id}"
+
+
+# --- after-sales returns (退货退款) -----------------------------------------------------------
+
+
+def return_photo_storage():
+    """Return photos: private to the buyer and the shop, served only through views that
+    check who asks (never under a public URL). Not the tenant-aware default storage: the
+    buyer uploads on one bank's storefront and the shop looks on its own bank's domain."""
+    from django.core.files.storage import FileSystemStorage
+
+    return FileSystemStorage(location=settings.MEDIA_ROOT / "returns", base_url=None)
+
+
+class ReturnReason(models.TextChoices):
+    DAMAGED = "damaged", _("Arrived damaged")
+    QUALITY = "quality", _("Quality problem")
+    NOT_AS_DESCRIBED = "not_as_described", _("Not as described")
+    WRONG_ITEM = "wrong_item", _("Wrong item sent")
+    CHANGED_MIND = "changed_mind", _("No longer wanted")
+    OTHER = "other", _("Other")
+
+
+class ReturnStatus(models.TextChoices):
+    REQUESTED = "requested", _("Return requested")
+    APPROVED = "approved", _("Approved: send the goods back")
+    REFUSED = "refused", _("Return refused")
+    SHIPPED_BACK = "shipped_back", _("Sent back")
+    RECEIVED = "received", _("Received by the shop")
+    REFUNDED = "refunded", _("Refunded")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+# A return not yet closed: its goods count as returned, and it holds the order's escrow.
+RETURN_OPEN = (ReturnStatus.REQUESTED, ReturnStatus.APPROVED, ReturnStatus.SHIPPED_BACK,
+               ReturnStatus.RECEIVED)
+# Returns whose goods are (or are being) returned: they count against what the buyer may
+# still return.
+RETURN_COUNTED = (*RETURN_OPEN, ReturnStatus.REFUNDED)
+
+
+class ReturnRequest(models.Model):
+    """The buyer sends goods of a received order back: the shop approves or refuses,
+    the buyer ships them with a waybill, the shop confirms receipt, and then the
+    returned lines are refunded through the order's refund path (``Refund``) and their
+    units go back on the shelf."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="+")
+    reason = models.CharField(_("reason"), max_length=20, choices=ReturnReason.choices)
+    description = models.CharField(_("details"), max_length=300, blank=True, default="")
+    status = models.CharField(max_length=14, choices=ReturnStatus.choices,
+                              default=ReturnStatus.REQUESTED)
+    STATES = StateMachine(initial=[ReturnStatus.REQUESTED], transitions={
+        "approve": ([ReturnStatus.REQUESTED], ReturnStatus.APPROVED),
+        "refuse": ([ReturnStatus.REQUESTED], ReturnStatus.REFUSED),
+        "withdraw": ([ReturnStatus.REQUESTED, ReturnStatus.APPROVED], ReturnStatus.WITHDRAWN),
+        "ship_back": ([ReturnStatus.APPROVED], ReturnStatus.SHIPPED_BACK),
+        "receive": ([ReturnStatus.SHIPPED_BACK], ReturnStatus.RECEIVED),
+        "refund": ([ReturnStatus.RECEIVED], ReturnStatus.REFUNDED),
+    })
+    amount = models.DecimalField(**MONEY)  # the returned lines' value, refunded on receipt
+    decision_note = models.CharField(max_length=300, blank=True, default="")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    carrier = models.CharField(_("carrier"), max_length=40, blank=True, default="")
+    tracking_number = models.CharField(_("tracking number"), max_length=40, blank=True,
+                                       default="")
+    refund = models.OneToOneField(Refund, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="return_request")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    shipped_back_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="orders_return_amount"),
+        ]
+        indexes = [models.Index(fields=["order", "status"])]
+
+    def __str__(self) -> str:
+        return f"return {self.pk} of {self.order_id}"
+
+
+class ReturnLine(models.Model):
+    return_request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE,
+                                       related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="orders_returnline_qty"),
+            models.UniqueConstraint(fields=["return_request", "order_line"],
+                                    name="orders_returnline_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_line_id} × {self.quantity}"
+
+
+class ReturnPhoto(models.Model):
+    return_request = models.ForeignKey(ReturnRequest, on_delete=models.CASCADE,
+                                       related_name="photos")
+    image = UploadField(_("photo"), upload_to="%Y/%m/", storage=return_photo_storage,
+                        policy="image")
+    file_meta = file_meta_field()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"photo {self.pk} of return {self.return_request_id}"

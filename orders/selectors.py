@@ -455,6 +455,13 @@ ORDER_EVENT_LABELS = {
     "refund_partial": gettext_lazy("Partly refunded"),
     "reject_refund": gettext_lazy("Refund refused"),
     "dispute": gettext_lazy("Dispute raised: the bank steps in"),
+    "return_requested": gettext_lazy("Return requested"),
+    "return_approved": gettext_lazy("Return approved"),
+    "return_refused": gettext_lazy("Return refused"),
+    "return_withdrawn": gettext_lazy("Return withdrawn"),
+    "return_shipped_back": gettext_lazy("Goods sent back"),
+    "return_received": gettext_lazy("Returned goods received"),
+    "return_refunded": gettext_lazy("Return refunded"),
 }
 
 

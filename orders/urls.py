@@ -21,3 +21,16 @@ urlpatterns = [
     path("share/mine/", share_views.my_shares, name="my-shares"),
     path("share/<str:code>/poster.png", share_views.poster, name="share-poster"),
 ]
+
+# After-sales returns (the form and progress are on the order page).
+from orders import views_returns  # noqa: E402
+
+urlpatterns += [
+    path("orders/<str:number>/returns/", views_returns.return_create, name="return-create"),
+    path("orders/<str:number>/returns/<int:return_id>/ship-back/",
+         views_returns.return_ship_back, name="return-ship-back"),
+    path("orders/<str:number>/returns/<int:return_id>/withdraw/",
+         views_returns.return_withdraw, name="return-withdraw"),
+    path("orders/<str:number>/returns/<int:return_id>/photos/<int:photo_id>/",
+         views_returns.return_photo, name="return-photo"),
+]

@@ -28,6 +28,7 @@ from catalog import selectors as catalog_selectors
 from catalog.qr import qr_svg
 from core.errors import ApplicationError, first_message, validation_errors
 from orders import selectors, services
+from orders import selectors_returns as returns
 from orders.models import CheckoutStatus, Fulfilment, OrderStatus, PriceKind
 
 CART_TOKEN = "cart_token"
@@ -266,6 +267,7 @@ def _order_page(request, order, *, refund_errors=None, refund_data=None, status=
         "refund_errors": refund_errors or {},
         "refund_data": refund_data or {"amount": order.refundable, "reason": ""},
         "PriceKind": PriceKind,
+        **returns.order_page_context(request, order),
     }, status=status)
 
 

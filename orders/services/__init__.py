@@ -74,3 +74,30 @@ __all__ = [
     "share_link_for",
     "shipping_rule_set",
 ]
+
+# After-sales returns.
+from .returns import (  # noqa: E402
+    MAX_RETURN_PHOTOS,
+    return_add_photo,
+    return_deadline,
+    return_decide,
+    return_receive,
+    return_refusal,
+    return_request,
+    return_ship_back,
+    return_withdraw,
+    returned_quantities,
+)
+
+__all__ += [
+    "MAX_RETURN_PHOTOS",
+    "return_add_photo",
+    "return_deadline",
+    "return_decide",
+    "return_receive",
+    "return_refusal",
+    "return_request",
+    "return_ship_back",
+    "return_withdraw",
+    "returned_quantities",
+]

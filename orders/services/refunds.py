@@ -15,7 +15,7 @@ from core.money import quantize_money
 from orders.interfaces import refund_handler
 from orders.models import REFUNDABLE, Order, Refund, RefundStatus
 
-from .stock import _issue
+from .stock import _unreserve
 from .transitions import S, _locked, _transition
 
 
@@ -76,9 +76,8 @@ def refund_decide(*, refund: Refund, actor, approve: bool, note: str = "") -> Re
     order.refunded_total += refund.amount
     full = order.refunded_total == order.total
     if full and order.status_before_refund == S.PAID:
-        # Refunded before its goods left: they are written off like a sale (as a refund
-        # always did); if they are still on the shelf, the merchant's next count says so.
-        _issue(order)
+        # Refunded before its goods left: they are still on the shelf, available again.
+        _unreserve(order)
     _transition(order, "refund_full" if full else "refund_partial", actor=actor, note=note,
                 detail={"refund": refund.pk, "amount": str(refund.amount)})
     return refund
@@ -102,6 +101,8 @@ def refund_record_external(*, order: Order, amount: Decimal, reference: str,
                 detail={"refund": refund.pk, "amount": str(amount)})
     order.refunded_total += amount
     full = order.refunded_total == order.total
+    if full and order.status_before_refund == S.PAID:
+        _unreserve(order)  # never shipped: back on sale, as in refund_decide
     _transition(order, "refund_full" if full else "refund_partial", note=reason, at=now,
                 detail={"refund": refund.pk, "amount": str(amount), "gateway": reference})
     return refund

@@ -94,3 +94,13 @@ def _issue(order: Order) -> None:
     for sku_id, quantity in order.lines.values_list("sku_id", "quantity"):
         sku_qty[sku_id] += quantity
     stock_issue(sku_quantities=sku_qty)
+
+
+def _unreserve(order: Order) -> None:
+    """A paid order refunded in full before its goods left: they never left the shelf, so
+    its reserved units are simply available again (called once: the order's "refund_full"
+    leads to a final status)."""
+    sku_qty: dict[int, int] = defaultdict(int)
+    for sku_id, quantity in order.lines.values_list("sku_id", "quantity"):
+        sku_qty[sku_id] += quantity
+    stock_unhold(sku_quantities=sku_qty)

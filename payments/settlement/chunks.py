@@ -14,7 +14,7 @@ from django.db.models import Exists, F, OuterRef, Q, Sum
 
 from core.errors import ApplicationError
 from core.money import quantize_money
-from orders.models import Order, OrderStatus
+from orders.models import RETURN_OPEN, Order, OrderStatus, ReturnRequest
 from payments.interfaces import repayment_candidates, repayments_for
 from payments.models import LedgerAccount, LedgerTransaction, Posting, SettlementItem, SettlementRun
 from payments.services import Leg, ledger_account, ledger_post
@@ -30,8 +30,17 @@ def settleable_orders(run: SettlementRun):
     # NOT EXISTS rather than a LEFT JOIN: a walk along the primary key stays one, however
     # many of the orders have been settled already.
     qs = Order.objects.filter(status=OrderStatus.COMPLETED, completed_at__lte=run.cutoff).filter(
-        ~Exists(SettlementItem.objects.filter(order_id=OuterRef("pk"))))
+        ~Exists(SettlementItem.objects.filter(order_id=OuterRef("pk"))),
+        ~Exists(_open_returns(OuterRef("pk"))))
     return qs.filter(merchant_bank_id=run.bank_id) if run.bank_id else qs
+
+
+def _open_returns(order_id):
+    """A return the shop has not closed holds the order's escrow (its refund comes out of
+    it); the order is settled by the first run after the return is closed. ``order_id``:
+    an id, an OuterRef, or a list of ids."""
+    key = "order_id__in" if isinstance(order_id, list) else "order_id"
+    return ReturnRequest.objects.filter(**{key: order_id}, status__in=RETURN_OPEN)
 
 
 def chunk_size() -> int:
@@ -132,9 +141,10 @@ def settle_chunk(*, run: SettlementRun, after: int, size: int | None = None,
     if not orders:
         return None
     # Locked now; another run may have settled some of them while this one waited for
-    # the locks (a fresh statement sees what it committed).
+    # the locks, or a return opened on them (a fresh statement sees what it committed).
     done = set(SettlementItem.objects.filter(order_id__in=[o.pk for o in orders])
                .values_list("order_id", flat=True))
+    done |= set(_open_returns([o.pk for o in orders]).values_list("order_id", flat=True))
     todo = [o for o in orders if o.pk not in done and o.status == OrderStatus.COMPLETED]
     if todo:
         _settle_all(run, todo, cache)
@@ -191,7 +201,7 @@ def settle_order(*, run: SettlementRun, order_id: int,
     ledger accounts the caller keeps across orders."""
     order = Order.objects.select_for_update().get(pk=order_id)
     if order.status != OrderStatus.COMPLETED or SettlementItem.objects.filter(
-            order=order).exists():
+            order=order).exists() or _open_returns(order.pk).exists():
         return None
     cache = {} if accounts is None else accounts
 

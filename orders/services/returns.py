@@ -1,0 +1,292 @@
+"""After-sales returns (退货退款): the buyer asks to send goods of a received order back,
+the shop approves or refuses (with a note), the buyer ships them back with a waybill, and
+when the shop confirms it has them the returned lines are refunded and their units go
+back on the shelf.
+
+The money goes back through the one refund path (``refund_issue``: a ``Refund`` row, the
+gateway through the handler ``payments`` registers, the ledger): the return only says how
+much. What is refunded is the value of the returned lines (their ``line_total`` pro rata,
+split so that returning a line in several parts adds up to its total to the fen); the
+delivery fee is not (the delivery was made). Every step writes an ``OrderEvent``
+(``return_requested``, ``return_approved``, ``return_refused``, ``return_withdrawn``,
+``return_shipped_back``, ``return_received``, ``return_refunded``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.models import Sku
+from catalog.services import stock_adjust
+from core import uploads
+from core.errors import ApplicationError
+from core.money import quantize_money
+from orders.models import (
+    RETURN_COUNTED,
+    RETURN_OPEN,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    ReturnLine,
+    ReturnPhoto,
+    ReturnReason,
+    ReturnRequest,
+    ReturnStatus,
+)
+
+from ._common import _int_or_none
+from .refunds import refund_issue
+from .transitions import _locked
+
+MAX_RETURN_PHOTOS = 3
+# The goods reached the buyer: delivered, picked up, or receipt confirmed.
+RETURNABLE = (OrderStatus.DELIVERED, OrderStatus.PICKED_UP, OrderStatus.COMPLETED)
+
+
+def return_deadline(order: Order):
+    """The last moment the buyer may ask for a return, or None (not received yet)."""
+    if order.received_at is None:
+        return None
+    return order.received_at + timedelta(days=settings.ORDER_RETURN_DAYS)
+
+
+def returned_quantities(order: Order) -> dict[int, int]:
+    """Per order line: units in returns that are open or refunded."""
+    rows = (ReturnLine.objects.filter(return_request__order=order,
+                                      return_request__status__in=RETURN_COUNTED)
+            .values("order_line_id").annotate(q=Sum("quantity")))
+    return {row["order_line_id"]: row["q"] for row in rows}
+
+
+def return_refusal(order: Order, *, now=None) -> str:
+    """Why the buyer cannot ask for a return of this order now ("" = they can)."""
+    now = now or timezone.now()
+    if order.status not in RETURNABLE or order.received_at is None:
+        return _("Goods can be returned once they have reached you.")
+    if settings.ORDER_RETURN_DAYS <= 0 or now > return_deadline(order):
+        return _("Returns are accepted within %(days)d days after receipt; that time is "
+                 "over.") % {"days": settings.ORDER_RETURN_DAYS}
+    return ""
+
+
+def _line_value(line: OrderLine, units: int) -> Decimal:
+    return quantize_money(line.line_total * units / line.quantity)
+
+
+def _event(order: Order, kind: str, ret: ReturnRequest, *, actor, note: str = "",
+           at=None, **detail) -> None:
+    OrderEvent.objects.create(order=order, kind=kind, actor=actor, note=(note or "")[:300],
+                              detail={"return": ret.pk, **detail}, at=at or timezone.now())
+
+
+def _move(ret: ReturnRequest, action: str) -> None:
+    ret.status = ReturnRequest.STATES.target(ret.status, action)
+
+
+def _locked_return(ret: ReturnRequest) -> tuple[Order, ReturnRequest]:
+    """Lock the order first, then the return (the order services lock orders first too)."""
+    order = _locked(ret.order)
+    ret = ReturnRequest.objects.select_for_update().get(pk=ret.pk)
+    return order, ret
+
+
+@transaction.atomic
+def return_request(*, order: Order, actor, lines, reason: str, description: str = "",
+                   photos=()) -> ReturnRequest:
+    """The buyer asks to return ``lines`` ({order line id: quantity}) of a received
+    order, within ORDER_RETURN_DAYS of receipt, at most what was bought less what is
+    already being returned or was returned. Up to three photos (checked by the upload
+    policy). Refused as a whole, changing nothing, when anything is wrong."""
+    order = _locked(order)
+    if order.buyer_id != getattr(actor, "pk", None):
+        raise ApplicationError(_("Only the buyer can return the goods of an order."),
+                               code="not_buyer")
+    refusal = return_refusal(order)
+    if refusal:
+        raise ApplicationError(refusal, code="not_returnable")
+    errors: dict[str, list[str]] = {}
+    reason = (reason or "").strip()
+    description = (description or "").strip()
+    if reason not in ReturnReason.values:
+        errors["reason"] = [_("Choose why you return the goods.")]
+    elif reason == ReturnReason.OTHER and not description:
+        errors["description"] = [_("Tell the shop why you return the goods.")]
+    if len(description) > 300:
+        errors["description"] = [_("At most 300 characters.")]
+    photos = [p for p in (photos or ()) if p]
+    if len(photos) > MAX_RETURN_PHOTOS:
+        errors["photos"] = [_("At most %(n)d photos.") % {"n": MAX_RETURN_PHOTOS}]
+    else:
+        for photo in photos:
+            try:
+                uploads.check(photo, "image")
+            except ValidationError as exc:
+                errors["photos"] = exc.messages
+                break
+    by_id = {line.pk: line for line in order.lines.all()}
+    wanted: dict[int, int] = defaultdict(int)
+    line_errors: list[str] = []
+    for line_id, quantity in (dict(lines or {})).items():
+        line_id, quantity = _int_or_none(line_id), _int_or_none(quantity)
+        if line_id not in by_id:
+            line_errors.append(_("This order has no such line."))
+        elif quantity is None or quantity < 0:
+            line_errors.append(_("Enter a whole number of units."))
+        elif quantity:
+            wanted[line_id] += quantity
+    if not wanted and not line_errors:
+        line_errors.append(_("Choose what you return (at least one unit)."))
+    done = returned_quantities(order)
+    amount = Decimal("0.00")
+    values: dict[int, Decimal] = {}
+    for line_id, quantity in sorted(wanted.items()):
+        line = by_id[line_id]
+        left = line.quantity - done.get(line_id, 0)
+        if quantity > left:
+            line_errors.append(
+                _("Only %(n)d of “%(name)s” can still be returned.")
+                % {"n": max(left, 0), "name": f"{line.product_name} {line.spec}"})
+            continue
+        before = done.get(line_id, 0)
+        values[line_id] = _line_value(line, before + quantity) - _line_value(line, before)
+        amount += values[line_id]
+    if line_errors:
+        errors["lines"] = line_errors
+    if not errors:
+        pending = (ReturnRequest.objects.filter(order=order, status__in=RETURN_OPEN)
+                   .aggregate(s=Sum("amount"))["s"] or Decimal("0.00"))
+        if amount > order.refundable - pending:
+            errors["lines"] = [_("These goods are worth ¥%(amount)s, but only ¥%(left)s of "
+                                 "this order is left to refund.")
+                               % {"amount": amount, "left": order.refundable - pending}]
+    if errors:
+        raise ValidationError(errors)
+    ret = ReturnRequest.objects.create(order=order, buyer=actor, reason=reason,
+                                       description=description[:300], amount=amount)
+    ReturnLine.objects.bulk_create([
+        ReturnLine(return_request=ret, order_line_id=line_id, quantity=quantity,
+                   amount=values[line_id]) for line_id, quantity in sorted(wanted.items())])
+    for photo in photos:  # checked above; stored under random names
+        row = ReturnPhoto(return_request=ret)
+        uploads.attach(row, "image", photo, save=False)
+        row.save()
+    _event(order, "return_requested", ret, actor=actor, note=description,
+           reason=reason, amount=str(amount),
+           lines={str(k): v for k, v in sorted(wanted.items())})
+    return ret
+
+
+@transaction.atomic
+def return_add_photo(*, return_request: ReturnRequest, actor, image) -> ReturnPhoto:
+    """One more photo of the goods (at most three), while the shop has not decided."""
+    order, ret = _locked_return(return_request)
+    if ret.buyer_id != getattr(actor, "pk", None):
+        raise ApplicationError(_("Only the buyer can add photos."), code="not_buyer")
+    if ret.status != ReturnStatus.REQUESTED:
+        raise ApplicationError(_("Photos can be added until the shop decides."),
+                               code="illegal_transition")
+    if ret.photos.count() >= MAX_RETURN_PHOTOS:
+        raise ValidationError({"image": [_("At most %(n)d photos.") % {"n": MAX_RETURN_PHOTOS}]})
+    if not image:
+        raise ValidationError({"image": [_("Choose a photo.")]})
+    row = ReturnPhoto(return_request=ret)
+    uploads.attach(row, "image", image, save=False)
+    row.save()
+    return row
+
+
+@transaction.atomic
+def return_decide(*, return_request: ReturnRequest, actor, approve: bool,
+                  note: str = "") -> ReturnRequest:
+    """The shop approves the return (the buyer may send the goods back) or refuses it
+    (a note for the buyer is required)."""
+    order, ret = _locked_return(return_request)
+    note = (note or "").strip()
+    if not approve and not note:
+        raise ValidationError({"note": [_("Say why the return is refused.")]})
+    _move(ret, "approve" if approve else "refuse")
+    now = timezone.now()
+    ret.decided_by, ret.decided_at, ret.decision_note = actor, now, note[:300]
+    if not approve:
+        ret.closed_at = now
+    ret.save()
+    _event(order, "return_approved" if approve else "return_refused", ret, actor=actor,
+           note=note, at=now)
+    return ret
+
+
+@transaction.atomic
+def return_withdraw(*, return_request: ReturnRequest, actor) -> ReturnRequest:
+    """The buyer takes the request back (before sending the goods)."""
+    order, ret = _locked_return(return_request)
+    _move(ret, "withdraw")
+    ret.closed_at = timezone.now()
+    ret.save()
+    _event(order, "return_withdrawn", ret, actor=actor, at=ret.closed_at)
+    return ret
+
+
+@transaction.atomic
+def return_ship_back(*, return_request: ReturnRequest, actor, carrier: str,
+                     tracking_number: str) -> ReturnRequest:
+    """The buyer has sent the goods back: the carrier and the waybill number."""
+    carrier, tracking_number = (carrier or "").strip(), (tracking_number or "").strip()
+    errors = {}
+    if not carrier or len(carrier) > 40:
+        errors["carrier"] = [_("Enter the carrier.")]
+    if not tracking_number or len(tracking_number) > 40:
+        errors["tracking_number"] = [_("Enter the tracking number.")]
+    if errors:
+        raise ValidationError(errors)
+    order, ret = _locked_return(return_request)
+    _move(ret, "ship_back")
+    ret.carrier, ret.tracking_number = carrier, tracking_number
+    ret.shipped_back_at = timezone.now()
+    ret.save()
+    _event(order, "return_shipped_back", ret, actor=actor, at=ret.shipped_back_at,
+           carrier=carrier, tracking_number=tracking_number)
+    return ret
+
+
+@transaction.atomic
+def return_receive(*, return_request: ReturnRequest, actor) -> ReturnRequest:
+    """The shop has the goods back: their units go back on the shelf and the returned
+    lines are refunded through the order's refund path, in one transaction (if the card
+    service refuses the refund, nothing is done and the shop may try again)."""
+    order, ret = _locked_return(return_request)
+    if order.status == OrderStatus.REFUND_REQUESTED:
+        raise ApplicationError(_("Decide the buyer's open refund request on this order "
+                                 "first."), code="refund_open")
+    now = timezone.now()
+    _move(ret, "receive")
+    ret.received_at = now
+    ret.save()
+    back: dict[int, int] = defaultdict(int)
+    for sku_id, quantity in ret.lines.values_list("order_line__sku_id", "quantity"):
+        back[sku_id] += quantity
+    for sku_id in sorted(back):  # rows in id order, as every stock writer does
+        stock_adjust(sku=Sku(pk=sku_id), delta=back[sku_id])
+    _event(order, "return_received", ret, actor=actor, at=now,
+           skus={str(k): v for k, v in sorted(back.items())})
+    amount = min(ret.amount, order.refundable)
+    if amount > 0:
+        ret.refund = refund_issue(
+            order=order, actor=actor, amount=amount,
+            reason=_("Return %(id)s: goods received back") % {"id": ret.pk})
+        order.refresh_from_db()
+    _move(ret, "refund")
+    ret.closed_at = timezone.now()
+    ret.save()
+    _event(order, "return_refunded", ret, actor=actor, at=ret.closed_at,
+           amount=str(amount), refund=ret.refund_id)
+    return ret
