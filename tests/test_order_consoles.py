@@ -109,7 +109,7 @@ def test_merchant_ships_with_a_waybill_and_the_buyer_sees_it(province, shop, cli
 
 def test_a_merchant_finds_an_order_by_number_phone_or_tracking_number(province, shop,
                                                                       client_on, api_on):
-    buyer = new_buyer(phone=f"139{unique.tag(8)[-8:]}")
+    buyer = new_buyer(phone=unique.mobile("139"))
     first, = paid(buyer, province.bank_a, [(shop.sku_a, 1)])
     second, = paid(province.shopper, province.bank_a, [(shop.sku_a, 1)])
     orders.order_ship(order=second, actor=owner(shop.merchant_a), carrier="顺丰速运",
