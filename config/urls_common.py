@@ -8,6 +8,7 @@ from accounts.api import DivisionListApi, SignInUnlockApi
 from core import uploads
 from core import views as core_views
 from orders import api_urls as orders_api_urls
+from orders import urls_reviews
 
 
 def common_urls(urlconf: str) -> list:
@@ -29,6 +30,7 @@ def common_urls(urlconf: str) -> list:
         path("api/v1/sign-in/unlock/", SignInUnlockApi.as_view(), name="api-sign-in-unlock"),
         # Buying and paying work on the portal and on every bank's storefront.
         path("", include("orders.urls")),
+        path("", include((urls_reviews.shopper_urlpatterns, "reviews"))),
         path("pay/", include("payments.urls")),
         path("api/v1/", include(orders_api_urls.shopper_urlpatterns)),
         path("api/v1/", include("payments.api_urls")),

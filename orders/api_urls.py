@@ -54,3 +54,10 @@ console_urlpatterns = [
     path("console/pickups/verify/", api.ConsolePickupVerifyApi.as_view(),
          name="api-console-pickup-verify"),
 ]
+
+# Reviews (orders.api_reviews): public reading and the buyer's own on every host; the
+# shop's members and the bank's staff on the bank's domain.
+from orders import urls_reviews  # noqa: E402
+
+shopper_urlpatterns += urls_reviews.api_shopper_urlpatterns
+console_urlpatterns += urls_reviews.api_console_urlpatterns

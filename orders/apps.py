@@ -21,3 +21,6 @@ class OrdersConfig(appconfig.PlatformAppConfig):
         post_save.connect(text_pickup_code, sender=OrderEvent,
                           dispatch_uid="orders.assisted_pickup_code")
         register_product_page_extra(product_buying_context)
+        from orders.views_reviews import product_reviews_context
+
+        register_product_page_extra(product_reviews_context)

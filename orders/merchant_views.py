@@ -39,6 +39,7 @@ from orders.console_forms import (
     TrackForm,
 )
 from orders.models import Fulfilment, OrderStatus, RefundStatus
+from orders.views_reviews import REVIEW_EVENT_LABELS
 
 S = OrderStatus
 
@@ -67,6 +68,7 @@ EVENT_LABELS = {
     "refund_partial": gettext_lazy("Partly refunded"),
     "reject_refund": gettext_lazy("Refund refused"),
 }
+EVENT_LABELS.update(REVIEW_EVENT_LABELS)
 
 def timeline(order) -> list:
     events = list(order.events.all())

@@ -30,6 +30,7 @@ from catalog.qr import qr_svg
 from core.errors import ApplicationError, first_message, validation_errors
 from orders import selectors, services
 from orders.models import CheckoutStatus, Fulfilment, OrderStatus, PriceKind
+from orders.views_reviews import REVIEW_EVENT_LABELS, order_review_context
 
 CART_TOKEN = "cart_token"
 
@@ -257,6 +258,7 @@ EVENT_LABELS = {
     "reject_refund": gettext_lazy("Refund refused"),
     "tracking": gettext_lazy("Tracking"),
 }
+EVENT_LABELS.update(REVIEW_EVENT_LABELS)
 
 
 def _order_page(request, order, *, refund_errors=None, refund_data=None, status=200):
@@ -279,6 +281,7 @@ def _order_page(request, order, *, refund_errors=None, refund_data=None, status=
         "refund_errors": refund_errors or {},
         "refund_data": refund_data or {"amount": order.refundable, "reason": ""},
         "PriceKind": PriceKind,
+        **order_review_context(request, order),
     }, status=status)
 
 

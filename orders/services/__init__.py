@@ -70,3 +70,16 @@ __all__ = [
     "share_link_for",
     "shipping_rule_set",
 ]
+
+# Reviews and ratings.
+from .reviews import (  # noqa: E402
+    order_reviewable,
+    review_create,
+    review_edit,
+    review_hide,
+    review_reply,
+    review_unhide,
+)
+
+__all__ += ["order_reviewable", "review_create", "review_edit", "review_hide",
+            "review_reply", "review_unhide"]
