@@ -10,7 +10,7 @@ from orders import views_reviews as views
 shopper_urlpatterns = [
     path("reviews/mine/", views.my_reviews, name="mine"),
     path("reviews/photos/<int:photo_id>/", views.review_photo, name="photo"),
-    path("products/<int:product_id>/reviews/", views.product_reviews, name="product"),
+    path("p/<int:product_id>/reviews/", views.product_reviews, name="product"),
     path("orders/<str:number>/reviews/", views.order_review_write, name="write"),
     path("reviews/<int:review_id>/edit/", views.review_edit, name="edit"),
 ]
