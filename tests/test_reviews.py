@@ -259,8 +259,10 @@ def test_pages_write_show_and_sort(province, shop, client_on):
     # the best rated first when sorting by rating
     listing = client_on(province.bank_b).get("/search/", {"sort": "rating"})
     assert listing.status_code == 200
-    ids = [p.pk for p in listing.context["listing"].products]
-    assert ids and ids[0] == product_id
+    products = listing.context["listing"].products
+    assert product_id in [p.pk for p in products]
+    ratings = [(p.rating_avg, p.rating_count) for p in products]
+    assert ratings == sorted(ratings, reverse=True) and ratings[0][0] == Decimal("5.00")
 
 
 def test_moderation_and_reply_pages(province, shop, client_on, api_on):
@@ -297,3 +299,14 @@ def test_a_review_changes_what_cached_storefront_pages_show(province, shop, api_
     with django_capture_on_commit_callbacks(execute=True):
         assert post_review(api_on, alice, order, shop.sku_a.product_id).status_code == 201
     assert page_cache.catalog_version() != before
+
+
+def test_demo_reviews_are_written_once(province, shop):
+    from fixtures.reviews_demo import load_demo_reviews
+
+    alice = buyer(province)
+    order = bought(province, shop, alice)
+    first = load_demo_reviews(banks=[province.bank_a]).counts["reviews"]
+    assert first >= 1 and Review.objects.filter(order=order).count() == 1
+    assert load_demo_reviews(banks=[province.bank_a]).counts["reviews"] == 0
+    assert Product.objects.get(pk=shop.sku_a.product_id).rating_count == 1
