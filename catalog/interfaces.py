@@ -14,7 +14,8 @@ from django.http import HttpRequest
 from catalog.models import Product, Sku
 
 # extra(request, product, skus) -> context for the product page; its "product_extras"
-# entry lists templates the page includes.
+# entry lists templates the page includes in the buying column, its "product_sections"
+# entry templates included below the description (buyers' reviews).
 ProductPageExtra = Callable[[HttpRequest, Product, list[Sku]], dict]
 
 _product_page_extras: list[ProductPageExtra] = []
@@ -26,9 +27,10 @@ def register_product_page_extra(extra: ProductPageExtra) -> None:
 
 
 def product_page_extras(request, product, skus) -> dict:
-    context: dict = {"product_extras": []}
+    context: dict = {"product_extras": [], "product_sections": []}
     for extra in _product_page_extras:
         more = extra(request, product, skus)
         context["product_extras"] += more.pop("product_extras", [])
+        context["product_sections"] += more.pop("product_sections", [])
         context.update(more)
     return context

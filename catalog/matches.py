@@ -27,7 +27,7 @@ from catalog.models import Category
 
 # the columns the matches must carry (besides the f_<filter> flags)
 COLUMNS = ("id", "category_id", "origin_county", "price_from", "bank_id", "sales_count",
-           "listed_at", "tier", "home", "rank")
+           "listed_at", "rating_avg", "rating_count", "tier", "home", "rank")
 ORIGINS_SHOWN = 12
 
 

@@ -65,6 +65,11 @@ class Merchant(models.Model):
     status_reason = models.CharField(_("reason"), max_length=300, blank=True, default="")
     status_changed_at = models.DateTimeField(null=True, blank=True)
     is_featured = models.BooleanField(_("curated by the bank"), default=False)
+    # Buyers' reviews of the shop's products (the visible ones), kept by
+    # catalog.services.rating_refresh; ``rating_avg`` is 0 while there is none.
+    rating_count = models.PositiveIntegerField(default=0)
+    rating_total = models.PositiveIntegerField(default=0)
+    rating_avg = models.DecimalField(max_digits=3, decimal_places=2, default=Decimal("0"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -167,6 +172,11 @@ class Product(models.Model):
     sales_count = models.PositiveIntegerField(default=0)
     # Lowest retail price of its SKUs, kept by the services, for sorting and facets.
     price_from = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # Buyers' visible reviews: how many, the sum of their stars and the average (0 while
+    # there is none), kept by catalog.services.rating_refresh; sorted on by "rating".
+    rating_count = models.PositiveIntegerField(default=0)
+    rating_total = models.PositiveIntegerField(default=0)
+    rating_avg = models.DecimalField(max_digits=3, decimal_places=2, default=Decimal("0"))
     # Search: weighted tokens built by catalog.search (Chinese uni/bigrams, pinyin).
     search_vector = SearchVectorField(null=True, editable=False)
     search_text = models.TextField(blank=True, default="", editable=False)
@@ -189,6 +199,8 @@ class Product(models.Model):
                 name="catalog_product_own_order",
             ),
             models.Index(fields=["merchant", "status"]),
+            models.Index(fields=["status", "-rating_avg", "-rating_count"],
+                         name="catalog_product_rating"),
         ]
 
     def __str__(self) -> str:

@@ -28,7 +28,8 @@ class MerchantBriefSerializer(serializers.ModelSerializer):
 
 class ShopSerializer(MerchantBriefSerializer):
     class Meta(MerchantBriefSerializer.Meta):
-        fields = [*MerchantBriefSerializer.Meta.fields, "intro", "is_featured"]
+        fields = [*MerchantBriefSerializer.Meta.fields, "intro", "is_featured",
+                  "rating_count", "rating_avg"]
 
 
 class ProductCardSerializer(serializers.ModelSerializer):
@@ -40,8 +41,8 @@ class ProductCardSerializer(serializers.ModelSerializer):
         model = Product
         fields = ["id", "name", "name_en", "aliases", "subtitle", "category",
                   "origin_province", "origin_county",
-                  "origin_township", "gi_label", "price_from", "sales_count", "image",
-                  "merchant", "listed_at"]
+                  "origin_township", "gi_label", "price_from", "sales_count",
+                  "rating_count", "rating_avg", "image", "merchant", "listed_at"]
 
     def get_image(self, obj) -> str | None:
         return obj.image.url if obj.image else None

@@ -8,7 +8,7 @@ from catalog import views as catalog_views
 from config.urls_common import common_urls
 from lending import api_urls as lending_api_urls
 from orders import api_urls as orders_api_urls
-from orders import assisted_api_urls
+from orders import assisted_api_urls, urls_reviews
 from payments import api_urls as payments_api_urls
 from payments import desk_api
 from rewards import api_urls as rewards_api_urls
@@ -36,6 +36,7 @@ urlpatterns = [
     path("merchant/<int:merchant_id>/returns/", include("orders.merchant_urls_returns")),
     path("merchant/<int:merchant_id>/settlements/", include("payments.merchant_urls")),
     path("merchant/<int:merchant_id>/financing/", include("lending.merchant_urls")),
+    path("", include((urls_reviews.console_urlpatterns, "reviews_console"))),
     path("merchant/", include("catalog.merchant_urls")),
     path("api/v1/", include("banks.api_urls")),
     path("api/v1/", include(catalog_api_urls.public_urlpatterns)),

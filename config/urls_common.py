@@ -14,6 +14,7 @@ from core import uploads
 from core import views as core_views
 from federation import catalogue_views
 from orders import api_urls as orders_api_urls
+from orders import urls_reviews
 
 
 def common_urls(urlconf: str) -> list:
@@ -40,6 +41,7 @@ def common_urls(urlconf: str) -> list:
              name="api-password-code-set"),
         # Buying and paying work on the portal and on every bank's storefront.
         path("", include("orders.urls")),
+        path("", include((urls_reviews.shopper_urlpatterns, "reviews"))),
         path("pay/", include("payments.urls")),
         path("api/v1/", include(orders_api_urls.shopper_urlpatterns)),
         path("api/v1/", include("payments.api_urls")),

@@ -86,3 +86,9 @@ merchant_urlpatterns += [
     path(f"{_merchant}returns/<int:return_id>/receive/",
          api_returns.MerchantReturnReceiveApi.as_view(), name="api-merchant-return-receive"),
 ]
+# Reviews (orders.api_reviews): public reading and the buyer's own on every host; the
+# shop's members and the bank's staff on the bank's domain.
+from orders import urls_reviews  # noqa: E402
+
+shopper_urlpatterns += urls_reviews.api_shopper_urlpatterns
+console_urlpatterns += urls_reviews.api_console_urlpatterns

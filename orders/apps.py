@@ -26,3 +26,6 @@ class OrdersConfig(appconfig.PlatformAppConfig):
         from orders.selectors import audit_entries as orders_audit
 
         register_audit_source(("orders",), orders_audit)
+        from orders.views_reviews import product_reviews_context
+
+        register_product_page_extra(product_reviews_context)

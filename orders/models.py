@@ -611,3 +611,87 @@ class ReturnPhoto(models.Model):
 
     def __str__(self) -> str:
         return f"photo {self.pk} of return {self.return_request_id}"
+
+
+# --- reviews and ratings ---------------------------------------------------------------------
+
+REVIEW_TEXT_MAX = 1000
+REVIEW_REPLY_MAX = 500
+REVIEW_PHOTOS_MAX = 3
+
+
+def review_storage():
+    """Review photos: shared by every storefront (so not the tenant-aware storage, see
+    catalog.storage), yet not in the public folder: a photo is served by
+    ``orders.views_reviews.review_photo``, which refuses a hidden review's photos to
+    anyone but its buyer, the shop and the shop's bank."""
+    from django.core.files.storage import FileSystemStorage
+
+    return FileSystemStorage(location=settings.MEDIA_ROOT / "reviews", base_url=None)
+
+
+class Review(models.Model):
+    """A buyer's review of a product bought in a completed order: one per order and
+    product (a product bought again in another order may be reviewed again). The buyer
+    may edit it once; the shop may reply (and edit its reply); staff of the shop's bank
+    may hide it with a reason (and show it again). A hidden review is left out of the
+    public lists and of the product's and shop's ratings; its buyer still sees it, marked
+    hidden, with the reason."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reviews")
+    # The (first) line of the order with this product: its specification is shown.
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="reviews")
+    stars = models.PositiveSmallIntegerField(_("stars"))
+    text = models.CharField(_("review"), max_length=REVIEW_TEXT_MAX, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    reply = models.CharField(_("shop's reply"), max_length=REVIEW_REPLY_MAX, blank=True,
+                             default="")
+    replied_at = models.DateTimeField(null=True, blank=True)
+    replied_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_reason = models.CharField(_("reason"), max_length=300, blank=True, default="")
+    hidden_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                  null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "product"], name="orders_review_once"),
+            models.CheckConstraint(condition=Q(stars__gte=1) & Q(stars__lte=5),
+                                   name="orders_review_stars_1_5"),
+            models.CheckConstraint(condition=Q(hidden_at__isnull=True) | ~Q(hidden_reason=""),
+                                   name="orders_review_hidden_has_reason"),
+        ]
+        indexes = [
+            models.Index(fields=["product", "-created_at"], name="orders_review_product",
+                         condition=Q(hidden_at__isnull=True)),
+            models.Index(fields=["merchant", "-created_at"]),
+            models.Index(fields=["buyer", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"review {self.pk}: {self.stars}★ {self.product_id}"
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+
+class ReviewPhoto(models.Model):
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="photos")
+    image = UploadField(_("photo"), upload_to="%Y/%m/", storage=review_storage,
+                        policy="image")
+    file_meta = file_meta_field()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"photo {self.pk} of review {self.review_id}"

@@ -462,6 +462,11 @@ ORDER_EVENT_LABELS = {
     "return_shipped_back": gettext_lazy("Goods sent back"),
     "return_received": gettext_lazy("Returned goods received"),
     "return_refunded": gettext_lazy("Return refunded"),
+    "review": gettext_lazy("Reviewed"),
+    "review_edit": gettext_lazy("Review edited"),
+    "review_reply": gettext_lazy("Shop replied to the review"),
+    "review_hide": gettext_lazy("Review hidden by the bank"),
+    "review_unhide": gettext_lazy("Review shown again"),
 }
 
 

@@ -30,6 +30,7 @@ from core.errors import ApplicationError, first_message, validation_errors
 from orders import selectors, services
 from orders import selectors_returns as returns
 from orders.models import CheckoutStatus, Fulfilment, OrderStatus, PriceKind
+from orders.views_reviews import order_review_context
 
 CART_TOKEN = "cart_token"
 
@@ -268,6 +269,7 @@ def _order_page(request, order, *, refund_errors=None, refund_data=None, status=
         "refund_data": refund_data or {"amount": order.refundable, "reason": ""},
         "PriceKind": PriceKind,
         **returns.order_page_context(request, order),
+        **order_review_context(request, order),
     }, status=status)
 
 

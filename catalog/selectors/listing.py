@@ -38,7 +38,7 @@ from catalog.selectors.storefront import (
     visible_products,
 )
 
-SORTS = ("relevance", "price_asc", "price_desc", "newest", "sales")
+SORTS = ("relevance", "price_asc", "price_desc", "newest", "sales", "rating")
 PRICE_BANDS: list[tuple[str, Decimal | None, Decimal | None]] = [
     ("0-20", Decimal("0"), Decimal("20")),
     ("20-50", Decimal("20"), Decimal("50")),
@@ -152,6 +152,8 @@ ORDERINGS = {
     "price_desc": ["-price_from", "-id"],
     "newest": ["-listed_at", "-id"],
     "sales": ["-sales_count", "-id"],
+    # Best rated first; of equal averages the more reviewed; never-reviewed products last.
+    "rating": ["-rating_avg", "-rating_count", "-sales_count", "-id"],
 }
 RELEVANCE = ["-tier", "-home", "-rank", "-sales_count", "-id"]
 

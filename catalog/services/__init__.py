@@ -32,6 +32,7 @@ from catalog.services.products import (
     product_update,
     sku_add,
 )
+from catalog.services.ratings import rating_average, rating_refresh
 from catalog.services.search_index import product_reindex
 from catalog.services.stock import (
     sales_record,
@@ -61,6 +62,8 @@ __all__ = [
     "merchant_update_profile",
     "product_create",
     "product_reindex",
+    "rating_average",
+    "rating_refresh",
     "product_set_featured",
     "product_set_image",
     "product_transition",

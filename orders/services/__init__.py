@@ -101,3 +101,15 @@ __all__ += [
     "return_withdraw",
     "returned_quantities",
 ]
+# Reviews and ratings.
+from .reviews import (  # noqa: E402
+    order_reviewable,
+    review_create,
+    review_edit,
+    review_hide,
+    review_reply,
+    review_unhide,
+)
+
+__all__ += ["order_reviewable", "review_create", "review_edit", "review_hide",
+            "review_reply", "review_unhide"]
