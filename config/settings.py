@@ -302,6 +302,9 @@ FLASH_REDIS_TIMEOUT = float(env("FLASH_REDIS_TIMEOUT", "0.5"))  # seconds, per c
 FLASH_REBUILD_WAIT = float(env("FLASH_REBUILD_WAIT", "3"))  # seconds a buyer waits for a rebuild
 # Receipt is confirmed for the shopper this many days after shipping / pickup readiness.
 ORDER_AUTO_CONFIRM_DAYS = int(env("ORDER_AUTO_CONFIRM_DAYS", "10"))
+# A buyer may ask for an invoice until this many days after the order completed (0: no
+# limit); before completion there is no limit.
+ORDER_INVOICE_REQUEST_DAYS = int(env("ORDER_INVOICE_REQUEST_DAYS", "180"))
 # A storefront visit attributes the shopper's checkouts for this many days (last touch).
 ORDER_REFERRAL_WINDOW_DAYS = int(env("ORDER_REFERRAL_WINDOW_DAYS", "7"))
 # Delivery fee of merchants without a shipping rule of their own.
@@ -415,6 +418,9 @@ SPECTACULAR_SETTINGS = {
         "LoanStatusEnum": "lending.models.LoanStatus.choices",
         "RedemptionStatusEnum": "rewards.models.RedemptionStatus.choices",
         "NotificationKindEnum": "notifications.models.Kind.choices",
+        "InvoiceTitleKindEnum": "orders.models.InvoiceTitleKind.choices",
+        "InvoiceTypeEnum": "orders.models.InvoiceType.choices",
+        "InvoiceStatusEnum": "orders.models.InvoiceStatus.choices",
     },
 }
 

@@ -70,3 +70,14 @@ __all__ = [
     "share_link_for",
     "shipping_rule_set",
 ]
+
+from .invoices import (  # noqa: E402 - invoices (发票)
+    INVOICE_NUMBER,
+    invoice_issue,
+    invoice_reject,
+    invoice_request,
+    invoice_withdraw,
+)
+
+__all__ += ["INVOICE_NUMBER", "invoice_issue", "invoice_reject", "invoice_request",
+            "invoice_withdraw"]
