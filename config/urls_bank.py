@@ -33,6 +33,7 @@ urlpatterns = [
     path("merchant/<int:merchant_id>/licences/", admission_views.merchant_licences,
          name="merchant-licences"),
     path("merchant/<int:merchant_id>/orders/", include("orders.merchant_urls")),
+    path("merchant/<int:merchant_id>/invoices/", include("orders.merchant_urls_invoices")),
     path("merchant/<int:merchant_id>/settlements/", include("payments.merchant_urls")),
     path("merchant/<int:merchant_id>/financing/", include("lending.merchant_urls")),
     path("merchant/", include("catalog.merchant_urls")),

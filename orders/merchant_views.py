@@ -39,6 +39,7 @@ from orders.console_forms import (
     TrackForm,
 )
 from orders.models import Fulfilment, OrderStatus, RefundStatus
+from orders.selectors_invoices import invoice_box
 
 S = OrderStatus
 
@@ -66,6 +67,10 @@ EVENT_LABELS = {
     "refund_full": gettext_lazy("Refunded in full"),
     "refund_partial": gettext_lazy("Partly refunded"),
     "reject_refund": gettext_lazy("Refund refused"),
+    "invoice_requested": gettext_lazy("Invoice requested"),
+    "invoice_withdrawn": gettext_lazy("Invoice request withdrawn"),
+    "invoice_issued": gettext_lazy("Invoice issued"),
+    "invoice_rejected": gettext_lazy("Invoice refused"),
 }
 
 def timeline(order) -> list:
@@ -136,6 +141,7 @@ def _detail(request, merchant, order, *, forms=None, status=200):
             initial={"amount": order.refundable}),
         "decide_form": forms.get("decide") or RefundDecideForm(),
         "open_form": next(iter(forms), ""),
+        "invoice_box": invoice_box(order=order),
     }, status=status)
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -127,6 +127,12 @@ def issued_in_month(*, buyer, month: str) -> QuerySet[InvoiceRequest]:
             .filter(status=InvoiceStatus.ISSUED, issued_on__gte=first,
                     issued_on__lt=following)
             .order_by("issued_on", "invoice_number", "id"))
+
+
+def issued_total(*, buyer, month: str) -> Decimal:
+    """What the buyer's invoices issued in ``month`` add up to."""
+    total = issued_in_month(buyer=buyer, month=month).aggregate(t=Sum("amount"))["t"]
+    return quantize_money(total or 0)
 
 
 # --- the merchant's ------------------------------------------------------------------------

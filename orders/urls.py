@@ -19,3 +19,16 @@ urlpatterns = [
     path("share/mine/", share_views.my_shares, name="my-shares"),
     path("share/<str:code>/poster.png", share_views.poster, name="share-poster"),
 ]
+
+# Invoices (发票).
+from orders import views_invoices  # noqa: E402
+
+urlpatterns += [
+    path("orders/<str:number>/invoice/", views_invoices.invoice_request,
+         name="invoice-request"),
+    path("orders/<str:number>/invoice/withdraw/", views_invoices.invoice_withdraw,
+         name="invoice-withdraw"),
+    path("orders/<str:number>/invoice/pdf/", views_invoices.invoice_pdf, name="invoice-pdf"),
+    path("invoices/", views_invoices.my_invoices, name="my-invoices"),
+    path("invoices/archive/", views_invoices.my_invoices_archive, name="my-invoices-archive"),
+]

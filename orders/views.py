@@ -30,6 +30,7 @@ from catalog.qr import qr_svg
 from core.errors import ApplicationError, first_message, validation_errors
 from orders import selectors, services
 from orders.models import CheckoutStatus, Fulfilment, OrderStatus, PriceKind
+from orders.selectors_invoices import invoice_box
 
 CART_TOKEN = "cart_token"
 
@@ -256,6 +257,10 @@ EVENT_LABELS = {
     "refund_partial": gettext_lazy("Partly refunded"),
     "reject_refund": gettext_lazy("Refund refused"),
     "tracking": gettext_lazy("Tracking"),
+    "invoice_requested": gettext_lazy("Invoice requested"),
+    "invoice_withdrawn": gettext_lazy("Invoice request withdrawn"),
+    "invoice_issued": gettext_lazy("Invoice issued"),
+    "invoice_rejected": gettext_lazy("Invoice refused"),
 }
 
 
@@ -279,6 +284,7 @@ def _order_page(request, order, *, refund_errors=None, refund_data=None, status=
         "refund_errors": refund_errors or {},
         "refund_data": refund_data or {"amount": order.refundable, "reason": ""},
         "PriceKind": PriceKind,
+        "invoice_box": invoice_box(order=order),
     }, status=status)
 
 

@@ -303,3 +303,106 @@ def test_an_empty_month_gives_a_valid_archive_and_a_bad_month_a_400(province, me
     for bad in ("2026-13", "26-01", "", "2026-1"):
         response = buyer.get(f"/api/v1/me/invoices/archive/?month={bad}")
         assert response.status_code == 400 and "month" in response.json()["errors"]
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def test_the_shopper_asks_on_the_order_page_without_script(province, me, shop, client_on):
+    order = paid_order(province, me, shop)
+    page = client_on(province.bank_a, me)
+    html = page.get(f"/orders/{order.number}/").content.decode()
+    assert f"/orders/{order.number}/invoice/" in html
+    form = page.get(f"/orders/{order.number}/invoice/")
+    assert form.status_code == 200 and 'name="taxpayer_number"' in form.content.decode()
+
+    refused = page.post(f"/orders/{order.number}/invoice/",
+                        {"kind": "business", "title": "某公司", "taxpayer_number": ""})
+    assert refused.status_code == 400
+    assert "errorlist" in refused.content.decode()
+    assert counts(order) == (0, 0)
+    # An individual's title: a taxpayer number typed anyway is not kept.
+    done = page.post(f"/orders/{order.number}/invoice/",
+                     {"kind": "individual", "title": "张三", "taxpayer_number": USCC})
+    assert done.status_code == 302
+    invoice = InvoiceRequest.objects.get(order=order)
+    assert (invoice.kind, invoice.taxpayer_number, invoice.status) == ("individual", "",
+                                                                       "requested")
+    html = page.get(f"/orders/{order.number}/").content.decode()
+    assert f"/orders/{order.number}/invoice/withdraw/" in html
+    assert page.post(f"/orders/{order.number}/invoice/withdraw/").status_code == 302
+    invoice.refresh_from_db()
+    assert invoice.status == "withdrawn"
+
+
+def test_the_page_refuses_a_cancelled_order_with_a_message(province, me, shop, client_on):
+    checkout = place(me, province.bank_a, [(shop.sku_a, 1)])
+    services.checkout_cancel(checkout=checkout, reason="不要了")
+    order = checkout.orders.get()
+    page = client_on(province.bank_a, me)
+    assert f"/orders/{order.number}/invoice/" not in page.get(
+        f"/orders/{order.number}/").content.decode()
+    response = page.post(f"/orders/{order.number}/invoice/", {"kind": "individual",
+                                                              "title": "张三"}, follow=True)
+    assert order.number in response.content.decode()
+    assert counts(order) == (0, 0)
+
+
+def test_the_merchant_issues_on_the_console_and_the_buyer_downloads(province, me, shop,
+                                                                     client_on):
+    order = paid_order(province, me, shop)
+    invoice = services.invoice_request(order=order, actor=me, **BUSINESS)
+    console = client_on(province.bank_a, shop.owner_a)
+    base = f"/merchant/{shop.merchant_a.pk}/invoices/"
+    assert order.number in console.get(base).content.decode()
+    assert console.get(f"{base}{invoice.pk}/").status_code == 200
+    # Another shop's member: 404 on the list and the request.
+    other = client_on(province.bank_a, shop.owner_b)
+    assert other.get(base).status_code == 404
+    assert other.get(f"{base}{invoice.pk}/").status_code == 404
+
+    png = SimpleUploadedFile("fp.pdf", b"\x89PNG\r\n\x1a\n" + b"0" * 64,
+                             content_type="application/pdf")
+    refused = console.post(f"{base}{invoice.pk}/issue/", {
+        "invoice_number": "20260001", "issued_on": timezone.localdate().isoformat(),
+        "pdf": png})
+    assert refused.status_code == 400 and "PDF" in refused.content.decode()
+    invoice.refresh_from_db()
+    assert invoice.status == "requested" and not invoice.pdf
+    content = pdf_bytes("page")
+    done = console.post(f"{base}{invoice.pk}/issue/", {
+        "invoice_number": "20260001", "issued_on": timezone.localdate().isoformat(),
+        "pdf": SimpleUploadedFile("fp.pdf", content)})
+    assert done.status_code == 302
+    invoice.refresh_from_db()
+    assert invoice.status == "issued" and invoice.invoice_number == "20260001"
+
+    buyer = client_on(province.bank_a, me)
+    html = buyer.get(f"/orders/{order.number}/").content.decode()
+    assert "20260001" in html and f"/orders/{order.number}/invoice/pdf/" in html
+    pdf = buyer.get(f"/orders/{order.number}/invoice/pdf/")
+    assert b"".join(pdf.streaming_content) == content
+    assert pdf["Content-Disposition"].startswith("attachment")
+    assert client_on(province.bank_a, shop.owner_b).get(
+        f"/orders/{order.number}/invoice/pdf/").status_code == 404
+
+    month = timezone.localdate().strftime("%Y-%m")
+    mine = buyer.get(f"/invoices/?month={month}").content.decode()
+    assert "20260001" in mine and f"/invoices/archive/?month={month}" in mine
+    archive = buyer.get(f"/invoices/archive/?month={month}")
+    names = zipfile.ZipFile(io.BytesIO(b"".join(archive.streaming_content))).namelist()
+    assert any(n.endswith(f"{order.number}.pdf") for n in names)
+    assert buyer.get("/invoices/?month=2026-13").status_code == 400
+
+
+def test_the_merchant_rejects_with_a_reason_on_the_console(province, me, shop, client_on):
+    order = paid_order(province, me, shop)
+    invoice = services.invoice_request(order=order, actor=me, kind="individual", title="张三")
+    console = client_on(province.bank_a, shop.owner_a)
+    base = f"/merchant/{shop.merchant_a.pk}/invoices/{invoice.pk}/"
+    assert console.post(f"{base}reject/", {"reason": ""}).status_code == 400
+    assert console.post(f"{base}reject/", {"reason": "请填写单位全称"}).status_code == 302
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.reject_reason) == ("rejected", "请填写单位全称")
+    html = client_on(province.bank_a, me).get(f"/orders/{order.number}/").content.decode()
+    assert "请填写单位全称" in html
