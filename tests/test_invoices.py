@@ -406,3 +406,34 @@ def test_the_merchant_rejects_with_a_reason_on_the_console(province, me, shop, c
     assert (invoice.status, invoice.reject_reason) == ("rejected", "请填写单位全称")
     html = client_on(province.bank_a, me).get(f"/orders/{order.number}/").content.decode()
     assert "请填写单位全称" in html
+
+
+# --- the demo ------------------------------------------------------------------------------
+
+
+def test_the_demo_invoices_load_once_through_the_services(province, shop):
+    from django.contrib.auth import get_user_model
+
+    from core import uploads
+    from fixtures.invoices_demo import SHOPPERS, demo_pdf, load_demo_invoices
+
+    pdf = SimpleUploadedFile("x.pdf", demo_pdf(["Demo e-invoice", "No. 12345678"]))
+    assert uploads.check(pdf, "invoice") is uploads.PDF
+    User = get_user_model()
+    users = {}
+    for name in SHOPPERS:
+        users[name] = User.objects.filter(username=name).first() or user_register(
+            username=name, password=province.password, display_name=name)
+    users["buyer-chen"].business_name = "陈记农资商行"
+    users["buyer-chen"].save()
+    for name in SHOPPERS:
+        paid_order(province, users[name], shop, qty=1)
+    paid_order(province, users["buyer-chen"], shop, qty=1)
+
+    first = load_demo_invoices(banks=[province.bank_a])
+    assert first.counts == {"invoices": 4}
+    mine = InvoiceRequest.objects.filter(order__buyer__username__in=SHOPPERS)
+    assert sorted(mine.values_list("status", flat=True)) == ["issued", "issued", "requested",
+                                                             "requested"]
+    assert all(i.pdf for i in mine.filter(status="issued"))
+    assert load_demo_invoices(banks=[province.bank_a]).counts == {"invoices": 0}
