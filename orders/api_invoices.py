@@ -202,6 +202,8 @@ class MyInvoicesApi(_BuyerInvoiceApi):
 
 class MyInvoicesArchiveApi(_BuyerInvoiceApi):
     renderer_classes = [JSONRenderer, ZipRenderer]
+    # 404: a `format` other than json or zip (DRF's format override), as on every file view.
+    error_statuses = {400, 401, 403, 404}
 
     @extend_schema(parameters=[MonthQuerySerializer],
                    responses={(200, "application/zip"): OpenApiTypes.BINARY},
