@@ -305,6 +305,9 @@ ORDER_AUTO_CONFIRM_DAYS = int(env("ORDER_AUTO_CONFIRM_DAYS", "10"))
 # A buyer may ask to return goods this many days after receiving them (delivered, picked
 # up or receipt confirmed); 0 turns returns off.
 ORDER_RETURN_DAYS = int(env("ORDER_RETURN_DAYS", "7"))
+# A buyer may ask for an invoice until this many days after the order completed (0: no
+# limit); before completion there is no limit.
+ORDER_INVOICE_REQUEST_DAYS = int(env("ORDER_INVOICE_REQUEST_DAYS", "180"))
 # A storefront visit attributes the shopper's checkouts for this many days (last touch).
 ORDER_REFERRAL_WINDOW_DAYS = int(env("ORDER_REFERRAL_WINDOW_DAYS", "7"))
 # Delivery fee of merchants without a shipping rule of their own.
@@ -419,6 +422,9 @@ SPECTACULAR_SETTINGS = {
         "LoanStatusEnum": "lending.models.LoanStatus.choices",
         "RedemptionStatusEnum": "rewards.models.RedemptionStatus.choices",
         "NotificationKindEnum": "notifications.models.Kind.choices",
+        "InvoiceTitleKindEnum": "orders.models.InvoiceTitleKind.choices",
+        "InvoiceTypeEnum": "orders.models.InvoiceType.choices",
+        "InvoiceStatusEnum": "orders.models.InvoiceStatus.choices",
     },
 }
 

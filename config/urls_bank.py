@@ -34,6 +34,7 @@ urlpatterns = [
          name="merchant-licences"),
     path("merchant/<int:merchant_id>/orders/", include("orders.merchant_urls")),
     path("merchant/<int:merchant_id>/returns/", include("orders.merchant_urls_returns")),
+    path("merchant/<int:merchant_id>/invoices/", include("orders.merchant_urls_invoices")),
     path("merchant/<int:merchant_id>/settlements/", include("payments.merchant_urls")),
     path("merchant/<int:merchant_id>/financing/", include("lending.merchant_urls")),
     path("", include((urls_reviews.console_urlpatterns, "reviews_console"))),

@@ -82,6 +82,8 @@ POLICIES = {
         Policy("scan", (JPEG, PNG, WEBP, PDF)),
         # Lab and inspection reports of a batch.
         Policy("report", (PDF, JPEG, PNG)),
+        # Electronic invoices (电子发票) a merchant issues: the PDF the tax system gave.
+        Policy("invoice", (PDF,), max_bytes=5 * MB),
     )
 }
 # The handler's cap while streaming: the largest any field accepts.
@@ -306,6 +308,13 @@ def public_storage() -> FileSystemStorage:
     and batch reports (see catalog.storage for why they are not tenant-aware)."""
     return FileSystemStorage(location=settings.MEDIA_ROOT / "public",
                              base_url=settings.MEDIA_URL + "public/")
+
+
+def private_storage() -> FileSystemStorage:
+    """Files of the shared schema that are not public (a merchant's e-invoices to a buyer):
+    one folder for every bank's domain, as the orders they belong to are shared, and never
+    under a public URL; only views that check who asks serve them (``serve_file``)."""
+    return FileSystemStorage(location=settings.MEDIA_ROOT / "private")
 
 
 def serve_public(request, path: str):

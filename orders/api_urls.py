@@ -92,3 +92,32 @@ from orders import urls_reviews  # noqa: E402
 
 shopper_urlpatterns += urls_reviews.api_shopper_urlpatterns
 console_urlpatterns += urls_reviews.api_console_urlpatterns
+
+
+# Invoices (发票): the buyer's on every host, the shop's on its bank's domain.
+from orders import api_invoices  # noqa: E402
+
+shopper_urlpatterns += [
+    path("orders/<str:number>/invoice/", api_invoices.OrderInvoiceApi.as_view(),
+         name="api-order-invoice"),
+    path("orders/<str:number>/invoice/withdraw/", api_invoices.OrderInvoiceWithdrawApi.as_view(),
+         name="api-order-invoice-withdraw"),
+    path("orders/<str:number>/invoice/pdf/", api_invoices.OrderInvoicePdfApi.as_view(),
+         name="api-order-invoice-pdf"),
+    path("me/invoices/", api_invoices.MyInvoicesApi.as_view(), name="api-my-invoices"),
+    path("me/invoices/archive/", api_invoices.MyInvoicesArchiveApi.as_view(),
+         name="api-my-invoices-archive"),
+]
+_invoice = f"{_merchant}invoices/<int:invoice_id>/"
+merchant_urlpatterns += [
+    path(f"{_merchant}invoices/", api_invoices.MerchantInvoiceListApi.as_view(),
+         name="api-merchant-invoices"),
+    path(_invoice, api_invoices.MerchantInvoiceDetailApi.as_view(),
+         name="api-merchant-invoice"),
+    path(f"{_invoice}issue/", api_invoices.MerchantInvoiceIssueApi.as_view(),
+         name="api-merchant-invoice-issue"),
+    path(f"{_invoice}reject/", api_invoices.MerchantInvoiceRejectApi.as_view(),
+         name="api-merchant-invoice-reject"),
+    path(f"{_invoice}pdf/", api_invoices.MerchantInvoicePdfApi.as_view(),
+         name="api-merchant-invoice-pdf"),
+]

@@ -41,6 +41,7 @@ from orders.console_forms import (
     TrackForm,
 )
 from orders.models import Fulfilment, OrderStatus, RefundStatus
+from orders.selectors_invoices import invoice_box
 
 S = OrderStatus
 
@@ -127,6 +128,7 @@ def _detail(request, merchant, order, *, forms=None, status=200):
         "decide_form": forms.get("decide") or RefundDecideForm(),
         "open_form": next(iter(forms), ""),
         "return_box": returns.return_box(order=order),
+        "invoice_box": invoice_box(order=order),
     }, status=status)
 
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from banks.models import Bank, Branch
 from catalog.models import Merchant, Product, Sku
 from core.states import BACK, StateMachine
-from core.uploads import UploadField, file_meta_field
+from core.uploads import UploadField, file_meta_field, private_storage
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -695,3 +695,97 @@ class ReviewPhoto(models.Model):
 
     def __str__(self) -> str:
         return f"photo {self.pk} of review {self.review_id}"
+
+
+# --- invoices (发票) -------------------------------------------------------------------------
+
+
+class InvoiceTitleKind(models.TextChoices):
+    INDIVIDUAL = "individual", _("Individual (个人)")
+    BUSINESS = "business", _("Business (单位)")
+
+
+class InvoiceType(models.TextChoices):
+    # 电子普通发票: for anyone. 增值税专用发票: for a business that deducts input VAT.
+    PLAIN = "plain", _("Plain e-invoice (普通发票)")
+    SPECIAL = "special", _("Special VAT invoice (专用发票)")
+
+
+class InvoiceStatus(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    ISSUED = "issued", _("Issued")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+# Statuses of a request still in force: an order has at most one of them at a time.
+INVOICE_LIVE = (InvoiceStatus.REQUESTED, InvoiceStatus.ISSUED)
+
+
+class InvoiceRequest(models.Model):
+    """A buyer's request for an invoice on one order, and the merchant's answer: the
+    invoice issued (its number, date, amount and, if uploaded, the e-invoice PDF) or a
+    rejection with a reason. A rejected or withdrawn request may be asked again."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="invoice_requests")
+    # The order's merchant, kept on the row for the merchant's list and the number's
+    # uniqueness (an invoice number is unique per issuer).
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("invoice title for"), max_length=12,
+                            choices=InvoiceTitleKind.choices)
+    invoice_type = models.CharField(_("invoice type"), max_length=8,
+                                    choices=InvoiceType.choices, default=InvoiceType.PLAIN)
+    title = models.CharField(_("invoice title"), max_length=100)
+    taxpayer_number = models.CharField(_("taxpayer number"), max_length=18, blank=True,
+                                       default="")
+    # A special VAT invoice may carry the buyer's registered address and phone and bank
+    # account (optional on fully digital e-invoices).
+    address_phone = models.CharField(_("registered address and phone"), max_length=200,
+                                     blank=True, default="")
+    bank_name = models.CharField(_("bank"), max_length=100, blank=True, default="")
+    bank_account = models.CharField(_("bank account"), max_length=40, blank=True, default="")
+    email = models.EmailField(_("email"), blank=True, default="")
+
+    status = models.CharField(max_length=10, choices=InvoiceStatus.choices,
+                              default=InvoiceStatus.REQUESTED)
+    STATES = StateMachine(initial=[InvoiceStatus.REQUESTED], transitions={
+        "issue": ([InvoiceStatus.REQUESTED], InvoiceStatus.ISSUED),
+        "reject": ([InvoiceStatus.REQUESTED], InvoiceStatus.REJECTED),
+        "withdraw": ([InvoiceStatus.REQUESTED], InvoiceStatus.WITHDRAWN),
+    })
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                     null=True, related_name="+")
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reject_reason = models.CharField(_("reason"), max_length=300, blank=True, default="")
+
+    # Issued: what the tax system gave the merchant.
+    invoice_number = models.CharField(_("invoice number"), max_length=20, blank=True,
+                                      default="")
+    issued_on = models.DateField(_("issue date"), null=True, blank=True)
+    amount = models.DecimalField(_("amount"), **MONEY, null=True, blank=True)
+    pdf = UploadField(_("e-invoice PDF"), upload_to="invoices/%Y/%m/", blank=True,
+                      storage=private_storage, policy="invoice")
+    file_meta = file_meta_field()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order"],
+                                    condition=Q(status__in=["requested", "issued"]),
+                                    name="orders_invoice_one_live_per_order"),
+            models.UniqueConstraint(fields=["merchant", "invoice_number"],
+                                    condition=~Q(invoice_number=""),
+                                    name="orders_invoice_number_unique"),
+            models.CheckConstraint(
+                condition=~Q(status="issued") | (Q(amount__gt=0) & Q(issued_on__isnull=False)
+                                                 & ~Q(invoice_number="")),
+                name="orders_invoice_issued_complete"),
+        ]
+        indexes = [models.Index(fields=["merchant", "status", "requested_at"]),
+                   models.Index(fields=["status", "issued_on"])]
+
+    def __str__(self) -> str:
+        return f"invoice {self.pk} of {self.order_id}: {self.status}"

@@ -467,6 +467,10 @@ ORDER_EVENT_LABELS = {
     "review_reply": gettext_lazy("Shop replied to the review"),
     "review_hide": gettext_lazy("Review hidden by the bank"),
     "review_unhide": gettext_lazy("Review shown again"),
+    "invoice_requested": gettext_lazy("Invoice requested"),
+    "invoice_withdrawn": gettext_lazy("Invoice request withdrawn"),
+    "invoice_issued": gettext_lazy("Invoice issued"),
+    "invoice_rejected": gettext_lazy("Invoice refused"),
 }
 
 

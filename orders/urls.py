@@ -34,3 +34,16 @@ urlpatterns += [
     path("orders/<str:number>/returns/<int:return_id>/photos/<int:photo_id>/",
          views_returns.return_photo, name="return-photo"),
 ]
+
+# Invoices (发票).
+from orders import views_invoices  # noqa: E402
+
+urlpatterns += [
+    path("orders/<str:number>/invoice/", views_invoices.invoice_request,
+         name="invoice-request"),
+    path("orders/<str:number>/invoice/withdraw/", views_invoices.invoice_withdraw,
+         name="invoice-withdraw"),
+    path("orders/<str:number>/invoice/pdf/", views_invoices.invoice_pdf, name="invoice-pdf"),
+    path("invoices/", views_invoices.my_invoices, name="my-invoices"),
+    path("invoices/archive/", views_invoices.my_invoices_archive, name="my-invoices-archive"),
+]

@@ -30,6 +30,7 @@ from core.errors import ApplicationError, first_message, validation_errors
 from orders import selectors, services
 from orders import selectors_returns as returns
 from orders.models import CheckoutStatus, Fulfilment, OrderStatus, PriceKind
+from orders.selectors_invoices import invoice_box
 from orders.views_reviews import order_review_context
 
 CART_TOKEN = "cart_token"
@@ -270,6 +271,7 @@ def _order_page(request, order, *, refund_errors=None, refund_data=None, status=
         "PriceKind": PriceKind,
         **returns.order_page_context(request, order),
         **order_review_context(request, order),
+        "invoice_box": invoice_box(order=order),
     }, status=status)
 
 

@@ -113,3 +113,15 @@ from .reviews import (  # noqa: E402
 
 __all__ += ["order_reviewable", "review_create", "review_edit", "review_hide",
             "review_reply", "review_unhide"]
+
+
+from .invoices import (  # noqa: E402 - invoices (发票)
+    INVOICE_NUMBER,
+    invoice_issue,
+    invoice_reject,
+    invoice_request,
+    invoice_withdraw,
+)
+
+__all__ += ["INVOICE_NUMBER", "invoice_issue", "invoice_reject", "invoice_request",
+            "invoice_withdraw"]
