@@ -23,6 +23,8 @@ class Kind(models.TextChoices):
     PICKUP_READY = "pickup_ready", _("Ready for pickup at the branch")
     ORDER_DELIVERED = "order_delivered", _("Order delivered")
     REFUND_DECIDED = "refund_decided", _("Refund decided")
+    RETURN_DECIDED = "return_decided", _("Return decided")
+    INVOICE_DECIDED = "invoice_decided", _("Invoice issued or refused")
     # borrowers (shoppers and merchants)
     FINANCING_DECIDED = "financing_decided", _("Financing application decided")
     INSTALMENT_DUE = "instalment_due", _("Instalment due soon")
@@ -30,6 +32,9 @@ class Kind(models.TextChoices):
     # merchants
     NEW_ORDER = "new_order", _("New order to fulfil")
     REFUND_REQUESTED = "refund_requested", _("Refund requested")
+    RETURN_TO_HANDLE = "return_to_handle", _("Return to handle")
+    INVOICE_REQUESTED = "invoice_requested", _("Invoice requested")
+    DISPUTE_RAISED = "dispute_raised", _("Dispute raised on an order")
     ADMISSION_DECIDED = "admission_decided", _("Shop admission decided")
     # bank staff
     APPLICATION_SUBMITTED = "application_submitted", _("Financing application to review")
@@ -43,11 +48,16 @@ BY_TEXT_DEFAULT: dict[str, bool] = {
     Kind.PICKUP_READY: True,
     Kind.ORDER_DELIVERED: False,
     Kind.REFUND_DECIDED: True,
+    Kind.RETURN_DECIDED: True,
+    Kind.INVOICE_DECIDED: False,
     Kind.FINANCING_DECIDED: True,
     Kind.INSTALMENT_DUE: True,
     Kind.INSTALMENT_OVERDUE: True,
     Kind.NEW_ORDER: True,
     Kind.REFUND_REQUESTED: True,
+    Kind.RETURN_TO_HANDLE: True,
+    Kind.INVOICE_REQUESTED: False,
+    Kind.DISPUTE_RAISED: True,
     Kind.ADMISSION_DECIDED: True,
     Kind.APPLICATION_SUBMITTED: False,
 }

@@ -29,7 +29,10 @@ from orders.models import AssistedOrder, Fulfilment, OrderEvent
 log = logging.getLogger(__name__)
 
 ORDER_ACTIONS = {"pay", "ship", "ready_for_pickup", "deliver", "refund_full",
-                 "refund_partial", "reject_refund", "request_refund"}
+                 "refund_partial", "reject_refund", "request_refund",
+                 "return_requested", "return_shipped_back", "return_approved",
+                 "return_refused", "invoice_requested", "invoice_issued",
+                 "invoice_rejected", "dispute"}
 APPLICATION_DECISIONS = {"approve", "approve_second", "reject", "auto_approve",
                          "auto_reject"}
 ADMISSION_DECISIONS = {"approve", "reject", "suspend", "reinstate"}
@@ -130,6 +133,55 @@ def deliver_order_event(event_id: int) -> None:
                 "you paid.") % {"amount": amount, "number": order.number}
         notify(recipients=[order.buyer], kind=Kind.REFUND_DECIDED, dedupe_key=key,
                compose=compose, link=buyer_link, bank=storefront)
+    elif kind in ("return_approved", "return_refused"):
+        notify(recipients=[order.buyer], kind=Kind.RETURN_DECIDED, dedupe_key=key,
+               compose=lambda: (_("Return approved"), _(
+                   "%(shop)s agrees to take back goods of order %(number)s: send them back "
+                   "and enter the waybill on the order page.") % {
+                   "shop": shop, "number": order.number}) if kind == "return_approved"
+               else (_("Return refused"), _(
+                   "%(shop)s refused the return on order %(number)s: %(note)s") % {
+                   "shop": shop, "number": order.number, "note": event.note}),
+               link=buyer_link, bank=storefront)
+    elif kind in ("return_requested", "return_shipped_back"):
+        notify(recipients=_members(order.merchant_id), kind=Kind.RETURN_TO_HANDLE,
+               dedupe_key=key,
+               compose=lambda: (_("Return requested"), _(
+                   "The buyer of order %(number)s asks to return goods: decide on the "
+                   "returns page.") % {"number": order.number}) if kind == "return_requested"
+               else (_("Goods sent back"), _(
+                   "The buyer of order %(number)s sent the goods back; confirm when they "
+                   "arrive.") % {"number": order.number}),
+               link=merchant_link, bank=order.merchant.bank)
+    elif kind in ("invoice_issued", "invoice_rejected"):
+        notify(recipients=[order.buyer], kind=Kind.INVOICE_DECIDED, dedupe_key=key,
+               compose=lambda: (_("Invoice issued"), _(
+                   "%(shop)s issued the invoice for order %(number)s.") % {
+                   "shop": shop, "number": order.number}) if kind == "invoice_issued"
+               else (_("Invoice refused"), _(
+                   "%(shop)s refused the invoice for order %(number)s: %(note)s") % {
+                   "shop": shop, "number": order.number, "note": event.note}),
+               link=buyer_link, bank=storefront)
+    elif kind == "invoice_requested":
+        notify(recipients=_members(order.merchant_id), kind=Kind.INVOICE_REQUESTED,
+               dedupe_key=key,
+               compose=lambda: (_("Invoice requested"), _(
+                   "The buyer of order %(number)s asks for an invoice.") % {
+                   "number": order.number}),
+               link=merchant_link, bank=order.merchant.bank)
+    elif kind == "dispute":
+        # The shop (unless it raised it) and the account managers of the shop's bank.
+        staff = [m.user for m in StaffMembership.objects.filter(
+            bank_id=order.merchant_bank_id, is_active=True,
+            role__in=[StaffRole.ACCOUNT_MANAGER, StaffRole.BANK_ADMIN]).select_related("user")]
+        shop_side = [u for u in _members(order.merchant_id) if u.pk != event.actor_id]
+        for people, link in ((shop_side, merchant_link),
+                             (staff, page_path("console_orders:detail", order.number))):
+            notify(recipients=people, kind=Kind.DISPUTE_RAISED, dedupe_key=key,
+                   compose=lambda: (_("Dispute raised"), _(
+                       "A dispute is raised on order %(number)s of %(shop)s: %(reason)s") % {
+                       "number": order.number, "shop": shop, "reason": event.note}),
+                   link=link, bank=order.merchant.bank)
     elif kind == "request_refund" and event.actor_id == order.buyer_id:
         # Not a refund the merchant makes itself, nor one the card gateway reports.
         notify(recipients=_members(order.merchant_id), kind=Kind.REFUND_REQUESTED,

@@ -104,6 +104,34 @@ def test_paying_a_checkout_notifies_the_buyer_once_and_each_merchant_once(
     assert rows(owner_of(shop.merchant_b), Kind.NEW_ORDER).count() == 1
 
 
+def test_invoices_and_disputes_reach_the_other_side(province,
+                                                   django_capture_on_commit_callbacks):
+    shop = market(province)
+    me = buyer()
+    checkout = place(me, province.bank_a, [(shop.sku_a, 1)])
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(checkout)
+    order = checkout.orders.get()
+    member = owner_of(shop.merchant_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice = orders.invoice_request(order=order, actor=me, kind="individual",
+                                         title="张三")
+    asked = rows(member, Kind.INVOICE_REQUESTED).get()
+    assert order.number in asked.body and asked.link.startswith(
+        f"/merchant/{shop.merchant_a.pk}/orders/")
+    with django_capture_on_commit_callbacks(execute=True):
+        orders.invoice_reject(invoice=invoice, actor=member, reason="抬头有误，请重新申请")
+    refused = rows(me, Kind.INVOICE_DECIDED).get()
+    assert "抬头有误" in refused.body and refused.link == f"/orders/{order.number}/"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        orders.order_dispute_raise(order=order, actor=me, reason="一直不发货")
+    assert "一直不发货" in rows(member, Kind.DISPUTE_RAISED).get().body
+    staff = rows(province.a_manager, Kind.DISPUTE_RAISED).get()
+    assert staff.link == f"/console/orders/{order.number}/"
+    assert not rows(me, Kind.DISPUTE_RAISED).exists()  # who raised it is not told
+
+
 def test_a_rolled_back_action_notifies_no_one(province, django_capture_on_commit_callbacks):
     shop = market(province)
     me = buyer()
