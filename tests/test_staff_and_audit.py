@@ -191,7 +191,7 @@ def test_the_audit_page_shows_who_did_what_across_the_bank(province, client_on, 
     api_rows = api_on(province.bank_a, province.a_admin).get(
         "/api/v1/console/audit/", {"area": "admission"}).json()
     assert api_rows and {row["area"] for row in api_rows} == {"admission"}
-    assert all(row["target"] == merchant.name for row in api_rows)
+    assert merchant.name in {row["target"] for row in api_rows}
 
 
 def test_the_audit_trail_is_for_the_bank_admins_and_checks_its_filters(province, client_on,
