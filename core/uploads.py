@@ -39,6 +39,7 @@ from django.http import FileResponse, Http404
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
+from pypdf import PdfReader
 from rest_framework import serializers
 
 MB = 1024 * 1024
@@ -131,7 +132,6 @@ def _image_is(kind: Kind, data: io.BytesIO) -> bool:
 
 
 def _pdf_is_sound(data: io.BytesIO) -> bool:
-    from pypdf import PdfReader
 
     try:
         with warnings.catch_warnings():

@@ -12,6 +12,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -501,7 +502,6 @@ def return_photo_storage():
     """Return photos: private to the buyer and the shop, served only through views that
     check who asks (never under a public URL). Not the tenant-aware default storage: the
     buyer uploads on one bank's storefront and the shop looks on its own bank's domain."""
-    from django.core.files.storage import FileSystemStorage
 
     return FileSystemStorage(location=settings.MEDIA_ROOT / "returns", base_url=None)
 
@@ -625,7 +625,6 @@ def review_storage():
     catalog.storage), yet not in the public folder: a photo is served by
     ``orders.views_reviews.review_photo``, which refuses a hidden review's photos to
     anyone but its buyer, the shop and the shop's bank."""
-    from django.core.files.storage import FileSystemStorage
 
     return FileSystemStorage(location=settings.MEDIA_ROOT / "reviews", base_url=None)
 

@@ -15,7 +15,15 @@ from django.http import Http404
 from banks.models import Bank, StaffMembership
 from catalog.models import Merchant, Product
 from catalog.selectors import visible_products
-from orders.models import Order, OrderLine, Review, ReviewPhoto
+from orders.models import (
+    REVIEW_PHOTOS_MAX,
+    REVIEW_REPLY_MAX,
+    REVIEW_TEXT_MAX,
+    Order,
+    OrderLine,
+    Review,
+    ReviewPhoto,
+)
 from orders.services import order_reviewable
 
 # Reviews listed on the product page; the rest are on its reviews page, PUBLIC_PER_PAGE each.
@@ -143,3 +151,15 @@ def order_review_box(*, order: Order, buyer) -> list[OrderReviewEntry]:
             can_write=reviewable and review is None,
             can_edit=review is not None and review.edited_at is None))
     return entries
+
+
+STARS = [5, 4, 3, 2, 1]
+LIMITS = {"text_max": REVIEW_TEXT_MAX, "reply_max": REVIEW_REPLY_MAX,
+          "photos_max": REVIEW_PHOTOS_MAX, "stars": STARS}
+
+
+def order_review_context(*, order: Order, buyer, form=None) -> dict:
+    """What the order page's review box needs (``orders/reviews/_order_box.html``); a form
+    just refused comes back with its input and messages."""
+    return {"review_box": order_review_box(order=order, buyer=buyer),
+            "review_form": form, "review_limits": LIMITS}

@@ -31,7 +31,7 @@ from orders import selectors, services
 from orders import selectors_returns as returns
 from orders.models import CheckoutStatus, Fulfilment, OrderStatus, PriceKind
 from orders.selectors_invoices import invoice_box
-from orders.views_reviews import order_review_context
+from orders.selectors_reviews import order_review_context
 
 CART_TOKEN = "cart_token"
 
@@ -270,7 +270,8 @@ def _order_page(request, order, *, refund_errors=None, refund_data=None, status=
         "refund_data": refund_data or {"amount": order.refundable, "reason": ""},
         "PriceKind": PriceKind,
         **returns.order_page_context(request, order),
-        **order_review_context(request, order),
+        **order_review_context(order=order, buyer=request.user,
+                               form=getattr(request, "review_form", None)),
         "invoice_box": invoice_box(order=order),
     }, status=status)
 

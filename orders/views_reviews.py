@@ -24,13 +24,11 @@ from core import uploads
 from core.errors import ApplicationError, first_message, validation_errors
 from orders import selectors, services
 from orders import selectors_reviews as review_selectors
-from orders.models import REVIEW_PHOTOS_MAX, REVIEW_REPLY_MAX, REVIEW_TEXT_MAX, review_storage
+from orders.models import review_storage
+from orders.views import _order_page
 
 MODERATORS = services.reviews.MODERATORS
 # The order history's words for review events (shopper's, shop's and bank's order pages).
-STARS = [5, 4, 3, 2, 1]
-LIMITS = {"text_max": REVIEW_TEXT_MAX, "reply_max": REVIEW_REPLY_MAX,
-          "photos_max": REVIEW_PHOTOS_MAX, "stars": STARS}
 
 
 def _errors(exc: Exception) -> dict[str, list[str]]:
@@ -75,13 +73,6 @@ def review_photo(request, photo_id: int):
 # --- the buyer -------------------------------------------------------------------------------
 
 
-def order_review_context(request, order) -> dict:
-    """What the order page's review box needs (``orders/reviews/_order_box.html``); a form
-    just refused comes back with its input and messages (``request.review_form``)."""
-    return {"review_box": review_selectors.order_review_box(order=order, buyer=request.user),
-            "review_form": getattr(request, "review_form", None), "review_limits": LIMITS}
-
-
 @login_required
 @require_POST
 def order_review_write(request, number: str):
@@ -93,8 +84,6 @@ def order_review_write(request, number: str):
                                stars=data["stars"], text=data["text"],
                                photos=request.FILES.getlist("photos"))
     except (ValidationError, ApplicationError) as exc:
-        from orders.views import _order_page  # orders.views imports this module
-
         request.review_form = {**data, "errors": _errors(exc)}
         return _order_page(request, order, status=400)
     messages.success(request, _("Thank you for your review!"))
@@ -119,7 +108,7 @@ def review_edit(request, review_id: int):
             return redirect("reviews:mine")
     return render(request, "orders/reviews/edit.html", {
         "review": review, "data": data, "errors": errors, "message": first_message(errors),
-        **LIMITS}, status=400 if errors else 200)
+        **review_selectors.LIMITS}, status=400 if errors else 200)
 
 
 @login_required
@@ -133,7 +122,8 @@ def my_reviews(request):
 
 def _merchant_page(request, merchant, *, status=200, bound=None):
     return render(request, "orders/reviews/merchant.html", {
-        "merchant": merchant, "bound": bound or {}, "reply_max": REVIEW_REPLY_MAX,
+        "merchant": merchant, "bound": bound or {},
+        "reply_max": review_selectors.LIMITS["reply_max"],
         "page": _page(request, review_selectors.reviews_of_merchant(merchant=merchant))},
         status=status)
 

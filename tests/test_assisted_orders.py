@@ -13,6 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -200,7 +201,6 @@ def test_an_expired_code_is_refused(province, django_capture_on_commit_callbacks
 
 
 def test_bad_input_changes_nothing(province, django_capture_on_commit_callbacks):
-    from django.core.exceptions import ValidationError
 
     shop = market(province)
     before = AssistedOrder.objects.count()

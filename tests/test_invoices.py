@@ -12,12 +12,18 @@ import zipfile
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from pypdf import PdfWriter
 
 from accounts.services import user_register
+from core import uploads
+from core.validators import validate_uscc
+from fixtures.invoices_demo import SHOPPERS, demo_pdf, load_demo_invoices
 from orders import services
-from orders.models import InvoiceRequest, OrderEvent
+from orders.models import InvoiceRequest, Order, OrderEvent
 from tests import unique
 from tests.catalog_factories import valid_uscc
 from tests.orders_factories import market, pay, place
@@ -29,7 +35,6 @@ BAD_USCC = USCC[:17] + ("0" if USCC[17] != "0" else "1")
 
 
 def pdf_bytes(text: str = "") -> bytes:
-    from pypdf import PdfWriter
 
     writer = PdfWriter()
     writer.add_blank_page(width=200, height=200)
@@ -118,9 +123,7 @@ def test_bad_input_is_a_400_on_its_field_and_changes_nothing(province, me, shop,
 
 def test_a_wrong_check_character_is_named_as_the_merchants_form_does(province, me, shop,
                                                                       api_on):
-    from django.core.exceptions import ValidationError
 
-    from core.validators import validate_uscc
 
     with pytest.raises(ValidationError) as merchants_form:
         validate_uscc(BAD_USCC)
@@ -255,7 +258,6 @@ def test_the_month_archive_holds_exactly_the_months_invoices(province, me, shop,
     orders = [paid_order(province, me, shop, qty=q) for q in (1, 2, 3, 1)]
     ids = [ask(buyer, o).json()["id"] for o in orders]
     # Pay dates are today; an invoice of last month needs an earlier payment date.
-    from orders.models import Order
     Order.objects.filter(pk=orders[3].pk).update(
         paid_at=timezone.now() - datetime.timedelta(days=40))
     services.refund_issue(order=orders[2], actor=shop.owner_a, amount="0.33", reason="破损")
@@ -412,10 +414,7 @@ def test_the_merchant_rejects_with_a_reason_on_the_console(province, me, shop, c
 
 
 def test_the_demo_invoices_load_once_through_the_services(province, shop):
-    from django.contrib.auth import get_user_model
 
-    from core import uploads
-    from fixtures.invoices_demo import SHOPPERS, demo_pdf, load_demo_invoices
 
     pdf = SimpleUploadedFile("x.pdf", demo_pdf(["Demo e-invoice", "No. 12345678"]))
     assert uploads.check(pdf, "invoice") is uploads.PDF

@@ -11,6 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -539,7 +540,6 @@ def test_checkout_of_another_bank_storefront_is_still_the_buyers_own(province, s
 def test_the_policy_service_refuses_nonsense(province, changes, field):
     """The storefront offered "repay within 0 days": every parameter is bounded and the
     parameters must agree, in the service that both the page and the API call."""
-    from django.core.exceptions import ValidationError
 
     from lending.models import LendingPolicy
 

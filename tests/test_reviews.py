@@ -15,6 +15,7 @@ from PIL import Image
 from accounts.services import user_register
 from catalog import page_cache
 from catalog.models import Merchant, Product
+from fixtures.reviews_demo import load_demo_reviews
 from orders import services as orders
 from orders.models import OrderEvent, Review, ReviewPhoto
 from payments.models import PaymentStatus
@@ -302,7 +303,6 @@ def test_a_review_changes_what_cached_storefront_pages_show(province, shop, api_
 
 
 def test_demo_reviews_are_written_once(province, shop):
-    from fixtures.reviews_demo import load_demo_reviews
 
     alice = buyer(province)
     order = bought(province, shop, alice)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -180,7 +181,6 @@ def test_the_console_api_sets_programme_rules_and_offers(province, api_on):
 def test_offer_numbers_and_dates_out_of_range_are_400_not_500(province, api_on):
     """A points price beyond the column and a year-535 start answered 500; every number
     and date of an offer is bounded, in the service (the page refuses them too)."""
-    from django.core.exceptions import ValidationError
 
     from rewards import services as rewards
 

@@ -17,6 +17,7 @@ from django.db import models
 from django.test.utils import isolate_apps
 from django_tenants.utils import schema_context
 from PIL import Image
+from pypdf import PdfWriter
 
 from accounts.services import user_register
 from admission.models import Dossier, DossierDocument, Inspection, Licence
@@ -50,7 +51,6 @@ def png_bytes() -> bytes:
 
 
 def pdf_bytes() -> bytes:
-    from pypdf import PdfWriter
 
     writer = PdfWriter()
     writer.add_blank_page(width=200, height=200)
