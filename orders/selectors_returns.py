@@ -5,20 +5,56 @@ pages' return box (what may be returned, how far each return is) comes from here
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.conf import settings
+from django.db.models import Sum
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from catalog.models import Merchant
 from orders.models import (
+    RETURN_COUNTED,
     Order,
     OrderLine,
+    OrderStatus,
+    ReturnLine,
     ReturnPhoto,
     ReturnReason,
     ReturnRequest,
     ReturnStatus,
 )
-from orders.services.returns import return_deadline, return_refusal, returned_quantities
+
+# The goods reached the buyer: delivered, picked up, or receipt confirmed.
+RETURNABLE = (OrderStatus.DELIVERED, OrderStatus.PICKED_UP, OrderStatus.COMPLETED)
+
+
+def return_deadline(order: Order):
+    """The last moment the buyer may ask for a return, or None (not received yet)."""
+    if order.received_at is None:
+        return None
+    return order.received_at + timedelta(days=settings.ORDER_RETURN_DAYS)
+
+
+def returned_quantities(order: Order) -> dict[int, int]:
+    """Per order line: units in returns that are open or refunded."""
+    rows = (ReturnLine.objects.filter(return_request__order=order,
+                                      return_request__status__in=RETURN_COUNTED)
+            .values("order_line_id").annotate(q=Sum("quantity")))
+    return {row["order_line_id"]: row["q"] for row in rows}
+
+
+def return_refusal(order: Order, *, now=None) -> str:
+    """Why the buyer cannot ask for a return of this order now ("" = they can)."""
+    now = now or timezone.now()
+    if order.status not in RETURNABLE or order.received_at is None:
+        return _("Goods can be returned once they have reached you.")
+    if settings.ORDER_RETURN_DAYS <= 0 or now > return_deadline(order):
+        return _("Returns are accepted within %(days)d days after receipt; that time is "
+                 "over.") % {"days": settings.ORDER_RETURN_DAYS}
+    return ""
+
 
 _RELATED = ("order", "order__merchant", "refund")
 

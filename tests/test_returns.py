@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
@@ -17,6 +18,7 @@ from PIL import Image
 from accounts.services import user_register
 from catalog.models import Sku
 from core.errors import ApplicationError
+from fixtures.returns_demo import DEMO_SHOPPERS, load_demo_returns
 from orders import services as orders
 from orders.models import Order, OrderEvent, OrderStatus, Refund, ReturnRequest
 from payments import selectors as ledger
@@ -340,3 +342,25 @@ def test_the_pages_ask_decide_send_back_and_receive(province, shop, client_on):
     assert figures(shop.sku_a) == (20, 0, 20)
     html = page.get(f"/orders/{order.number}/").content.decode()
     assert "YZ99" in html
+
+
+# --- the demo ------------------------------------------------------------------------------
+
+
+def test_the_demo_returns_load_once_through_the_services(province, shop):
+    ReturnRequest.objects.filter(order__buyer__username__in=DEMO_SHOPPERS).delete()
+    User = get_user_model()
+    for name in ("shopper-li", "shopper-wang"):
+        buyer = User.objects.filter(username=name).first() or user_register(
+            username=name, password=province.password)
+        delivered(province, shop, buyer, quantity=2)
+
+    first = load_demo_returns()
+    assert first.counts == {"returns": 2}
+    made = ReturnRequest.objects.filter(order__buyer__username__in=DEMO_SHOPPERS)
+    assert sorted(made.values_list("status", flat=True)) == ["requested", "shipped_back"]
+    sent = made.get(status="shipped_back")
+    assert (sent.carrier, sent.decided_by_id is not None) == ("中国邮政", True)
+    assert OrderEvent.objects.filter(order=sent.order, kind="return_shipped_back").exists()
+    assert load_demo_returns().counts == {"returns": 0}
+    assert made.count() == 2

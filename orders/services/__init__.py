@@ -79,27 +79,21 @@ __all__ = [
 from .returns import (  # noqa: E402
     MAX_RETURN_PHOTOS,
     return_add_photo,
-    return_deadline,
     return_decide,
     return_receive,
-    return_refusal,
     return_request,
     return_ship_back,
     return_withdraw,
-    returned_quantities,
 )
 
 __all__ += [
     "MAX_RETURN_PHOTOS",
     "return_add_photo",
-    "return_deadline",
     "return_decide",
     "return_receive",
-    "return_refusal",
     "return_request",
     "return_ship_back",
     "return_withdraw",
-    "returned_quantities",
 ]
 # Reviews and ratings.
 from .reviews import (  # noqa: E402

@@ -15,10 +15,8 @@ delivery fee is not (the delivery was made). Every step writes an ``OrderEvent``
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
@@ -31,7 +29,6 @@ from core import uploads
 from core.errors import ApplicationError
 from core.money import quantize_money
 from orders.models import (
-    RETURN_COUNTED,
     RETURN_OPEN,
     Order,
     OrderEvent,
@@ -43,40 +40,13 @@ from orders.models import (
     ReturnRequest,
     ReturnStatus,
 )
+from orders.selectors_returns import return_refusal, returned_quantities
 
 from ._common import _int_or_none
 from .refunds import refund_issue
 from .transitions import _locked
 
 MAX_RETURN_PHOTOS = 3
-# The goods reached the buyer: delivered, picked up, or receipt confirmed.
-RETURNABLE = (OrderStatus.DELIVERED, OrderStatus.PICKED_UP, OrderStatus.COMPLETED)
-
-
-def return_deadline(order: Order):
-    """The last moment the buyer may ask for a return, or None (not received yet)."""
-    if order.received_at is None:
-        return None
-    return order.received_at + timedelta(days=settings.ORDER_RETURN_DAYS)
-
-
-def returned_quantities(order: Order) -> dict[int, int]:
-    """Per order line: units in returns that are open or refunded."""
-    rows = (ReturnLine.objects.filter(return_request__order=order,
-                                      return_request__status__in=RETURN_COUNTED)
-            .values("order_line_id").annotate(q=Sum("quantity")))
-    return {row["order_line_id"]: row["q"] for row in rows}
-
-
-def return_refusal(order: Order, *, now=None) -> str:
-    """Why the buyer cannot ask for a return of this order now ("" = they can)."""
-    now = now or timezone.now()
-    if order.status not in RETURNABLE or order.received_at is None:
-        return _("Goods can be returned once they have reached you.")
-    if settings.ORDER_RETURN_DAYS <= 0 or now > return_deadline(order):
-        return _("Returns are accepted within %(days)d days after receipt; that time is "
-                 "over.") % {"days": settings.ORDER_RETURN_DAYS}
-    return ""
 
 
 def _line_value(line: OrderLine, units: int) -> Decimal:
