@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
@@ -23,6 +24,8 @@ class MeApi(APIView):
         email = serializers.CharField()
         segment = serializers.CharField(help_text="customer group; empty: not stated")
         segment_label = serializers.CharField()
+        language = serializers.CharField(
+            help_text="language of the person's notifications; empty: the platform's")
         is_federation_admin = serializers.BooleanField()
         roles = serializers.ListField(child=serializers.CharField())
 
@@ -32,12 +35,14 @@ class MeApi(APIView):
         email = serializers.EmailField(required=False, allow_blank=True)
         segment = serializers.ChoiceField(choices=Segment.choices,
                                           required=False, allow_blank=True)
+        language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
 
     def _data(self, user) -> dict:
         return self.MeOutputSerializer({
             "id": user.pk, "username": user.username, "display_name": user.display_name,
             "phone": user.phone, "email": user.email, "segment": user.segment,
             "segment_label": user.get_segment_display() if user.segment else "",
+            "language": user.language,
             "is_federation_admin": user.is_federation_admin,
             "roles": profile_lines(user)}).data
 
@@ -52,7 +57,7 @@ class MeApi(APIView):
         services.user_update_profile(
             user=user, display_name=data.get("display_name", user.display_name),
             phone=data.get("phone", user.phone), email=data.get("email", user.email),
-            segment=data.get("segment"))
+            segment=data.get("segment"), language=data.get("language"))
         return Response(self._data(user))
 
 

@@ -39,6 +39,9 @@ class User(AbstractUser):
                                      default="")
     segment = models.CharField(_("customer group"), max_length=16, choices=Segment.choices,
                                blank=True, default="")
+    # The language the person last chose on a page (or registered in); their texts and
+    # inbox messages are written in it. Blank: the platform's (Simplified Chinese).
+    language = models.CharField(_("language"), max_length=10, blank=True, default="")
 
     class Meta:
         constraints = [

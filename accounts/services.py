@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from axes.utils import reset
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -75,18 +76,21 @@ def user_register(*, username: str, password: str, phone: str = "", display_name
 
 @transaction.atomic
 def user_update_profile(*, user: User, display_name: str, phone: str, email: str = "",
-                        segment: str | None = None) -> User:
+                        segment: str | None = None, language: str | None = None) -> User:
     """The person's own details; ``segment`` (their customer group, blank: rather not
-    say) is left as it is when None."""
+    say) and ``language`` (of their notifications) are left as they are when None."""
     if segment is not None:
         _check_segment(segment)
         user.segment = segment
+    if language is not None:
+        _check_language(language)
+        user.language = language
     _check_phone_free(phone, exclude_pk=user.pk)
     user.display_name = display_name.strip()
     user.phone = phone
     user.email = email
     user.full_clean(exclude=["password", "username"])
-    user.save(update_fields=["display_name", "phone", "email", "segment"])
+    user.save(update_fields=["display_name", "phone", "email", "segment", "language"])
     return user
 
 
@@ -118,6 +122,20 @@ def user_set_segment(*, user: User, segment: str) -> User:
     return user
 
 
+def _check_language(language) -> None:
+    if not isinstance(language, str) or language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": [_("Choose a language the platform offers.")]})
+
+
+def user_set_language(*, user: User, language: str) -> User:
+    """The language the person's notifications are written in: one of LANGUAGES."""
+    _check_language(language)
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return user
+
+
 def user_ensure(*, username: str, password: str, **fields) -> tuple[User, bool]:
     """Idempotent creation for the demo province: returns (user, created)."""
     existing = User.objects.filter(username=username).first()
@@ -128,15 +146,19 @@ def user_ensure(*, username: str, password: str, **fields) -> tuple[User, bool]:
 
 @transaction.atomic
 def user_sign_up(*, username: str, password: str, phone: str = "", display_name: str = "",
-                 privacy_accepted: bool, behaviour_consent: bool = False) -> User:
+                 privacy_accepted: bool, behaviour_consent: bool = False,
+                 language: str = "") -> User:
     """Registration from the storefront: the account, the privacy notice agreed to (it
     is required, and recorded with the time) and, only if ticked, the consent to record
-    browsing and purchases under the account."""
+    browsing and purchases under the account. ``language``: the one the page was in,
+    for the person's notifications."""
     if not privacy_accepted:
         raise ValidationError({"privacy_accepted": [
             _("Read and agree to the privacy notice to create an account.")]})
     user = user_register(username=username, password=password, phone=phone,
                          display_name=display_name)
+    if language:
+        user_set_language(user=user, language=language)
     consent_grant(user=user, purpose=ConsentPurpose.PRIVACY_NOTICE, source="registration")
     if behaviour_consent:
         consent_grant(user=user, purpose=ConsentPurpose.BEHAVIOUR, source="registration")

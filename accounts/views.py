@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -6,7 +7,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
@@ -38,6 +41,17 @@ class LogoutView(auth_views.LogoutView):
     pass
 
 
+def set_language(request):
+    """Django's language switch (the cookie, back to the page), and for a signed-in
+    person the language their notifications are written in from now on."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language", "")
+    if (request.method == "POST" and request.user.is_authenticated
+            and language in dict(settings.LANGUAGES)):
+        services.user_set_language(user=request.user, language=language)
+    return response
+
+
 def register(request):
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -46,7 +60,8 @@ def register(request):
             user = services.user_sign_up(
                 username=data["username"], password=data["password1"], phone=data["phone"],
                 display_name=data["display_name"], privacy_accepted=data["privacy_accepted"],
-                behaviour_consent=data["behaviour_consent"])
+                behaviour_consent=data["behaviour_consent"],
+                language=translation.get_language() or "")
         except ValidationError as exc:
             add_service_errors(form, exc, {"password": "password1"})
         else:

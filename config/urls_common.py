@@ -1,9 +1,9 @@
 """URLs served on every host: the portal and each bank's domain."""
 
 from django.urls import include, path, re_path
-from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import views as account_views
 from accounts.api import (
     DivisionListApi,
     PasswordCodeApi,
@@ -22,7 +22,7 @@ def common_urls(urlconf: str) -> list:
     on (the portal's or a bank domain's), so it is built from that host's urlconf."""
     return [
         path("healthz", core_views.healthz, name="healthz"),
-        path("i18n/setlang/", set_language, name="set_language"),
+        path("i18n/setlang/", account_views.set_language, name="set_language"),
         path("accounts/", include("accounts.urls")),
         # The data catalogue: what the platform records and why (every host, everyone).
         path("data-catalogue/", catalogue_views.data_catalogue, name="data-catalogue"),

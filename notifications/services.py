@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def language_of(user) -> str:
-    """The language a person's notifications are written in. Accounts keep no language
-    of their own yet: the platform's (Simplified Chinese)."""
+    """The language a person's notifications are written in: the one they last chose on
+    a page (``User.language``), else the platform's (Simplified Chinese)."""
     return getattr(user, "language", "") or settings.LANGUAGE_CODE
 
 

@@ -104,6 +104,48 @@ def test_paying_a_checkout_notifies_the_buyer_once_and_each_merchant_once(
     assert rows(owner_of(shop.merchant_b), Kind.NEW_ORDER).count() == 1
 
 
+def has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_each_person_is_written_to_in_the_language_they_chose(
+        province, client_on, api_on, django_capture_on_commit_callbacks):
+    shop = market(province)
+    me = buyer()
+    page = client_on(province.bank_a, me)
+    switched = page.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert switched.status_code == 302
+    me.refresh_from_db()
+    assert me.language == "en"
+    checkout = place(me, province.bank_a, [(shop.sku_a, 1)])
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(checkout)
+    mine = rows(me).get()
+    theirs = rows(owner_of(shop.merchant_a), Kind.NEW_ORDER).get()
+    assert not has_chinese(mine.title + mine.body)  # the buyer chose English
+    assert has_chinese(theirs.title)  # the shop's owner chose nothing: Chinese
+
+    api = api_on(province.bank_a, me)
+    bad = api.patch("/api/v1/me/", {"language": "fr"}, format="json")
+    assert bad.status_code == 400 and "language" in bad.json()["errors"]
+    me.refresh_from_db()
+    assert me.language == "en"
+    back = api.patch("/api/v1/me/", {"language": "zh-hans"}, format="json")
+    assert back.status_code == 200 and back.json()["language"] == "zh-hans"
+
+
+def test_registering_on_an_english_page_keeps_english_for_the_notifications(
+        province, client_on):
+    client = client_on(province.bank_a)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    name = f"t-lang-{unique.tag()}"
+    made = client.post("/accounts/register/", {
+        "username": name, "password1": province.password, "password2": province.password,
+        "phone": "", "display_name": "", "privacy_accepted": "on"})
+    assert made.status_code == 302
+    assert get_user_model().objects.get(username=name).language == "en"
+
+
 def test_invoices_and_disputes_reach_the_other_side(province,
                                                    django_capture_on_commit_callbacks):
     shop = market(province)
