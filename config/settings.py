@@ -220,6 +220,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.auto_confirm_orders",
         "schedule": crontab(minute=10),
     },
+    "orders-returns-time-out": {  # return steps nobody took in time (ORDER_RETURN_*_DAYS)
+        "task": "orders.tasks.time_out_returns",
+        "schedule": crontab(minute=25),
+    },
     "lending-age-loans": {  # penalty interest and delinquency buckets
         "task": "lending.tasks.age_all_banks",
         "schedule": crontab(hour=0, minute=20),
@@ -305,6 +309,12 @@ ORDER_AUTO_CONFIRM_DAYS = int(env("ORDER_AUTO_CONFIRM_DAYS", "10"))
 # A buyer may ask to return goods this many days after receiving them (delivered, picked
 # up or receipt confirmed); 0 turns returns off.
 ORDER_RETURN_DAYS = int(env("ORDER_RETURN_DAYS", "7"))
+# Steps of a return nobody took in time (0: never by time): a request the shop leaves
+# unanswered is approved, approved goods not sent back close the return, goods sent back
+# and not confirmed by the shop count as received (restocked and refunded).
+ORDER_RETURN_DECIDE_DAYS = int(env("ORDER_RETURN_DECIDE_DAYS", "3"))
+ORDER_RETURN_SHIP_DAYS = int(env("ORDER_RETURN_SHIP_DAYS", "7"))
+ORDER_RETURN_RECEIVE_DAYS = int(env("ORDER_RETURN_RECEIVE_DAYS", "10"))
 # A buyer may ask for an invoice until this many days after the order completed (0: no
 # limit); before completion there is no limit.
 ORDER_INVOICE_REQUEST_DAYS = int(env("ORDER_INVOICE_REQUEST_DAYS", "180"))

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 ORDER_ACTIONS = {"pay", "ship", "ready_for_pickup", "deliver", "refund_full",
                  "refund_partial", "reject_refund", "request_refund",
                  "return_requested", "return_shipped_back", "return_approved",
-                 "return_refused", "invoice_requested", "invoice_issued",
+                 "return_refused", "return_lapsed", "invoice_requested", "invoice_issued",
                  "invoice_rejected", "dispute"}
 APPLICATION_DECISIONS = {"approve", "approve_second", "reject", "auto_approve",
                          "auto_reject"}
@@ -142,6 +142,12 @@ def deliver_order_event(event_id: int) -> None:
                else (_("Return refused"), _(
                    "%(shop)s refused the return on order %(number)s: %(note)s") % {
                    "shop": shop, "number": order.number, "note": event.note}),
+               link=buyer_link, bank=storefront)
+    elif kind == "return_lapsed":
+        notify(recipients=[order.buyer], kind=Kind.RETURN_DECIDED, dedupe_key=key,
+               compose=lambda: (_("Return closed"), _(
+                   "The return on order %(number)s is closed: the goods were not sent back "
+                   "in time.") % {"number": order.number}),
                link=buyer_link, bank=storefront)
     elif kind in ("return_requested", "return_shipped_back"):
         notify(recipients=_members(order.merchant_id), kind=Kind.RETURN_TO_HANDLE,

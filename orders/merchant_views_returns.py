@@ -28,7 +28,7 @@ R = ReturnStatus
 TABS = [
     ("decide", gettext_lazy("To decide"), (R.REQUESTED,)),
     ("coming", gettext_lazy("On the way back"), (R.APPROVED, R.SHIPPED_BACK, R.RECEIVED)),
-    ("closed", gettext_lazy("Closed"), (R.REFUNDED, R.REFUSED, R.WITHDRAWN)),
+    ("closed", gettext_lazy("Closed"), (R.REFUNDED, R.REFUSED, R.WITHDRAWN, R.LAPSED)),
     ("all", gettext_lazy("All"), ()),
 ]
 

@@ -523,6 +523,7 @@ class ReturnStatus(models.TextChoices):
     RECEIVED = "received", _("Received by the shop")
     REFUNDED = "refunded", _("Refunded")
     WITHDRAWN = "withdrawn", _("Withdrawn")
+    LAPSED = "lapsed", _("Closed: not sent back in time")
 
 
 # A return not yet closed: its goods count as returned, and it holds the order's escrow.
@@ -553,6 +554,8 @@ class ReturnRequest(models.Model):
         "ship_back": ([ReturnStatus.APPROVED], ReturnStatus.SHIPPED_BACK),
         "receive": ([ReturnStatus.SHIPPED_BACK], ReturnStatus.RECEIVED),
         "refund": ([ReturnStatus.RECEIVED], ReturnStatus.REFUNDED),
+        # Nobody sent the approved goods back within ORDER_RETURN_SHIP_DAYS.
+        "lapse": ([ReturnStatus.APPROVED], ReturnStatus.LAPSED),
     })
     amount = models.DecimalField(**MONEY)  # the returned lines' value, refunded on receipt
     decision_note = models.CharField(max_length=300, blank=True, default="")

@@ -462,6 +462,7 @@ ORDER_EVENT_LABELS = {
     "return_shipped_back": gettext_lazy("Goods sent back"),
     "return_received": gettext_lazy("Returned goods received"),
     "return_refunded": gettext_lazy("Return refunded"),
+    "return_lapsed": gettext_lazy("Return closed: not sent back in time"),
     "review": gettext_lazy("Reviewed"),
     "review_edit": gettext_lazy("Review edited"),
     "review_reply": gettext_lazy("Shop replied to the review"),

@@ -8,3 +8,8 @@ from orders import services
 @shared_task
 def auto_confirm_orders() -> int:
     return services.orders_auto_confirm()
+
+
+@shared_task
+def time_out_returns() -> dict[str, int]:
+    return services.returns_time_out()

@@ -16,7 +16,7 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.services import user_register
-from catalog.models import Sku
+from catalog.models import Product, Sku
 from core.errors import ApplicationError
 from fixtures.returns_demo import DEMO_SHOPPERS, load_demo_returns
 from orders import services as orders
@@ -364,3 +364,46 @@ def test_the_demo_returns_load_once_through_the_services(province, shop):
     assert OrderEvent.objects.filter(order=sent.order, kind="return_shipped_back").exists()
     assert load_demo_returns().counts == {"returns": 0}
     assert made.count() == 2
+
+
+def test_steps_nobody_takes_in_time_are_taken_by_the_clock_once(province, shop):
+    """The shop silent on a request: approved; approved goods never sent: closed; goods
+    sent back and never confirmed: received, restocked, refunded and off the sales."""
+    seller = owner(shop.merchant_a)
+    returns = {}
+    for plan in ("unanswered", "never_sent", "never_confirmed"):
+        buyer = new_buyer()
+        order = delivered(province, shop, buyer, quantity=1)
+        ret = orders.return_request(order=order, actor=buyer,
+                                    lines={order.lines.get().pk: 1}, reason="damaged")
+        if plan != "unanswered":
+            ret = orders.return_decide(return_request=ret, actor=seller, approve=True)
+        if plan == "never_confirmed":
+            ret = orders.return_ship_back(return_request=ret, actor=buyer, carrier="中国邮政",
+                                          tracking_number="YZ1")
+        returns[plan] = ret
+    shelf = figures(shop.sku_a)
+    sales = Product.objects.get(pk=shop.sku_a.product_id).sales_count
+    escrow = ledger.escrow_by_bank()[province.bank_a.pk]
+
+    assert orders.returns_time_out() == {"received": 0, "lapsed": 0, "approved": 0}
+    later = timezone.now() + timedelta(days=11)
+    assert orders.returns_time_out(now=later) == {"received": 1, "lapsed": 1, "approved": 1}
+
+    for ret in returns.values():
+        ret.refresh_from_db()
+    assert returns["unanswered"].status == "approved"
+    assert returns["unanswered"].decided_by_id is None  # the clock, not a person
+    assert returns["unanswered"].decision_note
+    assert returns["never_sent"].status == "lapsed"
+    assert returns["never_sent"].closed_at is not None
+    done = returns["never_confirmed"]
+    assert (done.status, done.refund.amount) == ("refunded", Decimal("45.50"))
+    assert figures(shop.sku_a) == (shelf[0] + 1, shelf[1], shelf[2] + 1)
+    assert Product.objects.get(pk=shop.sku_a.product_id).sales_count == sales - 1
+    assert ledger.escrow_by_bank()[province.bank_a.pk] == escrow - Decimal("45.50")
+    assert ledger.trial_balance() == Decimal("0.00")
+    assert OrderEvent.objects.filter(order=returns["never_sent"].order,
+                                     kind="return_lapsed").count() == 1
+    # Run again at once: nothing more happens.
+    assert orders.returns_time_out() == {"received": 0, "lapsed": 0, "approved": 0}

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils.translation import gettext as _
 
 from catalog.models import Product, Sku
@@ -97,11 +98,12 @@ def stock_issue(*, sku_quantities: dict[int, int]) -> None:
 
 
 def sales_record(*, sku_quantities: dict[int, int]) -> None:
-    """Paid orders count towards their products' sales (the storefront's "sales" sort)."""
+    """Paid orders count towards their products' sales (the storefront's "sales" sort);
+    returned units are taken off again (negative quantities; never below zero)."""
     per_product: dict[int, int] = {}
     for product_id, sku_id in Sku.objects.filter(pk__in=list(sku_quantities)).values_list(
             "product_id", "pk"):
         per_product[product_id] = per_product.get(product_id, 0) + sku_quantities[sku_id]
     for product_id in sorted(per_product):
         Product.objects.filter(pk=product_id).update(
-            sales_count=F("sales_count") + per_product[product_id])
+            sales_count=Greatest(F("sales_count") + per_product[product_id], Value(0)))

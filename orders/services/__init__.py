@@ -80,20 +80,24 @@ from .returns import (  # noqa: E402
     MAX_RETURN_PHOTOS,
     return_add_photo,
     return_decide,
+    return_lapse,
     return_receive,
     return_request,
     return_ship_back,
     return_withdraw,
+    returns_time_out,
 )
 
 __all__ += [
     "MAX_RETURN_PHOTOS",
     "return_add_photo",
     "return_decide",
+    "return_lapse",
     "return_receive",
     "return_request",
     "return_ship_back",
     "return_withdraw",
+    "returns_time_out",
 ]
 # Reviews and ratings.
 from .reviews import (  # noqa: E402

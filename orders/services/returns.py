@@ -9,14 +9,17 @@ much. What is refunded is the value of the returned lines (their ``line_total`` 
 split so that returning a line in several parts adds up to its total to the fen); the
 delivery fee is not (the delivery was made). Every step writes an ``OrderEvent``
 (``return_requested``, ``return_approved``, ``return_refused``, ``return_withdrawn``,
-``return_shipped_back``, ``return_received``, ``return_refunded``).
+``return_shipped_back``, ``return_received``, ``return_refunded``, ``return_lapsed``).
+Steps nobody takes in time are taken by ``returns_time_out`` (hourly, on the beat).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
@@ -24,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import Sku
-from catalog.services import stock_adjust
+from catalog.services import sales_record, stock_adjust
 from core import uploads
 from core.errors import ApplicationError
 from core.money import quantize_money
@@ -229,10 +232,13 @@ def return_ship_back(*, return_request: ReturnRequest, actor, carrier: str,
 
 
 @transaction.atomic
-def return_receive(*, return_request: ReturnRequest, actor) -> ReturnRequest:
-    """The shop has the goods back: their units go back on the shelf and the returned
-    lines are refunded through the order's refund path, in one transaction (if the card
-    service refuses the refund, nothing is done and the shop may try again)."""
+def return_receive(*, return_request: ReturnRequest, actor,
+                   automatic: bool = False) -> ReturnRequest:
+    """The shop has the goods back: their units go back on the shelf (and off the
+    products' sales counts) and the returned lines are refunded through the order's
+    refund path, in one transaction (if the card service refuses the refund, nothing is
+    done and the shop may try again). ``automatic``: the shop did not confirm within
+    ORDER_RETURN_RECEIVE_DAYS of the goods being sent back."""
     order, ret = _locked_return(return_request)
     if order.status == OrderStatus.REFUND_REQUESTED:
         raise ApplicationError(_("Decide the buyer's open refund request on this order "
@@ -246,7 +252,10 @@ def return_receive(*, return_request: ReturnRequest, actor) -> ReturnRequest:
         back[sku_id] += quantity
     for sku_id in sorted(back):  # rows in id order, as every stock writer does
         stock_adjust(sku=Sku(pk=sku_id), delta=back[sku_id])
+    sales_record(sku_quantities={sku_id: -units for sku_id, units in back.items()})
     _event(order, "return_received", ret, actor=actor, at=now,
+           note=_("Counted as received: the shop did not confirm within %(days)d days.") % {
+               "days": settings.ORDER_RETURN_RECEIVE_DAYS} if automatic else "",
            skus={str(k): v for k, v in sorted(back.items())})
     amount = min(ret.amount, order.refundable)
     if amount > 0:
@@ -260,3 +269,56 @@ def return_receive(*, return_request: ReturnRequest, actor) -> ReturnRequest:
     _event(order, "return_refunded", ret, actor=actor, at=ret.closed_at,
            amount=str(amount), refund=ret.refund_id)
     return ret
+
+
+@transaction.atomic
+def return_lapse(*, return_request: ReturnRequest) -> ReturnRequest:
+    """The approved goods were not sent back within ORDER_RETURN_SHIP_DAYS: the return
+    closes (its units and value no longer count, and it no longer holds the escrow)."""
+    order, ret = _locked_return(return_request)
+    _move(ret, "lapse")
+    ret.closed_at = timezone.now()
+    ret.save()
+    _event(order, "return_lapsed", ret, actor=None, at=ret.closed_at,
+           note=_("Not sent back within %(days)d days of the approval.") % {
+               "days": settings.ORDER_RETURN_SHIP_DAYS})
+    return ret
+
+
+def _approve_unanswered(ret: ReturnRequest) -> None:
+    return_decide(return_request=ret, actor=None, approve=True, note=_(
+        "Approved automatically: the shop did not answer within %(days)d days.") % {
+        "days": settings.ORDER_RETURN_DECIDE_DAYS})
+
+
+def returns_time_out(*, now=None) -> dict[str, int]:
+    """The steps of returns nobody took in time, each in its own transaction (the beat
+    runs this hourly): a request the shop leaves unanswered for ORDER_RETURN_DECIDE_DAYS
+    is approved; approved goods not sent back within ORDER_RETURN_SHIP_DAYS close the
+    return; goods sent back that the shop does not confirm within
+    ORDER_RETURN_RECEIVE_DAYS count as received (restocked and refunded). A return that
+    moved on meanwhile is left alone. Returns how many took each step."""
+    now = now or timezone.now()
+    # Latest step first, so that a return takes at most one step per run.
+    steps = (
+        ("received", ReturnStatus.SHIPPED_BACK, "shipped_back_at",
+         settings.ORDER_RETURN_RECEIVE_DAYS,
+         lambda ret: return_receive(return_request=ret, actor=None, automatic=True)),
+        ("lapsed", ReturnStatus.APPROVED, "decided_at",
+         settings.ORDER_RETURN_SHIP_DAYS, lambda ret: return_lapse(return_request=ret)),
+        ("approved", ReturnStatus.REQUESTED, "created_at",
+         settings.ORDER_RETURN_DECIDE_DAYS, _approve_unanswered),
+    )
+    done = {name: 0 for name, *_rest in steps}
+    for name, status, since, days, step in steps:
+        if days <= 0:
+            continue
+        due = ReturnRequest.objects.filter(
+            status=status, **{f"{since}__lte": now - timedelta(days=days)})
+        for ret in due.only("pk", "order_id").order_by("pk").iterator(chunk_size=200):
+            try:
+                step(ret)
+            except ApplicationError:
+                continue  # moved on meanwhile, or an open refund request waits first
+            done[name] += 1
+    return done
