@@ -12,10 +12,12 @@ class NotificationsConfig(appconfig.PlatformAppConfig):
         from admission.models import DossierEvent
         from lending.models import LendingEvent
         from notifications import receivers
-        from orders.models import OrderEvent
+        from orders.models import OrderEvent, OrderMessage
 
         post_save.connect(receivers.order_event_saved, sender=OrderEvent,
                           dispatch_uid="notifications.order_event")
+        post_save.connect(receivers.order_message_saved, sender=OrderMessage,
+                          dispatch_uid="notifications.order_message")
         post_save.connect(receivers.lending_event_saved, sender=LendingEvent,
                           dispatch_uid="notifications.lending_event")
         post_save.connect(receivers.dossier_event_saved, sender=DossierEvent,

@@ -25,6 +25,8 @@ class Kind(models.TextChoices):
     REFUND_DECIDED = "refund_decided", _("Refund decided")
     RETURN_DECIDED = "return_decided", _("Return decided")
     INVOICE_DECIDED = "invoice_decided", _("Invoice issued or refused")
+    # both sides of an order's thread (ask the shop)
+    ORDER_MESSAGE = "order_message", _("New message about an order")
     # borrowers (shoppers and merchants)
     FINANCING_DECIDED = "financing_decided", _("Financing application decided")
     INSTALMENT_DUE = "instalment_due", _("Instalment due soon")
@@ -60,6 +62,7 @@ BY_TEXT_DEFAULT: dict[str, bool] = {
     Kind.DISPUTE_RAISED: True,
     Kind.ADMISSION_DECIDED: True,
     Kind.APPLICATION_SUBMITTED: False,
+    Kind.ORDER_MESSAGE: False,
 }
 
 

@@ -24,7 +24,7 @@ from catalog.models import Merchant, MerchantMember
 from lending.models import LendingEvent, PartyKind
 from notifications.models import Kind
 from notifications.services import notify, page_path
-from orders.models import AssistedOrder, Fulfilment, OrderEvent
+from orders.models import AssistedOrder, Fulfilment, MessageSide, OrderEvent, OrderMessage
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,40 @@ def _members(merchant_id: int) -> list:
 def order_event_saved(sender, instance: OrderEvent, created: bool, **kwargs) -> None:
     if created and instance.kind in ORDER_ACTIONS:
         _after_commit(deliver_order_event, instance.pk)
+
+
+def order_message_saved(sender, instance: OrderMessage, created: bool, **kwargs) -> None:
+    if created:
+        _after_commit(deliver_order_message, instance.pk)
+
+
+def deliver_order_message(message_id: int) -> None:
+    """A message in an order's thread reaches the other side: the buyer, or the shop's
+    members (but not the one who wrote it); a message of the bank's staff reaches both."""
+    message = (OrderMessage.objects.select_related(
+        "order__checkout__storefront_bank", "order__merchant__bank", "order__buyer")
+        .filter(pk=message_id).first())
+    if message is None:
+        return
+    order, key = message.order, f"order-message:{message.pk}"
+    excerpt = message.body if len(message.body) <= 60 else message.body[:59] + "…"
+
+    def compose():
+        who = {MessageSide.BUYER: _("The buyer"), MessageSide.SHOP: order.merchant.name,
+               MessageSide.BANK: _("The bank's staff")}[message.side]
+        return _("New message about order %(number)s") % {"number": order.number}, _(
+            "%(who)s wrote: %(text)s") % {"who": who, "text": excerpt}
+
+    if message.side != MessageSide.BUYER:
+        notify(recipients=[order.buyer], kind=Kind.ORDER_MESSAGE, dedupe_key=key,
+               compose=compose, link=page_path("orders:order", order.number) + "#thread",
+               bank=order.checkout.storefront_bank)
+    if message.side != MessageSide.SHOP:
+        shop = [m for m in _members(order.merchant_id) if m.pk != message.author_id]
+        notify(recipients=shop, kind=Kind.ORDER_MESSAGE, dedupe_key=key, compose=compose,
+               link=page_path("merchant_orders:detail", merchant_id=order.merchant_id,
+                              number=order.number) + "#thread",
+               bank=order.merchant.bank)
 
 
 def deliver_order_event(event_id: int) -> None:

@@ -146,6 +146,29 @@ def test_registering_on_an_english_page_keeps_english_for_the_notifications(
     assert get_user_model().objects.get(username=name).language == "en"
 
 
+def test_a_message_in_the_thread_reaches_the_other_side_once(
+        province, django_capture_on_commit_callbacks):
+    shop = market(province)
+    me = buyer()
+    checkout = place(me, province.bank_a, [(shop.sku_a, 1)])
+    pay(checkout)
+    order = checkout.orders.get()
+    seller = owner_of(shop.merchant_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        orders.order_message_post(order=order, author=me, body="请问什么时候发货？")
+    to_shop = rows(seller, Kind.ORDER_MESSAGE).get()
+    assert "请问什么时候发货？" in to_shop.body and order.number in to_shop.title
+    assert to_shop.link == f"/merchant/{shop.merchant_a.pk}/orders/{order.number}/#thread"
+    assert not rows(me, Kind.ORDER_MESSAGE).exists()  # not to the one who wrote
+    with django_capture_on_commit_callbacks(execute=True):
+        orders.order_message_post(order=order, author=seller, body="明天上午发出。")
+    to_me = rows(me, Kind.ORDER_MESSAGE).get()
+    assert "明天上午发出。" in to_me.body and shop.merchant_a.name in to_me.body
+    assert to_me.link == f"/orders/{order.number}/#thread"
+    assert rows(seller, Kind.ORDER_MESSAGE).count() == 1
+    assert not rows(owner_of(shop.merchant_b), Kind.ORDER_MESSAGE).exists()
+
+
 def test_invoices_and_disputes_reach_the_other_side(province,
                                                    django_capture_on_commit_callbacks):
     shop = market(province)
