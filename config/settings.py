@@ -256,6 +256,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.instalment_reminders",
         "schedule": crontab(hour=8, minute=0),
     },
+    "notifications-points": {  # customers: points expiring within a month, once
+        "task": "notifications.tasks.points_expiry_reminders",
+        "schedule": crontab(hour=8, minute=5),
+    },
     "federation-retention": {  # the data catalogue's retention periods
         "task": "federation.tasks.retention_enforce",
         "schedule": crontab(hour=3, minute=40),

@@ -31,6 +31,8 @@ class Kind(models.TextChoices):
     FINANCING_DECIDED = "financing_decided", _("Financing application decided")
     INSTALMENT_DUE = "instalment_due", _("Instalment due soon")
     INSTALMENT_OVERDUE = "instalment_overdue", _("Instalment overdue")
+    # points holders
+    POINTS_EXPIRING = "points_expiring", _("Points about to expire")
     # merchants
     NEW_ORDER = "new_order", _("New order to fulfil")
     REFUND_REQUESTED = "refund_requested", _("Refund requested")
@@ -63,6 +65,7 @@ BY_TEXT_DEFAULT: dict[str, bool] = {
     Kind.ADMISSION_DECIDED: True,
     Kind.APPLICATION_SUBMITTED: False,
     Kind.ORDER_MESSAGE: False,
+    Kind.POINTS_EXPIRING: True,
 }
 
 

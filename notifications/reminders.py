@@ -1,13 +1,14 @@
-"""Instalments due soon and overdue: a daily scan of each bank's loan schedules (read
-only, in the bank's schema, entered explicitly) that notifies the borrower once per
-instalment and reminder, however often it runs."""
+"""Instalments due soon and overdue, and points about to expire: daily scans of each
+bank's loan schedules and points lots (read only, in the bank's schema, entered
+explicitly) that notify the person once per instalment and reminder, or per expiry date,
+however often they run."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
@@ -17,8 +18,10 @@ from catalog.models import MerchantMember
 from lending.models import LoanStatus, PartyKind, ScheduleLine
 from notifications.models import Kind, Notification
 from notifications.services import notify, page_path
+from rewards.models import PointsLot
 
 DUE_SOON_DAYS = 3
+POINTS_NOTICE_DAYS = 30  # points expiring within this many days are announced once
 OPEN = (LoanStatus.ACTIVE, LoanStatus.OVERDUE)
 
 
@@ -72,4 +75,38 @@ def instalment_reminders(*, bank: Bank, today: date | None = None) -> int:
                 "and is unpaid; penalty interest accrues until it is repaid.") % values
         written += len(notify(recipients=recipients, kind=kind, dedupe_key=key,
                               compose=compose, link=link, bank=bank))
+    return written
+
+
+def points_expiry_reminders(*, bank: Bank, today: date | None = None) -> int:
+    """Tell the customers of ``bank`` whose points expire within POINTS_NOTICE_DAYS how
+    many and when, once per customer and expiry date. Returns the rows written."""
+    today = today or timezone.localdate()
+    with schema_context(bank.schema_name):
+        due = list(PointsLot.objects.filter(
+            remaining__gt=0, expires_on__gt=today,
+            expires_on__lte=today + timedelta(days=POINTS_NOTICE_DAYS))
+            .values("user_id", "expires_on").annotate(points=Sum("remaining"))
+            .order_by("expires_on", "user_id"))
+    plan = [(row, f"points-expiring:{bank.schema_name}:{row['user_id']}:"
+                  f"{row['expires_on'].isoformat()}") for row in due]
+    done = set(Notification.objects.filter(dedupe_key__in=[k for _r, k in plan])
+               .values_list("dedupe_key", flat=True))
+    people = get_user_model().objects.in_bulk([row["user_id"] for row, key in plan
+                                               if key not in done])
+    link = page_path("rewards:home")
+    written = 0
+    for row, key in plan:
+        person = people.get(row["user_id"])
+        if key in done or person is None:
+            continue
+
+        def compose(row=row):
+            return _("Points about to expire"), _(
+                "%(points)s of your points at %(bank)s expire on %(date)s: spend them in "
+                "the points mall or on your next order.") % {
+                "points": row["points"], "bank": bank.name,
+                "date": row["expires_on"].isoformat()}
+        written += len(notify(recipients=[person], kind=Kind.POINTS_EXPIRING,
+                              dedupe_key=key, compose=compose, link=link, bank=bank))
     return written

@@ -1,5 +1,5 @@
 """Celery entry points of the inbox: a notification's text message (retried while the
-SMS gateway fails) and the daily instalment reminders of every bank."""
+SMS gateway fails) and the daily instalment and points reminders of every bank."""
 
 from __future__ import annotations
 
@@ -29,4 +29,16 @@ def instalment_reminders() -> int:
             written += reminders.instalment_reminders(bank=bank)
         except Exception:
             log.exception("instalment reminders of %s failed", bank.code)
+    return written
+
+
+@shared_task(name="notifications.tasks.points_expiry_reminders")
+def points_expiry_reminders() -> int:
+    """Daily: every bank's customers whose points expire within a month."""
+    written = 0
+    for bank in Bank.objects.filter(is_active=True).exclude(schema_name="public"):
+        try:
+            written += reminders.points_expiry_reminders(bank=bank)
+        except Exception:
+            log.exception("points reminders of %s failed", bank.code)
     return written

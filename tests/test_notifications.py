@@ -31,6 +31,8 @@ from notifications import receivers, reminders, services
 from notifications.models import Kind, Notification
 from orders import services as orders
 from orders.models import Fulfilment, OrderEvent
+from rewards.models import PointsLot
+from rewards.services import ledger as points_ledger
 from tests import unique
 from tests.catalog_factories import apply_merchant
 from tests.lending_factories import buyer, lenient_policy, scored_buyer, scored_merchant
@@ -384,6 +386,27 @@ def test_instalments_at_checkout_then_reminders_due_soon_and_overdue_once(
         reminders.instalment_reminders(bank=bank, today=first.due_date + timedelta(days=1))
     assert rows(me, Kind.INSTALMENT_OVERDUE).count() == 1
     assert not rows(me).filter(bank=province.bank_b).exists()
+
+
+def test_points_about_to_expire_are_announced_once_per_expiry_date(province):
+    bank = province.bank_a
+    me = buyer()
+    with schema_context(bank.schema_name):
+        for points, ref in ((120, "a"), (30, "b")):
+            points_ledger._earn(bank=bank, user_id=me.pk, points=points,
+                                reference=f"test:{unique.tag(8)}:{ref}", note="test")
+        expires_on = PointsLot.objects.filter(user_id=me.pk).first().expires_on
+    # A month and a half before: too early. Twenty days before: once, however often.
+    reminders.points_expiry_reminders(bank=bank, today=expires_on - timedelta(days=45))
+    assert not rows(me, Kind.POINTS_EXPIRING).exists()
+    for _run in range(2):
+        reminders.points_expiry_reminders(bank=bank, today=expires_on - timedelta(days=20))
+    told = rows(me, Kind.POINTS_EXPIRING).get()
+    assert "150" in told.body and expires_on.isoformat() in told.body
+    assert (told.bank, told.link) == (bank, "/points/")
+    # Spent or expired points are not announced: the next day's run adds nothing.
+    reminders.points_expiry_reminders(bank=bank, today=expires_on)
+    assert rows(me, Kind.POINTS_EXPIRING).count() == 1
 
 
 def test_admission_decision_reaches_the_merchant(province, django_capture_on_commit_callbacks):
