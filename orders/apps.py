@@ -23,7 +23,7 @@ class OrdersConfig(appconfig.PlatformAppConfig):
         register_product_page_extra(product_buying_context)
 
         from banks.audit import register_audit_source
-        from orders.selectors import audit_entries as orders_audit
+        from orders.selectors_history import audit_entries as orders_audit
 
         register_audit_source(("orders",), orders_audit)
         from orders.views_reviews import product_reviews_context

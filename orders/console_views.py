@@ -22,8 +22,8 @@ from banks.permissions import bank_staff_required
 from core.errors import ApplicationError
 from orders import selectors, services
 from orders.console_forms import PickupForm
-from orders.merchant_views import timeline
 from orders.models import OrderStatus
+from orders.selectors_history import order_history
 
 SCOPES = [
     ("", _("Everything that concerns us")),
@@ -58,7 +58,7 @@ def order_detail(request, number: str):
     order = selectors.bank_order(bank=request.bank, number=number)
     return render(request, "orders/console/order_detail.html", {
         "membership": request.membership, "order": order, "lines": order.lines.all(),
-        "events": timeline(order), "refunds": list(order.refunds.all()),
+        "events": order_history(order), "refunds": list(order.refunds.all()),
         "phone": selectors.order_phone_for(order, audience=selectors.STAFF),
         "roles": [label for key, label in SCOPES[1:] if _concerns(order, request.bank, key)],
         # The thread only for a dispute on one of the bank's merchants' orders.

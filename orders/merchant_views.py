@@ -41,6 +41,7 @@ from orders.console_forms import (
     TrackForm,
 )
 from orders.models import Fulfilment, OrderStatus, RefundStatus
+from orders.selectors_history import order_history
 from orders.selectors_invoices import invoice_box
 
 S = OrderStatus
@@ -54,13 +55,6 @@ TABS = [
     ("completed", gettext_lazy("Completed"), (S.COMPLETED, S.REFUNDED)),
     ("all", gettext_lazy("All"), ()),
 ]
-
-def timeline(order) -> list:
-    events = list(order.events.all())
-    for event in events:
-        event.label = selectors.ORDER_EVENT_LABELS.get(event.kind, event.kind)
-    return events
-
 
 def _merchant(request, merchant_id: int):
     return merchant_for_member(user=request.user, bank=request.bank, merchant_id=merchant_id)
@@ -109,7 +103,7 @@ def _detail(request, merchant, order, *, forms=None, status=200):
     contact = selectors.merchant_needs_contact(order)
     return render(request, "orders/merchant/order_detail.html", {
         "merchant": merchant, "order": order, "lines": order.lines.all(),
-        "events": timeline(order), "refunds": refunds, "open_refund": open_refund,
+        "events": order_history(order), "refunds": refunds, "open_refund": open_refund,
         "phone": selectors.order_phone_for(order, audience=selectors.MERCHANT),
         "show_address": contact,
         "thread": selectors.order_thread(order), "my_side": "shop",

@@ -13,9 +13,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
 
-from banks.audit import AuditEntry, filter_times
 from banks.models import Bank, Branch
 from catalog.models import Merchant, MerchantMember, Sku
 from catalog.selectors import products_of_merchant, visible_products
@@ -29,7 +27,6 @@ from orders.models import (
     FlashSaleTake,
     Order,
     OrderDispute,
-    OrderEvent,
     OrderStatus,
     PriceKind,
     ReferralTouch,
@@ -437,60 +434,6 @@ def skus_of_merchant(*, merchant: Merchant) -> QuerySet[Sku]:
 
 def sku_of_merchant(*, merchant: Merchant, sku_id: int) -> Sku | None:
     return Sku.objects.filter(pk=sku_id, product__merchant=merchant).first()
-
-
-# What each order event is called on the buyer's, the merchant's and the staff's pages.
-ORDER_EVENT_LABELS = {
-    "placed": gettext_lazy("Order placed"),
-    "pay": gettext_lazy("Paid"),
-    "cancel": gettext_lazy("Cancelled"),
-    "ship": gettext_lazy("Shipped"),
-    "tracking": gettext_lazy("Tracking"),
-    "deliver": gettext_lazy("Delivered"),
-    "ready_for_pickup": gettext_lazy("Ready for pickup"),
-    "pick_up": gettext_lazy("Picked up at the branch"),
-    "confirm_receipt": gettext_lazy("Receipt confirmed"),
-    "request_refund": gettext_lazy("Refund requested"),
-    "refund_full": gettext_lazy("Refunded in full"),
-    "refund_partial": gettext_lazy("Partly refunded"),
-    "reject_refund": gettext_lazy("Refund refused"),
-    "dispute": gettext_lazy("Dispute raised: the bank steps in"),
-    "return_requested": gettext_lazy("Return requested"),
-    "return_approved": gettext_lazy("Return approved"),
-    "return_refused": gettext_lazy("Return refused"),
-    "return_withdrawn": gettext_lazy("Return withdrawn"),
-    "return_shipped_back": gettext_lazy("Goods sent back"),
-    "return_received": gettext_lazy("Returned goods received"),
-    "return_refunded": gettext_lazy("Return refunded"),
-    "return_lapsed": gettext_lazy("Return closed: not sent back in time"),
-    "review": gettext_lazy("Reviewed"),
-    "review_edit": gettext_lazy("Review edited"),
-    "review_reply": gettext_lazy("Shop replied to the review"),
-    "review_hide": gettext_lazy("Review hidden by the bank"),
-    "review_unhide": gettext_lazy("Review shown again"),
-    "invoice_requested": gettext_lazy("Invoice requested"),
-    "invoice_withdrawn": gettext_lazy("Invoice request withdrawn"),
-    "invoice_issued": gettext_lazy("Invoice issued"),
-    "invoice_rejected": gettext_lazy("Invoice refused"),
-}
-
-
-def audit_entries(query) -> list:
-    """What the bank's own staff did to orders (refunds decided or issued, orders
-    handled at a branch desk, pickups handed over), for its audit page
-    (``banks.audit``): events of orders of its merchants or picked up at its branches,
-    made by someone on its staff."""
-    rows = (OrderEvent.objects.select_related("order")
-            .filter(Q(order__merchant__bank=query.bank)
-                    | Q(order__pickup_branch__bank=query.bank),
-                    actor__staff_membership__bank=query.bank)
-            .exclude(kind="tracking"))
-    if query.actor_id is not None:
-        rows = rows.filter(actor_id=query.actor_id)
-    return [AuditEntry(at=e.at, area="orders", actor_id=e.actor_id,
-                       action=str(ORDER_EVENT_LABELS.get(e.kind, e.kind)),
-                       target=e.order.number, note=e.note)
-            for e in filter_times(rows, query, "at")]
 
 
 def order_thread(order: Order) -> dict:

@@ -21,6 +21,7 @@ from orders.models import (
     OrderStatus,
     Refund,
 )
+from orders.selectors_history import event_label
 from orders.services import MAX_LINE_QUANTITY, order_allowed_actions
 
 # Which state-machine actions each audience can take itself (through its own endpoints).
@@ -100,9 +101,15 @@ class OrderLineSerializer(serializers.ModelSerializer):
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
+    label = serializers.SerializerMethodField(
+        help_text="What the event is called on the pages (in the request's language).")
+
     class Meta:
         model = OrderEvent
-        fields = ["kind", "note", "detail", "at"]
+        fields = ["kind", "label", "note", "detail", "at"]
+
+    def get_label(self, event) -> str:
+        return event_label(event.kind)
 
 
 class RefundSerializer(serializers.ModelSerializer):

@@ -30,6 +30,7 @@ from core.errors import ApplicationError, first_message, validation_errors
 from orders import selectors, services
 from orders import selectors_returns as returns
 from orders.models import CheckoutStatus, Fulfilment, OrderStatus, PriceKind
+from orders.selectors_history import order_history
 from orders.selectors_invoices import invoice_box
 from orders.selectors_reviews import order_review_context
 
@@ -246,18 +247,13 @@ def order_list(request):
 
 def _order_page(request, order, *, refund_errors=None, refund_data=None, status=200):
     actions = services.order_allowed_actions(order)
-    events = []
-    for event in order.events.all().order_by("-at", "-id"):
-        events.append({"event": event,
-                       "label": selectors.ORDER_EVENT_LABELS.get(event.kind, event.kind),
-                       "location": (event.detail or {}).get("location", "")})
     pickup_qr = (_qr_data_uri(order.pickup_code)
                  if order.fulfilment == Fulfilment.PICKUP and order.pickup_code
                  and order.status == OrderStatus.READY_FOR_PICKUP else "")
     return render(request, "orders/order_detail.html", {
         "order": order,
         "lines": list(order.lines.all()),
-        "events": events,
+        "events": order_history(order),
         "refunds": list(order.refunds.all()),
         "money": selectors.order_money(order),
         "thread": selectors.order_thread(order), "my_side": "buyer",

@@ -76,3 +76,29 @@ def test_the_buyer_sees_their_own_phone(province, delivered_order, api_on):
     _shop, order = delivered_order
     body = api_on(province.bank_a, province.shopper).get(f"/api/v1/orders/{order.number}/")
     assert body.json()["recipient_phone"] == PHONE
+
+
+@pytest.mark.parametrize("audience", ["buyer", "merchant", "bank_staff"])
+def test_page_and_api_tell_the_same_history_under_the_same_labels(
+        province, delivered_order, client_on, api_on, audience):
+    shop, order = delivered_order
+    owner = shop.merchant_a.members.get().user
+    _complete(order, owner)
+    page_url, api_url, person = {
+        "buyer": (f"/orders/{order.number}/", f"/api/v1/orders/{order.number}/",
+                  province.shopper),
+        "merchant": (f"/merchant/{shop.merchant_a.pk}/orders/{order.number}/",
+                     f"/api/v1/merchant/{shop.merchant_a.pk}/orders/{order.number}/", owner),
+        "bank_staff": (f"/console/orders/{order.number}/",
+                       f"/api/v1/console/orders/{order.number}/", province.a_manager),
+    }[audience]
+    page = client_on(province.bank_a, person).get(page_url)
+    events = api_on(province.bank_a, person).get(api_url).json()["events"]
+    kinds = [e["kind"] for e in events]
+    assert kinds[:2] == ["placed", "pay"] and "confirm_receipt" in kinds
+    shown = [(e.kind, e.label) for e in page.context["events"]]
+    assert shown == [(e["kind"], e["label"]) for e in events]
+    html = page.content.decode()
+    for label in {e["label"] for e in events}:
+        assert label in html
+    assert "已签收" in html and "中通快递 ZT1" in html
