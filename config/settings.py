@@ -13,31 +13,14 @@ STRIPE_API_KEY   secret key (default: a test key the local server accepts)
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
-from celery.schedules import crontab
-
 from config import embedded
+from config.env import env, env_bool, env_list
+from config.schedule import BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in (env(name, default) or "").split(",") if item.strip()]
 
 
 # Production is the default of this module: without DJANGO_DEBUG it refuses to start on
@@ -195,76 +178,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(embedded.DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {
-        "task": "core.tasks.heartbeat",
-        "schedule": 15.0,
-    },
-    "admission-flags": {  # licences expiring or expired, re-reviews due
-        "task": "admission.tasks.scan_all_banks",
-        "schedule": crontab(hour=2, minute=30),
-    },
-    "orders-expire-reservations": {  # abandoned checkouts give their stock back
-        "task": "payments.tasks.expire_reservations",
-        "schedule": 60.0,
-    },
-    "payments-reconcile": {  # payments whose webhook never came
-        "task": "payments.tasks.reconcile_payments",
-        "schedule": 300.0,
-    },
-    "payments-settlement": {  # daily: confirmed orders out of escrow, payout files
-        "task": "payments.tasks.settle_daily",
-        "schedule": crontab(hour=int(env("SETTLEMENT_DAILY_HOUR", "1")), minute=30),
-    },
-    "orders-auto-confirm": {  # receipt confirmed after ORDER_AUTO_CONFIRM_DAYS
-        "task": "orders.tasks.auto_confirm_orders",
-        "schedule": crontab(minute=10),
-    },
-    "orders-returns-time-out": {  # return steps nobody took in time (ORDER_RETURN_*_DAYS)
-        "task": "orders.tasks.time_out_returns",
-        "schedule": crontab(minute=25),
-    },
-    "lending-age-loans": {  # penalty interest and delinquency buckets
-        "task": "lending.tasks.age_all_banks",
-        "schedule": crontab(hour=0, minute=20),
-    },
-    "rewards-points-daily": {  # points expire oldest first; missed earnings caught up
-        "task": "rewards.tasks.points_daily_all_banks",
-        "schedule": crontab(hour=0, minute=40),
-    },
-    "lending-reconcile-repayments": {  # card repayments whose answer was lost
-        "task": "lending.tasks.reconcile_all_banks",
-        "schedule": 300.0,
-    },
-    "rewards-reconcile-cash": {  # points-mall cash payments whose answer was lost
-        "task": "rewards.tasks.reconcile_cash_all_banks",
-        "schedule": 300.0,
-    },
-    "lending-scoring": {  # every bank's credit profiles recomputed
-        "task": "lending.tasks.score_all_banks",
-        "schedule": crontab(hour=int(env("LENDING_SCORING_HOUR", "3")), minute=0),
-    },
-    "federation-events-flush": {  # buffered traffic events into the table, in batches
-        "task": "federation.tasks.events_flush",
-        "schedule": float(env("TRAFFIC_FLUSH_SECONDS", "5")),
-    },
-    "federation-rollup": {  # today's and yesterday's figures recomputed
-        "task": "federation.tasks.rollup_recent",
-        "schedule": crontab(minute="*/15"),
-    },
-    "notifications-instalments": {  # borrowers: instalments due in 3 days, overdue
-        "task": "notifications.tasks.instalment_reminders",
-        "schedule": crontab(hour=8, minute=0),
-    },
-    "notifications-points": {  # customers: points expiring within a month, once
-        "task": "notifications.tasks.points_expiry_reminders",
-        "schedule": crontab(hour=8, minute=5),
-    },
-    "federation-retention": {  # the data catalogue's retention periods
-        "task": "federation.tasks.retention_enforce",
-        "schedule": crontab(hour=3, minute=40),
-    },
-}
+CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE
 
 # Storefront listings: product counts and facets are cached this long (0: not at all).
 CATALOG_LISTING_CACHE_SECONDS = int(env("CATALOG_LISTING_CACHE_SECONDS", "30"))

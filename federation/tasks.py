@@ -1,4 +1,4 @@
-"""Celery entry points of the traffic data (schedules in config/settings.py)."""
+"""Celery entry points of the traffic data (schedules in config/schedule.py)."""
 
 from datetime import date
 

@@ -1,4 +1,4 @@
-"""Scheduled order work (the beat schedule is in config/settings.py)."""
+"""Scheduled order work (the beat schedule is in config/schedule.py)."""
 
 from celery import shared_task
 

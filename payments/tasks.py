@@ -1,4 +1,4 @@
-"""Scheduled payment work (the beat schedule is in config/settings.py)."""
+"""Scheduled payment work (the beat schedule is in config/schedule.py)."""
 
 from celery import group, shared_task
 
