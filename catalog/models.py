@@ -314,6 +314,25 @@ class SearchTerm(models.Model):
         return self.term
 
 
+class SuggestKey(models.Model):
+    """What a shopper may have started typing to mean a product: its name (normalised,
+    without spaces), the name's pinyin and initials, its English name and its aliases.
+    Suggestions read them by prefix from a B-tree (``catalog.selectors.search_suggestions``);
+    ``catalog.services.product_reindex`` writes them with the search vector."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=120)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["product", "key"],
+                                               name="catalog_suggestkey_unique")]
+        indexes = [models.Index(fields=["key"], name="catalog_suggestkey_prefix",
+                                opclasses=["varchar_pattern_ops"])]
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class Favourite(models.Model):
     """收藏: a product or a shop a shopper keeps to come back to (one of the two)."""
 

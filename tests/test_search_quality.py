@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog import search
-from catalog.models import Category, MerchantKind, ProductStatus
+from catalog.models import Category, MerchantKind, ProductStatus, SuggestKey
 from catalog.selectors import Listing, ListingQuery, search_suggestions, storefront_listing
 from catalog.services import (
     SkuSpec,
@@ -329,6 +329,19 @@ def test_suggestions_as_you_type(province, shelf, api_on):
     assert "苹果梨" in texts("苹果")                    # a category
     assert texts("") == [] and texts("！！") == []
     assert len(search_suggestions("果")) <= 8
+    assert "永福罗汉果" in texts("yflh")                # initials
+    assert "永福罗汉果" in texts("汉果")                # further in the name
+    # the keys the reindex wrote, read by prefix from a B-tree
+    keys = set(SuggestKey.objects.filter(product=shelf.products["永福罗汉果"])
+               .values_list("key", flat=True))
+    assert {"永福罗汉果", "yongfuluohanguo", "yflhg"} <= keys
+
+
+def test_a_product_no_longer_listed_is_not_suggested(province, shelf):
+    fruit = shelf.products["永福罗汉果"]
+    assert "永福罗汉果" in [s["text"] for s in search_suggestions("永福罗")]
+    product_transition(product=fruit, action="delist", reason="下架")
+    assert "永福罗汉果" not in [s["text"] for s in search_suggestions("yongfu")]
 
 
 # --- 4. the synonym dictionary in the federation console -----------------------------------

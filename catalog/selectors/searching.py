@@ -28,7 +28,14 @@ from django.utils.translation import gettext as _
 
 from banks.models import Bank
 from catalog import search
-from catalog.models import Category, MerchantStatus, Product, ProductStatus, SynonymGroup
+from catalog.models import (
+    Category,
+    MerchantStatus,
+    Product,
+    ProductStatus,
+    SuggestKey,
+    SynonymGroup,
+)
 from catalog.selectors._common import _cached
 from catalog.selectors.storefront import _card_queryset, visible_products
 
@@ -204,14 +211,24 @@ def search_suggestions(q: str, *, limit: int = 8) -> list[dict]:
                 out.append({"text": word, "kind": "term"})
         plan = search.build_plan(text, synonyms=synonyms())
         if plan is not None:
-            # names that start with what is typed first, short ones first (罗汉果 before
-            # 长白山当季罗汉果整箱), then best sellers
-            starts = RawSQL("lower(catalog_product.name) LIKE %s",
-                            [search.like_contains(text)[1:]], output_field=BooleanField())
-            names = (_search(visible_products(), plan).filter(tier__gte=1)
-                     .annotate(starts=starts, length=Length("name"))
-                     .order_by("-tier", "-starts", "length", "-sales_count", "-id")
-                     .values_list("name", flat=True)[:limit * 4])
+            # Names (or their pinyin, initials, English names, aliases) that start with
+            # what is typed, from the B-tree of suggestion keys: short ones first (罗汉果
+            # before 罗汉果干果礼盒), then best sellers.
+            keyed = SuggestKey.objects.filter(key__startswith=compact).values("product_id")
+            names = list(visible_products().filter(pk__in=keyed)
+                         .annotate(length=Length("name"))
+                         .order_by("length", "-sales_count", "-id")
+                         .values_list("name", flat=True)[:limit * 4])
+            if len(set(names)) < limit:
+                # Too few: names that contain it further in (长白山当季罗汉果整箱), ranked
+                # by the search's tiers.
+                starts = RawSQL("lower(catalog_product.name) LIKE %s",
+                                [search.like_contains(text)[1:]],
+                                output_field=BooleanField())
+                names += (_search(visible_products(), plan).filter(tier__gte=1)
+                          .annotate(starts=starts, length=Length("name"))
+                          .order_by("-tier", "-starts", "length", "-sales_count", "-id")
+                          .values_list("name", flat=True)[:limit * 4])
             out += [{"text": n, "kind": "product"} for n in names]
         seen, unique = set(), []
         for item in out:
