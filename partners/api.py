@@ -40,27 +40,30 @@ class PartnerApi(APIView):
     throttle_classes = [PartnerKeyThrottle]
 
 
-class ItemSerializer(serializers.Serializer):
+class PartnerMerchantSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class PartnerCategorySerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class PartnerPriceSerializer(serializers.Serializer):
+    min = serializers.CharField(allow_null=True, help_text="yuan, e.g. \"12.50\"")
+    max = serializers.CharField(allow_null=True)
+
+
+class PartnerItemSerializer(serializers.Serializer):
     """One product of a partner's catalog (a line of the export, an upsert of the feed)."""
-
-    class MerchantSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        name = serializers.CharField()
-
-    class CategorySerializer(serializers.Serializer):
-        slug = serializers.CharField()
-        name = serializers.CharField()
-
-    class PriceSerializer(serializers.Serializer):
-        min = serializers.CharField(allow_null=True, help_text="yuan, e.g. \"12.50\"")
-        max = serializers.CharField(allow_null=True)
 
     id = serializers.IntegerField()
     title = serializers.CharField()
-    merchant = MerchantSerializer()
+    merchant = PartnerMerchantSerializer()
     bank = serializers.CharField(help_text="code of the merchant's bank")
-    category = CategorySerializer()
-    price = PriceSerializer()
+    category = PartnerCategorySerializer()
+    price = PartnerPriceSerializer()
     stock = serializers.ChoiceField(choices=["in_stock", "low", "out"],
                                     help_text="in_stock: 10 or more available; low: 1-9")
     images = serializers.ListField(child=serializers.URLField())
@@ -78,7 +81,7 @@ class CatalogExportApi(PartnerApi):
 
     @extend_schema(responses={(200, "application/jsonl"): OpenApiResponse(
         OpenApiTypes.STR, description="one JSON object per line, each like "
-                                      "ChangeItem without `event`")})
+                                      "PartnerChangeItem without `event`")})
     def get(self, request):
         lines = (json.dumps(item, ensure_ascii=False) + "\n"
                  for item in catalog_export(partner=request.auth.partner,
@@ -88,7 +91,7 @@ class CatalogExportApi(PartnerApi):
         return response
 
 
-class ChangeItemSerializer(ItemSerializer):
+class PartnerChangeItemSerializer(PartnerItemSerializer):
     event = serializers.ChoiceField(choices=["upsert", "delisted"], help_text=(
         "delisted: the product is no longer for sale through you (only id and updated_at "
         "are given)"))
@@ -113,7 +116,7 @@ class CatalogChangesApi(PartnerApi):
                                          default=CHANGES_LIMIT_DEFAULT)
 
     class PageSerializer(serializers.Serializer):
-        items = ChangeItemSerializer(many=True)
+        items = PartnerChangeItemSerializer(many=True)
         next_cursor = serializers.CharField()
         has_more = serializers.BooleanField()
 
@@ -136,7 +139,7 @@ class CatalogChangesApi(PartnerApi):
 # --- keys, for federation admins ----------------------------------------------------------
 
 
-class KeySerializer(serializers.Serializer):
+class PartnerKeySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     partner = serializers.IntegerField(source="partner_id")
     name = serializers.CharField()
@@ -149,12 +152,12 @@ class KeySerializer(serializers.Serializer):
     use_count = serializers.IntegerField(help_text="written at most once a minute")
 
 
-class NewKeySerializer(KeySerializer):
+class NewPartnerKeySerializer(PartnerKeySerializer):
     key = serializers.CharField(help_text="the whole key: shown this once, never again")
 
 
 def _new_key_data(new) -> dict:
-    return {**KeySerializer(new.key).data, "key": new.secret}
+    return {**PartnerKeySerializer(new.key).data, "key": new.secret}
 
 
 class KeyListCreateApi(APIView):
@@ -173,13 +176,13 @@ class KeyListCreateApi(APIView):
                                        allow_empty=False)
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
-    @extend_schema(parameters=[ListQuerySerializer], responses=KeySerializer(many=True))
+    @extend_schema(parameters=[ListQuerySerializer], responses=PartnerKeySerializer(many=True))
     def get(self, request):
         query = valid(self.ListQuerySerializer, request.query_params)
         partner = partner_get(partner_id=query["partner"]) if "partner" in query else None
-        return Response(KeySerializer(key_list(partner=partner), many=True).data)
+        return Response(PartnerKeySerializer(key_list(partner=partner), many=True).data)
 
-    @extend_schema(request=CreateSerializer, responses={201: NewKeySerializer})
+    @extend_schema(request=CreateSerializer, responses={201: NewPartnerKeySerializer})
     def post(self, request):
         data = valid(self.CreateSerializer, request.data)
         new = key_create(partner=partner_get(partner_id=data["partner"]), name=data["name"],
@@ -198,7 +201,7 @@ class KeyRotateApi(APIView):
         overlap_hours = serializers.IntegerField(required=False, default=24, min_value=0,
                                                  max_value=720)
 
-    @extend_schema(request=RotateSerializer, responses={201: NewKeySerializer})
+    @extend_schema(request=RotateSerializer, responses={201: NewPartnerKeySerializer})
     def post(self, request, key_id: int):
         data = valid(self.RotateSerializer, request.data)
         new = key_rotate(key=key_get(key_id=key_id), acting_user=request.user, **data)
@@ -210,7 +213,7 @@ class KeyRevokeApi(APIView):
 
     permission_classes = [IsFederationAdmin]
 
-    @extend_schema(request=None, responses=KeySerializer)
+    @extend_schema(request=None, responses=PartnerKeySerializer)
     def post(self, request, key_id: int):
         key = key_revoke(key=key_get(key_id=key_id), acting_user=request.user)
-        return Response(KeySerializer(key).data)
+        return Response(PartnerKeySerializer(key).data)
