@@ -65,7 +65,7 @@ def _clean_fields(*, name: str, kind: str, contact_name: str, contact_phone: str
     name = (name or "").strip()
     if not name:
         errors["name"] = [_("Give a name.")]
-    elif Partner.objects.filter(name=name).exclude(pk=exclude_pk).exists():
+    elif (Partner.objects.filter(name=name).exclude(pk=exclude_pk or 0)).exists():
         errors["name"] = [_("A partner of this name is already registered.")]
     if kind not in PartnerKind.values:
         errors["kind"] = [_("Choose a kind.")]
@@ -237,11 +237,12 @@ def key_create(*, partner: Partner, name: str, scopes: Iterable[str], acting_use
                ) -> NewKey:
     """A new key; its full value is in the answer only."""
     name = (name or "").strip()
-    errors = {}
+    errors: dict[str, list[str]] = {}
     if not name:
         errors["name"] = [_("Give the key a name.")]
+    clean: list[str] = []
     try:
-        scopes = _clean_scopes(scopes)
+        clean = _clean_scopes(scopes)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if expires_at is not None and expires_at <= timezone.now():
@@ -256,11 +257,11 @@ def key_create(*, partner: Partner, name: str, scopes: Iterable[str], acting_use
         prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     key = PartnerKey.objects.create(partner=partner, name=name, prefix=prefix,
-                                    secret_hash=_hash(secret), scopes=scopes,
+                                    secret_hash=_hash(secret), scopes=clean,
                                     expires_at=expires_at, created_by=acting_user,
                                     rotated_from=rotated_from)
     _event(partner, actor=acting_user, action="key_create",
-           after={"key": prefix, "name": name, "scopes": scopes,
+           after={"key": prefix, "name": name, "scopes": clean,
                   "expires_at": expires_at.isoformat() if expires_at else None})
     return NewKey(key=key, secret=f"{KEY_PREFIX}{prefix}_{secret}")
 
