@@ -17,10 +17,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from banks.permissions import IsFederationAdmin
+from banks.models import StaffRole
+from banks.permissions import IsBankStaff, IsFederationAdmin
 from core.api import valid
 from partners.auth import HasScope, PartnerKeyAuthentication, PartnerKeyThrottle
-from partners.models import Scope
+from partners.models import PartnerKind, PartnerStatus, Scope
 from partners.selectors import (
     CHANGES_LIMIT_DEFAULT,
     CHANGES_LIMIT_MAX,
@@ -29,8 +30,16 @@ from partners.selectors import (
     key_get,
     key_list,
     partner_get,
+    partner_of_bank,
+    partners_of_bank,
 )
-from partners.services import key_create, key_revoke, key_rotate
+from partners.services import (
+    bank_partner_opt_in,
+    bank_partner_opt_out,
+    key_create,
+    key_revoke,
+    key_rotate,
+)
 
 
 class PartnerApi(APIView):
@@ -217,3 +226,44 @@ class KeyRevokeApi(APIView):
     def post(self, request, key_id: int):
         key = key_revoke(key=key_get(key_id=key_id), acting_user=request.user)
         return Response(PartnerKeySerializer(key).data)
+
+
+# --- a bank's opt-out, for its staff (on the bank's domain) -------------------------------
+
+
+class BankPartnerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=PartnerKind.choices)
+    status = serializers.ChoiceField(choices=PartnerStatus.choices)
+    opted_out = serializers.BooleanField(
+        help_text="the bank keeps its merchants out of this partner's catalog")
+
+
+class BankPartnerListApi(APIView):
+    """The partner platforms the federation allows to sell this bank's merchants, and
+    whether the bank opted out of each (any staff of the bank)."""
+
+    permission_classes = [IsBankStaff]
+
+    @extend_schema(responses=BankPartnerSerializer(many=True))
+    def get(self, request):
+        return Response(BankPartnerSerializer(partners_of_bank(bank=request.bank),
+                                              many=True).data)
+
+
+class BankPartnerOptApi(APIView):
+    """Opt the bank's merchants out of a partner's catalog, or back in (bank admins). The
+    partner's feed reports the bank's products as delisted, or upserted again."""
+
+    permission_classes = [IsBankStaff]
+    staff_roles = (StaffRole.BANK_ADMIN,)
+    opt_out = True
+
+    @extend_schema(request=None, responses=BankPartnerSerializer)
+    def post(self, request, partner_id: int):
+        partner = partner_of_bank(bank=request.bank, partner_id=partner_id)
+        service = bank_partner_opt_out if self.opt_out else bank_partner_opt_in
+        service(bank=request.bank, partner=partner, acting_user=request.user)
+        row = next(p for p in partners_of_bank(bank=request.bank) if p.pk == partner.pk)
+        return Response(BankPartnerSerializer(row).data)

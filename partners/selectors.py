@@ -66,6 +66,24 @@ def key_get(*, key_id) -> PartnerKey:
     return get_object_or_404(PartnerKey.objects.select_related("partner"), pk=key_id)
 
 
+def partners_of_bank(*, bank) -> list[Partner]:
+    """The partners (not closed) the federation allows to sell this bank's merchants,
+    each with ``opted_out``: whether the bank keeps its merchants out."""
+    partners = list(Partner.objects.filter(banks=bank).exclude(status="closed")
+                    .order_by("name"))
+    out = set(BankPartnerOptOut.objects.filter(bank=bank).values_list("partner_id",
+                                                                      flat=True))
+    for partner in partners:
+        partner.opted_out = partner.pk in out  # type: ignore[attr-defined]
+    return partners
+
+
+def partner_of_bank(*, bank, partner_id) -> Partner:
+    """A partner allowed this bank's merchants (404 otherwise: another bank's business)."""
+    return get_object_or_404(Partner.objects.filter(banks=bank).exclude(status="closed"),
+                             pk=partner_id)
+
+
 # --- the partner's catalog -------------------------------------------------------------
 
 def partner_bank_ids(partner: Partner) -> list[int]:

@@ -457,3 +457,32 @@ def test_schema_lists_the_partner_api_with_its_key_scheme(province, client_on):
     changes = schema["paths"]["/api/v1/partner/catalog/changes"]["get"]
     assert changes["security"] == [{"partnerKey": []}]
     assert {"401", "403", "429"} <= set(changes["responses"])
+
+
+def test_a_bank_admin_opts_the_banks_merchants_out_and_back_in(province, shelf, api_on):
+    partner = register(province, banks=[province.bank_a, province.bank_b])
+    key = new_key(province, partner).secret
+    listed = {p.pk for p in shelf["listed"]}
+    staff = api_on(province.bank_a, province.a_manager)
+    assert staff.get("/api/v1/console/partners/").json() == [
+        {"id": partner.pk, "name": partner.name, "kind": "county_centre", "status": "active",
+         "opted_out": False}]
+    # Only the bank's admins decide; staff of a bank the partner does not serve: 404.
+    assert staff.post(f"/api/v1/console/partners/{partner.pk}/opt-out/").status_code == 403
+    register(province, name="只卖乙县", banks=[province.bank_b])
+    other = Partner.objects.get(name="只卖乙县")
+    admin = api_on(province.bank_a, province.a_admin)
+    assert admin.post(f"/api/v1/console/partners/{other.pk}/opt-out/").status_code == 404
+    assert client_with(key, host="bank-a.localhost").get(
+        "/api/v1/console/partners/").status_code in {401, 403}
+
+    response = admin.post(f"/api/v1/console/partners/{partner.pk}/opt-out/")
+    assert response.status_code == 200 and response.json()["opted_out"] is True
+    ids = {line["id"] for line in export_lines(client_with(key).get(EXPORT))}
+    assert not listed & ids and shelf["other"].pk in ids
+    assert PartnerEvent.objects.filter(partner=partner, action="bank_opt_out",
+                                       actor=province.a_admin).exists()
+    response = admin.post(f"/api/v1/console/partners/{partner.pk}/opt-in/")
+    assert response.json()["opted_out"] is False
+    ids = {line["id"] for line in export_lines(client_with(key).get(EXPORT))}
+    assert listed <= ids
