@@ -217,7 +217,7 @@ class Product(models.Model):
         # auto_now is written only when it is among update_fields: a save of a few fields
         # is a change too.
         fields = kwargs.get("update_fields")
-        if fields is not None and "updated_at" not in fields:
+        if fields and "updated_at" not in fields:  # (an empty list saves nothing)
             kwargs["update_fields"] = [*fields, "updated_at"]
         super().save(*args, **kwargs)
 
