@@ -182,6 +182,11 @@ class Product(models.Model):
     search_text = models.TextField(blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     listed_at = models.DateTimeField(null=True, blank=True)
+    # What a partner's catalog feed follows (partners.selectors): every save() touches it,
+    # also one with update_fields (see save); stock counted by the merchant, a merchant's
+    # status and a partner's allowed banks touch it through the services. Sales (stock
+    # taken by checkouts), ratings and search tokens do not.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-listed_at", "-id"]
@@ -201,10 +206,20 @@ class Product(models.Model):
             models.Index(fields=["merchant", "status"]),
             models.Index(fields=["status", "-rating_avg", "-rating_count"],
                          name="catalog_product_rating"),
+            # The partners' change feed walks (updated_at, id).
+            models.Index(fields=["updated_at", "id"], name="catalog_product_updated"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        # auto_now is written only when it is among update_fields: a save of a few fields
+        # is a change too.
+        fields = kwargs.get("update_fields")
+        if fields and "updated_at" not in fields:  # (an empty list saves nothing)
+            kwargs["update_fields"] = [*fields, "updated_at"]
+        super().save(*args, **kwargs)
 
 
 UNITS = ["斤", "公斤", "克", "箱", "袋", "盒", "瓶", "罐", "个", "只", "件", "份", "提", "束"]

@@ -63,6 +63,7 @@ PLATFORM_SHARED = [
     "payments",
     "federation",
     "notifications",
+    "partners",
 ]
 PLATFORM_TENANT = [
     "admission",
@@ -353,8 +354,19 @@ SPECTACULAR_SETTINGS = {
         "InvoiceTitleKindEnum": "orders.models.InvoiceTitleKind.choices",
         "InvoiceTypeEnum": "orders.models.InvoiceType.choices",
         "InvoiceStatusEnum": "orders.models.InvoiceStatus.choices",
+        "PartnerKindEnum": "partners.models.PartnerKind.choices",
+        "PartnerStatusEnum": "partners.models.PartnerStatus.choices",
+        "PartnerScopeEnum": "partners.models.Scope.choices",
     },
 }
+
+# --- partner platforms -------------------------------------------------------------------
+
+# Requests per API key (DRF rate: "<n>/<sec|min|hour|day>"); more get 429 + Retry-After.
+PARTNER_API_RATE = env("PARTNER_API_RATE", "600/min")
+# The change feed leaves changes younger than this for the next page (a transaction
+# still open may commit a product with an earlier updated_at).
+PARTNER_FEED_SETTLE_SECONDS = int(env("PARTNER_FEED_SETTLE_SECONDS", "5"))
 
 # --- i18n --------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from config.urls_common import common_urls
 from lending import api_urls as lending_api_urls
 from orders import api_urls as orders_api_urls
 from orders import assisted_api_urls, urls_reviews
+from partners import api_urls as partners_api_urls
 from payments import api_urls as payments_api_urls
 from payments import desk_api
 from rewards import api_urls as rewards_api_urls
@@ -55,6 +56,7 @@ urlpatterns = [
     path("api/v1/", include(lending_api_urls.console_urlpatterns)),
     path("api/v1/", include(rewards_api_urls.shopper_urlpatterns)),
     path("api/v1/", include(rewards_api_urls.console_urlpatterns)),
+    path("api/v1/", include(partners_api_urls.bank_urlpatterns)),
     *common_urls("config.urls_bank"),
 ]
 

@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("federation/", include("federation.urls")),
     path("api/v1/federation/", include("federation.api_urls")),
+    path("federation/partners/", include("partners.urls")),
+    path("api/v1/partner/", include("partners.api_urls")),
     path("api/v1/", include(catalog_api_urls.public_urlpatterns)),
     path("admin/", admin.site.urls),
     *common_urls("config.urls_portal"),

@@ -12,6 +12,7 @@ import from this package.
 """
 
 from catalog.services.batches import INPUT_KIND_NAMES, INPUT_KINDS, batch_create, batch_set_report
+from catalog.services.changes import products_touch
 from catalog.services.favourites import FAVOURITES_LIMIT, favourite_set
 from catalog.services.merchants import (
     MERCHANT_TRANSITIONS,
@@ -56,6 +57,7 @@ __all__ = [
     "batch_create",
     "batch_set_report",
     "merchant_allowed_actions",
+    "products_touch",
     "merchant_register",
     "merchant_set_featured",
     "merchant_transition",

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from banks.models import Bank
 from catalog.models import Merchant, MerchantKind, MerchantMember, MerchantRole
+from catalog.services.changes import products_touch
 from core.errors import ApplicationError
 
 # Declared on the model: action -> (from statuses, to status).
@@ -42,6 +43,7 @@ def merchant_transition(*, merchant: Merchant, action: str, reason: str = "") ->
     locked.status_reason = reason
     locked.status_changed_at = timezone.now()
     locked.save(update_fields=["status", "status_reason", "status_changed_at"])
+    products_touch(merchant_ids=[locked.pk])  # its products appear or go in the feeds
     merchant.status, merchant.status_reason = locked.status, locked.status_reason
     merchant.status_changed_at = locked.status_changed_at
     return locked

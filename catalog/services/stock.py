@@ -11,6 +11,7 @@ from django.db.models.functions import Greatest
 from django.utils.translation import gettext as _
 
 from catalog.models import Product, Sku
+from catalog.services.changes import products_touch
 from core.errors import ApplicationError
 
 
@@ -30,6 +31,7 @@ def stock_set(*, sku: Sku, on_hand: int) -> Sku:
             "count at least %(n)d, or wait until those orders are sent or cancelled."
         ) % {"n": reserved or 0}]})
     sku.refresh_from_db(fields=["on_hand", "reserved", "stock"])
+    products_touch(product_ids=[sku.product_id])
     return sku
 
 
@@ -42,6 +44,7 @@ def stock_adjust(*, sku: Sku, delta: int) -> Sku:
     if not updated:
         raise ApplicationError(_("Not enough stock."), field="stock", code="out_of_stock")
     sku.refresh_from_db(fields=["on_hand", "reserved", "stock"])
+    products_touch(product_ids=[sku.product_id])
     return sku
 
 

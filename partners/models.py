@@ -1,0 +1,128 @@
+"""Partner platforms: third parties (a county e-commerce service centre, a cooperative's
+mini-program shop...) that sell the province's shared catalog to their own users, through
+API keys with scopes.
+
+The federation registers a partner and says which member banks' merchants it may sell;
+a bank may opt its merchants out of a partner. Every change is on the partner's trail
+(``PartnerEvent``). Writes are in ``partners.services``, reads in ``partners.selectors``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from banks.models import Bank
+from core.states import StateMachine
+
+
+class PartnerKind(models.TextChoices):
+    COUNTY_CENTRE = "county_centre", _("County e-commerce service centre")
+    COOPERATIVE_SHOP = "cooperative_shop", _("Cooperative shop")
+    SERVICES = "services", _("Logistics or agricultural services")
+    OTHER = "other", _("Other")
+
+
+class PartnerStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    CLOSED = "closed", _("Closed")
+
+
+class Partner(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=PartnerKind.choices)
+    contact_name = models.CharField(_("contact person"), max_length=60)
+    contact_phone = models.CharField(_("contact phone"), max_length=20)
+    contact_email = models.EmailField(_("contact email"), blank=True, default="")
+    # The partner's fee, a share of what it sells (0 to 0.2; checked by the services).
+    fee_rate = models.DecimalField(_("fee rate"), max_digits=5, decimal_places=4)
+    # The member banks whose merchants the partner may sell (none: nothing).
+    banks = models.ManyToManyField(Bank, related_name="+", blank=True,
+                                   verbose_name=_("allowed banks"))
+    status = models.CharField(_("status"), max_length=20, choices=PartnerStatus.choices,
+                              default=PartnerStatus.ACTIVE)
+    STATES = StateMachine(initial=[PartnerStatus.ACTIVE], transitions={
+        "suspend": ([PartnerStatus.ACTIVE], PartnerStatus.SUSPENDED),
+        "reactivate": ([PartnerStatus.SUSPENDED], PartnerStatus.ACTIVE),
+        "close": ([PartnerStatus.ACTIVE, PartnerStatus.SUSPENDED], PartnerStatus.CLOSED),
+    })
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BankPartnerOptOut(models.Model):
+    """A bank keeps its merchants out of a partner's catalog, whatever the federation
+    allows."""
+
+    bank = models.ForeignKey(Bank, on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="opt_outs")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bank", "partner"],
+                                               name="partners_optout_once")]
+
+    def __str__(self) -> str:
+        return f"{self.bank_id} -/- {self.partner_id}"
+
+
+class PartnerEvent(models.Model):
+    """The partner's trail: who changed what, from what to what."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                              blank=True, related_name="+")
+    action = models.CharField(max_length=40)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.partner_id}"
+
+
+class Scope(models.TextChoices):
+    CATALOG_READ = "catalog:read", "catalog:read"
+    ORDERS_WRITE = "orders:write", "orders:write"
+    ORDERS_READ = "orders:read", "orders:read"
+    WEBHOOKS_MANAGE = "webhooks:manage", "webhooks:manage"
+
+
+class PartnerKey(models.Model):
+    """An API key of a partner: ``pk_<prefix>_<secret>``, shown once when made. Only the
+    SHA-256 of the secret is kept; the prefix finds the row and is shown in lists."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="keys")
+    name = models.CharField(_("name"), max_length=60)
+    prefix = models.CharField(max_length=8, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = ArrayField(models.CharField(max_length=20, choices=Scope.choices))
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # The key this one replaced (rotation).
+    rotated_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True,
+                                     blank=True, related_name="+")
+    # Flushed from a Redis counter at most once a minute (partners.services.key_record_use).
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    use_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}:{self.prefix}"

@@ -1,0 +1,62 @@
+"""The federation console's partner platforms page: list, register, suspend, reactivate,
+close. The rules are the services'; this page parses and shows."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from banks.permissions import federation_admin_required
+from core.errors import ApplicationError, first_message, validation_errors
+from core.forms import add_service_errors
+from partners.forms import PartnerForm
+from partners.selectors import partner_events, partner_get, partner_list
+from partners.services import (
+    partner_close,
+    partner_reactivate,
+    partner_register,
+    partner_suspend,
+)
+
+ACTIONS = {"suspend": partner_suspend, "reactivate": partner_reactivate,
+           "close": partner_close}
+
+
+@federation_admin_required
+def partners_page(request):
+    form = PartnerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            partner = partner_register(acting_user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("%(name)s is registered.") % {"name": partner.name})
+            return redirect("partners:list")
+    partners = list(partner_list())
+    for partner in partners:
+        partner.actions = partner.STATES.allowed(partner.status)
+    return render(request, "partners/partners.html", {
+        "form": form, "partners": partners, "events": partner_events(),
+    }, status=400 if request.method == "POST" else 200)
+
+
+@require_POST
+@federation_admin_required
+def partner_action(request, partner_id: int, action: str):
+    partner = partner_get(partner_id=partner_id)
+    service = ACTIONS.get(action)
+    if service is None:
+        messages.error(request, _("Unknown action."))
+        return redirect("partners:list")
+    try:
+        service(partner=partner, acting_user=request.user)
+    except ValidationError as exc:
+        messages.error(request, first_message(validation_errors(exc)))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("%(name)s is now %(status)s.")
+                         % {"name": partner.name, "status": partner.get_status_display()})
+    return redirect("partners:list")
