@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0007_reviews'),
+        ('catalog', '0008_product_updated_at'),
     ]
 
     operations = [
