@@ -139,10 +139,10 @@ def push(lines: list[str]) -> bool:
         return False
     pending = 0
     try:
-        redis = client()
+        conn = client()
         with _lock:
             pending, _dropped = _dropped, 0
-        pipe = redis.pipeline(transaction=False)
+        pipe = conn.pipeline(transaction=False)
         pipe.rpush(BUFFER_KEY, *lines)
         if pending:
             pipe.incrby(DROPPED_KEY, pending)
@@ -168,8 +168,8 @@ def _count_drop(count: int) -> None:
 def buffer_stats() -> dict:
     """Events waiting in the buffer and the drops reported so far (None if unreachable)."""
     try:
-        redis = client()
-        waiting, dropped_count = redis.llen(BUFFER_KEY), redis.get(DROPPED_KEY)
+        conn = client()
+        waiting, dropped_count = conn.llen(BUFFER_KEY), conn.get(DROPPED_KEY)
         return {"waiting": waiting, "dropped": int(dropped_count or 0) + _dropped}
     except Exception:
         return {"waiting": None, "dropped": _dropped}

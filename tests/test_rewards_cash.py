@@ -96,6 +96,14 @@ class _Gateway:
         return V1()
 
 
+class _Down:
+    """A gateway that does not answer at all."""
+
+    @property
+    def v1(self):
+        raise stripe.APIConnectionError("gateway down")
+
+
 def test_a_lost_answer_stays_open_and_reconciliation_books_it_exactly_once(province,
                                                                           monkeypatch):
     bank, user = province.bank_a, buyer()
@@ -119,6 +127,11 @@ def test_a_lost_answer_stays_open_and_reconciliation_books_it_exactly_once(provi
             rewards.redemption_cancel(bank=bank, redemption=made, actor=user)
         assert _booked(bank, made).count() == 0
 
+        # The gateway still down: reconciliation leaves it open and carries on.
+        monkeypatch.setattr(payment_charges, "stripe_client", lambda: _Down())
+        assert rewards.redemption_payments_reconcile(bank=bank, older_than_seconds=0) == 0
+        assert made.payments.get().status == "pending"
+        monkeypatch.undo()
         assert rewards.redemption_payments_reconcile(bank=bank, older_than_seconds=0) == 1
         assert rewards.redemption_payments_reconcile(bank=bank, older_than_seconds=0) == 0
         made.refresh_from_db()

@@ -7,7 +7,6 @@ import logging
 from datetime import date, timedelta
 from decimal import Decimal
 
-import stripe
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -266,7 +265,7 @@ def loan_repayments_reconcile(*, bank: Bank, older_than_seconds: int = 300) -> i
         try:
             charge = payment_services.card_charge_find(
                 idempotency_key=_charge_key(bank, repayment))
-        except stripe.StripeError as exc:
+        except payment_services.GatewayUnavailable as exc:
             log.warning("reconciling repayment %s: %s", repayment.pk, exc)
             continue
         changed += _settle_card_repayment(bank, repayment, charge).status != RepaymentStatus.PENDING

@@ -131,14 +131,23 @@ def _charge_of(client, intent) -> Charge:
     return Charge(False, intent.id, _("The card was declined."))
 
 
+class GatewayUnavailable(Exception):
+    """The card service did not answer; what happened is still unknown. The callers of
+    the payments app catch this, never the gateway library's own errors."""
+
+
 def card_charge_find(*, idempotency_key: str) -> Charge:
     """What became of a charge whose answer was lost: look for its intent at the gateway
-    by our key. None found means nothing was charged. Raises ``stripe.StripeError`` when
+    by our key. None found means nothing was charged. Raises ``GatewayUnavailable`` when
     the gateway still does not answer."""
     client = stripe_client()
-    for intent in client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter():
-        if (intent.to_dict().get("metadata") or {}).get("charge_key") == idempotency_key:
-            return _charge_of(client, intent)
+    try:
+        for intent in client.v1.payment_intents.list(
+                params={"limit": 100}).auto_paging_iter():
+            if (intent.to_dict().get("metadata") or {}).get("charge_key") == idempotency_key:
+                return _charge_of(client, intent)
+    except stripe.StripeError as exc:
+        raise GatewayUnavailable(str(exc)) from exc
     return Charge(False, "", _("The payment did not reach the card service; nothing was "
                                "charged."))
 

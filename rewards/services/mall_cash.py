@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import stripe
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +16,14 @@ from banks.models import Bank
 from core.errors import ApplicationError, ConflictError
 from core.idempotency import idempotency_check, idempotency_mismatch
 from payments.models import AccountKind
-from payments.services import Leg, card_charge, card_charge_find, ledger_account, ledger_post
+from payments.services import (
+    GatewayUnavailable,
+    Leg,
+    card_charge,
+    card_charge_find,
+    ledger_account,
+    ledger_post,
+)
 from rewards.models import Redemption, RedemptionPayment, RedemptionPaymentStatus, RedemptionStatus
 from rewards.services._common import _in_bank
 
@@ -144,7 +150,7 @@ def redemption_payments_reconcile(*, bank: Bank, older_than_seconds: int = 300) 
                                                     at__lte=cutoff):
         try:
             charge = card_charge_find(idempotency_key=_charge_key(bank, payment))
-        except stripe.StripeError as exc:
+        except GatewayUnavailable as exc:
             log.warning("reconciling redemption payment %s: %s", payment.pk, exc)
             continue
         changed += (_settle_cash_payment(bank, payment, charge).status
