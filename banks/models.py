@@ -3,6 +3,9 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.utils import schema_exists
+
+from banks.schema_template import clone_into
 
 BANK_CODE_RE = r"^[a-z][a-z0-9-]{1,29}$"
 HEX_COLOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #1f7a4d."))
@@ -31,6 +34,16 @@ class Bank(TenantMixin):
     # onboarding transaction; a bank's schema is never dropped by deleting the row.
     auto_create_schema = True
     auto_drop_schema = False
+
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        """Copy the schema from the template when it is current (a fraction of a second);
+        else migrate it from nothing, as django-tenants does."""
+        if check_if_exists and schema_exists(self.schema_name):
+            return False
+        if sync_schema and clone_into(self.schema_name):
+            return True
+        return super().create_schema(check_if_exists=check_if_exists,
+                                     sync_schema=sync_schema, verbosity=verbosity)
 
     class Meta:
         ordering = ["code"]

@@ -25,6 +25,7 @@ from banks.models import (
     StaffMembership,
     StaffRole,
 )
+from banks.schema_template import template_ensure
 from banks.signals import bank_schema_ready
 
 RESERVED_CODES = {"www", "portal", "api", "admin", "static", "media", "public", "federation"}
@@ -156,6 +157,8 @@ def bank_onboard(*, code: str, name: str, short_name: str = "", region: str = ""
 
     created = existing is None
     created_schema = created
+    if created or not schema_exists(existing.schema_name):
+        template_ensure()  # the schema is cloned from it
     if created:
         bank = Bank(code=code, name=name, short_name=short_name, region=region,
                     slogan=slogan, brand_color=brand_color,

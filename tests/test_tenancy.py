@@ -1,5 +1,7 @@
 """Tenancy: schemas per bank, routing by host, unknown hosts, the app split."""
 
+import re
+
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
@@ -145,3 +147,54 @@ def test_system_check_refuses_an_app_in_the_wrong_schema(settings):
     settings.TENANT_APPS = [*settings.TENANT_APPS, "catalog"]
     ids = {e.id for e in check_app_scopes()}
     assert "core.E003" in ids
+
+
+STRUCTURE = """
+SELECT 'column', table_name, column_name,
+       data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '')
+  FROM information_schema.columns WHERE table_schema = %(s)s
+UNION ALL
+SELECT 'constraint', cl.relname, co.conname, pg_get_constraintdef(co.oid)
+  FROM pg_constraint co JOIN pg_class cl ON cl.oid = co.conrelid
+ WHERE co.connamespace = %(s)s::regnamespace
+UNION ALL
+SELECT 'index', tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = %(s)s
+UNION ALL
+SELECT 'migration', app, name, '' FROM {schema}.django_migrations
+"""
+
+
+CASTS = re.compile(r"::(text\[\]|text|character varying)|[()\s]")
+
+
+def structure(schema: str) -> set[tuple[str, ...]]:
+    """Every column, constraint, index and migration row of ``schema``, its own name
+    replaced by S; expressions without casts, brackets and spaces (PostgreSQL prints a
+    re-parsed ``IN`` list with its casts in other places, meaning the same)."""
+    with connection.cursor() as cur:
+        cur.execute(STRUCTURE.format(schema=f'"{schema}"'), {"s": schema})
+        return {tuple(CASTS.sub("", str(v).replace(f'"{schema}".', "S.")
+                                .replace(f"{schema}.", "S.")) for v in row)
+                for row in cur.fetchall()}
+
+
+def test_a_bank_cloned_from_the_template_equals_one_migrated_from_nothing(province):
+    """Banks are made by cloning the template schema (banks.schema_template); a schema
+    migrated from nothing must come out the same: every column, constraint (foreign keys
+    to the public schema still to the public schema), index and migration row."""
+    from banks import schema_template
+
+    assert schema_template.template_current()
+    cloned = structure(province.bank_a.schema_name)
+    template = structure(schema_template.template_name())
+    assert sorted(template - cloned)[:10] == [] and sorted(cloned - template)[:10] == []
+    with connection.cursor() as cur:
+        cur.execute('CREATE SCHEMA "t_from_nothing"')
+    call_command("migrate_schemas", tenant=True, schema_name="t_from_nothing",
+                 interactive=False, verbosity=0)
+    connection.set_schema_to_public()
+    fresh = structure("t_from_nothing")
+    assert sorted(fresh - cloned)[:10] == [] and sorted(cloned - fresh)[:10] == []
+    assert any(kind == "constraint" and "REFERENCESaccounts_user" in d.replace("public.", "")
+               for kind, _t, _n, d in cloned)  # to the public schema's table
+    assert not any("tenant_template" in " ".join(row) for row in cloned)
