@@ -147,6 +147,13 @@ FEDERATION_ACTIONS = {
 }
 
 
+def register_actions(*, federation: dict | None = None, bank: dict | None = None) -> None:
+    """Apps built on banks name their own audit actions (called from AppConfig.ready):
+    ``federation``: action -> label; ``bank``: action -> (area, label)."""
+    FEDERATION_ACTIONS.update(federation or {})
+    BANK_ACTIONS.update(bank or {})
+
+
 def _bank_events(query: AuditQuery) -> Iterable[AuditEntry]:
     rows = BankEvent.objects.filter(bank=query.bank)
     if query.actor_id is not None:

@@ -4,7 +4,8 @@ API keys with scopes.
 
 The federation registers a partner and says which member banks' merchants it may sell;
 a bank may opt its merchants out of a partner. Every change is on the partner's trail
-(``PartnerEvent``). Writes are in ``partners.services``, reads in ``partners.selectors``.
+(``banks.BankEvent`` rows with the partner as object). Writes are in
+``partners.services``, reads in ``partners.selectors``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from banks.models import Bank
@@ -73,24 +73,6 @@ class BankPartnerOptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bank_id} -/- {self.partner_id}"
-
-
-class PartnerEvent(models.Model):
-    """The partner's trail: who changed what, from what to what."""
-
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="events")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                              blank=True, related_name="+")
-    action = models.CharField(max_length=40)
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
-    at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.action} {self.partner_id}"
 
 
 class Scope(models.TextChoices):

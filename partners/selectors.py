@@ -27,11 +27,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from banks.models import BankEvent
 from catalog.models import Batch, Product, Sku
 from catalog.selectors import visible_products
 from core.money import quantize_money
-from partners.models import BankPartnerOptOut, Partner, PartnerEvent, PartnerKey
+from partners.models import BankPartnerOptOut, Partner, PartnerKey
 
 EXPORT_CHUNK = 2000
 CHANGES_LIMIT_DEFAULT = 500
@@ -50,11 +52,47 @@ def partner_get(*, partner_id) -> Partner:
     return get_object_or_404(Partner, pk=partner_id)
 
 
-def partner_events(*, partner: Partner | None = None, limit: int = 50) -> list[PartnerEvent]:
-    qs = PartnerEvent.objects.select_related("actor", "partner")
-    if partner is not None:
-        qs = qs.filter(partner=partner)
-    return list(qs[:limit])
+# The partners' audit actions as people read them (``banks.BankEvent.action``).
+ACTION_LABELS = {
+    "partner_register": gettext_lazy("Partner registered"),
+    "partner_update": gettext_lazy("Partner details changed"),
+    "partner_suspend": gettext_lazy("Partner suspended"),
+    "partner_reactivate": gettext_lazy("Partner reactivated"),
+    "partner_close": gettext_lazy("Partner closed"),
+    "partner_set_banks": gettext_lazy("Partner's banks changed"),
+    "partner_key_create": gettext_lazy("Partner API key created"),
+    "partner_key_rotate": gettext_lazy("Partner API key rotated"),
+    "partner_key_revoke": gettext_lazy("Partner API key revoked"),
+    "partner_bank_opt_out": gettext_lazy("Merchants kept out of a partner"),
+    "partner_bank_opt_in": gettext_lazy("Merchants offered to a partner again"),
+}
+BANK_SIDE = ("partner_bank_opt_out", "partner_bank_opt_in")
+
+
+@dataclass(frozen=True)
+class PartnerTrailEntry:
+    at: datetime
+    actor: object
+    partner: Partner | None
+    action: str  # without the "partner_" prefix of the audit event's action
+    label: str
+    changes: dict
+
+
+def partner_events(*, partner: Partner | None = None, limit: int = 50) -> list[PartnerTrailEntry]:
+    """The partners' trail from the one audit table (``banks.BankEvent``), newest first."""
+    prefix = "partners.partner:"
+    rows = BankEvent.objects.select_related("actor").filter(
+        **({"detail__object": f"{prefix}{partner.pk}"} if partner is not None
+           else {"detail__object__startswith": prefix}))[:limit]
+    partners = Partner.objects.in_bulk(
+        {int(str(r.detail["object"]).removeprefix(prefix)) for r in rows})
+    return [PartnerTrailEntry(
+        at=r.created_at, actor=r.actor,
+        partner=partners.get(int(str(r.detail["object"]).removeprefix(prefix))),
+        action=r.action.removeprefix("partner_"),
+        label=str(ACTION_LABELS.get(r.action, r.action)), changes=r.detail.get("changes", {}))
+        for r in rows]
 
 
 def key_list(*, partner: Partner | None = None) -> QuerySet[PartnerKey]:

@@ -1,8 +1,11 @@
 """Writes on partner platforms: registering and changing a partner, its status, the banks
 it may sell, a bank's opt-out, and its API keys (create, rotate, revoke, use).
 
-Every change of a partner writes one ``PartnerEvent`` (actor, action, before, after) in
-the same transaction. Changes that alter which products a partner's catalog holds touch
+Every change of a partner writes one audit event in the same transaction, in the one
+trail of the federation and the banks (``banks.services.bank_audit``: a ``BankEvent``
+with the partner as its object and the changes before/after; without a bank for the
+federation's own decisions, with the bank for a bank's opt-out, so that it is on that
+bank's audit page too). Changes that alter which products a partner's catalog holds touch
 those products (``catalog.services.products_touch``), so that the change feed reports
 them.
 """
@@ -26,14 +29,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from banks.models import Bank
+from banks.models import Bank, BankEvent
+from banks.services import bank_audit
 from catalog.services import products_touch
 from core.errors import ApplicationError
 from core.validators import validate_cn_mobile
 from partners.models import (
     BankPartnerOptOut,
     Partner,
-    PartnerEvent,
     PartnerKey,
     PartnerKind,
     Scope,
@@ -54,9 +57,12 @@ def _snapshot(partner: Partner) -> dict:
 
 
 def _event(partner: Partner, *, actor, action: str, before: dict | None = None,
-           after: dict | None = None) -> PartnerEvent:
-    return PartnerEvent.objects.create(partner=partner, actor=actor, action=action,
-                                       before=before or {}, after=after or {})
+           after: dict | None = None, bank: Bank | None = None) -> BankEvent:
+    before, after = before or {}, after or {}
+    changes = {name: (before.get(name), after.get(name))
+               for name in sorted(set(before) | set(after))}
+    return bank_audit(bank=bank, actor=actor, action=f"partner_{action}", target=partner,
+                      changes=changes)
 
 
 def _clean_fields(*, name: str, kind: str, contact_name: str, contact_phone: str,
@@ -194,7 +200,8 @@ def bank_partner_opt_out(*, bank: Bank, partner: Partner, acting_user) -> bool:
     had."""
     _opt_out, created = BankPartnerOptOut.objects.get_or_create(bank=bank, partner=partner)
     if created:
-        _event(partner, actor=acting_user, action="bank_opt_out", after={"bank": bank.code})
+        _event(partner, actor=acting_user, action="bank_opt_out", after={"bank": bank.code},
+               bank=bank)
         products_touch(bank_ids=[bank.pk])
     return created
 
@@ -203,7 +210,8 @@ def bank_partner_opt_out(*, bank: Bank, partner: Partner, acting_user) -> bool:
 def bank_partner_opt_in(*, bank: Bank, partner: Partner, acting_user) -> bool:
     deleted, _n = BankPartnerOptOut.objects.filter(bank=bank, partner=partner).delete()
     if deleted:
-        _event(partner, actor=acting_user, action="bank_opt_in", after={"bank": bank.code})
+        _event(partner, actor=acting_user, action="bank_opt_in", after={"bank": bank.code},
+               bank=bank)
         products_touch(bank_ids=[bank.pk])
     return bool(deleted)
 

@@ -13,8 +13,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from banks.models import BankEvent
 from catalog.services import product_transition, stock_set
-from partners.models import Partner, PartnerEvent, PartnerKey
+from partners.models import Partner, PartnerKey
 from partners.services import (
     bank_partner_opt_out,
     key_create,
@@ -36,6 +37,11 @@ PARTNER_ENDPOINTS = [EXPORT, CHANGES]
 @pytest.fixture(autouse=True)
 def _feed_at_once(settings):
     settings.PARTNER_FEED_SETTLE_SECONDS = 0
+
+
+def trail(partner):
+    """The partner's audit events in the one audit table."""
+    return BankEvent.objects.filter(detail__object=f"partners.partner:{partner.pk}")
 
 
 def register(province, *, name="县电商服务中心", banks=None, **extra):
@@ -160,7 +166,8 @@ def test_suspended_and_closed_partners_are_403(province):
     response = client.post(f"/federation/partners/{partner.pk}/reactivate/")
     partner.refresh_from_db()
     assert partner.status == "closed"
-    assert [e.action for e in PartnerEvent.objects.filter(partner=partner)][:1] == ["close"]
+    assert [e.action for e in trail(partner).order_by("-created_at", "-id")][:1] == [
+        "partner_close"]
 
 
 def test_rotation_keeps_the_old_key_until_the_overlap_ends(province):
@@ -368,17 +375,20 @@ def test_fee_rate_bounds_are_accepted(province):
     assert register(province, name="乙", fee_rate="0.2").fee_rate == Decimal("0.2")
 
 
-def test_every_change_of_a_partner_is_on_its_trail(province):
+def test_every_change_of_a_partner_is_on_its_trail(province, client_on):
     partner = register(province)
     partner_suspend(partner=partner, acting_user=province.fed_admin, reason="合同到期")
     partner_set_banks(partner=partner, banks=[province.bank_b], acting_user=province.fed_admin)
-    events = list(PartnerEvent.objects.filter(partner=partner).order_by("at", "id"))
-    assert [e.action for e in events] == ["register", "set_banks", "suspend", "set_banks"]
-    assert events[2].before == {"status": "active"}
-    assert events[2].after == {"status": "suspended", "reason": "合同到期"}
-    assert events[3].before == {"banks": ["bank-a"]}
-    assert events[3].after == {"banks": ["bank-b"]}
-    assert all(e.actor == province.fed_admin for e in events)
+    events = list(trail(partner).order_by("created_at", "id"))
+    assert [e.action for e in events] == ["partner_register", "partner_set_banks",
+                                          "partner_suspend", "partner_set_banks"]
+    assert events[2].detail["changes"] == {"reason": [None, "合同到期"],
+                                           "status": ["active", "suspended"]}
+    assert events[3].detail["changes"] == {"banks": [["bank-a"], ["bank-b"]]}
+    assert all(e.actor == province.fed_admin and e.bank is None for e in events)
+    # the federation's page names each step in words
+    page = client_on(None, province.fed_admin).get("/federation/partners/").content.decode()
+    assert "合作平台已暂停" in page or "Partner suspended" in page
 
 
 def test_federation_admins_manage_keys_through_the_api(province):
@@ -480,8 +490,8 @@ def test_a_bank_admin_opts_the_banks_merchants_out_and_back_in(province, shelf, 
     assert response.status_code == 200 and response.json()["opted_out"] is True
     ids = {line["id"] for line in export_lines(client_with(key).get(EXPORT))}
     assert not listed & ids and shelf["other"].pk in ids
-    assert PartnerEvent.objects.filter(partner=partner, action="bank_opt_out",
-                                       actor=province.a_admin).exists()
+    assert trail(partner).filter(action="partner_bank_opt_out", actor=province.a_admin,
+                                 bank=province.bank_a).exists()  # on the bank's trail
     response = admin.post(f"/api/v1/console/partners/{partner.pk}/opt-in/")
     assert response.json()["opted_out"] is False
     ids = {line["id"] for line in export_lines(client_with(key).get(EXPORT))}
