@@ -310,11 +310,12 @@ def public_storage() -> FileSystemStorage:
                              base_url=settings.MEDIA_URL + "public/")
 
 
-def private_storage() -> FileSystemStorage:
-    """Files of the shared schema that are not public (a merchant's e-invoices to a buyer):
-    one folder for every bank's domain, as the orders they belong to are shared, and never
-    under a public URL; only views that check who asks serve them (``serve_file``)."""
-    return FileSystemStorage(location=settings.MEDIA_ROOT / "private")
+def private_storage(folder: str = "private") -> FileSystemStorage:
+    """Files of the shared schema that are not public (a merchant's e-invoices to a buyer,
+    return and review photos): one folder under MEDIA_ROOT for every bank's domain, as the
+    orders they belong to are shared, never under a public URL (no ``base_url``); only
+    views that check who asks serve them (``serve_file``)."""
+    return FileSystemStorage(location=settings.MEDIA_ROOT / folder, base_url=None)
 
 
 def serve_public(request, path: str):

@@ -5,7 +5,6 @@ invoices."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -65,7 +64,7 @@ def return_photo_storage():
     check who asks (never under a public URL). Not the tenant-aware default storage: the
     buyer uploads on one bank's storefront and the shop looks on its own bank's domain."""
 
-    return FileSystemStorage(location=settings.MEDIA_ROOT / "returns", base_url=None)
+    return private_storage("returns")
 
 
 class ReturnReason(models.TextChoices):
@@ -191,7 +190,7 @@ def review_storage():
     ``orders.views_reviews.review_photo``, which refuses a hidden review's photos to
     anyone but its buyer, the shop and the shop's bank."""
 
-    return FileSystemStorage(location=settings.MEDIA_ROOT / "reviews", base_url=None)
+    return private_storage("reviews")
 
 
 class Review(models.Model):
