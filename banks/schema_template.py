@@ -4,12 +4,16 @@ Migrating a new schema from nothing renders Django's model state once per migrat
 (about a hundred of them, every app's, since a bank's schema records them all), which
 took 6-10 s a bank. Instead a template schema, ``settings.BANK_SCHEMA_TEMPLATE``, is kept
 at the latest migrations, and a new bank's schema is copied from it by ``clone_into``:
-tables (columns, defaults, identity), then primary key, unique, check and exclusion
-constraints by their names, the rows the migrations wrote (``django_migrations``, content
-types), foreign keys, other indexes by their names, and the identity sequences moved past
-the copied rows. ``tests/test_tenancy.py`` holds a cloned schema equal to one migrated from
-nothing (every column, constraint, index and migration row). (django-tenants' own clone
-function lost unique constraints on this PostgreSQL, so it is not used.)
+the schema's functions, tables (columns, defaults, identity), then primary key,
+unique, check and exclusion constraints by their names, the rows the migrations wrote
+(``django_migrations``, content types), foreign keys, other indexes by their names,
+views, triggers (the points ledger's append-only guard is one), and the identity
+sequences moved past the copied rows. A template holding any other kind of object (a
+standalone sequence, a materialised view, a type...) is not copied: the schema is then
+migrated from nothing, as before. ``tests/test_tenancy.py`` holds a cloned schema equal
+to one migrated from nothing (every column, constraint, index, function, trigger, view,
+relation and migration row). (django-tenants' own clone function lost unique
+constraints on this PostgreSQL, so it is not used.)
 
 The template is made on the first onboarding and brought up to date whenever the code has
 migrations it has not applied (``migrate_schemas`` after a deploy migrates the banks, not
@@ -116,6 +120,24 @@ def clone_into(schema: str) -> bool:
         "FROM pg_constraint co JOIN pg_class cl ON cl.oid = co.conrelid "
         "WHERE co.connamespace = %s::regnamespace AND co.contype IN ('p','u','c','x','f') "
         "ORDER BY cl.relname, co.conname", [template])
+    functions = _rows(
+        "SELECT pg_get_functiondef(p.oid) FROM pg_proc p "
+        "WHERE p.pronamespace = %s::regnamespace ORDER BY p.proname", [template])
+    views = _rows(
+        "SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c "
+        "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'v' ORDER BY c.relname",
+        [template])
+    triggers = _rows(
+        "SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "WHERE c.relnamespace = %s::regnamespace AND NOT t.tgisinternal ORDER BY t.tgname",
+        [template])
+    others = _rows(  # identity sequences come with their tables; any other is "other"
+        "SELECT c.relkind, c.relname FROM pg_class c WHERE c.relnamespace = %s::regnamespace "
+        "AND c.relkind NOT IN ('r', 'i', 'v') AND NOT (c.relkind = 'S' AND EXISTS ("
+        "SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i')) "
+        "ORDER BY c.relname", [template])
+    if others:  # a kind of object this copy does not know: migrate from nothing instead
+        return False
     indexes = _rows(
         "SELECT i.indexdef FROM pg_indexes i WHERE i.schemaname = %s AND NOT EXISTS ("
         "SELECT 1 FROM pg_constraint co WHERE co.conindid = "
@@ -133,6 +155,7 @@ def clone_into(schema: str) -> bool:
             identities.append((table, column))
 
     statements = [f"CREATE SCHEMA {dst}"]
+    statements += [moved(definition) for (definition,) in functions]
     statements += [f'CREATE TABLE {dst}."{t}" (LIKE {src}."{t}" INCLUDING DEFAULTS '
                    f"INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE "
                    f"INCLUDING COMPRESSION)" for t in tables]
@@ -145,6 +168,8 @@ def clone_into(schema: str) -> bool:
     statements += [f'ALTER TABLE {dst}."{t}" ADD CONSTRAINT "{name}" {moved(d)}'
                    for t, name, kind, d in constraints if kind == "f"]
     statements += [moved(indexdef) for (indexdef,) in indexes]
+    statements += [f'CREATE VIEW {dst}."{name}" AS {moved(d)}' for name, d in views]
+    statements += [moved(definition) for (definition,) in triggers]
     statements += [
         f"SELECT setval(pg_get_serial_sequence('{dst}.\"{t}\"', '{c}'), "  # noqa: S608
         f'COALESCE((SELECT max("{c}") FROM {dst}."{t}"), 0) + 1, false)'

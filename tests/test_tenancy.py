@@ -160,6 +160,19 @@ SELECT 'constraint', cl.relname, co.conname, pg_get_constraintdef(co.oid)
 UNION ALL
 SELECT 'index', tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = %(s)s
 UNION ALL
+SELECT 'function', proname, '', pg_get_functiondef(oid)
+  FROM pg_proc WHERE pronamespace = %(s)s::regnamespace
+UNION ALL
+SELECT 'trigger', c.relname, t.tgname, pg_get_triggerdef(t.oid)
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = %(s)s::regnamespace AND NOT t.tgisinternal
+UNION ALL
+SELECT 'relation', relkind::text, relname, ''
+  FROM pg_class WHERE relnamespace = %(s)s::regnamespace
+UNION ALL
+SELECT 'view', relname, '', pg_get_viewdef(oid)
+  FROM pg_class WHERE relnamespace = %(s)s::regnamespace AND relkind = 'v'
+UNION ALL
 SELECT 'migration', app, name, '' FROM {schema}.django_migrations
 """
 
@@ -181,7 +194,8 @@ def structure(schema: str) -> set[tuple[str, ...]]:
 def test_a_bank_cloned_from_the_template_equals_one_migrated_from_nothing(province):
     """Banks are made by cloning the template schema (banks.schema_template); a schema
     migrated from nothing must come out the same: every column, constraint (foreign keys
-    to the public schema still to the public schema), index and migration row."""
+    to the public schema still to the public schema), index, function, trigger, view,
+    sequence and migration row."""
     from banks import schema_template
 
     assert schema_template.template_current()
@@ -198,3 +212,5 @@ def test_a_bank_cloned_from_the_template_equals_one_migrated_from_nothing(provin
     assert any(kind == "constraint" and "REFERENCESaccounts_user" in d.replace("public.", "")
                for kind, _t, _n, d in cloned)  # to the public schema's table
     assert not any("tenant_template" in " ".join(row) for row in cloned)
+    assert ("trigger", "rewards_pointsentry", "rewards_pointsentry_append_only") in {
+        row[:3] for row in cloned}
