@@ -133,6 +133,11 @@ class Command(BaseCommand):
             w(f"Demo logins (password for all: {summary.password})")
             for username, what in summary.logins:
                 w(f"  {username:<18} {what}")
+            if summary.partner_keys:
+                w("")
+                w("Partner API keys (shown once; the platform keeps only their hashes):")
+                for partner, key in summary.partner_keys:
+                    w(f"  {partner}  {key}")
         w("")
         w(f"Logs: {embedded.DATA_DIR / 'logs'}/   Press Ctrl-C to stop.")
 

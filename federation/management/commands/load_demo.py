@@ -13,3 +13,5 @@ class Command(BaseCommand):
             f"Demo province ready: {len(summary.banks)} banks, "
             f"{summary.created} objects created this time; catalog: "
             f"{summary.catalog_counts or 'unchanged'}."))
+        for partner, key in summary.partner_keys:
+            self.stdout.write(f"Partner API key of {partner} (shown once): {key}")
