@@ -81,12 +81,12 @@ class PartnerOrderListCreateApi(PartnerApi):
         scope = Scope.ORDERS_WRITE if self.request.method == "POST" else Scope.ORDERS_READ
         return [HasScope(scope)()]
 
-    class QuerySerializer(serializers.Serializer):
+    class PartnerOrderQuerySerializer(serializers.Serializer):
         cursor = serializers.IntegerField(required=False, min_value=1)
         limit = serializers.IntegerField(required=False, min_value=1,
                                          max_value=LIST_LIMIT_MAX, default=LIST_LIMIT_DEFAULT)
 
-    class CreateSerializer(serializers.Serializer):
+    class PartnerOrderCreateSerializer(serializers.Serializer):
         customer_reference = serializers.CharField(max_length=64)
         recipient = RecipientSerializer()
         pickup_branch = serializers.IntegerField(
@@ -94,21 +94,22 @@ class PartnerOrderListCreateApi(PartnerApi):
             help_text="collect at this branch of the merchant's bank instead of delivery")
         lines = LineSerializer(many=True, allow_empty=False)
 
-    @extend_schema(parameters=[QuerySerializer], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="partner_orders_list", parameters=[PartnerOrderQuerySerializer],
+                   responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
-        query = valid(self.QuerySerializer, request.query_params)
+        query = valid(self.PartnerOrderQuerySerializer, request.query_params)
         page, cursor = partner_orders(partner=request.auth.partner,
                                       cursor=query.get("cursor"), limit=query["limit"])
         return Response({"items": [partner_order_data(po, payment_url=payment_url(request, po))
                                    for po in page],
                          "next_cursor": cursor})
 
-    @extend_schema(request=CreateSerializer, parameters=[OpenApiParameter(
+    @extend_schema(request=PartnerOrderCreateSerializer, parameters=[OpenApiParameter(
         "Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
         responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT,
                    422: OpenApiResponse(description="the key was used for another body")})
     def post(self, request):
-        data = valid(self.CreateSerializer, request.data)
+        data = valid(self.PartnerOrderCreateSerializer, request.data)
         placed = partner_order_place(
             partner=request.auth.partner,
             idempotency_key=request.headers.get("Idempotency-Key", ""),
@@ -127,7 +128,8 @@ class PartnerOrderDetailApi(PartnerApi):
 
     permission_classes = [HasScope(Scope.ORDERS_READ)]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="partner_orders_retrieve",
+                   responses={200: OpenApiTypes.OBJECT})
     def get(self, request, number: str):
         po = partner_order_get(partner=request.auth.partner, number=number)
         return Response(partner_order_data(po, payment_url=payment_url(request, po)))
@@ -138,12 +140,12 @@ class PartnerStatementApi(PartnerApi):
 
     permission_classes = [HasScope(Scope.ORDERS_READ)]
 
-    class QuerySerializer(serializers.Serializer):
+    class StatementQuerySerializer(serializers.Serializer):
         month = serializers.CharField(max_length=7, help_text="YYYY-MM")
 
-    @extend_schema(parameters=[QuerySerializer], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[StatementQuerySerializer], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
-        query = valid(self.QuerySerializer, request.query_params)
+        query = valid(self.StatementQuerySerializer, request.query_params)
         year, month = parse_month(query["month"])
         st = partner_statement(partner=request.auth.partner, year=year, month=month)
         return Response({
@@ -178,7 +180,7 @@ class WebhookEndpointListCreateApi(PartnerApi):
 
     permission_classes = [HasScope(Scope.WEBHOOKS_MANAGE)]
 
-    class CreateSerializer(serializers.Serializer):
+    class EndpointCreateSerializer(serializers.Serializer):
         url = serializers.CharField(max_length=300)
         events = serializers.ListField(child=serializers.ChoiceField(
             choices=WebhookEventType.choices), allow_empty=False)
@@ -188,9 +190,9 @@ class WebhookEndpointListCreateApi(PartnerApi):
         return Response(EndpointSerializer(endpoints_of(partner=request.auth.partner),
                                            many=True).data)
 
-    @extend_schema(request=CreateSerializer, responses={201: NewEndpointSerializer})
+    @extend_schema(request=EndpointCreateSerializer, responses={201: NewEndpointSerializer})
     def post(self, request):
-        data = valid(self.CreateSerializer, request.data)
+        data = valid(self.EndpointCreateSerializer, request.data)
         endpoint = endpoint_create(partner=request.auth.partner, **data)
         return Response(NewEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
@@ -200,15 +202,15 @@ class WebhookEndpointDetailApi(PartnerApi):
 
     permission_classes = [HasScope(Scope.WEBHOOKS_MANAGE)]
 
-    class UpdateSerializer(serializers.Serializer):
+    class EndpointUpdateSerializer(serializers.Serializer):
         url = serializers.CharField(max_length=300, required=False)
         events = serializers.ListField(child=serializers.ChoiceField(
             choices=WebhookEventType.choices), allow_empty=False, required=False)
         is_active = serializers.BooleanField(required=False)
 
-    @extend_schema(request=UpdateSerializer, responses=EndpointSerializer)
+    @extend_schema(request=EndpointUpdateSerializer, responses=EndpointSerializer)
     def patch(self, request, endpoint_id: int):
-        data = valid(self.UpdateSerializer, request.data)
+        data = valid(self.EndpointUpdateSerializer, request.data)
         endpoint = endpoint_get(partner=request.auth.partner, endpoint_id=endpoint_id)
         return Response(EndpointSerializer(endpoint_update(endpoint=endpoint, **data)).data)
 
@@ -247,12 +249,12 @@ class WebhookDeliveryListApi(PartnerApi):
 
     permission_classes = [HasScope(Scope.WEBHOOKS_MANAGE)]
 
-    class QuerySerializer(serializers.Serializer):
+    class DeliveryQuerySerializer(serializers.Serializer):
         endpoint = serializers.IntegerField(required=False, min_value=1)
 
-    @extend_schema(parameters=[QuerySerializer], responses=DeliverySerializer(many=True))
+    @extend_schema(parameters=[DeliveryQuerySerializer], responses=DeliverySerializer(many=True))
     def get(self, request):
-        query = valid(self.QuerySerializer, request.query_params)
+        query = valid(self.DeliveryQuerySerializer, request.query_params)
         return Response(DeliverySerializer(deliveries_of(
             partner=request.auth.partner, endpoint_id=query.get("endpoint")), many=True).data)
 
