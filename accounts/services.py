@@ -306,6 +306,13 @@ def _address_fields(spec: AddressSpec) -> dict:
             "detail": detail}
 
 
+def address_validate(*, spec: AddressSpec) -> dict:
+    """An address checked as the address book checks its entries (a ValidationError with
+    field messages otherwise), for addresses given outside a book (a partner platform's
+    order): the recipient, phone, township ``Division`` and detail."""
+    return _address_fields(spec)
+
+
 def _lock_book(user: User) -> None:
     # One writer per address book at a time: the default flag and the size limit hold.
     User.objects.select_for_update().filter(pk=user.pk).first()

@@ -20,6 +20,10 @@ BEAT_SCHEDULE = {
         "task": "payments.tasks.expire_reservations",
         "schedule": 60.0,
     },
+    "partners-webhook-retries": {  # partner webhook deliveries whose retry is due
+        "task": "partners.tasks.deliver_due_webhooks",
+        "schedule": 60.0,
+    },
     "payments-reconcile": {  # payments whose webhook never came
         "task": "payments.tasks.reconcile_payments",
         "schedule": 300.0,

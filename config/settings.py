@@ -370,6 +370,12 @@ PARTNER_API_RATE = env("PARTNER_API_RATE", "600/min")
 # The change feed leaves changes younger than this for the next page (a transaction
 # still open may commit a product with an earlier updated_at).
 PARTNER_FEED_SETTLE_SECONDS = int(env("PARTNER_FEED_SETTLE_SECONDS", "5"))
+# A partner order's pay link (signed, opens the card page without signing in) lasts this.
+PARTNER_PAY_LINK_HOURS = int(env("PARTNER_PAY_LINK_HOURS", "24"))
+# Webhooks to partners: seconds to wait for an answer, and the retries' delays (seconds)
+# after a failed attempt (the last one given up on, within a day).
+PARTNER_WEBHOOK_TIMEOUT = float(env("PARTNER_WEBHOOK_TIMEOUT", "5"))
+PARTNER_WEBHOOK_RETRY_DELAYS = (60, 300, 1800, 7200, 21600, 43200)
 
 # --- i18n --------------------------------------------------------------------------------
 

@@ -30,6 +30,8 @@ urlpatterns = [
     path("credit/", include("lending.urls")),
     # Points are the bank's own (its schema): the points pages and mall are on its domain.
     path("points/", include("rewards.urls")),
+    # Partner platforms' customers pay here, from a signed link (no account needed).
+    path("partner-pay/", include("partners.pay_urls")),
     path("merchant/apply/", admission_views.apply, name="merchant-apply"),
     path("merchant/<int:merchant_id>/licences/", admission_views.merchant_licences,
          name="merchant-licences"),

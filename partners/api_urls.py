@@ -9,10 +9,30 @@ from partners.api import (
     KeyRevokeApi,
     KeyRotateApi,
 )
+from partners.api_orders import (
+    PartnerOrderDetailApi,
+    PartnerOrderListCreateApi,
+    PartnerStatementApi,
+    WebhookDeliveryListApi,
+    WebhookDeliveryReplayApi,
+    WebhookEndpointDetailApi,
+    WebhookEndpointListCreateApi,
+)
 
 urlpatterns = [
     path("catalog/export.jsonl", CatalogExportApi.as_view(), name="api-partner-export"),
     path("catalog/changes", CatalogChangesApi.as_view(), name="api-partner-changes"),
+    path("orders/", PartnerOrderListCreateApi.as_view(), name="api-partner-orders"),
+    path("orders/<str:number>/", PartnerOrderDetailApi.as_view(), name="api-partner-order"),
+    path("statements/", PartnerStatementApi.as_view(), name="api-partner-statements"),
+    path("webhooks/endpoints/", WebhookEndpointListCreateApi.as_view(),
+         name="api-partner-webhook-endpoints"),
+    path("webhooks/endpoints/<int:endpoint_id>/", WebhookEndpointDetailApi.as_view(),
+         name="api-partner-webhook-endpoint"),
+    path("webhooks/deliveries/", WebhookDeliveryListApi.as_view(),
+         name="api-partner-webhook-deliveries"),
+    path("webhooks/deliveries/<int:delivery_id>/replay/", WebhookDeliveryReplayApi.as_view(),
+         name="api-partner-webhook-replay"),
     path("keys/", KeyListCreateApi.as_view(), name="api-partner-keys"),
     path("keys/<int:key_id>/rotate/", KeyRotateApi.as_view(), name="api-partner-key-rotate"),
     path("keys/<int:key_id>/revoke/", KeyRevokeApi.as_view(), name="api-partner-key-revoke"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from banks.models import Bank
@@ -108,3 +109,124 @@ class PartnerKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner_id}:{self.prefix}"
+
+
+class PartnerOrder(models.Model):
+    """A checkout a partner placed for one of its customers (the checkout's buyer is the
+    partner's system user). The partner's ``Idempotency-Key`` is unique per partner;
+    ``fingerprint`` is the request it was first used for (core.idempotency)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="orders")
+    checkout = models.OneToOneField("orders.Checkout", on_delete=models.PROTECT,
+                                    related_name="partner_order")
+    customer_reference = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=80)
+    fingerprint = models.CharField(max_length=64)
+    # Who receives the goods (also for branch pickup: who collects them).
+    recipient = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["partner", "idempotency_key"],
+                                               name="partners_order_key_once")]
+        indexes = [models.Index(fields=["partner", "-created_at", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}:{self.customer_reference}"
+
+
+class WebhookEventType(models.TextChoices):
+    ORDER_PAID = "order.paid", "order.paid"
+    ORDER_SHIPPED = "order.shipped", "order.shipped"
+    ORDER_READY_FOR_PICKUP = "order.ready_for_pickup", "order.ready_for_pickup"
+    ORDER_DELIVERED = "order.delivered", "order.delivered"
+    ORDER_REFUNDED = "order.refunded", "order.refunded"
+    ORDER_CANCELLED = "order.cancelled", "order.cancelled"
+
+
+class PartnerWebhookEndpoint(models.Model):
+    """Where a partner wants its events POSTed, signed with ``secret``."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="endpoints")
+    url = models.URLField(max_length=300)
+    secret = models.CharField(max_length=80)
+    events = ArrayField(models.CharField(max_length=30, choices=WebhookEventType.choices))
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}:{self.url}"
+
+
+class PartnerWebhookEvent(models.Model):
+    """Something that happened to a partner's order, as sent to its endpoints."""
+
+    id = models.CharField(primary_key=True, max_length=40)  # evt_<uuid hex>
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    type = models.CharField(max_length=30, choices=WebhookEventType.choices)
+    # The order event it tells of: one webhook event per order event, ever.
+    source = models.CharField(max_length=40, unique=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "pending"
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"  # retries exhausted (a replay may still send it)
+
+
+class PartnerWebhookDelivery(models.Model):
+    event = models.ForeignKey(PartnerWebhookEvent, on_delete=models.CASCADE,
+                              related_name="deliveries")
+    endpoint = models.ForeignKey(PartnerWebhookEndpoint, on_delete=models.CASCADE,
+                                 related_name="deliveries")
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices,
+                              default=DeliveryStatus.PENDING)
+    STATES = StateMachine(initial=[DeliveryStatus.PENDING], transitions={
+        "succeed": ([DeliveryStatus.PENDING, DeliveryStatus.FAILED], DeliveryStatus.SUCCEEDED),
+        "give_up": ([DeliveryStatus.PENDING], DeliveryStatus.FAILED),
+    })
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["event", "endpoint"],
+                                               name="partners_delivery_once")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}->{self.endpoint_id}"
+
+
+class PartnerWebhookAttempt(models.Model):
+    """One POST of a delivery: what came back (or the error) and how long it took."""
+
+    delivery = models.ForeignKey(PartnerWebhookDelivery, on_delete=models.CASCADE,
+                                 related_name="attempt_log")
+    at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True, default="")
+    replay = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id}@{self.at:%Y-%m-%d %H:%M:%S}"

@@ -1,9 +1,12 @@
 """The federation console's partner platforms page: list, register, suspend, reactivate,
 close. The rules are the services'; this page parses and shows."""
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -12,6 +15,7 @@ from core.errors import ApplicationError, first_message, validation_errors
 from core.forms import add_service_errors
 from partners.forms import PartnerForm
 from partners.selectors import partner_events, partner_get, partner_list
+from partners.selectors_orders import parse_month, partners_fees_of_month
 from partners.services import (
     partner_close,
     partner_reactivate,
@@ -34,11 +38,19 @@ def partners_page(request):
         else:
             messages.success(request, _("%(name)s is registered.") % {"name": partner.name})
             return redirect("partners:list")
+    try:
+        year, month = parse_month(request.GET.get("month", ""))
+    except ValidationError:
+        today = timezone.localdate()
+        year, month = today.year, today.month
+    fees = partners_fees_of_month(year=year, month=month)
     partners = list(partner_list())
     for partner in partners:
         partner.actions = partner.STATES.allowed(partner.status)
+        partner.month_fees = fees.get(partner.pk, Decimal("0.00"))
     return render(request, "partners/partners.html", {
         "form": form, "partners": partners, "events": partner_events(),
+        "month": f"{year:04d}-{month:02d}",
     }, status=400 if request.method == "POST" else 200)
 
 

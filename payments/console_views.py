@@ -137,6 +137,7 @@ FIGURE_LABELS = {
     "owed_to_merchants": gettext_lazy("Still owed to merchants"),
     "referral_fees_owed": gettext_lazy("Referral fees we owe"),
     "referral_fees_due": gettext_lazy("Referral fees due to us"),
+    "partner_fees_owed": gettext_lazy("Partner platform fees we owe"),
 }
 
 

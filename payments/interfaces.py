@@ -72,6 +72,28 @@ def repayments_for(order: Order, available: Decimal,
     return due
 
 
+# --- fees of partner platforms ------------------------------------------------------------
+
+# ``rates(orders)``: of these orders, the fee rate of the partner that sold each (the
+# orders no partner sold are left out).
+PartnerFeeRates = Callable[[list["Order"]], dict[int, Decimal]]
+
+_partner_fee_rates: PartnerFeeRates | None = None
+
+
+def register_partner_fee_rates(rates: PartnerFeeRates) -> None:
+    """The partner platforms' app tells settlement which orders a partner sold and at what
+    fee rate. Called for a whole chunk of orders at once (a query or two)."""
+    global _partner_fee_rates
+    _partner_fee_rates = rates
+
+
+def partner_fee_rates(orders: list[Order]) -> dict[int, Decimal]:
+    if _partner_fee_rates is None or not orders:
+        return {}
+    return _partner_fee_rates(orders)
+
+
 # --- other ways to pay a checkout ------------------------------------------------------------
 
 

@@ -171,6 +171,10 @@ class AccountKind(models.TextChoices):
     POINTS_MALL_INCOME = "points_mall_income", _("Points mall cash income")
     # Points a bank's customers paid with at checkout: the bank's marketing expense.
     POINTS_EXPENSE = "points_expense", _("Points redeemed at checkout")
+    # Partner platforms' fees on the orders they sold: the merchant's bank's expense and
+    # what it owes the partners (the merchant pays no commission).
+    PARTNER_FEE_EXPENSE = "partner_fee_expense", _("Partner fee expense")
+    PARTNER_FEE_PAYABLE = "partner_fee_payable", _("Partner fees payable")
     # Cash taken at a branch's on-site payment desk, not yet banked (asset).
     BRANCH_CASH = "branch_cash", _("Branch desk cash")
 

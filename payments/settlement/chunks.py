@@ -1,5 +1,6 @@
 """Settling orders: each completed order's waterfall (escrow released, financing repaid
-first, the rest to the merchant, the referral fee between the banks), booked for a chunk
+first, the rest to the merchant, the referral fee between the banks, the fee of the
+partner platform that sold it), booked for a chunk
 of orders in one transaction with bulk statements; and ``settle_order``, the order-by-order
 reference its results are compared with."""
 
@@ -15,7 +16,7 @@ from django.db.models import Exists, F, OuterRef, Q, Sum
 from core.errors import ApplicationError
 from core.money import quantize_money
 from orders.models import RETURN_OPEN, Order, OrderStatus, ReturnRequest
-from payments.interfaces import repayment_candidates, repayments_for
+from payments.interfaces import partner_fee_rates, repayment_candidates, repayments_for
 from payments.models import LedgerAccount, LedgerTransaction, Posting, SettlementItem, SettlementRun
 from payments.services import Leg, ledger_account, ledger_post
 
@@ -43,6 +44,24 @@ def _open_returns(order_id):
     return ReturnRequest.objects.filter(**{key: order_id}, status__in=RETURN_OPEN)
 
 
+def partner_fee(order: Order, released: Decimal, rate: Decimal | None) -> Decimal:
+    """The partner platform's fee on an order it sold: its rate of the goods total, of no
+    more than what the order keeps after refunds (a refunded order earns no fee)."""
+    if not rate or released <= 0:
+        return ZERO
+    return quantize_money(min(order.goods_total, released) * rate)
+
+
+def _partner_fee_legs(bank_id: int, fee: Decimal) -> list[tuple[AccountKey, Decimal]]:
+    # The merchant's bank pays the partner, as it pays a referring bank: not the merchant.
+    return [((K.PARTNER_FEE_EXPENSE, bank_id, None, None), fee),
+            ((K.PARTNER_FEE_PAYABLE, bank_id, None, None), -fee)]
+
+
+MEMOS = {"settle": "settlement of {}", "referral_fee": "referral fee of {}",
+         "partner_fee": "partner fee of {}"}
+
+
 def chunk_size() -> int:
     return max(1, int(settings.SETTLEMENT_CHUNK))
 
@@ -63,7 +82,8 @@ class _Settled:
     txns: list[tuple[str, list[tuple[AccountKey, Decimal]]]] = field(default_factory=list)
 
 
-def _waterfall(order: Order, candidates) -> _Settled:
+def _waterfall(order: Order, candidates, rates: dict[int, Decimal] | None = None
+               ) -> _Settled:
     """What settling the order moves: escrow released, financing repaid first (through
     the repayment providers), the rest to the merchant, and the referral fee between the
     banks. Amounts only; nothing is written here except what a provider writes."""
@@ -98,6 +118,9 @@ def _waterfall(order: Order, candidates) -> _Settled:
                 ((K.REFERRAL_FEE_RECEIVABLE, referrer, None, bank_id), fee),
                 ((K.REFERRAL_FEE_INCOME, referrer, None, None), -fee),
             ]))
+    partner = partner_fee(order, released, (rates or {}).get(order.pk))
+    if partner > 0:
+        out.txns.append(("partner_fee", _partner_fee_legs(bank_id, partner)))
     return out
 
 
@@ -125,7 +148,8 @@ def _accounts_for(keys: set[AccountKey], cache: dict) -> None:
 
 
 ORDER_FIELDS = ("id", "number", "status", "merchant_id", "merchant_bank_id", "total",
-                "refunded_total", "referrer_bank_id", "is_cross_bank")
+                "goods_total", "refunded_total", "referrer_bank_id", "is_cross_bank",
+                "checkout_id")
 
 
 @transaction.atomic
@@ -153,7 +177,8 @@ def settle_chunk(*, run: SettlementRun, after: int, size: int | None = None,
 
 def _settle_all(run: SettlementRun, orders: list[Order], cache: dict) -> None:
     candidates = repayment_candidates(orders)
-    settled = [_waterfall(order, candidates) for order in orders]
+    rates = partner_fee_rates(orders)
+    settled = [_waterfall(order, candidates, rates) for order in orders]
     _accounts_for({key for s in settled for _kind, legs in s.txns for key, _a in legs}, cache)
     txns: list[LedgerTransaction] = []
     legs_of: list[tuple[Order, list[tuple[AccountKey, Decimal]]]] = []
@@ -164,8 +189,7 @@ def _settle_all(run: SettlementRun, orders: list[Order], cache: dict) -> None:
                 raise ValueError("a ledger transaction has two or more non-zero postings")
             if sum(amount for _k, amount in legs) != 0:
                 raise ValueError(f"postings of {kind}:order:{s.order.pk} do not sum to zero")
-            memo = (f"settlement of {s.order.number}" if kind == "settle"
-                    else f"referral fee of {s.order.number}")
+            memo = MEMOS[kind].format(s.order.number)
             txns.append(LedgerTransaction(kind=kind, reference=f"order:{s.order.pk}",
                                           memo=memo[:200]))
             legs_of.append((s.order, legs))
@@ -246,6 +270,12 @@ def settle_order(*, run: SettlementRun, order_id: int,
                 Leg(account(K.REFERRAL_FEE_RECEIVABLE, referrer, None, bank_id), fee, order),
                 Leg(account(K.REFERRAL_FEE_INCOME, referrer), -fee, order),
             ], memo=f"referral fee of {order.number}")
+    partner = partner_fee(order, released, partner_fee_rates([order]).get(order.pk))
+    if partner > 0:
+        ledger_post(kind="partner_fee", reference=f"order:{order.pk}", legs=[
+            Leg(account(*key), amount, order)
+            for key, amount in _partner_fee_legs(bank_id, partner)],
+            memo=MEMOS["partner_fee"].format(order.number))
     item = SettlementItem.objects.create(
         run=run, order=order, merchant_id=merchant_id, bank_id=bank_id, released=released,
         repaid=repaid, merchant_credit=credit, referral_fee=fee,

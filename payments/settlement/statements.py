@@ -53,6 +53,7 @@ def reconciliation(*, bank: Bank, run: SettlementRun | None = None) -> dict:
     owed = -total(K.MERCHANT_PAYABLE)
     fees_owed = -total(K.REFERRAL_FEE_PAYABLE)
     fees_due = total(K.REFERRAL_FEE_RECEIVABLE)
+    partner_fees_owed = -total(K.PARTNER_FEE_PAYABLE)
     checks = [
         ("captured + financed − refunded = released + held", captured + financed - refunded,
          released + held),
@@ -68,7 +69,8 @@ def reconciliation(*, bank: Bank, run: SettlementRun | None = None) -> dict:
             "released": released, "held_in_escrow": held, "credited": credited,
             "repaid": repaid, "clawed_back": clawed_back, "paid_out": confirmed,
             "in_transit": in_transit, "owed_to_merchants": owed,
-            "referral_fees_owed": fees_owed, "referral_fees_due": fees_due}.items()},
+            "referral_fees_owed": fees_owed, "referral_fees_due": fees_due,
+            "partner_fees_owed": partner_fees_owed}.items()},
         "checks": [{"equation": name, "left": str(left), "right": str(right),
                     "difference": str(left - right), "ok": left == right}
                    for name, left, right in checks],

@@ -1,0 +1,10 @@
+"""The card page of partners' orders, on a bank's storefront (signed links)."""
+
+from django.urls import path
+
+from partners import pay_views
+
+app_name = "partner_pay"
+urlpatterns = [
+    path("<str:token>/", pay_views.pay, name="pay"),
+]

@@ -1,0 +1,69 @@
+"""The card page a partner's customer opens from the order's signed pay link (on the
+storefront of the merchant's bank), without signing in: the partner's customers have no
+account here. The charge is the shoppers' (``payments.services.checkout_pay``), with the
+partner's system user, the checkout's buyer, as the payer of record."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import ApplicationError, validation_errors
+from orders.models import CheckoutStatus
+from partners.ordering import checkout_of_pay_link
+from payments import services
+from payments.forms import split_expiry
+from payments.models import PaymentStatus
+
+
+def _page(request, checkout, *, errors=None, message="", status=200):
+    return render(request, "partners/pay.html", {
+        "checkout": checkout,
+        "orders": sorted(checkout.orders.all(), key=lambda o: o.number),
+        "idempotency_key": uuid.uuid4().hex,
+        "errors": errors or {},
+        "message": message,
+        "expired": checkout.reserved_until <= timezone.now(),
+        "cards_here": settings.PAYMENTS_SERVER_SIDE_CARDS,
+        "held_until": f"{timezone.localtime(checkout.reserved_until):%H:%M}",
+    }, status=status)
+
+
+def pay(request, token: str):
+    checkout = checkout_of_pay_link(token)
+    if checkout is None or not checkout.orders.filter(
+            merchant_bank=getattr(request, "bank", None)).exists():
+        raise Http404(_("This pay link is not valid (or has expired)."))
+    if request.method != "POST" or checkout.status != CheckoutStatus.PENDING_PAYMENT:
+        return _page(request, checkout)
+    month, year = split_expiry(request.POST.get("exp", ""))
+    try:
+        payment = services.checkout_pay(
+            checkout=checkout, buyer=checkout.buyer,
+            card=services.Card(request.POST.get("number", ""), month, year,
+                               request.POST.get("cvc", "")),
+            idempotency_key=request.POST.get("idempotency_key", ""))
+    except ValidationError as exc:
+        return _page(request, checkout, errors=validation_errors(exc), status=400)
+    except ApplicationError as exc:
+        checkout.refresh_from_db()
+        return _page(request, checkout, message=exc.message,
+                     status=200 if exc.code == "already_paid" else 400)
+    checkout.refresh_from_db()
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return _page(request, checkout)
+    if payment.status == PaymentStatus.REQUIRES_ACTION:
+        message = _("This card asks for authentication, which this page cannot do; "
+                    "try another card.")
+    elif payment.status == PaymentStatus.FAILED:
+        message = _("The card was declined (%(reason)s); try another card.") % {
+            "reason": (payment.failure_message or "").rstrip(".") or _("no reason given")}
+    else:
+        message = _("The payment did not go through. Try again.")
+    return _page(request, checkout, message=message, status=400)
