@@ -28,6 +28,8 @@ def use_bench_database(name: str) -> None:
     # wildcard host list: a throw-away secret and the development host names.
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("DJANGO_ALLOWED_HOSTS", ".localhost,localhost,127.0.0.1")
+    # Plain HTTP on loopback: no redirect to HTTPS (production's default without debug).
+    os.environ.setdefault("DJANGO_HTTPS", "false")
     # WhiteNoise warns once that collectstatic has not been run: irrelevant here.
     warnings.filterwarnings("ignore", message="No directory at")
 
