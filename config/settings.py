@@ -80,6 +80,7 @@ PLATFORM_SHARED = [
     "payments",
     "federation",
     "notifications",
+    "recalls",
 ]
 PLATFORM_TENANT = [
     "admission",

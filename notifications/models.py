@@ -25,6 +25,7 @@ class Kind(models.TextChoices):
     REFUND_DECIDED = "refund_decided", _("Refund decided")
     RETURN_DECIDED = "return_decided", _("Return decided")
     INVOICE_DECIDED = "invoice_decided", _("Invoice issued or refused")
+    ORDER_RECALLED = "order_recalled", _("Goods of an order recalled")
     # borrowers (shoppers and merchants)
     FINANCING_DECIDED = "financing_decided", _("Financing application decided")
     INSTALMENT_DUE = "instalment_due", _("Instalment due soon")
@@ -50,6 +51,7 @@ BY_TEXT_DEFAULT: dict[str, bool] = {
     Kind.REFUND_DECIDED: True,
     Kind.RETURN_DECIDED: True,
     Kind.INVOICE_DECIDED: False,
+    Kind.ORDER_RECALLED: True,
     Kind.FINANCING_DECIDED: True,
     Kind.INSTALMENT_DUE: True,
     Kind.INSTALMENT_OVERDUE: True,

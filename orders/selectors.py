@@ -30,6 +30,7 @@ from orders.models import (
     Order,
     OrderDispute,
     OrderEvent,
+    OrderHold,
     OrderStatus,
     PriceKind,
     ReferralTouch,
@@ -471,6 +472,8 @@ ORDER_EVENT_LABELS = {
     "invoice_withdrawn": gettext_lazy("Invoice request withdrawn"),
     "invoice_issued": gettext_lazy("Invoice issued"),
     "invoice_rejected": gettext_lazy("Invoice refused"),
+    "recall": gettext_lazy("Goods recalled: money held"),
+    "hold_released": gettext_lazy("Hold on the money lifted"),
 }
 
 
@@ -490,6 +493,17 @@ def audit_entries(query) -> list:
                        action=str(ORDER_EVENT_LABELS.get(e.kind, e.kind)),
                        target=e.order.number, note=e.note)
             for e in filter_times(rows, query, "at")]
+
+
+def order_recall_notice(order: Order) -> dict | None:
+    """While a recall holds the order: its reason (from the order's history) and the
+    refund the buyer may apply for at once (the whole refundable amount)."""
+    if order.held_reason != OrderHold.RECALL:
+        return None
+    event = order.events.filter(kind=OrderHold.RECALL).order_by("-at", "-id").first()
+    return {"reason": event.note if event else "",
+            "recall": (event.detail or {}).get("recall", "") if event else "",
+            "amount": order.refundable}
 
 
 def order_thread(order: Order) -> dict:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from banks.models import Bank, Branch
 from catalog.models import MerchantStatus, ProductStatus
+from catalog.selectors import products_without_passing_report, recalled_product_ids
 from catalog.services import sales_record
 from core.errors import ApplicationError
 from core.money import quantize_money
@@ -132,6 +133,25 @@ def _is_visible(product) -> bool:
             and product.merchant.bank.is_active)
 
 
+def _refuse_unsafe(items: list[CartItem]) -> None:
+    """Food safety first: a product with a recalled batch, or one whose bank sells only
+    lots with a passing lab report and whose lot on sale has none, is not bought (two
+    queries)."""
+    products = {i.sku.product_id: i.sku.product for i in items}
+    recalled = recalled_product_ids(products)
+    if recalled:
+        raise ApplicationError(
+            _("This product has been recalled: %(names)s. Remove it from your cart.")
+            % {"names": "、".join(products[pk].name for pk in sorted(recalled))},
+            field="cart", code="recalled")
+    untested = products_without_passing_report(products)
+    if untested:
+        raise ApplicationError(
+            _("The lot on sale has no passing lab report: %(names)s. Remove it from your "
+              "cart.") % {"names": "、".join(products[pk].name for pk in sorted(untested))},
+            field="cart", code="no_passing_lab_report")
+
+
 def _flash_of(items: list[CartItem], buyer) -> tuple[dict[int, FlashSale], dict[int, int]]:
     """The running flash sales of the lines and what the buyer holds of each (one query
     each, and none without a flash sale)."""
@@ -160,6 +180,7 @@ def _checkout_place(*, buyer, cart: Cart | None, storefront_bank: Bank | None,
     items = _cart_items(cart, now, buyer) if cart is not None else buy_now
     if not items:
         raise ApplicationError(_("Your cart is empty."), field="cart")
+    _refuse_unsafe(items)
     errors: dict[str, list[str]] = {}
     off_sale = [i.sku.product.name for i in items if not _is_visible(i.sku.product)]
     if off_sale:
