@@ -28,7 +28,9 @@ from catalog.selectors.members import (
 from catalog.selectors.safety import (
     batch_lab_reports,
     lab_reports_prefetch,
+    passing_report_expression,
     products_without_passing_report,
+    recalled_expression,
     recalled_product_ids,
 )
 from catalog.selectors.searching import (
@@ -79,7 +81,9 @@ __all__ = [
     "batch_for_trace",
     "batch_lab_reports",
     "lab_reports_prefetch",
+    "passing_report_expression",
     "products_without_passing_report",
+    "recalled_expression",
     "recalled_product_ids",
     "category_and_descendant_ids",
     "category_tree",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from catalog.models import Batch, LabReport, Product
 
@@ -28,6 +28,20 @@ def products_without_passing_report(product_ids: Iterable[int]) -> set[int]:
                                       merchant__bank__requires_passing_lab_report=True)
                .alias(newest_batch=newest)
                .exclude(Exists(passing)).values_list("pk", flat=True))
+
+
+def recalled_expression(product_ref: str = "pk") -> Exists:
+    """True where the product (``product_ref``: a path to its id from the query's model)
+    has a recalled batch: to annotate a query that is made anyway."""
+    return Exists(Batch.objects.filter(product_id=OuterRef(product_ref),
+                                       recalled_at__isnull=False))
+
+
+def passing_report_expression(product_ref: str = "pk") -> Exists:
+    """True where the product's newest batch (the lot on sale) has a passing report."""
+    newest = (Batch.objects.filter(product_id=OuterRef(OuterRef(product_ref)))
+              .order_by("-harvest_date", "-id").values("pk")[:1])
+    return Exists(LabReport.objects.filter(batch_id=Subquery(newest), passed=True))
 
 
 def lab_reports_prefetch() -> Prefetch:
