@@ -28,6 +28,10 @@ class Bank(TenantMixin):
     # Policy: a merchant's product goes live only after the bank's staff review it.
     requires_listing_review = models.BooleanField(_("products need review before listing"),
                                                   default=True)
+    # Policy: its merchants' products sell only while their newest batch has a passing
+    # lab report (checked at checkout).
+    requires_passing_lab_report = models.BooleanField(
+        _("products need a passing lab report to sell"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     # The schema is created (and migrated) when the row is first saved, inside the

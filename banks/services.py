@@ -423,12 +423,20 @@ def federation_admin_revoke(*, user, acting_user):
 
 
 @transaction.atomic
-def bank_set_listing_policy(*, bank: Bank, requires_review: bool, acting_user) -> Bank:
-    """Whether a merchant's product goes live only after the bank's staff review it."""
+def bank_set_listing_policy(*, bank: Bank, requires_review: bool, acting_user,
+                            requires_passing_lab_report: bool | None = None) -> Bank:
+    """Whether a merchant's product goes live only after the bank's staff review it, and
+    (when given) whether it sells only while its lot on sale has a passing lab report."""
     bank.requires_listing_review = bool(requires_review)
-    bank.save(update_fields=["requires_listing_review"])
+    fields = ["requires_listing_review"]
+    if requires_passing_lab_report is not None:
+        bank.requires_passing_lab_report = bool(requires_passing_lab_report)
+        fields.append("requires_passing_lab_report")
+    bank.save(update_fields=fields)
     BankEvent.objects.create(bank=bank, actor=acting_user, action="listing_policy",
-                             detail={"requires_listing_review": bank.requires_listing_review})
+                             detail={"requires_listing_review": bank.requires_listing_review,
+                                     "requires_passing_lab_report":
+                                         bank.requires_passing_lab_report})
     return bank
 
 

@@ -62,7 +62,9 @@ def console_home(request):
 @require_POST
 def console_policy(request):
     bank_set_listing_policy(bank=request.bank, acting_user=request.user,
-                            requires_review=request.POST.get("requires_listing_review") == "1")
+                            requires_review=request.POST.get("requires_listing_review") == "1",
+                            requires_passing_lab_report=request.POST.get(
+                                "requires_passing_lab_report") == "1")
     messages.success(request, _("Policy saved."))
     return redirect("console:home")
 

@@ -318,6 +318,57 @@ class MerchantBatchCreateApi(_MemberApi):
                         status=status.HTTP_201_CREATED)
 
 
+class LabResultSerializer(serializers.Serializer):
+    item = serializers.CharField(max_length=60, help_text="e.g. 农药残留, 重金属, 水分")
+    value = serializers.CharField(max_length=30)
+    unit = serializers.CharField(max_length=20, required=False, default="", allow_blank=True)
+    limit = serializers.CharField(max_length=30, required=False, default="", allow_blank=True)
+    passed = serializers.BooleanField()
+
+
+class LabReportSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    batch = serializers.IntegerField(source="batch_id")
+    lab_name = serializers.CharField()
+    tested_on = serializers.DateField()
+    tested_by = serializers.CharField()
+    passed = serializers.BooleanField(help_text="true when every result passed")
+    results = LabResultSerializer(many=True, source="results.all")
+
+
+class LabReportInputSerializer(serializers.Serializer):
+    lab_name = serializers.CharField(max_length=100)
+    tested_on = serializers.DateField()
+    tested_by = serializers.CharField(max_length=60, required=False, default="",
+                                      allow_blank=True)
+    results = LabResultSerializer(many=True, allow_empty=False)
+
+
+class MerchantLabReportsApi(_MemberApi):
+    def batch(self, request, merchant_id: int, product_id: int, batch_id: int):
+        product = self.product(request, merchant_id, product_id)
+        return get_object_or_404(product.batches.all(), pk=batch_id)
+
+    @extend_schema(operation_id="merchant_lab_reports_list",
+                   responses=LabReportSerializer(many=True))
+    def get(self, request, merchant_id: int, product_id: int, batch_id: int):
+        batch = self.batch(request, merchant_id, product_id, batch_id)
+        return Response(LabReportSerializer(selectors.batch_lab_reports(batch=batch),
+                                            many=True).data)
+
+    @extend_schema(operation_id="merchant_lab_reports_add", request=LabReportInputSerializer,
+                   responses={201: LabReportSerializer},
+                   description="Records a lab report of the batch (at least one result; the "
+                               "report passes when every result does). Shown on the batch's "
+                               "traceability page.")
+    def post(self, request, merchant_id: int, product_id: int, batch_id: int):
+        batch = self.batch(request, merchant_id, product_id, batch_id)
+        data = LabReportInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.lab_report_add(batch=batch, **data.validated_data)
+        return Response(LabReportSerializer(report).data, status=status.HTTP_201_CREATED)
+
+
 class MerchantProductImageApi(_MemberApi):
     """The product's picture (multipart/form-data): JPEG, PNG or WebP, checked by content."""
 

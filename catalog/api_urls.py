@@ -32,6 +32,8 @@ merchant_urlpatterns = [
          api.MerchantProductImageApi.as_view(), name="api-merchant-product-image"),
     path("merchant/<int:merchant_id>/products/<int:product_id>/batches/<int:batch_id>/report/",
          api.MerchantBatchReportApi.as_view(), name="api-merchant-batch-report"),
+    path("merchant/<int:merchant_id>/products/<int:product_id>/batches/<int:batch_id>/"
+         "lab-reports/", api.MerchantLabReportsApi.as_view(), name="api-merchant-lab-reports"),
     path("merchant/<int:merchant_id>/products/<int:product_id>/actions/",
          api.MerchantProductActionApi.as_view(), name="api-merchant-product-action"),
 ]

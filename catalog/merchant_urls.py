@@ -16,6 +16,8 @@ urlpatterns = [
          name="batch-add"),
     path("<int:merchant_id>/products/<int:product_id>/batches/<int:batch_id>/report/",
          views.batch_report, name="batch-report"),
+    path("<int:merchant_id>/products/<int:product_id>/batches/<int:batch_id>/lab-reports/",
+         views.lab_report_add, name="lab-report-add"),
     path("<int:merchant_id>/products/<int:product_id>/<str:action>/", views.product_action,
          name="product-action"),
 ]

@@ -180,6 +180,37 @@ def batch_report(request, merchant_id: int, product_id: int, batch_id: int):
     return _back(merchant, product)
 
 
+def _result_rows(text: str) -> list[dict]:
+    """One result a line: item | value | unit | limit | 合格 or 不合格."""
+    rows = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.replace("｜", "|").split("|")]
+        parts += [""] * (5 - len(parts))
+        rows.append({"item": parts[0], "value": parts[1], "unit": parts[2],
+                     "limit": parts[3], "passed": parts[4]})
+    return rows
+
+
+@login_required
+@require_POST
+def lab_report_add(request, merchant_id: int, product_id: int, batch_id: int):
+    merchant, product = _member_product(request, merchant_id, product_id)
+    batch = get_object_or_404(product.batches.all(), pk=batch_id)
+    try:
+        services.lab_report_add(batch=batch, lab_name=request.POST.get("lab_name", ""),
+                                tested_on=request.POST.get("tested_on", ""),
+                                tested_by=request.POST.get("tested_by", ""),
+                                results=_result_rows(request.POST.get("results", "")),
+                                report_file=request.FILES.get("report_file"))
+    except ValidationError as exc:
+        messages.error(request, " ".join(m for ms in exc.message_dict.values() for m in ms))
+        return _back(merchant, product)
+    messages.success(request, _("Lab report saved; it shows on the traceability page."))
+    return _back(merchant, product)
+
+
 @login_required
 @require_POST
 def product_action(request, merchant_id: int, product_id: int, action: str):

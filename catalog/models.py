@@ -286,6 +286,9 @@ class Batch(models.Model):
                               blank=True, storage=public_storage, policy="report")
     file_meta = file_meta_field()
     trace_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Set while an open food-safety recall covers the batch (the ``recalls`` app decides;
+    # the catalog only reads the flag: the trace page says so, checkout refuses it).
+    recalled_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -296,6 +299,44 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class LabReport(models.Model):
+    """A laboratory's test of a batch: one row per item tested; the report passes when
+    every row passes (``passed`` is kept by ``catalog.services.lab_report_add``)."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="lab_reports")
+    lab_name = models.CharField(_("laboratory"), max_length=100)
+    tested_on = models.DateField(_("tested on"))
+    tested_by = models.CharField(_("tested by"), max_length=60, blank=True, default="")
+    passed = models.BooleanField(_("passed"), default=False)
+    report_file = UploadField(_("report document"), upload_to="lab-reports/%Y/%m/",
+                              blank=True, storage=public_storage, policy="report")
+    file_meta = file_meta_field()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-tested_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.lab_name} {self.tested_on}"
+
+
+class LabResult(models.Model):
+    """One item of a lab report, e.g. 农药残留 0.02 mg/kg against a limit of 0.05."""
+
+    report = models.ForeignKey(LabReport, on_delete=models.CASCADE, related_name="results")
+    item = models.CharField(_("item tested"), max_length=60)
+    value = models.CharField(_("value"), max_length=30)
+    unit = models.CharField(_("unit"), max_length=20, blank=True, default="")
+    limit = models.CharField(_("limit"), max_length=30, blank=True, default="")
+    passed = models.BooleanField(_("passed"))
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.item}: {self.value}{self.unit}"
 
 
 class SynonymGroup(models.Model):

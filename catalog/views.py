@@ -171,7 +171,8 @@ def _trace_url(request, batch) -> str:
 def trace(request, token):
     batch = selectors.batch_for_trace(token=token)
     return render(request, "catalog/trace.html", {
-        "batch": batch, "product": batch.product, "trace_url": _trace_url(request, batch)})
+        "batch": batch, "product": batch.product, "trace_url": _trace_url(request, batch),
+        "lab_reports": list(selectors.batch_lab_reports(batch=batch))})
 
 
 @cache_control(max_age=86400, public=True)

@@ -64,6 +64,7 @@ PLATFORM_SHARED = [
     "federation",
     "notifications",
     "partners",
+    "recalls",
 ]
 PLATFORM_TENANT = [
     "admission",

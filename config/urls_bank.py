@@ -12,6 +12,7 @@ from orders import assisted_api_urls, urls_reviews
 from partners import api_urls as partners_api_urls
 from payments import api_urls as payments_api_urls
 from payments import desk_api
+from recalls import api_urls as recalls_api_urls
 from rewards import api_urls as rewards_api_urls
 
 urlpatterns = [
@@ -25,6 +26,7 @@ urlpatterns = [
     path("console/settlement/", include("payments.console_urls")),
     path("console/traffic/", include("federation.bank_urls")),
     path("console/lending/", include("lending.console_urls")),
+    path("console/recalls/", include("recalls.console_urls")),
     path("console/points/", include("rewards.console_urls")),
     # Credit is the bank's own (its schema): buyers' credit pages are on its domain only.
     path("credit/", include("lending.urls")),
@@ -53,6 +55,7 @@ urlpatterns = [
     path("api/v1/", include(payments_api_urls.merchant_urlpatterns)),
     path("api/v1/", include(payments_api_urls.console_urlpatterns)),
     path("api/v1/", include("federation.bank_api_urls")),
+    path("api/v1/", include(recalls_api_urls.console_urlpatterns)),
     path("api/v1/", include(lending_api_urls.shopper_urlpatterns)),
     path("api/v1/", include(lending_api_urls.merchant_urlpatterns)),
     path("api/v1/", include(lending_api_urls.console_urlpatterns)),

@@ -22,3 +22,7 @@ class NotificationsConfig(appconfig.PlatformAppConfig):
                           dispatch_uid="notifications.lending_event")
         post_save.connect(receivers.dossier_event_saved, sender=DossierEvent,
                           dispatch_uid="notifications.dossier_event")
+        from recalls.signals import recall_opened
+
+        recall_opened.connect(receivers.recall_was_opened,
+                              dispatch_uid="notifications.recall_opened")

@@ -27,6 +27,7 @@ class Kind(models.TextChoices):
     INVOICE_DECIDED = "invoice_decided", _("Invoice issued or refused")
     # both sides of an order's thread (ask the shop)
     ORDER_MESSAGE = "order_message", _("New message about an order")
+    ORDER_RECALLED = "order_recalled", _("Goods of an order recalled")
     # borrowers (shoppers and merchants)
     FINANCING_DECIDED = "financing_decided", _("Financing application decided")
     INSTALMENT_DUE = "instalment_due", _("Instalment due soon")
@@ -54,6 +55,7 @@ BY_TEXT_DEFAULT: dict[str, bool] = {
     Kind.REFUND_DECIDED: True,
     Kind.RETURN_DECIDED: True,
     Kind.INVOICE_DECIDED: False,
+    Kind.ORDER_RECALLED: True,
     Kind.FINANCING_DECIDED: True,
     Kind.INSTALMENT_DUE: True,
     Kind.INSTALMENT_OVERDUE: True,

@@ -318,3 +318,43 @@ def deliver_dossier_event(schema_name: str, event_id: int) -> None:
     notify(recipients=_members(merchant.pk), kind=Kind.ADMISSION_DECIDED,
            dedupe_key=f"dossier-event:{schema_name}:{event.pk}", compose=compose,
            link=page_path("merchant:home"), bank=merchant.bank)
+
+
+# --- recalls --------------------------------------------------------------------------------
+
+
+def recall_was_opened(sender, recall_id: int, **kwargs) -> None:
+    """Sent after the recall's commit: the buyers are told by a worker (a recall may hold
+    thousands of orders); a broker that is down costs the notices, never the recall."""
+    from notifications.tasks import recall_notices  # late: the tasks import this module
+
+    try:
+        recall_notices.apply_async((recall_id,), retry=False)
+    except Exception:
+        log.exception("could not queue the notices of recall %s", recall_id)
+
+
+def deliver_recall_notices(recall_id: int) -> int:
+    """One notice per held order of the recall to its buyer (once, however often run)."""
+    from recalls.models import Recall, RecallOrder
+
+    recall = Recall.objects.filter(pk=recall_id).first()
+    if recall is None:
+        return 0
+    written = 0
+    held = (RecallOrder.objects.filter(recall=recall).select_related(
+        "order__buyer", "order__merchant", "order__checkout__storefront_bank")
+        .order_by("order_id"))
+    for row in held.iterator(chunk_size=500):
+        order = row.order
+        written += len(notify(
+            recipients=[order.buyer], kind=Kind.ORDER_RECALLED,
+            dedupe_key=f"recall:{recall.pk}:order:{order.pk}",
+            compose=lambda order=order: (_("Goods recalled"), _(
+                "Goods of your order %(number)s from %(shop)s are recalled: %(reason)s. "
+                "You may apply for a refund on the order's page.") % {
+                "number": order.number, "shop": order.merchant.name,
+                "reason": recall.reason}),
+            link=page_path("orders:order", order.number),
+            bank=order.checkout.storefront_bank))
+    return written

@@ -8,7 +8,7 @@ import logging
 from celery import shared_task
 
 from banks.models import Bank
-from notifications import reminders, services
+from notifications import receivers, reminders, services
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +42,10 @@ def points_expiry_reminders() -> int:
         except Exception:
             log.exception("points reminders of %s failed", bank.code)
     return written
+
+
+@shared_task(name="notifications.tasks.recall_notices", autoretry_for=(Exception,),
+             retry_backoff=10, max_retries=5, ignore_result=True)
+def recall_notices(recall_id: int) -> int:
+    """Tell the buyers of a recall's held orders (written once each: safe to retry)."""
+    return receivers.deliver_recall_notices(recall_id)

@@ -27,6 +27,7 @@ from orders.models import (
     FlashSaleTake,
     Order,
     OrderDispute,
+    OrderHold,
     OrderStatus,
     PriceKind,
     ReferralTouch,
@@ -434,6 +435,17 @@ def skus_of_merchant(*, merchant: Merchant) -> QuerySet[Sku]:
 
 def sku_of_merchant(*, merchant: Merchant, sku_id: int) -> Sku | None:
     return Sku.objects.filter(pk=sku_id, product__merchant=merchant).first()
+
+
+def order_recall_notice(order: Order) -> dict | None:
+    """While a recall holds the order: its reason (from the order's history) and the
+    refund the buyer may apply for at once (the whole refundable amount)."""
+    if order.held_reason != OrderHold.RECALL:
+        return None
+    event = order.events.filter(kind=OrderHold.RECALL).order_by("-at", "-id").first()
+    return {"reason": event.note if event else "",
+            "recall": (event.detail or {}).get("recall", "") if event else "",
+            "amount": order.refundable}
 
 
 def order_thread(order: Order) -> dict:

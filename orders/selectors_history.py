@@ -46,6 +46,8 @@ ORDER_EVENT_LABELS = {
     "invoice_withdrawn": gettext_lazy("Invoice request withdrawn"),
     "invoice_issued": gettext_lazy("Invoice issued"),
     "invoice_rejected": gettext_lazy("Invoice refused"),
+    "recall": gettext_lazy("Goods recalled: money held"),
+    "hold_released": gettext_lazy("Hold on the money lifted"),
 }
 
 

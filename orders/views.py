@@ -261,6 +261,7 @@ def _order_page(request, order, *, refund_errors=None, refund_data=None, status=
         "dispute_url": reverse("orders:order-dispute", args=[order.number]),
         "can_confirm": "confirm_receipt" in actions,
         "can_refund": "request_refund" in actions,
+        "recall": selectors.order_recall_notice(order),
         "pickup_qr": pickup_qr,
         "refund_errors": refund_errors or {},
         "refund_data": refund_data or {"amount": order.refundable, "reason": ""},

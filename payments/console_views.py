@@ -117,6 +117,7 @@ def _run_page(request, run, *, fail_forms=None, status: int = 200):
         "report": report, "figures": _figures(report) if report else [],
         "under_way": run.status in (RunStatus.PENDING, RunStatus.RUNNING),
         "percent": _percent(run),
+        "holds": selectors.run_holds(run=run, bank=bank),
         "can_mark": can(request.membership, PAYOUT_ROLES),
         "sent": PayoutStatus.SENT,
     }, status=status)

@@ -333,6 +333,26 @@ class SettlementItem(models.Model):
         return f"settled {self.order_id}"
 
 
+class SettlementHold(models.Model):
+    """An order a run did not settle because its money is held (``Order.held_reason``):
+    the run's record of why; the order is settled by the first run after the hold is
+    lifted."""
+
+    run = models.ForeignKey(SettlementRun, on_delete=models.CASCADE, related_name="holds")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "order"], name="payments_hold_once_per_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"held {self.order_id} ({self.reason})"
+
+
 class PayoutBatch(models.Model):
     """A bank's payouts of one run: one line per merchant, written as a payout file."""
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from banks.audit import AuditEntry, filter_times
 from banks.models import Bank
+from orders.models import OrderHold
 from payments.models import (
     AccountKind,
     GatewayRefund,
@@ -19,6 +20,7 @@ from payments.models import (
     PayoutLine,
     Posting,
     RunStatus,
+    SettlementHold,
     SettlementItem,
     SettlementRun,
 )
@@ -87,6 +89,17 @@ def bank_settlement_runs(*, bank: Bank):
 
 def bank_settlement_run(*, bank: Bank, run_id):
     return get_object_or_404(bank_settlement_runs(bank=bank), pk=run_id)
+
+
+def run_holds(*, run, bank: Bank) -> list:
+    """The orders of ``bank``'s merchants the run did not settle because their money is
+    held, each with ``reason_display`` (the hold's label)."""
+    rows = list(SettlementHold.objects.filter(run=run, order__merchant_bank=bank)
+                .select_related("order__merchant").order_by("order_id"))
+    labels = dict(OrderHold.choices)
+    for row in rows:
+        row.reason_display = str(labels.get(row.reason, row.reason))  # type: ignore[attr-defined]
+    return rows
 
 
 def bank_payout_batch(*, bank: Bank, batch_id):

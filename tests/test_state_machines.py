@@ -17,7 +17,7 @@ from orders.models import Order, OrderStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ["accounts", "admission", "banks", "catalog", "core", "federation", "lending",
-        "orders", "payments", "rewards", "notifications", "fixtures"]
+        "orders", "payments", "rewards", "notifications", "recalls", "fixtures"]
 WRITES = {"create", "update", "update_or_create", "get_or_create"}
 
 

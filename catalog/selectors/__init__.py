@@ -25,6 +25,14 @@ from catalog.selectors.members import (
     product_for_member,
     products_of_merchant,
 )
+from catalog.selectors.safety import (
+    batch_lab_reports,
+    lab_reports_prefetch,
+    passing_report_expression,
+    products_without_passing_report,
+    recalled_expression,
+    recalled_product_ids,
+)
 from catalog.selectors.searching import (
     SYNONYMS_CACHE_KEY,
     SYNONYMS_CACHE_SECONDS,
@@ -71,6 +79,12 @@ __all__ = [
     "bank_merchants",
     "bank_product",
     "batch_for_trace",
+    "batch_lab_reports",
+    "lab_reports_prefetch",
+    "passing_report_expression",
+    "products_without_passing_report",
+    "recalled_expression",
+    "recalled_product_ids",
     "category_and_descendant_ids",
     "category_tree",
     "clean_query",

@@ -14,6 +14,7 @@ import from this package.
 from catalog.services.batches import INPUT_KIND_NAMES, INPUT_KINDS, batch_create, batch_set_report
 from catalog.services.changes import products_touch
 from catalog.services.favourites import FAVOURITES_LIMIT, favourite_set
+from catalog.services.lab_reports import batches_set_recalled, lab_report_add
 from catalog.services.merchants import (
     MERCHANT_TRANSITIONS,
     REASON_REQUIRED,
@@ -55,6 +56,8 @@ __all__ = [
     "REASON_REQUIRED",
     "SkuSpec",
     "batch_create",
+    "batches_set_recalled",
+    "lab_report_add",
     "batch_set_report",
     "merchant_allowed_actions",
     "products_touch",

@@ -237,6 +237,10 @@ REFUNDABLE = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.READY_FOR_PICKU
               OrderStatus.DELIVERED, OrderStatus.PICKED_UP, OrderStatus.COMPLETED)
 
 
+class OrderHold(models.TextChoices):
+    RECALL = "recall", _("Held: the goods are recalled")
+
+
 class Order(models.Model):
     """The part of a checkout one merchant fulfils."""
 
@@ -297,6 +301,11 @@ class Order(models.Model):
     received_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     auto_confirm_at = models.DateTimeField(null=True, blank=True)
+    # A hold on the order's money (escrow is not paid out while set): "recall" while an
+    # open food-safety recall covers it. Set and lifted set-based by orders.services.
+    held_reason = models.CharField(max_length=20, blank=True, default="",
+                                   choices=OrderHold.choices)
+    held_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -319,6 +328,8 @@ class Order(models.Model):
             models.Index(fields=["referrer_bank", "-created_at"]),
             models.Index(fields=["buyer", "-created_at"]),
             models.Index(fields=["status", "auto_confirm_at"]),
+            models.Index(fields=["held_reason"], condition=~Q(held_reason=""),
+                         name="orders_order_held"),
         ]
 
     def __str__(self) -> str:

@@ -32,6 +32,7 @@ from .fulfilment import (
     orders_auto_confirm,
     pickup_verify,
 )
+from .holds import orders_hold, orders_release
 from .messages import order_dispute_raise, order_message_post, side_of
 from .referral import referral_claim, referral_touch, share_link_for
 from .refunds import refund_decide, refund_issue, refund_record_external, refund_request
@@ -39,6 +40,8 @@ from .shipping import shipping_rule_set
 from .transitions import ORDER_TRANSITIONS, order_allowed_actions
 
 __all__ = [
+    "orders_hold",
+    "orders_release",
     "order_dispute_raise",
     "order_message_post",
     "side_of",

@@ -18,6 +18,12 @@ from django.utils.translation import gettext as _
 
 from banks.models import Bank, Branch
 from catalog.models import MerchantStatus, ProductStatus
+from catalog.selectors import (
+    passing_report_expression,
+    products_without_passing_report,
+    recalled_expression,
+    recalled_product_ids,
+)
 from catalog.services import sales_record
 from core.errors import ApplicationError
 from core.money import quantize_money
@@ -120,6 +126,8 @@ def _cart_items(cart: Cart, now: datetime, buyer) -> list[CartItem]:
     return list(cart.items.select_related("sku__product__merchant__bank",
                                           "sku__product__merchant__shipping_rule")
                 .annotate(flash_id=Subquery(running),
+                          is_recalled=recalled_expression("sku__product_id"),
+                          has_passing_report=passing_report_expression("sku__product_id"),
                           touch_bank_id=Subquery(touch.values("bank_id")[:1]),
                           touch_sharer_id=Subquery(touch.values("sharer_id")[:1]))
                 .select_for_update(of=("self",)).order_by("sku_id"))
@@ -130,6 +138,32 @@ def _is_visible(product) -> bool:
     return (product.status == ProductStatus.LISTED
             and product.merchant.status == MerchantStatus.APPROVED
             and product.merchant.bank.is_active)
+
+
+def _refuse_unsafe(items: list[CartItem]) -> None:
+    """Food safety first: a product with a recalled batch, or one whose bank sells only
+    lots with a passing lab report and whose lot on sale has none, is not bought (read
+    with the cart's lines; two queries for a purchase without a cart)."""
+    products = {i.sku.product_id: i.sku.product for i in items}
+    if all(hasattr(i, "is_recalled") for i in items):  # read with the cart's lines
+        recalled = {i.sku.product_id for i in items if i.is_recalled}
+        untested = {i.sku.product_id for i in items if not i.has_passing_report
+                    and i.sku.product.merchant.bank.requires_passing_lab_report}
+    else:
+        recalled = recalled_product_ids(products)
+        untested = None
+    if recalled:
+        raise ApplicationError(
+            _("This product has been recalled: %(names)s. Remove it from your cart.")
+            % {"names": "、".join(products[pk].name for pk in sorted(recalled))},
+            field="cart", code="recalled")
+    if untested is None:
+        untested = products_without_passing_report(products)
+    if untested:
+        raise ApplicationError(
+            _("The lot on sale has no passing lab report: %(names)s. Remove it from your "
+              "cart.") % {"names": "、".join(products[pk].name for pk in sorted(untested))},
+            field="cart", code="no_passing_lab_report")
 
 
 def _flash_of(items: list[CartItem], buyer) -> tuple[dict[int, FlashSale], dict[int, int]]:
@@ -160,6 +194,7 @@ def _checkout_place(*, buyer, cart: Cart | None, storefront_bank: Bank | None,
     items = _cart_items(cart, now, buyer) if cart is not None else buy_now
     if not items:
         raise ApplicationError(_("Your cart is empty."), field="cart")
+    _refuse_unsafe(items)
     errors: dict[str, list[str]] = {}
     off_sale = [i.sku.product.name for i in items if not _is_visible(i.sku.product)]
     if off_sale:

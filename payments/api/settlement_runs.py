@@ -86,13 +86,28 @@ class ReconciliationSerializer(serializers.Serializer):
                                       help_text="what this run settled at this bank")
 
 
+class SettlementHoldSerializer(serializers.Serializer):
+    order = serializers.CharField(source="order.number")
+    reason = serializers.CharField(help_text="why the order was not settled: recall")
+    reason_display = serializers.CharField()
+
+
 class SettlementRunDetailSerializer(SettlementRunSerializer):
     payout_batch = serializers.SerializerMethodField(
         help_text="this bank's payout batch of the run (null until it is built)")
     reconciliation = serializers.SerializerMethodField()
+    held = serializers.SerializerMethodField(
+        help_text="this bank's orders the run did not settle because their money is held, "
+                  "and why (settled by a run after the hold is lifted)")
 
     class Meta(SettlementRunSerializer.Meta):
-        fields = [*SettlementRunSerializer.Meta.fields, "payout_batch", "reconciliation"]
+        fields = [*SettlementRunSerializer.Meta.fields, "payout_batch", "reconciliation",
+                  "held"]
+
+    @extend_schema_field(SettlementHoldSerializer(many=True))
+    def get_held(self, run) -> list:
+        return SettlementHoldSerializer(
+            selectors.run_holds(run=run, bank=self.context["bank"]), many=True).data
 
     def get_payout_batch(self, run) -> int | None:
         batch = selectors.run_batch_of_bank(run=run, bank=self.context["bank"])

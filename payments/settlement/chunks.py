@@ -10,14 +10,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Sum
 
 from core.errors import ApplicationError
 from core.money import quantize_money
 from orders.models import RETURN_OPEN, Order, OrderStatus, ReturnRequest
 from payments.interfaces import partner_fee_rates, repayment_candidates, repayments_for
-from payments.models import LedgerAccount, LedgerTransaction, Posting, SettlementItem, SettlementRun
+from payments.models import (
+    LedgerAccount,
+    LedgerTransaction,
+    Posting,
+    SettlementHold,
+    SettlementItem,
+    SettlementRun,
+)
 from payments.services import Leg, ledger_account, ledger_post
 
 from ._common import ZERO, K
@@ -30,6 +37,17 @@ def referral_fee_rate() -> Decimal:
 def settleable_orders(run: SettlementRun):
     # NOT EXISTS rather than a LEFT JOIN: a walk along the primary key stays one, however
     # many of the orders have been settled already.
+    return _due_orders(run).filter(held_reason="")
+
+
+def held_orders(run: SettlementRun):
+    """The run's orders that would be settled but for a hold on their money (a recall):
+    recorded in the run's holds with the reason, settled by a run after the hold is
+    lifted."""
+    return _due_orders(run).exclude(held_reason="")
+
+
+def _due_orders(run: SettlementRun):
     qs = Order.objects.filter(status=OrderStatus.COMPLETED, completed_at__lte=run.cutoff).filter(
         ~Exists(SettlementItem.objects.filter(order_id=OuterRef("pk"))),
         ~Exists(_open_returns(OuterRef("pk"))))
@@ -60,6 +78,19 @@ def _partner_fee_legs(bank_id: int, fee: Decimal) -> list[tuple[AccountKey, Deci
 
 MEMOS = {"settle": "settlement of {}", "referral_fee": "referral fee of {}",
          "partner_fee": "partner fee of {}"}
+
+
+def record_holds(run: SettlementRun) -> int:
+    """Write the run's holds (one per held order, with its reason) in one INSERT ...
+    SELECT; run again, it adds only what is new."""
+    sql, params = held_orders(run).values("pk", "held_reason").query.sql_with_params()
+    table = SettlementHold._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (run_id, order_id, reason, created_at) "  # noqa: S608
+            f"SELECT %s, h.id, h.reason, now() FROM ({sql}) AS h(id, reason) "
+            "ON CONFLICT DO NOTHING", [run.pk, *params])
+        return cursor.rowcount
 
 
 def chunk_size() -> int:
@@ -149,7 +180,7 @@ def _accounts_for(keys: set[AccountKey], cache: dict) -> None:
 
 ORDER_FIELDS = ("id", "number", "status", "merchant_id", "merchant_bank_id", "total",
                 "goods_total", "refunded_total", "referrer_bank_id", "is_cross_bank",
-                "checkout_id")
+                "checkout_id", "held_reason")
 
 
 @transaction.atomic
@@ -169,7 +200,8 @@ def settle_chunk(*, run: SettlementRun, after: int, size: int | None = None,
     done = set(SettlementItem.objects.filter(order_id__in=[o.pk for o in orders])
                .values_list("order_id", flat=True))
     done |= set(_open_returns([o.pk for o in orders]).values_list("order_id", flat=True))
-    todo = [o for o in orders if o.pk not in done and o.status == OrderStatus.COMPLETED]
+    todo = [o for o in orders if o.pk not in done and o.status == OrderStatus.COMPLETED
+            and not o.held_reason]
     if todo:
         _settle_all(run, todo, cache)
     return orders[-1].pk
@@ -224,7 +256,7 @@ def settle_order(*, run: SettlementRun, order_id: int,
     kept as the reference its results are compared with. ``accounts``: a cache of
     ledger accounts the caller keeps across orders."""
     order = Order.objects.select_for_update().get(pk=order_id)
-    if order.status != OrderStatus.COMPLETED or SettlementItem.objects.filter(
+    if order.status != OrderStatus.COMPLETED or order.held_reason or SettlementItem.objects.filter(
             order=order).exists() or _open_returns(order.pk).exists():
         return None
     cache = {} if accounts is None else accounts

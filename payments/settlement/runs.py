@@ -15,7 +15,7 @@ from banks.models import Bank
 from core.errors import ApplicationError
 from payments.models import LedgerAccount, RunStatus, SettlementRun
 
-from .chunks import settle_chunk, settleable_orders
+from .chunks import record_holds, settle_chunk, settleable_orders
 from .payouts import payout_batch_build
 from .statements import reconciliation
 
@@ -100,6 +100,7 @@ def settlement_run_execute(run_id: int) -> SettlementRun:
         run.orders_total = done + settleable_orders(run).count()
         run.orders_done = done
         run.save()
+        record_holds(run)
     # The ledger accounts this call has used, looked up once: an account row never changes
     # or goes away. One that a chunk's transaction created is safe to reuse too: if that
     # transaction rolls back, the error ends this call, and the cache with it.
