@@ -1,0 +1,68 @@
+"""What gunicorn serves in the load benchmarks: the platform's WSGI application, plus a
+bare Django view under ``/__bare__/`` for the baselines measured on the same server.
+
+The bare view goes through Django's own WSGI handler (request object, URL resolution of
+one fixed view, response), but through no middleware, no template, no database and no
+cache: the floor of a Django answer on this machine and server settings.
+
+* ``/__bare__/ok``: a two-byte text answer (the baseline of ``bench/flash.py``);
+* ``/__bare__/<key>``: the HTML stored under ``<key>`` in the JSON file named by
+  ``BENCH_BARE_PAGES`` (``{key: html}``), loaded once per worker at start (the baseline
+  of ``bench/load.py``: the same pages as the storefront's, from memory).
+
+Never used by the platform itself: only ``bench/flash.py`` and ``bench/load.py`` start a
+gunicorn on ``bench.wsgi:application``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from django.core.handlers.exception import convert_exception_to_response
+from django.core.handlers.wsgi import WSGIHandler
+from django.http import HttpResponse, HttpResponseNotFound
+from django.urls import ResolverMatch
+
+from config.wsgi import application as platform_application
+
+PREFIX = "/__bare__"
+
+_pages: dict[str, bytes] = {}
+if os.environ.get("BENCH_BARE_PAGES"):
+    with open(os.environ["BENCH_BARE_PAGES"], encoding="utf-8") as f:
+        _pages = {k: v.encode() for k, v in json.load(f).items()}
+
+
+def bare_view(request):
+    key = request.path[len(PREFIX):]
+    if key == "/ok":
+        return HttpResponse(b"ok", content_type="text/plain")
+    html = _pages.get(key)
+    if html is None:
+        return HttpResponseNotFound(b"no such page", content_type="text/plain")
+    return HttpResponse(html, content_type="text/html; charset=utf-8")
+
+
+class BareHandler(WSGIHandler):
+    """Django's WSGI handler with no middleware and one view for every path."""
+
+    def load_middleware(self, is_async=False):
+        self._view_middleware = []
+        self._template_response_middleware = []
+        self._exception_middleware = []
+        self._middleware_chain = convert_exception_to_response(self._get_response)
+
+    def resolve_request(self, request):
+        match = ResolverMatch(bare_view, (), {}, url_name="bare")
+        request.resolver_match = match
+        return match
+
+
+_bare = BareHandler()
+
+
+def application(environ, start_response):
+    if environ.get("PATH_INFO", "").startswith(PREFIX + "/"):
+        return _bare(environ, start_response)
+    return platform_application(environ, start_response)
