@@ -11,8 +11,9 @@ Each simulated shopper stays on one bank's storefront (a ``Host:`` header such a
 
 ``LOAD_MODE`` picks the mix: ``mixed`` (the above, with pauses of ``LOAD_WAIT`` seconds,
 default 0.5-2), ``browse`` (browsing only, no pause: the storefront's pages at their
-highest rate) or ``bare`` (the same pages, no pause, from the bare Django view of
-``bench/wsgi.py``: the baseline). The data (hosts, categories, products, SKUs, search
+highest rate), ``bare`` (the same pages, no pause, from the bare Django view of
+``bench/wsgi.py``: the baseline) or ``bare_mw`` (the same through the platform's
+middleware). The data (hosts, categories, products, SKUs, search
 words, tokens) comes from the JSON file named by ``LOAD_DATA``, written by ``bench/load.py``.
 """
 
@@ -47,6 +48,8 @@ class Shopper(FastHttpUser):
     def _get(self, path: str, name: str):
         if MODE == "bare":
             path = f"/__bare__/{self.host_name}{path}"
+        elif MODE == "bare_mw":
+            path = f"/__bare_mw__/{self.host_name}{path}"
         self.client.get(path, headers={"Host": self.host_name}, name=name)
 
     @task(7)

@@ -1,9 +1,12 @@
 """What gunicorn serves in the load benchmarks: the platform's WSGI application, plus a
-bare Django view under ``/__bare__/`` for the baselines measured on the same server.
+bare Django view for the baselines measured on the same server.
 
-The bare view goes through Django's own WSGI handler (request object, URL resolution of
-one fixed view, response), but through no middleware, no template, no database and no
-cache: the floor of a Django answer on this machine and server settings.
+Under ``/__bare__/`` the bare view goes through Django's own WSGI handler (request
+object, one fixed view, response), but through no middleware, no template, no database
+and no cache: the floor of a Django answer on this machine and server settings. Under
+``/__bare_mw__/`` the same view goes through the platform's whole middleware list (bank
+routing by host, sessions, locale, CSRF, authentication, referral and traffic
+recording, ...): what a page costs before its view does anything.
 
 * ``/__bare__/ok``: a two-byte text answer (the baseline of ``bench/flash.py``);
 * ``/__bare__/<key>``: the HTML stored under ``<key>`` in the JSON file named by
@@ -27,6 +30,7 @@ from django.urls import ResolverMatch
 from config.wsgi import application as platform_application
 
 PREFIX = "/__bare__"
+PREFIX_MW = "/__bare_mw__"
 
 _pages: dict[str, bytes] = {}
 if os.environ.get("BENCH_BARE_PAGES"):
@@ -35,7 +39,8 @@ if os.environ.get("BENCH_BARE_PAGES"):
 
 
 def bare_view(request):
-    key = request.path[len(PREFIX):]
+    key = request.path.split("/", 2)[2]
+    key = "/" + key
     if key == "/ok":
         return HttpResponse(b"ok", content_type="text/plain")
     html = _pages.get(key)
@@ -59,10 +64,23 @@ class BareHandler(WSGIHandler):
         return match
 
 
+class MiddlewareBareHandler(WSGIHandler):
+    """Django's WSGI handler with the platform's middleware and one view for every path."""
+
+    def resolve_request(self, request):
+        match = ResolverMatch(bare_view, (), {}, url_name="bare")
+        request.resolver_match = match
+        return match
+
+
 _bare = BareHandler()
+_bare_mw = MiddlewareBareHandler()
 
 
 def application(environ, start_response):
-    if environ.get("PATH_INFO", "").startswith(PREFIX + "/"):
+    path = environ.get("PATH_INFO", "")
+    if path.startswith(PREFIX + "/"):
         return _bare(environ, start_response)
+    if path.startswith(PREFIX_MW + "/"):
+        return _bare_mw(environ, start_response)
     return platform_application(environ, start_response)
