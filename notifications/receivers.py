@@ -25,6 +25,7 @@ from lending.models import LendingEvent, PartyKind
 from notifications.models import Kind
 from notifications.services import notify, page_path
 from orders.models import AssistedOrder, Fulfilment, MessageSide, OrderEvent, OrderMessage
+from recalls.models import Recall, RecallOrder
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +337,6 @@ def recall_was_opened(sender, recall_id: int, **kwargs) -> None:
 
 def deliver_recall_notices(recall_id: int) -> int:
     """One notice per held order of the recall to its buyer (once, however often run)."""
-    from recalls.models import Recall, RecallOrder
 
     recall = Recall.objects.filter(pk=recall_id).first()
     if recall is None:

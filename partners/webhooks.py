@@ -181,7 +181,7 @@ def event_record(order_event_id: int, order_id: int, action: str
 
 
 def _queue(delivery_id: int) -> None:
-    from partners.tasks import deliver_webhook
+    from partners.tasks import deliver_webhook  # late: the tasks import this module
 
     try:
         deliver_webhook.delay(delivery_id)

@@ -26,6 +26,7 @@ from partners.models import (
     PartnerWebhookDelivery,
     PartnerWebhookEvent,
 )
+from partners.tasks import deliver_webhook
 from payments import settlement
 from payments.models import AccountKind, Posting
 from payments.selectors import trial_balance
@@ -247,7 +248,6 @@ def test_webhooks_are_signed_retried_after_a_500_and_replayed(
     delivery = PartnerWebhookDelivery.objects.get(event=event)
     assert queued == [delivery.pk]
 
-    from partners.tasks import deliver_webhook
 
     handler.answers = [500]
     assert deliver_webhook(delivery.pk) == DeliveryStatus.PENDING

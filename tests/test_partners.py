@@ -14,7 +14,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from banks.models import BankEvent
-from catalog.services import product_transition, stock_set
+from catalog.services import SkuSpec, product_create, product_transition, stock_set
+from fixtures.partners_demo import PARTNERS, load_demo_partners
 from partners.models import Partner, PartnerKey
 from partners.services import (
     bank_partner_opt_out,
@@ -25,7 +26,7 @@ from partners.services import (
     partner_set_banks,
     partner_suspend,
 )
-from tests.catalog_factories import approved_merchant, listed_product
+from tests.catalog_factories import approved_merchant, category, listed_product
 
 pytestmark = pytest.mark.django_db
 
@@ -92,8 +93,6 @@ def shelf(province):
     merchant_b, _ = approved_merchant(province.bank_b, province.b_manager)
     listed = [listed_product(merchant_a, name=f"罗汉果{i}", price=f"{10 + i}.50", stock=5 * i)
               for i in range(1, 4)]
-    from catalog.services import SkuSpec, product_create
-    from tests.catalog_factories import category
 
     draft = product_create(merchant=merchant_a, name="未上架", category=category(),
                            origin_county="永福县",
@@ -499,8 +498,6 @@ def test_a_bank_admin_opts_the_banks_merchants_out_and_back_in(province, shelf, 
 
 
 def test_the_demo_partners_load_once_with_a_key_that_reads_the_catalog(province):
-    from fixtures.partners_demo import PARTNERS, load_demo_partners
-
     Partner.objects.filter(name__in=[p["name"] for p in PARTNERS]).delete()
     first = load_demo_partners(banks=[province.bank_a, province.bank_b])
     assert first.counts == {"partners": 2} and len(first.keys) == 2

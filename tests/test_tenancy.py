@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 
+from banks import schema_template
 from banks.models import Bank
 
 pytestmark = pytest.mark.django_db
@@ -196,8 +197,6 @@ def test_a_bank_cloned_from_the_template_equals_one_migrated_from_nothing(provin
     migrated from nothing must come out the same: every column, constraint (foreign keys
     to the public schema still to the public schema), index, function, trigger, view,
     sequence and migration row."""
-    from banks import schema_template
-
     assert schema_template.template_current()
     cloned = structure(province.bank_a.schema_name)
     template = structure(schema_template.template_name())
