@@ -214,16 +214,20 @@ def pay_link_token(partner_order: PartnerOrder) -> str:
     return signing.dumps({"c": partner_order.checkout_id}, salt=PAY_SALT, compress=True)
 
 
-def checkout_of_pay_link(token: str) -> Checkout | None:
-    """The partner checkout a pay link names; None for a forged or expired link."""
+def checkout_of_pay_link(token: str, *, bank) -> Checkout | None:
+    """The partner checkout a pay link names, opened on the domain of a bank whose
+    merchants sell in it; None for a forged or expired link, or another bank's domain."""
     try:
         data = signing.loads(token, salt=PAY_SALT,
                              max_age=settings.PARTNER_PAY_LINK_HOURS * 3600)
         checkout_id = int(data["c"])
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
-    return (Checkout.objects.filter(pk=checkout_id, partner_order__isnull=False)
-            .select_related("buyer").first())
+    if bank is None:
+        return None
+    return (Checkout.objects.filter(pk=checkout_id, partner_order__isnull=False,
+                                    orders__merchant_bank=bank)
+            .select_related("buyer").distinct().first())
 
 
 # --- what settlement asks (payments.interfaces) --------------------------------------------

@@ -36,9 +36,8 @@ def _page(request, checkout, *, errors=None, message="", status=200):
 
 
 def pay(request, token: str):
-    checkout = checkout_of_pay_link(token)
-    if checkout is None or not checkout.orders.filter(
-            merchant_bank=getattr(request, "bank", None)).exists():
+    checkout = checkout_of_pay_link(token, bank=getattr(request, "bank", None))
+    if checkout is None:
         raise Http404(_("This pay link is not valid (or has expired)."))
     if request.method != "POST" or checkout.status != CheckoutStatus.PENDING_PAYMENT:
         return _page(request, checkout)
