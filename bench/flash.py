@@ -26,7 +26,7 @@ and the cap per customer. Then every unpaid win is expired
 (``payments.services.expire_reservations``) and the units must be back on sale, in the
 database and in Redis.
 
-    .venv/bin/python bench/flash.py                                 # about 3 minutes
+    .venv/bin/python bench/flash.py                                 # about 2 minutes
     .venv/bin/python bench/flash.py --buyers 1000 --quantity 100    # quick check
 
 Results: a table on stdout and the raw numbers in bench/out/flash.json. Nothing here
