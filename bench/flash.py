@@ -26,7 +26,7 @@ and the cap per customer. Then every unpaid win is expired
 (``payments.services.expire_reservations``) and the units must be back on sale, in the
 database and in Redis.
 
-    .venv/bin/python bench/flash.py                                 # about 3 minutes
+    .venv/bin/python bench/flash.py                                 # about 2 minutes
     .venv/bin/python bench/flash.py --buyers 1000 --quantity 100    # quick check
 
 Results: a table on stdout and the raw numbers in bench/out/flash.json. Nothing here
@@ -294,6 +294,8 @@ def run_stampede(port: int, buyers: list[dict], sale_id: int, concurrency: int, 
             return
         redis_ctl(redis_events, t0)
 
+    sampler = SessionSampler(t0)
+    sampler.start()
     ctl = None
     if kill_at_units is not None and redis_ctl is not None:
         ctl = threading.Thread(target=controller)
@@ -304,6 +306,8 @@ def run_stampede(port: int, buyers: list[dict], sale_id: int, concurrency: int, 
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    sampler.done.set()
+    sampler.join()
     if ctl is not None:
         killed.set()
         ctl.join()
@@ -326,19 +330,72 @@ def run_stampede(port: int, buyers: list[dict], sale_id: int, concurrency: int, 
         "latency_by_outcome": by_outcome,
         "buyer_end_to_end": summary([b["ms"] for b in per_buyer]),
         "redis": redis_events,
-        "timeline": timeline(requests),
+        "phases": phases(requests, sampler.samples),
+        "timeline": timeline(requests, sampler.samples),
         "won_by_user": {b["user_id"]: b["won"] for b in per_buyer if b["won"]},
     }
 
 
-def timeline(requests: list[dict], step: float = 0.5) -> list[dict]:
-    """Requests answered per half second, with their outcomes and p95."""
+class SessionSampler(threading.Thread):
+    """Every 50 ms: how many of the bench database's sessions run a statement, and how
+    many of those wait for a lock (``pg_stat_activity``)."""
+
+    SQL = ("SELECT count(*) FILTER (WHERE state = 'active'), "
+           "count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock') "
+           "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()")
+
+    def __init__(self, t0: float):
+        super().__init__(daemon=True)
+        self.t0, self.samples, self.done = t0, [], threading.Event()
+
+    def run(self):
+        conn = common._server_connection()
+        try:
+            with conn.cursor() as cur:
+                while not self.done.is_set():
+                    cur.execute(self.SQL, [BENCH_DB])
+                    active, locked = cur.fetchone()
+                    self.samples.append((time.perf_counter() - self.t0, active, locked))
+                    time.sleep(0.05)
+        finally:
+            conn.close()
+
+
+def timeline(requests: list[dict], samples: list[tuple], step: float = 0.5) -> list[dict]:
+    """Per half second: requests answered, their outcomes and p95, and the database
+    sessions running a statement and waiting for a lock (means of the samples)."""
     buckets: dict[int, list[dict]] = defaultdict(list)
     for r in requests:
         buckets[int(r["t"] / step)].append(r)
+    sampled: dict[int, list[tuple]] = defaultdict(list)
+    for t, active, locked in samples:
+        sampled[int(t / step)].append((active, locked))
     return [{"t": k * step, "n": len(v), "p95_ms": pct([r["ms"] for r in v], 95),
-             "outcomes": dict(Counter(r["outcome"] for r in v))}
+             "outcomes": dict(Counter(r["outcome"] for r in v)),
+             "db_active": statistics.fmean(a for a, _l in sampled[k]) if sampled[k] else None,
+             "db_locked": statistics.fmean(lk for _a, lk in sampled[k]) if sampled[k] else None}
             for k, v in sorted(buckets.items())]
+
+
+def phases(requests: list[dict], samples: list[tuple]) -> dict:
+    """The selling phase (until the last win) and the sold-out phase after it: answers
+    per second and the mean database sessions active and waiting for a lock."""
+    wins = [r["t"] for r in requests if r["outcome"] == "won"]
+    if not wins:
+        return {}
+    end = max(r["t"] for r in requests)
+    cut = max(wins)
+    result = {}
+    for name, lo, hi in (("selling", 0.0, cut), ("sold_out", cut, end)):
+        n = sum(1 for r in requests if (r["t"] <= cut) == (name == "selling"))
+        inside = [(a, lk) for t, a, lk in samples if lo <= t <= hi]
+        result[name] = {
+            "from_s": lo, "to_s": hi, "answers": n,
+            "per_s": n / (hi - lo) if hi > lo else None,
+            "db_active_mean": statistics.fmean(a for a, _l in inside) if inside else None,
+            "db_locked_mean": statistics.fmean(lk for _a, lk in inside) if inside else None,
+        }
+    return result
 
 
 def pct(values: list[float], p: float) -> float:
@@ -457,6 +514,10 @@ def print_report(result: dict) -> None:
           f"{s['final_outcome_per_buyer']}")
     print(f"units won {s['units_won_per_answers']} by {s['buyers_won']} buyers; "
           f"redis: {s['redis']}")
+    for name, ph in s["phases"].items():
+        print(f"{name} phase {ph['from_s']:.1f}-{ph['to_s']:.1f} s: {ph['answers']} answers, "
+              f"{ph['per_s'] or 0:.0f}/s; database sessions active {ph['db_active_mean']:.1f}, "
+              f"waiting for a lock {ph['db_locked_mean']:.1f} (means)")
     print(f"p95 against the bare view before: "
           f"{s['latency_all']['p95_ms'] / result['bare_before']['p95_ms']:.1f}x; "
           f"throughput {s['per_s'] / result['bare_before']['per_s']:.2f} of it")

@@ -22,7 +22,7 @@ Per step: requests/s, p50/p95/p99 (locust's own percentiles, in ms) and failures
 request kind and in all; the highest requests/s of the mix whose p95 stayed under 300 ms;
 the pages' throughput against the bare view's.
 
-    .venv/bin/python bench/load.py                                  # about 8 minutes
+    .venv/bin/python bench/load.py                                  # about 9 minutes
     .venv/bin/python bench/load.py --users 10 --duration 15s --browse-duration 10s  # quick
 
 Results: a table on stdout, the raw numbers in bench/out/load.json and locust's CSV files
