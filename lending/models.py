@@ -393,11 +393,13 @@ class RepaymentStatus(models.TextChoices):
 
 
 class LoanRepayment(models.Model):
+    KEY_SCOPE = "loan_repay"  # of the borrowers' keys in the idempotency store
+
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="repayments")
     source = models.CharField(max_length=12, choices=RepaymentSource.choices)
+    # Ours, unique: "card:u<payer>:<the client's key>" (the client's key and its request
+    # are in the idempotency store, core.idempotency), "settle:..." at settlement.
     idempotency_key = models.CharField(max_length=80, unique=True)
-    # Of the request that used the key (core.idempotency).
-    fingerprint = models.CharField(max_length=64, blank=True, default="")
     amount = models.DecimalField(**MONEY)
     principal = models.DecimalField(**MONEY, default=Decimal("0.00"))
     interest = models.DecimalField(**MONEY, default=Decimal("0.00"))

@@ -113,23 +113,19 @@ class PartnerKey(models.Model):
 
 class PartnerOrder(models.Model):
     """A checkout a partner placed for one of its customers (the checkout's buyer is the
-    partner's system user). The partner's ``Idempotency-Key`` is unique per partner;
-    ``fingerprint`` is the request it was first used for (core.idempotency)."""
+    partner's system user). The partner's ``Idempotency-Key`` for it is in the one
+    idempotency store (``core.idempotency``, scope partner_order)."""
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="orders")
     checkout = models.OneToOneField("orders.Checkout", on_delete=models.PROTECT,
                                     related_name="partner_order")
     customer_reference = models.CharField(max_length=64)
-    idempotency_key = models.CharField(max_length=80)
-    fingerprint = models.CharField(max_length=64)
     # Who receives the goods (also for branch pickup: who collects them).
     recipient = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["partner", "idempotency_key"],
-                                               name="partners_order_key_once")]
         indexes = [models.Index(fields=["partner", "-created_at", "-id"])]
 
     def __str__(self) -> str:

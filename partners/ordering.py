@@ -25,7 +25,14 @@ from accounts.selectors import division_path, division_text
 from accounts.services import AddressSpec, address_validate
 from catalog.models import Sku
 from core.errors import ApplicationError
-from core.idempotency import idempotency_check, idempotency_in_flight, request_fingerprint
+from core.idempotency import (
+    idempotency_check,
+    idempotency_find,
+    idempotency_finish,
+    idempotency_record,
+    key_owner,
+    request_fingerprint,
+)
 from core.validators import validate_cn_mobile
 from orders import services as orders
 from orders.models import Cart, Checkout, Fulfilment, Order
@@ -141,9 +148,16 @@ def order_fingerprint(*, partner: Partner, customer_reference: str, recipient: R
                      and str(line.get("quantity", "")).isdigit()))
 
 
-def _replay(existing: PartnerOrder, fingerprint: str) -> Placed:
-    idempotency_check(stored=existing.fingerprint, fingerprint=fingerprint)
-    return Placed(order=existing, created=False)
+SCOPE = "partner_order"
+
+
+def _owner(partner: Partner) -> str:
+    return key_owner(partner=partner)
+
+
+def _replay(record, fingerprint: str) -> Placed:
+    idempotency_check(stored=record.fingerprint, fingerprint=fingerprint)
+    return Placed(order=PartnerOrder.objects.get(pk=record.target_id), created=False)
 
 
 def partner_order_place(*, partner: Partner, idempotency_key: str, customer_reference: str,
@@ -166,9 +180,9 @@ def partner_order_place(*, partner: Partner, idempotency_key: str, customer_refe
     fingerprint = order_fingerprint(partner=partner, customer_reference=reference,
                                     recipient=recipient, pickup_branch=pickup_branch,
                                     lines=lines)
-    existing = PartnerOrder.objects.filter(partner=partner, idempotency_key=key).first()
-    if existing is not None:
-        return _replay(existing, fingerprint)
+    earlier = idempotency_find(scope=SCOPE, owner=_owner(partner), key=key)
+    if earlier is not None:
+        return _replay(earlier, fingerprint)
     if not reference or len(reference) > 64:
         raise ValidationError({"customer_reference": [
             _("Give your customer's or order's reference (at most 64 characters).")]})
@@ -180,28 +194,29 @@ def partner_order_place(*, partner: Partner, idempotency_key: str, customer_refe
         fulfilment = {m: orders.FulfilmentChoice(Fulfilment.PICKUP, pickup_branch)
                       for m in set(merchants.values())}
     buyer = partner_system_user(partner)
-    with idempotency_in_flight(name=f"partner-order:{partner.pk}:{key}"):
-        try:
-            with transaction.atomic():
-                cart = Cart.objects.create()  # a cart of its own for this order
-                for sku_id, quantity in wanted:
-                    orders.cart_add(cart=cart, sku_id=sku_id, quantity=quantity)
-                checkout = orders.checkout_place(buyer=buyer, cart=cart,
-                                                 storefront_bank=None,
-                                                 fulfilment=fulfilment, delivery=delivery)
-                cart.delete()
-                order = PartnerOrder.objects.create(
-                    partner=partner, checkout=checkout, customer_reference=reference,
-                    idempotency_key=key, fingerprint=fingerprint,
-                    recipient={"name": delivery.recipient_name,
-                               "phone": delivery.recipient_phone,
-                               "address": delivery.address})
-        except IntegrityError:
-            existing = PartnerOrder.objects.filter(partner=partner,
-                                                   idempotency_key=key).first()
-            if existing is None:
-                raise
-            return _replay(existing, fingerprint)
+    try:
+        with transaction.atomic():
+            # The key first: the same key sent at the same moment waits here for this
+            # transaction, then replays its order (nothing reserved twice meanwhile).
+            record = idempotency_record(scope=SCOPE, owner=_owner(partner), key=key,
+                                        fingerprint=fingerprint)
+            cart = Cart.objects.create()  # a cart of its own for this order
+            for sku_id, quantity in wanted:
+                orders.cart_add(cart=cart, sku_id=sku_id, quantity=quantity)
+            checkout = orders.checkout_place(buyer=buyer, cart=cart, storefront_bank=None,
+                                             fulfilment=fulfilment, delivery=delivery)
+            cart.delete()
+            order = PartnerOrder.objects.create(
+                partner=partner, checkout=checkout, customer_reference=reference,
+                recipient={"name": delivery.recipient_name,
+                           "phone": delivery.recipient_phone,
+                           "address": delivery.address})
+            idempotency_finish(record, target_id=order.pk)
+    except IntegrityError:
+        earlier = idempotency_find(scope=SCOPE, owner=_owner(partner), key=key)
+        if earlier is None or earlier.target_id is None:
+            raise
+        return _replay(earlier, fingerprint)
     return Placed(order=order, created=True)
 
 

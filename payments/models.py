@@ -39,11 +39,12 @@ class Payment(models.Model):
     idempotency key is ours: a repeated request with the same key returns this row
     instead of charging again; the gateway gets the same key."""
 
+    KEY_SCOPE = "checkout_pay"  # of the client's keys in the idempotency store
+
     checkout = models.ForeignKey(Checkout, on_delete=models.PROTECT, related_name="payments")
-    idempotency_key = models.CharField(max_length=80, unique=True)
-    # Of the request that used the key (core.idempotency): the same key with another
-    # request is refused.
-    fingerprint = models.CharField(max_length=64, blank=True, default="")
+    # The gateway's key: the client's key as its buyer sent it ("u<buyer>:<key>"; the
+    # client's key and its request are in the idempotency store, core.idempotency).
+    idempotency_key = models.CharField(max_length=100, unique=True)
     amount_fen = models.PositiveBigIntegerField()
     currency = models.CharField(max_length=3, default="cny")
     intent_id = models.CharField(max_length=80, unique=True, null=True, blank=True)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from banks.audit import AuditEntry, filter_times
 from banks.models import Bank
+from core.idempotency import idempotency_find, key_owner
 from orders.models import OrderHold
 from payments.models import (
     AccountKind,
@@ -57,9 +58,13 @@ def payment_of_buyer(*, buyer, payment_id) -> Payment:
     return payment
 
 
-def payment_by_key(*, idempotency_key: str) -> Payment | None:
-    """The payment a client's idempotency key made, if any (to answer a replay)."""
-    return Payment.objects.filter(idempotency_key=idempotency_key).first()
+def payment_by_key(*, buyer, idempotency_key: str) -> Payment | None:
+    """The payment ``buyer``'s idempotency key made, if any (to answer a replay)."""
+    earlier = idempotency_find(scope=Payment.KEY_SCOPE, owner=key_owner(user=buyer),
+                               key=idempotency_key)
+    if earlier is None or earlier.target_id is None:
+        return None
+    return Payment.objects.filter(pk=earlier.target_id).first()
 
 
 # --- settlement: every id from a request goes through one of these, scoped to a bank or a

@@ -225,13 +225,13 @@ class RedemptionPayment(models.Model):
     number (``charge_key``), so a retry or the reconciliation task reaches the same
     charge. At most one attempt is pending at a time, and at most one succeeds."""
 
+    # The client's Idempotency-Key (the API's header, the page's form) and its request
+    # are in the idempotency store (core.idempotency), with the attempt as target.
+    KEY_SCOPE = "points_pay"
+
     redemption = models.ForeignKey(Redemption, on_delete=models.PROTECT,
                                    related_name="payments")
     attempt = models.PositiveIntegerField()
-    # The client's Idempotency-Key (the API's header, the page's form) and the
-    # fingerprint of its request (core.idempotency).
-    client_key = models.CharField(max_length=80, blank=True, default="")
-    fingerprint = models.CharField(max_length=64, blank=True, default="")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     status = models.CharField(max_length=10, choices=RedemptionPaymentStatus.choices,
                               default=RedemptionPaymentStatus.PENDING)
@@ -249,9 +249,6 @@ class RedemptionPayment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["redemption", "attempt"],
                                     name="rewards_payment_attempt_once"),
-            models.UniqueConstraint(fields=["redemption", "client_key"],
-                                    condition=~models.Q(client_key=""),
-                                    name="rewards_payment_client_key_once"),
             models.UniqueConstraint(fields=["redemption"], condition=models.Q(status="pending"),
                                     name="rewards_payment_one_pending"),
             models.UniqueConstraint(fields=["redemption"],

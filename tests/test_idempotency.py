@@ -7,13 +7,16 @@ replays the first answer. Through the real API, database, cache and local card s
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from core.idempotency import request_fingerprint
+from core.idempotency import IN_FLIGHT_SECONDS, request_fingerprint
+from core.models import IdempotencyKey
 from lending.models import Application, Loan, LoanRepayment
 from payments.models import Payment
 from payments.services import charges as payment_charges
@@ -64,9 +67,12 @@ def test_the_checkout_payment_key(province, shop, api_on):
     # A first request still at the gateway (its row committed, no answer yet).
     other = place(me, province.bank_a, [(shop.sku_a, 1)])
     busy = uuid.uuid4().hex
-    Payment.objects.create(checkout=other, idempotency_key=busy, amount_fen=100,
-                           fingerprint=request_fingerprint(operation="checkout_pay",
-                                                           checkout=other.number, card=CARD))
+    payment = Payment.objects.create(checkout=other, idempotency_key=f"u{me.pk}:{busy}",
+                                     amount_fen=100)
+    IdempotencyKey.objects.create(
+        scope="checkout_pay", owner=f"user:{me.pk}", key=busy, target_id=payment.pk,
+        fingerprint=request_fingerprint(operation="checkout_pay", checkout=other.number,
+                                        card=CARD))
     refused_as_in_flight(api.post(f"/api/v1/checkouts/{other.number}/payments/",
                                   {"card": CARD}, format="json", **key(busy)))
 
@@ -97,11 +103,14 @@ def test_the_loan_repayment_key(province, shop, api_on):
         assert LoanRepayment.objects.filter(loan_id=loan_id).count() == 1
         # A repayment still at the gateway.
         busy = uuid.uuid4().hex
-        LoanRepayment.objects.create(
-            loan_id=loan_id, source="card", idempotency_key=f"card:{busy}", status="pending",
-            amount=Decimal("1.00"), at=checkout.created_at,
-            fingerprint=request_fingerprint(operation="loan_repay", loan=loan_id,
-                                            card=CARD, everything=False))
+        repayment = LoanRepayment.objects.create(
+            loan_id=loan_id, source="card", idempotency_key=f"card:u{me.pk}:{busy}",
+            status="pending", amount=Decimal("1.00"), at=checkout.created_at)
+        IdempotencyKey.objects.create(
+            scope="loan_repay", owner=f"bank:{province.bank_a.pk}/user:{me.pk}", key=busy,
+            target_id=repayment.pk,
+            fingerprint=request_fingerprint(operation="loan_repay", loan=loan_id, card=CARD,
+                                            everything=False))
     refused_as_in_flight(api.post(url, {"card": CARD}, format="json", **key(busy)))
 
 
@@ -117,12 +126,16 @@ def test_the_checkout_financing_key(province, shop, api_on):
     choices = [o["months"] for o in months["instalments"]]
     assert len(choices) >= 2
     once = key()
-    # Another request under a key while the first with it is in flight.
-    with schema_context(province.bank_a.schema_name):
-        cache.add(f"lending:busy:checkout:{me.pk}:{once['HTTP_IDEMPOTENCY_KEY']}:busy", 1, 60)
+    # Another request under a key while the first with it is in flight (begun, no result).
+    fingerprint = request_fingerprint(operation="checkout_finance", checkout=checkout.number,
+                                      months=choices[0])
+    in_flight = IdempotencyKey.objects.create(
+        scope="checkout_financing", owner=f"bank:{province.bank_a.pk}/user:{me.pk}",
+        key=once["HTTP_IDEMPOTENCY_KEY"], fingerprint=fingerprint)
     refused_as_in_flight(api.post(url, {"months": choices[0]}, format="json", **once))
-    with schema_context(province.bank_a.schema_name):
-        cache.delete(f"lending:busy:checkout:{me.pk}:{once['HTTP_IDEMPOTENCY_KEY']}:busy")
+    # A request in flight for longer than a process lives is taken over.
+    IdempotencyKey.objects.filter(pk=in_flight.pk).update(
+        created_at=timezone.now() - timedelta(seconds=IN_FLIGHT_SECONDS + 1))
     made = api.post(url, {"months": choices[0]}, format="json", **once)
     assert made.status_code == 201, made.json()
     refused_as_mismatch(api.post(url, {"months": choices[1]}, format="json", **once))
@@ -182,3 +195,41 @@ def test_the_points_mall_cash_key(province, shop, api_on, monkeypatch):
     refused_as_in_flight(api.post(url, {"card": CARD}, format="json", **lost_key))
     refused_as_in_flight(api.post(url, {"card": CARD}, format="json", **key()))
     refused_as_mismatch(api.post(url, {"card": OTHER_CARD}, format="json", **lost_key))
+
+
+def test_two_buyers_may_send_the_same_key(province, shop, api_on):
+    """Keys are each owner's own: the same key from another buyer is a request of its own
+    (201), not a replay or a mismatch of the first buyer's."""
+    shared = key()
+    made = []
+    for person in (buyer(), buyer()):
+        checkout = place(person, province.bank_a, [(shop.sku_a, 1)])
+        answer = api_on(province.bank_a, person).post(
+            f"/api/v1/checkouts/{checkout.number}/payments/", {"card": CARD}, format="json",
+            **shared)
+        assert answer.status_code == 201, answer.content
+        assert answer.json()["status"] == "succeeded"
+        made.append(Payment.objects.get(checkout=checkout).pk)
+    assert made[0] != made[1]
+    assert IdempotencyKey.objects.filter(key=shared["HTTP_IDEMPOTENCY_KEY"]).count() == 2
+
+
+def test_a_financing_key_outlives_the_cache(province, shop, api_on):
+    """The key and its request are in the database: with the cache emptied, the same key
+    with another amount is still refused and the same request still replays."""
+    lenient_policy(province.bank_b, province.b_admin)
+    checkout = place(province.shopper, province.bank_a, [(shop.sku_b, 2)])
+    pay(checkout)
+    order = checkout.orders.get()
+    owner = shop.merchant_b.members.get().user
+    api = api_on(province.bank_b, owner)
+    base = f"/api/v1/merchant/{shop.merchant_b.pk}/financing/"
+    assert api.put(f"{base}consent/", {"agree": True}, format="json").status_code == 200
+    url = f"{base}orders/{order.number}/finance/"
+    once = key()
+    made = api.post(url, {"amount": "40.00"}, format="json", **once)
+    assert made.status_code == 201, made.json()
+    caches["default"].clear()
+    refused_as_mismatch(api.post(url, {"amount": "45.00"}, format="json", **once))
+    again = api.post(url, {"amount": "40.00"}, format="json", **once)
+    assert again.status_code == 200 and again.json()["id"] == made.json()["id"]

@@ -173,7 +173,7 @@ def test_a_shop_repays_its_loan_by_card_and_settlement_then_takes_nothing(provin
         assert loan.status == LoanStatus.REPAID
         assert loan.events.filter(action="repay_card", actor_id=member.pk).exists()
     booked = Posting.objects.filter(transaction__kind="loan_repay",
-                                    transaction__reference=f"{bank.pk}:card:shop-repay-1")
+                                    transaction__reference=f"{bank.pk}:card:u{member.pk}:shop-repay-1")
     assert booked.count() == 3 and sum(p.amount for p in booked) == 0
     # the same key again: the same repayment, nothing charged twice
     again = api_on(bank, member).post(url, {"card": card, "everything": True}, format="json",
@@ -446,7 +446,7 @@ def test_a_repayment_whose_answer_was_lost_stays_pending_and_reconciliation_book
             "succeeded", D("136.02"), LoanStatus.REPAID)
         assert lending.loan_repayments_reconcile(bank=bank, older_than_seconds=0) == 0
     booked = Posting.objects.filter(transaction__kind="loan_repay",
-                                    transaction__reference=f"{bank.pk}:card:lost-1")
+                                    transaction__reference=f"{bank.pk}:card:u{shopper.pk}:lost-1")
     assert sum(p.amount for p in booked) == 0 and booked.count() == 3
 
 

@@ -399,10 +399,10 @@ def test_the_same_idempotency_key_returns_the_same_payment(province, me, shop, a
     assert Payment.objects.filter(checkout=checkout).count() == 1
     assert LedgerTransaction.objects.filter(checkout=checkout, kind="capture").count() == 1
     assert Posting.objects.filter(order__checkout=checkout).count() == 4  # 2 orders x 2 legs
-    # The gateway was asked once: one PaymentIntent carries the key.
+    # The gateway was asked once: one PaymentIntent carries the key (as this buyer sent it).
     intents = [i for i in stripe_client().v1.payment_intents.list(
         params={"limit": 100}).auto_paging_iter()
-        if (i.to_dict().get("metadata") or {}).get("payment_key") == key]
+        if (i.to_dict().get("metadata") or {}).get("payment_key") == f"u{me.pk}:{key}"]
     assert len(intents) == 1
     # The key of this payment cannot pay another checkout (another request: 422).
     other = placed(buyer, shop)["number"]

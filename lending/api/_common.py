@@ -16,9 +16,17 @@ from rest_framework.response import Response
 from catalog.models import Merchant
 from core.api import PageQuerySerializer, valid
 from core.errors import ApplicationError
-from core.idempotency import idempotency_bind, idempotency_check, request_fingerprint
+from core.idempotency import (
+    idempotency_begin,
+    idempotency_find,
+    idempotency_finish,
+    idempotency_forget,
+    key_owner,
+    request_fingerprint,
+)
 from lending import services
 from lending.models import (
+    Application,
     ApplicationStatus,
     Loan,
     LoanRepayment,
@@ -37,7 +45,6 @@ log = logging.getLogger(__name__)
 LIVE = (ApplicationStatus.IN_REVIEW, ApplicationStatus.AWAITING_SECOND,
         ApplicationStatus.APPROVED, ApplicationStatus.DISBURSED)
 OPEN = (LoanStatus.ACTIVE, LoanStatus.OVERDUE)
-KEY_DAYS = 7
 
 
 @contextmanager
@@ -117,15 +124,35 @@ def _idempotency_key(request, *, longest: int = 60) -> str:
     return key
 
 
-def _key_bound(request, *, scope: str, key: str, fingerprint: str) -> None:
-    """Binds the key to the request (its fingerprint: what it finances and how) for
-    ``KEY_DAYS`` days in the bank's cache (the key function keeps banks apart): the same
-    key with another request is a 422 (core.idempotency). Whatever happens to the cache,
-    a checkout or an order is financed at most once (the services and the database refuse
-    a second time)."""
-    stored = idempotency_bind(name=f"lending:idem:{scope}:{request.user.pk}:{key}",
-                              fingerprint=fingerprint, seconds=KEY_DAYS * 86400)
-    idempotency_check(stored=stored, fingerprint=fingerprint)
+def _financed_once(request, *, scope: str, key: str, fingerprint: str, existing,
+                   make) -> tuple[Application, bool]:
+    """Run ``make`` (a financing service) once per Idempotency-Key: (application,
+    created). The key and its request go into the idempotency store (scope ``scope``, the
+    bank's user as owner): the same key with another request is a 422, while the first is
+    in flight a 409, after it a replay of its application. An application the services
+    already made for the same thing (``existing()``: under another key, or sent at the
+    same moment) is answered as a replay; the services and the database never finance a
+    checkout or an order twice."""
+    record, replay = idempotency_begin(scope=scope,
+                                       owner=key_owner(bank=request.bank, user=request.user),
+                                       key=key, fingerprint=fingerprint)
+    if replay:
+        return Application.objects.get(pk=record.target_id), False
+    try:
+        app, created = existing(), False
+        if app is None:
+            try:
+                with _not_found_as_404():
+                    app, created = make(), True
+            except ApplicationError:
+                app = existing()  # a duplicate sent at the same time under another key
+                if app is None:
+                    raise
+    except BaseException:
+        idempotency_forget(record)  # nothing made: the key is free again
+        raise
+    idempotency_finish(record, target_id=app.pk)
+    return app, created
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -152,7 +179,9 @@ def repay_by_card(request, loan) -> Response:
     201 with the repayment, 200 for a replay of the same Idempotency-Key."""
     key = _idempotency_key(request)
     data = valid(RepaymentInputSerializer, request.data)
-    earlier = LoanRepayment.objects.filter(idempotency_key=f"card:{key}").exists()
+    earlier = idempotency_find(scope=LoanRepayment.KEY_SCOPE,
+                               owner=key_owner(bank=request.bank, user=request.user),
+                               key=key) is not None
     repayment = services.loan_repay_by_card(
         bank=request.bank, loan=loan, payer=request.user, card=Card(**data["card"]),
         idempotency_key=key, everything=data["everything"],

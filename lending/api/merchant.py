@@ -13,8 +13,7 @@ from rest_framework.views import APIView
 from catalog.models import Merchant
 from catalog.selectors import merchant_for_member
 from core.api import PageQuerySerializer, valid
-from core.errors import ApplicationError
-from core.idempotency import idempotency_in_flight, request_fingerprint
+from core.idempotency import request_fingerprint
 from lending import selectors, services
 from lending.api._common import (
     IDEMPOTENCY_KEY,
@@ -23,10 +22,9 @@ from lending.api._common import (
     REPLAY,
     LoanQuerySerializer,
     _context,
+    _financed_once,
     _idempotency_key,
-    _key_bound,
     _loan_detail,
-    _not_found_as_404,
     _page,
     _with_unpaid,
     repay_by_card,
@@ -156,25 +154,17 @@ class MerchantOrderFinanceApi(_MerchantApi):
         order = self.order(merchant, number)
         key = _idempotency_key(request)
         data = valid(OrderFinancingInputSerializer, request.data)
-        _key_bound(request, scope=f"order:{merchant.pk}", key=key,
-                   fingerprint=request_fingerprint(operation="order_financing",
-                                                   order=order.number, **data))
-        replay = Application.objects.filter(order_id=order.pk, status__in=LIVE,
-                                            user_id=request.user.pk).first()
-        if replay is not None:
-            return Response(self.data(replay))
-        try:
-            with _not_found_as_404(), idempotency_in_flight(
-                    name=f"lending:busy:order:{request.user.pk}:{key}"):
-                app = services.order_financing_apply(bank=request.bank, order=order,
-                                                     actor=request.user,
-                                                     amount=data["amount"])
-        except ApplicationError:
-            replay = Application.objects.filter(order_id=order.pk, status__in=LIVE,
-                                                user_id=request.user.pk).first()
-            if replay is None:
-                raise
-            return Response(self.data(replay))
+        app, created = _financed_once(
+            request, scope="order_financing", key=key,
+            fingerprint=request_fingerprint(operation="order_financing", order=order.number,
+                                            **data),
+            existing=lambda: Application.objects.filter(
+                order_id=order.pk, status__in=LIVE, user_id=request.user.pk).first(),
+            make=lambda: services.order_financing_apply(bank=request.bank, order=order,
+                                                        actor=request.user,
+                                                        amount=data["amount"]))
+        if not created:
+            return Response(self.data(app))
         return Response(self.data(app), status=status.HTTP_201_CREATED)
 
     @staticmethod

@@ -10,8 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import valid
-from core.errors import ApplicationError
-from core.idempotency import idempotency_in_flight, request_fingerprint
+from core.idempotency import request_fingerprint
 from lending import selectors, services
 from lending.api._common import (
     IDEMPOTENCY_KEY,
@@ -19,8 +18,8 @@ from lending.api._common import (
     REPLAY,
     LoanQuerySerializer,
     _context,
+    _financed_once,
     _idempotency_key,
-    _key_bound,
     _loan_detail,
     _not_found_as_404,
     _page,
@@ -120,21 +119,15 @@ class CheckoutFinanceApi(_ShopperApi):
         checkout = checkout_of_buyer(buyer=request.user, number=number)
         key = _idempotency_key(request)
         data = valid(CheckoutFinanceInputSerializer, request.data)
-        _key_bound(request, scope="checkout", key=key, fingerprint=request_fingerprint(
-            operation="checkout_finance", checkout=checkout.number, **data))
-        replay = self.financed(request, checkout)
-        if replay is not None:
-            return Response(self.result(replay))
-        try:
-            with _not_found_as_404(), idempotency_in_flight(
-                    name=f"lending:busy:checkout:{request.user.pk}:{key}"):
-                app = services.checkout_finance(bank=request.bank, checkout=checkout,
-                                                buyer=request.user, months=data["months"])
-        except ApplicationError:
-            replay = self.financed(request, checkout)  # a duplicate sent at the same time
-            if replay is None:
-                raise
-            return Response(self.result(replay))
+        app, created = _financed_once(
+            request, scope="checkout_financing", key=key,
+            fingerprint=request_fingerprint(operation="checkout_finance",
+                                            checkout=checkout.number, **data),
+            existing=lambda: self.financed(request, checkout),
+            make=lambda: services.checkout_finance(bank=request.bank, checkout=checkout,
+                                                   buyer=request.user, months=data["months"]))
+        if not created:
+            return Response(self.result(app))
         return Response(self.result(app), status=status.HTTP_201_CREATED)
 
     @staticmethod

@@ -16,7 +16,15 @@ from django_tenants.utils import schema_context
 from banks.models import Bank
 from catalog.models import MerchantMember
 from core.errors import ApplicationError
-from core.idempotency import idempotency_check, idempotency_mismatch
+from core.idempotency import (
+    idempotency_check,
+    idempotency_find,
+    idempotency_forget,
+    idempotency_mismatch,
+    idempotency_record,
+    key_owner,
+)
+from core.models import IdempotencyKey
 from lending.models import (
     Loan,
     LoanRepayment,
@@ -146,30 +154,39 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
     key = (idempotency_key or "").strip()
     if not key or len(key) > 60:
         raise ValidationError({"idempotency_key": [_("A payment needs an idempotency key.")]})
-    existing = LoanRepayment.objects.filter(idempotency_key=f"card:{key}").first()
-    if existing is not None:
-        return _repayment_replay(existing, loan=loan, fingerprint=fingerprint)
-    with transaction.atomic():
-        loan = Loan.objects.select_for_update().get(pk=loan.pk)
-        if not _may_repay(loan, payer):
-            raise ApplicationError(_("This loan is not yours."), code="not_found")
-        if loan.status not in (LoanStatus.ACTIVE, LoanStatus.OVERDUE):
-            raise ApplicationError(_("This loan is closed."), code="illegal_transition")
-        if loan.repayments.filter(status=RepaymentStatus.PENDING).exists():
-            raise ApplicationError(_("A repayment of this loan is in progress."),
-                                   code="payment_in_progress")
-        due = loan_amount_due(loan=loan, everything=everything)
-        if due.total <= 0:
-            raise ApplicationError(_("Nothing of this loan is due now."), code="nothing_due")
-        try:
-            with transaction.atomic():
-                repayment = LoanRepayment.objects.create(
-                    loan=loan, source=RepaymentSource.CARD, idempotency_key=f"card:{key}",
-                    fingerprint=fingerprint, amount=due.total, status=RepaymentStatus.PENDING,
-                    actor_id=payer.pk, at=timezone.now())
-        except IntegrityError:  # the same key, concurrently (for another loan)
-            existing = LoanRepayment.objects.get(idempotency_key=f"card:{key}")
-            return _repayment_replay(existing, loan=loan, fingerprint=fingerprint)
+    owner = key_owner(bank=bank, user=payer)
+    earlier = idempotency_find(scope=LoanRepayment.KEY_SCOPE, owner=owner, key=key)
+    if earlier is not None:
+        return _repayment_replay(earlier, loan=loan, fingerprint=fingerprint)
+    try:
+        with transaction.atomic():
+            loan = Loan.objects.select_for_update().get(pk=loan.pk)
+            # The same key sent twice at once: the first is committed now.
+            earlier = idempotency_find(scope=LoanRepayment.KEY_SCOPE, owner=owner, key=key)
+            if earlier is not None:
+                return _repayment_replay(earlier, loan=loan, fingerprint=fingerprint)
+            if not _may_repay(loan, payer):
+                raise ApplicationError(_("This loan is not yours."), code="not_found")
+            if loan.status not in (LoanStatus.ACTIVE, LoanStatus.OVERDUE):
+                raise ApplicationError(_("This loan is closed."), code="illegal_transition")
+            if loan.repayments.filter(status=RepaymentStatus.PENDING).exists():
+                raise ApplicationError(_("A repayment of this loan is in progress."),
+                                       code="payment_in_progress")
+            due = loan_amount_due(loan=loan, everything=everything)
+            if due.total <= 0:
+                raise ApplicationError(_("Nothing of this loan is due now."),
+                                       code="nothing_due")
+            repayment = LoanRepayment.objects.create(
+                loan=loan, source=RepaymentSource.CARD,
+                idempotency_key=f"card:u{payer.pk}:{key}", amount=due.total,
+                status=RepaymentStatus.PENDING, actor_id=payer.pk, at=timezone.now())
+            record = idempotency_record(scope=LoanRepayment.KEY_SCOPE, owner=owner, key=key,
+                                        fingerprint=fingerprint, target_id=repayment.pk)
+    except IntegrityError:  # the same key, at the same moment, for another loan
+        earlier = idempotency_find(scope=LoanRepayment.KEY_SCOPE, owner=owner, key=key)
+        if earlier is None:
+            raise
+        return _repayment_replay(earlier, loan=loan, fingerprint=fingerprint)
     try:
         charge = payment_services.card_charge(
             amount=repayment.amount, card=card, idempotency_key=_charge_key(bank, repayment),
@@ -177,8 +194,12 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
             metadata={"loan": loan.number, "bank": bank.code})
     except ValidationError:
         # The card details were refused before the gateway was called: nothing was
-        # charged, so nothing is kept (and the loan is not left "in progress").
-        LoanRepayment.objects.filter(pk=repayment.pk, status=RepaymentStatus.PENDING).delete()
+        # charged, so nothing is kept (and the loan is not left "in progress"; the key
+        # is free again).
+        with transaction.atomic():
+            LoanRepayment.objects.filter(pk=repayment.pk,
+                                         status=RepaymentStatus.PENDING).delete()
+            idempotency_forget(record)
         raise
     except ApplicationError:  # the gateway refused the request: nothing was charged
         LoanRepayment.objects.filter(pk=repayment.pk).update(
@@ -188,13 +209,14 @@ def loan_repay_by_card(*, bank: Bank, loan: Loan, payer, card: payment_services.
     return _settle_card_repayment(bank, repayment, charge)
 
 
-def _repayment_replay(existing: LoanRepayment, *, loan: Loan,
+def _repayment_replay(earlier: IdempotencyKey, *, loan: Loan,
                       fingerprint: str) -> LoanRepayment:
     """A request with a key used before: the first repayment if it is the same request
     and has its answer; 422 for another request, 409 while the first is in flight."""
+    existing = LoanRepayment.objects.get(pk=earlier.target_id)
     if existing.loan_id != loan.pk:
         raise idempotency_mismatch()
-    idempotency_check(stored=existing.fingerprint, fingerprint=fingerprint,
+    idempotency_check(stored=earlier.fingerprint, fingerprint=fingerprint,
                       in_flight=existing.status == RepaymentStatus.PENDING)
     return existing
 

@@ -111,7 +111,7 @@ class CheckoutPaymentApi(APIView):
         card.is_valid(raise_exception=True)
         fingerprint = request_fingerprint(operation="checkout_pay", checkout=checkout.number,
                                           card=card.validated_data["card"])
-        replay = selectors.payment_by_key(idempotency_key=key)
+        replay = selectors.payment_by_key(buyer=request.user, idempotency_key=key)
         payment = services.checkout_pay(checkout=checkout, buyer=request.user,
                                         card=services.Card(**card.validated_data["card"]),
                                         idempotency_key=key, fingerprint=fingerprint)

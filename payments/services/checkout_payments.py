@@ -14,7 +14,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError, ConflictError
-from core.idempotency import idempotency_check, idempotency_mismatch
+from core.idempotency import (
+    idempotency_check,
+    idempotency_find,
+    idempotency_mismatch,
+    idempotency_record,
+    key_owner,
+)
+from core.models import IdempotencyKey
 from core.money import to_fen
 from orders import services as order_services
 from orders.assisted import assert_confirmed
@@ -29,6 +36,7 @@ from .gateway_refunds import PLATFORM_ORIGIN
 log = logging.getLogger(__name__)
 
 OPEN = (PaymentStatus.CREATED, PaymentStatus.REQUIRES_ACTION)
+SCOPE = Payment.KEY_SCOPE
 
 
 def checkout_assert_payable(checkout: Checkout) -> None:
@@ -64,29 +72,34 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str,
         raise ValidationError({"idempotency_key": [_("A payment needs an idempotency key.")]})
     if checkout.buyer_id != buyer.pk:
         raise ApplicationError(_("This checkout is not yours."), code="not_found")
-    existing = Payment.objects.filter(idempotency_key=key).first()
-    if existing is not None:
-        return _replay(existing, checkout=checkout, fingerprint=fingerprint)
+    owner = key_owner(user=buyer)
+    earlier = idempotency_find(scope=SCOPE, owner=owner, key=key)
+    if earlier is not None:
+        return _replay(earlier, checkout=checkout, fingerprint=fingerprint)
     card_params = _clean_card(card)
-    with transaction.atomic():
-        locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
-        _payable(locked)
-        in_flight = Payment.objects.filter(checkout=locked, status=PaymentStatus.CREATED)
-        same = in_flight.filter(idempotency_key=key).first()
-        if same is not None:  # the same key sent twice at once: the first is committed now
-            return _replay(same, checkout=checkout, fingerprint=fingerprint)
-        if in_flight.exists():
-            raise ConflictError(_("A payment of this checkout is in progress."),
-                                code="payment_in_progress")
-        try:
-            with transaction.atomic():
-                payment = Payment.objects.create(checkout=locked, idempotency_key=key,
-                                                 fingerprint=fingerprint,
-                                                 amount_fen=to_fen(locked.cash_due),
-                                                 card_last4=card_params["number"][-4:])
-        except IntegrityError:  # the same key, concurrently
-            return _replay(Payment.objects.get(idempotency_key=key), checkout=checkout,
-                           fingerprint=fingerprint)
+    try:
+        with transaction.atomic():
+            locked = Checkout.objects.select_for_update().get(pk=checkout.pk)
+            # The same key sent twice at once: the first is committed now.
+            earlier = idempotency_find(scope=SCOPE, owner=owner, key=key)
+            if earlier is not None:
+                return _replay(earlier, checkout=checkout, fingerprint=fingerprint)
+            _payable(locked)
+            if Payment.objects.filter(checkout=locked, status=PaymentStatus.CREATED).exists():
+                raise ConflictError(_("A payment of this checkout is in progress."),
+                                    code="payment_in_progress")
+            # The gateway's key: the client's, as this buyer sent it.
+            payment = Payment.objects.create(checkout=locked,
+                                             idempotency_key=f"u{buyer.pk}:{key}",
+                                             amount_fen=to_fen(locked.cash_due),
+                                             card_last4=card_params["number"][-4:])
+            idempotency_record(scope=SCOPE, owner=owner, key=key, fingerprint=fingerprint,
+                               target_id=payment.pk)
+    except IntegrityError:  # the same key, at the same moment, for another checkout
+        earlier = idempotency_find(scope=SCOPE, owner=owner, key=key)
+        if earlier is None:
+            raise
+        return _replay(earlier, checkout=checkout, fingerprint=fingerprint)
     # Committed before the gateway is called: a retry with this key finds the row.
     _cancel_other_open_intents(payment)
     if Checkout.objects.filter(pk=checkout.pk, status=CheckoutStatus.PAID).exists():
@@ -97,12 +110,13 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str,
     try:
         method = client.v1.payment_methods.create(
             params={"type": "card", "card": card_params},
-            options={"idempotency_key": f"{key}:pm"})
+            options={"idempotency_key": f"{payment.idempotency_key}:pm"})
         intent = client.v1.payment_intents.create(
             params={"amount": payment.amount_fen, "currency": payment.currency,
                     "payment_method": method.id, "confirm": True,
-                    "metadata": {"checkout": checkout.number, "payment_key": key}},
-            options={"idempotency_key": key})
+                    "metadata": {"checkout": checkout.number,
+                                 "payment_key": payment.idempotency_key}},
+            options={"idempotency_key": payment.idempotency_key})
     except stripe.CardError as exc:
         intent_id = ((exc.json_body or {}).get("error", {}).get("payment_intent") or {}).get("id")
         error = (exc.json_body or {}).get("error", {})
@@ -124,12 +138,13 @@ def checkout_pay(*, checkout: Checkout, buyer, card: Card, idempotency_key: str,
     return _apply_intent(payment, intent)
 
 
-def _replay(existing: Payment, *, checkout: Checkout, fingerprint: str) -> Payment:
+def _replay(earlier: IdempotencyKey, *, checkout: Checkout, fingerprint: str) -> Payment:
     """A request with a key used before: the first payment if it is the same request and
     has its answer; 422 for another request, 409 while the first is in flight."""
+    existing = Payment.objects.get(pk=earlier.target_id)
     if existing.checkout_id != checkout.pk:
         raise idempotency_mismatch()
-    idempotency_check(stored=existing.fingerprint, fingerprint=fingerprint,
+    idempotency_check(stored=earlier.fingerprint, fingerprint=fingerprint,
                       in_flight=existing.status == PaymentStatus.CREATED)
     return existing
 

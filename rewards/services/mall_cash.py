@@ -8,13 +8,21 @@ import logging
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from banks.models import Bank
 from core.errors import ApplicationError, ConflictError
-from core.idempotency import idempotency_check, idempotency_mismatch
+from core.idempotency import (
+    idempotency_check,
+    idempotency_find,
+    idempotency_forget,
+    idempotency_mismatch,
+    idempotency_record,
+    key_owner,
+)
+from core.models import IdempotencyKey
 from payments.models import AccountKind
 from payments.services import (
     GatewayUnavailable,
@@ -54,32 +62,36 @@ def redemption_pay_cash(*, bank: Bank, redemption: Redemption, user, card,
     key = (idempotency_key or "").strip()
     if len(key) > 60:
         raise ValidationError({"idempotency_key": [_("A payment needs an idempotency key.")]})
-    with transaction.atomic():
-        row = Redemption.objects.select_for_update().get(pk=redemption.pk)
-        if row.user_id != user.pk:
-            raise ApplicationError(_("This redemption is not yours."), code="not_found")
-        earlier = RedemptionPayment.objects.filter(
-            client_key=key, redemption__user_id=user.pk).first() if key else None
-        if earlier is not None:
-            idempotency_check(stored=earlier.fingerprint, fingerprint=fingerprint,
-                              in_flight=earlier.status == RedemptionPaymentStatus.PENDING)
-            if earlier.redemption_id != row.pk:  # a key of this user's other redemption
-                raise idempotency_mismatch()
-            if earlier.status == RedemptionPaymentStatus.FAILED:
-                raise ApplicationError(earlier.message or _("The card was declined."),
-                                       code="card_declined")
-            return row
-        if row.payments.filter(status=RedemptionPaymentStatus.PENDING).exists():
-            raise ConflictError(_("A payment of this redemption is in progress; wait for "
-                                  "its result."), code="payment_in_progress")
-        if row.payment_reference:  # paid meanwhile (by a request sent at the same time)
-            return row
-        if row.status != RedemptionStatus.AWAITING_CASH:
-            raise ApplicationError(_("Nothing is left to pay for this redemption."),
-                                   code="illegal_transition")
-        payment = RedemptionPayment.objects.create(
-            redemption=row, attempt=row.payments.count() + 1, client_key=key,
-            fingerprint=fingerprint, amount=row.cash, actor_id=user.pk, at=timezone.now())
+    owner = key_owner(bank=bank, user=user)
+    try:
+        with transaction.atomic():
+            row = Redemption.objects.select_for_update().get(pk=redemption.pk)
+            if row.user_id != user.pk:
+                raise ApplicationError(_("This redemption is not yours."), code="not_found")
+            earlier = idempotency_find(scope=RedemptionPayment.KEY_SCOPE, owner=owner,
+                                       key=key)
+            if earlier is not None:
+                return _replay(earlier, row, fingerprint=fingerprint)
+            if row.payments.filter(status=RedemptionPaymentStatus.PENDING).exists():
+                raise ConflictError(_("A payment of this redemption is in progress; wait for "
+                                      "its result."), code="payment_in_progress")
+            if row.payment_reference:  # paid meanwhile (by a request sent at the same time)
+                return row
+            if row.status != RedemptionStatus.AWAITING_CASH:
+                raise ApplicationError(_("Nothing is left to pay for this redemption."),
+                                       code="illegal_transition")
+            payment = RedemptionPayment.objects.create(
+                redemption=row, attempt=row.payments.count() + 1, amount=row.cash,
+                actor_id=user.pk, at=timezone.now())
+            record = idempotency_record(
+                scope=RedemptionPayment.KEY_SCOPE, owner=owner, key=key,
+                fingerprint=fingerprint, target_id=payment.pk) if key else None
+    except IntegrityError:  # the same key, at the same moment, for another redemption
+        earlier = idempotency_find(scope=RedemptionPayment.KEY_SCOPE, owner=owner, key=key)
+        if earlier is None:
+            raise
+        return _replay(earlier, Redemption.objects.get(pk=redemption.pk),
+                       fingerprint=fingerprint)
     # Committed: a retry, a second request and the reconciliation task all find it.
     try:
         charge = card_charge(amount=payment.amount, card=card,
@@ -87,8 +99,10 @@ def redemption_pay_cash(*, bank: Bank, redemption: Redemption, user, card,
                              description=f"points mall redemption {row.pk}",
                              metadata={"bank": bank.code, "redemption": str(row.pk)})
     except ValidationError:  # the card was refused before the gateway was called
-        RedemptionPayment.objects.filter(pk=payment.pk,
-                                         status=RedemptionPaymentStatus.PENDING).delete()
+        with transaction.atomic():  # nothing kept: the key is free again
+            RedemptionPayment.objects.filter(pk=payment.pk,
+                                             status=RedemptionPaymentStatus.PENDING).delete()
+            idempotency_forget(record)
         raise
     except ApplicationError as exc:  # the gateway refused the request: nothing charged
         RedemptionPayment.objects.filter(pk=payment.pk, status=RedemptionPaymentStatus.PENDING
@@ -101,6 +115,20 @@ def redemption_pay_cash(*, bank: Bank, redemption: Redemption, user, card,
         raise ApplicationError(charge.message, code="payment_unknown")
     if payment.status == RedemptionPaymentStatus.FAILED:
         raise ApplicationError(payment.message, code="card_declined")
+    return Redemption.objects.get(pk=row.pk)
+
+
+def _replay(earlier: IdempotencyKey, row: Redemption, *, fingerprint: str) -> Redemption:
+    """A request with a key used before: the redemption as it is now if it is the same
+    request and its payment has an answer; 422 for another request, 409 in flight."""
+    payment = RedemptionPayment.objects.get(pk=earlier.target_id)
+    idempotency_check(stored=earlier.fingerprint, fingerprint=fingerprint,
+                      in_flight=payment.status == RedemptionPaymentStatus.PENDING)
+    if payment.redemption_id != row.pk:  # a key of this user's other redemption
+        raise idempotency_mismatch()
+    if payment.status == RedemptionPaymentStatus.FAILED:
+        raise ApplicationError(payment.message or _("The card was declined."),
+                               code="card_declined")
     return Redemption.objects.get(pk=row.pk)
 
 
