@@ -15,6 +15,11 @@ Cases:
   export_http    GET /api/v1/partner/catalog/export.jsonl on the portal with a partner
                  key (django.test.Client, every middleware, streamed), every line read and
                  parsed by the caller as a client would
+  baseline_page  a keyset page of 500 listed products by (updated_at, id) with the
+                 baseline dump's fields, JSON-encoded; 20 pages one after the other
+  changes_page   GET /api/v1/partner/catalog/changes?limit=500 with the key through the
+                 whole stack, 20 pages following next_cursor from the start: the
+                 incremental feed's page (goal: <= 100 ms)
 
 It runs on the embedded PostgreSQL in a throw-away database, ``bench_partner_feed``,
 dropped and created at the start and dropped at the end (``--keep-db`` keeps it; with
@@ -54,7 +59,8 @@ OUT = REPO / "bench" / "out" / "partner_feed.json"
 PG_SETTINGS = ("shared_buffers", "work_mem")
 CODE_PATHS = ("partners", "catalog", "config")
 KEY_FILE = REPO / "bench" / "out" / "partner_feed.key"
-CASES = ["setup_only", "baseline_dump", "export_http"]
+CASES = ["setup_only", "baseline_dump", "export_http", "baseline_page", "changes_page"]
+PAGES = 20  # pages of 500 timed by the page cases, from the start of the feed
 
 
 def peak_rss_mb() -> float:
@@ -153,9 +159,55 @@ def run_case(case: str) -> dict:
                 size += len(line) + 1
                 rows += 1
         response.close()
+    elif case in ("baseline_page", "changes_page"):
+        return _pages(case)
     seconds = time.perf_counter() - start
     return {"case": case, "seconds": seconds, "rows": rows, "bytes": size,
             "peak_rss_mb": peak_rss_mb()}
+
+
+def _pages(case: str) -> dict:
+    """PAGES pages of 500 changes one after the other, each timed: through the whole stack
+    (``changes_page``: the changes endpoint with the key, following next_cursor), or the
+    baseline (``baseline_page``: a keyset page of the same 500 products by (updated_at,
+    id), the baseline dump's fields). Reports the median page and the slowest."""
+    from django.test import Client
+
+    from catalog.models import Product
+
+    times, size = [], 0
+    if case == "changes_page":
+        client = Client(HTTP_HOST="localhost",
+                        HTTP_AUTHORIZATION=f"Bearer {KEY_FILE.read_text().strip()}")
+        cursor = ""
+        for _ in range(PAGES):
+            start = time.perf_counter()
+            response = client.get("/api/v1/partner/catalog/changes",
+                                  {"limit": 500, **({"cursor": cursor} if cursor else {})},
+                                  secure=True)
+            body = response.json()
+            times.append(time.perf_counter() - start)
+            assert response.status_code == 200, response.status_code
+            assert len(body["items"]) == 500, len(body["items"])
+            size += len(response.content)
+            cursor = body["next_cursor"]
+    else:
+        after = None
+        for _ in range(PAGES):
+            start = time.perf_counter()
+            rows = Product.objects.filter(status="listed").order_by("updated_at", "id")
+            if after is not None:
+                rows = rows.filter(updated_at__gte=after[0]).exclude(
+                    updated_at=after[0], id__lte=after[1])
+            page = list(rows.values("id", "name", "merchant__name", "merchant__bank__code",
+                                    "category__slug", "updated_at")[:500])
+            text = json.dumps({"items": page}, ensure_ascii=False, default=str)
+            times.append(time.perf_counter() - start)
+            size += len(text.encode())
+            after = (page[-1]["updated_at"], page[-1]["id"])
+    times.sort()
+    return {"case": case, "seconds": statistics.median(times), "slowest": times[-1],
+            "rows": 500, "bytes": size // PAGES, "peak_rss_mb": peak_rss_mb()}
 
 
 def measure(case: str) -> dict:
@@ -226,6 +278,7 @@ def main() -> None:
         for case, runs in samples.items():
             summary[case] = {
                 "seconds": statistics.median(r["seconds"] for r in runs),
+                "slowest": max(r.get("slowest", r["seconds"]) for r in runs),
                 "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
                 "rows": runs[0]["rows"], "bytes": runs[0]["bytes"]}
         floor = summary["setup_only"]["peak_rss_mb"]
@@ -238,9 +291,14 @@ def main() -> None:
         print(f"{'case':<15}{'seconds':>9}{'rows/s':>10}{'MB out':>9}{'peak RSS MB':>13}"
               f"{'over floor':>12}")
         for name, case in summary.items():
-            print(f"{name:<15}{case['seconds']:>9.2f}{case['rows_per_s']:>10,.0f}"
+            print(f"{name:<15}{case['seconds']:>9.3f}{case['rows_per_s']:>10,.0f}"
                   f"{case['bytes'] / 1e6:>9.1f}{case['peak_rss_mb']:>13.1f}"
                   f"{case['rss_over_floor_mb']:>12.1f}")
+        page, base = summary["changes_page"], summary["baseline_page"]
+        print(f"\na page of 500 changes: median {page['seconds'] * 1000:.1f} ms, slowest "
+              f"{page['slowest'] * 1000:.1f} ms ({PAGES} pages x {args.rounds} rounds); the "
+              f"baseline keyset page {base['seconds'] * 1000:.1f} ms: "
+              f"{page['seconds'] / base['seconds']:.1f} x")
     finally:
         redis.stop()
         if not args.keep_db and not args.child:
