@@ -38,6 +38,7 @@ from lending.services.loans import (
     _unpaid_principal,
     loan_amount_due,
 )
+from lending.services.pledges import pledge_release_repaid
 from orders.models import Order
 from payments import services as payment_services
 from payments.interfaces import Repayment
@@ -72,6 +73,7 @@ def _allocate(loan: Loan, amount: Decimal, as_of: date, *, everything: bool) -> 
 
 
 def _after_repayment(loan: Loan, *, actor_id: int | None, as_of: date) -> None:
+    pledge_release_repaid(loan=loan, actor_id=actor_id)
     if not loan.lines.filter(paid_at__isnull=True).exists():
         _loan_transition(loan, "repay", actor_id=actor_id)
     elif loan.status == LoanStatus.OVERDUE and not loan.lines.filter(

@@ -133,6 +133,7 @@ def receipt_check_pledgeable(receipt: WarehouseReceipt, *, bank: Bank) -> None:
                                code="illegal_transition")
 
 
+@transaction.atomic
 def receipt_pledge(*, bank: Bank, receipt: WarehouseReceipt, actor) -> WarehouseReceipt:
     """The receipt's units are pledged to its bank (inside the caller's transaction: the
     loan's). Refused when the units are reserved for orders."""
