@@ -103,8 +103,12 @@ class ReceiptFacts:
     bank: str
 
 
+def receipt_by_token(*, token) -> WarehouseReceipt:
+    return get_object_or_404(_receipts(), verify_token=token)
+
+
 def receipt_verify(*, token) -> ReceiptFacts:
-    receipt = get_object_or_404(_receipts(), verify_token=token)
+    receipt = receipt_by_token(token=token)
     sku = receipt.lot.sku
     return ReceiptFacts(
         number=receipt.number, warehouse=receipt.lot.warehouse.name,
