@@ -215,3 +215,28 @@ def test_transfer_through_the_platform_and_public_facts(province, shop, stored):
                             to_merchant_id=shop.merchant_a.pk)
     with pytest.raises(ApplicationError):
         wh.receipt_cancel(receipt=receipt, actor=province.a_manager, note="取货")
+
+
+def test_checkout_of_a_warehouse_sku_runs_the_same_statements_as_a_shelf_sku(province, shop):
+    """The stock rule adds nothing to checkout: it reserves against the SKU's stock as
+    before (the figure for bench/README.md)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.orders_factories import product_with_sku
+
+    shelf = product_with_sku(shop.merchant_a, name="货架苹果", price="45.50", stock=50)
+    kept = product_with_sku(shop.merchant_a, name="冷库苹果", price="45.50", stock=0)
+    w = warehouse(province)
+    lot = wh.lot_inbound(actor=owner(shop.merchant_a), merchant=shop.merchant_a, warehouse=w,
+                         sku=kept, quantity=50)
+    receipt = wh.receipt_issue(bank=province.bank_a, actor=province.a_manager, lot=lot,
+                               quantity=30)
+    wh.receipt_pledge(bank=province.bank_a, receipt=receipt, actor=province.a_credit)
+    place(province.shopper, province.bank_a, [(shelf, 1)])  # warm-up
+    counts = {}
+    for name, sku in (("shelf", shelf), ("warehouse", kept), ("shelf again", shelf)):
+        with CaptureQueriesContext(connection) as queries:
+            place(province.shopper, province.bank_a, [(sku, 1)])
+        counts[name] = len(queries)
+    assert counts["warehouse"] == counts["shelf"] == counts["shelf again"], counts
