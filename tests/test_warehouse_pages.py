@@ -53,7 +53,8 @@ def test_from_a_warehouse_to_a_pledge_loan_on_the_api(province, api_on, client_o
     assert issued.status_code == 201, issued.content
     receipt = issued.json()
     # The public facts, on the portal, without the holder.
-    facts = api_on(None).get(f"/api/v1{receipt['verify_url'].replace('/receipts', '/warehouse-receipts')}")
+    token = receipt["verify_url"].rstrip("/").rsplit("/", 1)[-1]
+    facts = api_on(None).get(f"/api/v1/warehouse-receipts/verify/{token}/")
     assert facts.status_code == 200 and facts.json()["quantity"] == 30
     assert "holder" not in facts.json()
     page = client_on(None).get(receipt["verify_url"]).content.decode()
@@ -83,6 +84,22 @@ def test_from_a_warehouse_to_a_pledge_loan_on_the_api(province, api_on, client_o
     assert Lot.objects.get(pk=lot_id).on_hand == 50
     assert api_on(bank, province.a_credit).get(
         "/api/v1/console/lending/margin-calls/").status_code == 200
+    # The loan on the usual pages: the shop's, the officers' (application and loan).
+    from django_tenants.utils import schema_context
+
+    from lending.models import Loan
+
+    with schema_context(bank.schema_name):
+        loan = Loan.objects.get(application_id=applied.json()["id"])
+    officer = client_on(bank, province.a_credit)
+    for page in (officer.get(f"/console/lending/applications/{applied.json()['id']}/"),
+                 officer.get(f"/console/lending/loans/{loan.pk}/"),
+                 officer.get("/console/"),
+                 client_on(bank, owner(merchant)).get(
+                     f"/merchant/{merchant.pk}/financing/loans/{loan.pk}/"),
+                 client_on(bank, owner(merchant)).get(f"/merchant/{merchant.pk}/")):
+        assert page.status_code == 200
+    assert "仓单质押" in officer.get(f"/console/lending/loans/{loan.pk}/").content.decode()
     # A pledged receipt cannot be cancelled or transferred.
     assert staff.post(f"/api/v1/console/warehouse-receipts/{receipt['id']}/cancel/",
                       {"note": "取货"}, format="json").status_code == 400

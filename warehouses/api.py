@@ -31,7 +31,7 @@ READERS = (StaffRole.BANK_ADMIN, StaffRole.ACCOUNT_MANAGER, StaffRole.CREDIT_OFF
 
 class WarehouseSerializer(serializers.ModelSerializer):
     decided_by = serializers.CharField(source="decided_by.username", default=None,
-                                       read_only=True)
+                                       allow_null=True, read_only=True)
 
     class Meta:
         model = Warehouse
@@ -46,7 +46,7 @@ class WarehouseLotSerializer(serializers.ModelSerializer):
     product = serializers.CharField(source="sku.product.name")
     spec = serializers.CharField(source="sku.spec")
     merchant = serializers.CharField(source="merchant.name")
-    batch = serializers.CharField(source="batch.code", default=None)
+    batch = serializers.CharField(source="batch.code", default=None, allow_null=True)
     free = serializers.IntegerField(help_text="on_hand - pledged: the units that may sell")
 
     class Meta:
