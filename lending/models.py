@@ -322,6 +322,9 @@ class Loan(models.Model):
     order_id = models.BigIntegerField(null=True, blank=True)
     checkout_id = models.BigIntegerField(null=True, blank=True)
     receipt_id = models.BigIntegerField(null=True, blank=True)  # warehouses.WarehouseReceipt
+    # A defaulted pledge loan: from then on the pledged goods sell on the platform and
+    # settlement repays the loan first from every order of them (see services.pledges).
+    collateral_sale_at = models.DateTimeField(null=True, blank=True)
     principal = models.DecimalField(**MONEY)
     rate = models.DecimalField(**RATE)
     penalty_rate = models.DecimalField(**RATE)

@@ -75,16 +75,25 @@ def console_margin_calls(request):
     status = 200
     if request.method == "POST":
         text = str(request.POST.get("call", "")).strip()
+        sell = request.POST.get("do") == "sell"
         try:
             if not text.isdigit() or len(text) > 18:
                 raise ValidationError({"call": [_("Choose a margin call.")]})
             call = selectors.margin_call_get(call_id=int(text))
-            services.margin_call_close(bank=request.bank, call=call, officer=request.user,
-                                       note=request.POST.get("note", ""))
+            if sell:
+                services.pledge_collateral_sale(bank=request.bank, loan=call.loan,
+                                                actor=request.user,
+                                                note=request.POST.get("note", ""))
+            else:
+                services.margin_call_close(bank=request.bank, call=call,
+                                           officer=request.user,
+                                           note=request.POST.get("note", ""))
         except (ValidationError, ApplicationError) as exc:
             errors, status = _errors(exc), 400
         else:
-            messages.success(request, _("The margin call is closed."))
+            messages.success(request, _("The pledged goods are on sale; their orders repay "
+                                        "the loan first.") if sell
+                             else _("The margin call is closed."))
             return redirect("console_lending:margin-calls")
     return render(request, "lending/console/margin_calls.html", {
         "calls": list(selectors.margin_calls()[:200]), "errors": errors}, status=status)

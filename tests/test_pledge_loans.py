@@ -5,6 +5,7 @@ in proportion, margin calls when the price falls, and bad input refused unchange
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -146,3 +147,51 @@ def test_an_unapproved_warehouse_or_another_bank_cannot_take_the_pledge(province
             lending.pledge_apply(bank=province.bank_a, receipt=receipt, actor=member)
         assert exc.value.code == "warehouse_not_approved"
         assert not Application.objects.filter(receipt_id=receipt.pk).exists()
+
+
+def test_on_default_the_goods_sell_and_settlement_repays_the_loan_first(province,
+                                                                       pledgeable):
+    from django.utils import timezone
+
+    from payments import settlement
+    from payments.models import SettlementItem
+    from tests.test_settlement import _complete
+
+    shop, lot, receipt = pledgeable
+    bank, member = province.bank_a, owner(shop.merchant_a)
+    with schema_context(bank.schema_name):
+        app = lending.pledge_apply(bank=bank, receipt=receipt, actor=member, amount="300.00")
+        app = lending.application_decide(bank=bank, application=app,
+                                         officer=province.a_credit, approve=True)
+        loan = Loan.objects.get(application=app)
+        with pytest.raises(ApplicationError):  # not in default
+            lending.pledge_collateral_sale(bank=bank, loan=loan, actor=province.a_credit,
+                                           note="逾期")
+        first = loan.lines.get(seq=1)
+        lending.loans_age(bank=bank, as_of=first.due_date + timedelta(days=10))
+        loan.refresh_from_db()
+        assert loan.status == LoanStatus.OVERDUE
+        with pytest.raises(ValidationError):
+            lending.pledge_collateral_sale(bank=bank, loan=loan, actor=province.a_credit,
+                                           note="")
+        lending.pledge_collateral_sale(bank=bank, loan=loan, actor=province.a_credit,
+                                       note="逾期未还，处置质押物")
+        with pytest.raises(ApplicationError):  # once
+            lending.pledge_collateral_sale(bank=bank, loan=loan, actor=province.a_credit,
+                                           note="再次")
+    receipt.refresh_from_db()
+    assert (receipt.status, receipt.pledged) == (ReceiptStatus.RELEASED, 0)
+    assert Sku.objects.get(pk=shop.sku_a.pk).stock == 50
+    # 10 units sold (455.00): settlement pays the loan (300.00 and interest) first.
+    checkout = place(province.shopper, bank, [(shop.sku_a, 10)])
+    pay(checkout)
+    _complete(checkout, member)
+    settlement.settlement_run_execute(
+        settlement.settlement_run_start(bank=bank, cutoff=timezone.now()).pk)
+    item = SettlementItem.objects.get(order=checkout.orders.get())
+    assert item.released == D("455.00") and item.repaid > D("300.00")
+    assert item.merchant_credit == item.released - item.repaid
+    with schema_context(bank.schema_name):
+        loan.refresh_from_db()
+        assert loan.status == LoanStatus.REPAID
+        assert loan.events.filter(action="collateral_sale").exists()

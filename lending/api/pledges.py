@@ -127,3 +127,21 @@ class ConsoleMarginCallCloseApi(APIView):
         call = services.margin_call_close(bank=request.bank, call=call, officer=request.user,
                                           note=data["note"])
         return Response(MarginCallSerializer(call).data)
+
+
+class ConsoleLoanCollateralSaleApi(APIView):
+    permission_classes = [IsBankStaff]
+    staff_roles = (StaffRole.CREDIT_OFFICER,)  # and bank admins
+
+    @extend_schema(operation_id="console_lending_loans_collateral_sale",
+                   request=MarginCallCloseInputSerializer, responses={204: None},
+                   description="An overdue pledge loan in default: its pledged goods are "
+                               "released for sale on the platform and settlement repays the "
+                               "loan first from every order of them. 400 for any other loan "
+                               "or a second time.")
+    def post(self, request, loan_id: int):
+        loan = selectors.loan_get(loan_id=loan_id)
+        data = valid(MarginCallCloseInputSerializer, request.data)
+        services.pledge_collateral_sale(bank=request.bank, loan=loan, actor=request.user,
+                                        note=data["note"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

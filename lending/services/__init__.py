@@ -43,6 +43,7 @@ from lending.services.loans import (
 from lending.services.pledges import (
     margin_call_close,
     pledge_apply,
+    pledge_collateral_sale,
     pledge_margin_check,
     pledge_quote,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "order_financing_quote",
     "outstanding_principal",
     "pledge_apply",
+    "pledge_collateral_sale",
     "pledge_margin_check",
     "pledge_quote",
     "policy_get",

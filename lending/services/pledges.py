@@ -8,9 +8,11 @@ proportion to the principal repaid (rounded so that what stays pledged never cov
 than the unpaid share). A periodic check per bank raises margin calls when the unpaid
 principal exceeds the bank's maintenance ratio of the pledged units' value now.
 
-Not done yet: on default the bank cannot yet sell the pledged lot through the platform
-with the proceeds repaying the loan first; it writes the loan off (``loan_write_off``)
-and releases the pledge by hand.
+On default (an overdue loan), the bank puts the pledged goods on sale
+(``pledge_collateral_sale``): their units are released, sellable in the merchant's shop,
+and from then on settlement repays the loan first from every order of that SKU paid after
+the sale began (``pledge_sale_orders`` and ``pledge_loan_selling``, called by the
+repayment provider in ``repayments``), as it does for order financing.
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ from lending.models import (
     actor_user,
     unpaid_principal,
 )
-from lending.services._common import _in_bank
+from lending.services._common import _event, _in_bank
 from lending.services.credit import _lock_borrower, credit_of
 from lending.services.policy import policy_get
+from orders.models import Order, OrderLine
 from warehouses import selectors as warehouse_selectors
 from warehouses import services as warehouse_services
 from warehouses.models import WarehouseReceipt
@@ -189,3 +192,67 @@ def margin_call_close(*, bank: Bank, call: MarginCall, officer, note: str) -> Ma
         raise ApplicationError(_("This margin call is closed already."),
                                code="illegal_transition")
     return _call_transition(call, "close", actor_id=officer.pk, note=note)
+
+
+OPEN_LOANS = (LoanStatus.ACTIVE, LoanStatus.OVERDUE)
+
+
+@transaction.atomic
+def pledge_collateral_sale(*, bank: Bank, loan: Loan, actor, note: str) -> Loan:
+    """The borrower defaulted: the bank sells the pledged goods through the platform.
+    Their units are released (sellable in the merchant's shop) and settlement repays the
+    loan first from every order of them paid from now on. Only an overdue pledge loan,
+    once."""
+    _in_bank(bank)
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": [_("Say why the goods are sold.")]})
+    loan = Loan.objects.select_for_update().get(pk=loan.pk)
+    if (loan.product != Product.PLEDGE or loan.status != LoanStatus.OVERDUE
+            or loan.collateral_sale_at is not None):
+        raise ApplicationError(_("Only an overdue pledge loan's goods are sold, and once."),
+                               code="illegal_transition")
+    receipt = WarehouseReceipt.objects.get(pk=loan.receipt_id)
+    units = receipt.pledged
+    if units:
+        warehouse_services.receipt_release(
+            receipt=receipt, quantity=units, actor=actor,
+            note=_("Loan %(number)s in default: the goods are sold, the proceeds repay it "
+                   "first") % {"number": loan.number})
+    loan.collateral_sale_at = timezone.now()
+    loan.save(update_fields=["collateral_sale_at"])
+    _event(loan=loan, action="collateral_sale", actor_id=actor.pk, note=note,
+           detail={"receipt": receipt.number, "units": units})
+    return loan
+
+
+def _selling() -> list[tuple[Loan, int]]:
+    """The open pledge loans whose goods are on sale, with their SKU (in the bank's
+    schema)."""
+    loans = list(Loan.objects.filter(product=Product.PLEDGE, status__in=OPEN_LOANS,
+                                     collateral_sale_at__isnull=False).order_by("pk"))
+    skus = dict(WarehouseReceipt.objects.filter(pk__in=[ln.receipt_id for ln in loans])
+                .values_list("pk", "lot__sku_id"))
+    return [(ln, skus[ln.receipt_id]) for ln in loans if ln.receipt_id in skus]
+
+
+def pledge_sale_orders(order_ids: list[int]) -> set[int]:
+    """Of these orders (in the bank's schema), those whose proceeds repay a pledge loan
+    on sale: an order of the loan's merchant with a line of its SKU, paid after the sale
+    began."""
+    found: set[int] = set()
+    for loan, sku_id in _selling():
+        found.update(OrderLine.objects.filter(
+            order_id__in=order_ids, sku_id=sku_id, order__merchant_id=loan.merchant_id,
+            order__paid_at__gte=loan.collateral_sale_at).values_list("order_id", flat=True))
+    return found
+
+
+def pledge_loan_selling(order: Order) -> Loan | None:
+    """The pledge loan on sale (locked) that ``order``'s proceeds repay first, if any."""
+    for loan, sku_id in _selling():
+        if (loan.merchant_id == order.merchant_id and order.paid_at is not None
+                and order.paid_at >= loan.collateral_sale_at
+                and OrderLine.objects.filter(order=order, sku_id=sku_id).exists()):
+            return Loan.objects.select_for_update().get(pk=loan.pk)
+    return None
