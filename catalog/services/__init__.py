@@ -37,8 +37,8 @@ from catalog.services.products import (
 from catalog.services.ratings import rating_average, rating_refresh
 from catalog.services.search_index import product_reindex
 from catalog.services.stock import (
-    sales_record,
     register_stock_issue_hook,
+    sales_record,
     stock_adjust,
     stock_from_warehouse,
     stock_hold,
