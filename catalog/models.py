@@ -238,6 +238,10 @@ class Sku(models.Model):
     stock = models.GeneratedField(expression=F("on_hand") - F("reserved"),
                                   output_field=models.IntegerField(), db_persist=True,
                                   verbose_name=_("available"))
+    # Set once the SKU's goods are kept in warehouses (the ``warehouses`` app decides):
+    # from then on ``on_hand`` is its lots' units not pledged, changed by the warehouses'
+    # stock movements only (a shelf count or adjustment is refused).
+    in_warehouse = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["price", "id"]

@@ -44,6 +44,10 @@ BEAT_SCHEDULE = {
         "task": "lending.tasks.age_all_banks",
         "schedule": crontab(hour=0, minute=20),
     },
+    "lending-pledge-margins": {  # pledged goods re-valued at the platform's prices
+        "task": "lending.tasks.margin_check_all_banks",
+        "schedule": crontab(hour=6, minute=15),
+    },
     "rewards-points-daily": {  # points expire oldest first; missed earnings caught up
         "task": "rewards.tasks.points_daily_all_banks",
         "schedule": crontab(hour=0, minute=40),

@@ -65,6 +65,7 @@ PLATFORM_SHARED = [
     "notifications",
     "partners",
     "recalls",
+    "warehouses",
 ]
 PLATFORM_TENANT = [
     "admission",

@@ -14,6 +14,7 @@ from payments import api_urls as payments_api_urls
 from payments import desk_api
 from recalls import api_urls as recalls_api_urls
 from rewards import api_urls as rewards_api_urls
+from warehouses import api_urls as warehouses_api_urls
 
 urlpatterns = [
     path("", catalog_views.home, name="home"),
@@ -27,6 +28,7 @@ urlpatterns = [
     path("console/traffic/", include("federation.bank_urls")),
     path("console/lending/", include("lending.console_urls")),
     path("console/recalls/", include("recalls.console_urls")),
+    path("console/warehouses/", include("warehouses.console_urls")),
     path("console/points/", include("rewards.console_urls")),
     # Credit is the bank's own (its schema): buyers' credit pages are on its domain only.
     path("credit/", include("lending.urls")),
@@ -42,6 +44,7 @@ urlpatterns = [
     path("merchant/<int:merchant_id>/invoices/", include("orders.merchant_urls_invoices")),
     path("merchant/<int:merchant_id>/settlements/", include("payments.merchant_urls")),
     path("merchant/<int:merchant_id>/financing/", include("lending.merchant_urls")),
+    path("merchant/<int:merchant_id>/warehouses/", include("warehouses.merchant_urls")),
     path("", include((urls_reviews.console_urlpatterns, "reviews_console"))),
     path("merchant/", include("catalog.merchant_urls")),
     path("api/v1/", include("banks.api_urls")),
@@ -56,6 +59,8 @@ urlpatterns = [
     path("api/v1/", include(payments_api_urls.console_urlpatterns)),
     path("api/v1/", include("federation.bank_api_urls")),
     path("api/v1/", include(recalls_api_urls.console_urlpatterns)),
+    path("api/v1/", include(warehouses_api_urls.console_urlpatterns)),
+    path("api/v1/", include(warehouses_api_urls.merchant_urlpatterns)),
     path("api/v1/", include(lending_api_urls.shopper_urlpatterns)),
     path("api/v1/", include(lending_api_urls.merchant_urlpatterns)),
     path("api/v1/", include(lending_api_urls.console_urlpatterns)),

@@ -15,6 +15,7 @@ from core import views as core_views
 from federation import catalogue_views
 from orders import api_urls as orders_api_urls
 from orders import urls_reviews
+from warehouses import api_urls as warehouses_api_urls
 
 
 def common_urls(urlconf: str) -> list:
@@ -39,6 +40,9 @@ def common_urls(urlconf: str) -> list:
         path("api/v1/password-codes/", PasswordCodeApi.as_view(), name="api-password-codes"),
         path("api/v1/password-codes/set/", PasswordCodeSetApi.as_view(),
              name="api-password-code-set"),
+        # Warehouse receipts verify publicly from their QR code, on every host.
+        path("receipts/", include("warehouses.urls")),
+        path("api/v1/", include(warehouses_api_urls.public_urlpatterns)),
         # Buying and paying work on the portal and on every bank's storefront.
         path("", include("orders.urls")),
         path("", include((urls_reviews.shopper_urlpatterns, "reviews"))),

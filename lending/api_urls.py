@@ -5,6 +5,7 @@ All of them are on bank domains only: credit is the bank's own (its schema)."""
 from django.urls import path
 
 from lending import api
+from lending.api import pledges
 
 # The signed-in shopper's credit, checkout financing and loans at the bank of this host.
 shopper_urlpatterns = [
@@ -33,6 +34,8 @@ merchant_urlpatterns = [
          name="api-merchant-financing-order"),
     path(f"{_financing}orders/<str:number>/finance/", api.MerchantOrderFinanceApi.as_view(),
          name="api-merchant-financing-order-finance"),
+    path(f"{_financing}pledges/", pledges.MerchantPledgesApi.as_view(),
+         name="api-merchant-financing-pledges"),
     path(f"{_financing}applications/", api.MerchantApplicationsApi.as_view(),
          name="api-merchant-financing-applications"),
     path(f"{_financing}loans/", api.MerchantLoansApi.as_view(),
@@ -73,6 +76,14 @@ console_urlpatterns = [
          name="api-console-lending-loan"),
     path(f"{_console}loans/<int:loan_id>/write-off/", api.ConsoleLoanWriteOffApi.as_view(),
          name="api-console-lending-loan-write-off"),
+    path(f"{_console}loans/<int:loan_id>/collateral-sale/",
+         pledges.ConsoleLoanCollateralSaleApi.as_view(),
+         name="api-console-lending-loan-collateral-sale"),
+    path(f"{_console}margin-calls/", pledges.ConsoleMarginCallsApi.as_view(),
+         name="api-console-lending-margin-calls"),
+    path(f"{_console}margin-calls/<int:call_id>/close/",
+         pledges.ConsoleMarginCallCloseApi.as_view(),
+         name="api-console-lending-margin-call-close"),
     path(f"{_console}policy/", api.ConsolePolicyApi.as_view(),
          name="api-console-lending-policy"),
 ]

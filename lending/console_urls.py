@@ -3,6 +3,7 @@
 from django.urls import path
 
 from lending import console_views as views
+from lending import pledge_views
 
 app_name = "console_lending"
 urlpatterns = [
@@ -22,5 +23,6 @@ urlpatterns = [
     path("loans/", views.loans, name="loans"),
     path("loans/<int:loan_id>/", views.loan_detail, name="loan"),
     path("loans/<int:loan_id>/write-off/", views.loan_write_off, name="write-off"),
+    path("margin-calls/", pledge_views.console_margin_calls, name="margin-calls"),
     path("policy/", views.policy, name="policy"),
 ]

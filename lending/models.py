@@ -98,6 +98,14 @@ class LendingPolicy(models.Model):
     second_approval_over = models.DecimalField(_("second approval above"), **MONEY,
                                                default=Decimal("50000.00"),
                                                validators=[MinValueValidator(Decimal("0"))])
+    # Warehouse receipt pledges: lent up to ``pledge_ltv`` of the goods' value at the
+    # platform's recent prices; a margin call when the unpaid principal rises above
+    # ``pledge_margin_ratio`` of their value now; repaid in equal monthly instalments.
+    pledge_ltv = models.DecimalField(_("pledge loan-to-value"), max_digits=4,
+                                     decimal_places=2, default=Decimal("0.60"))
+    pledge_margin_ratio = models.DecimalField(_("pledge maintenance ratio"), max_digits=4,
+                                              decimal_places=2, default=Decimal("0.75"))
+    pledge_months = models.PositiveIntegerField(_("pledge loan term (months)"), default=6)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -215,6 +223,7 @@ class Product(models.TextChoices):
     ORDER_FINANCING = "order", _("Order financing")
     PURCHASE_FINANCING = "purchase", _("Pay later")
     INSTALMENTS = "instalments", _("Instalments")
+    PLEDGE = "pledge", _("Warehouse receipt pledge")
 
 
 class ApplicationStatus(models.TextChoices):
@@ -233,6 +242,7 @@ class Application(models.Model):
     user_id = models.BigIntegerField(null=True, blank=True)  # the buyer, or who applied
     order_id = models.BigIntegerField(null=True, blank=True)
     checkout_id = models.BigIntegerField(null=True, blank=True)
+    receipt_id = models.BigIntegerField(null=True, blank=True)  # warehouses.WarehouseReceipt
     amount = models.DecimalField(**MONEY)
     months = models.PositiveSmallIntegerField(null=True, blank=True)
     term_days = models.PositiveIntegerField(null=True, blank=True)
@@ -277,6 +287,11 @@ class Application(models.Model):
                 fields=["checkout_id"],
                 condition=Q(checkout_id__isnull=False, status="disbursed"),
                 name="lending_one_loan_per_checkout"),
+            models.UniqueConstraint(
+                fields=["receipt_id"],
+                condition=Q(receipt_id__isnull=False, status__in=[
+                    "in_review", "awaiting_second", "approved"]),
+                name="lending_one_open_application_per_receipt"),
         ]
         indexes = [models.Index(fields=["status", "created_at"])]
 
@@ -306,6 +321,10 @@ class Loan(models.Model):
     user_id = models.BigIntegerField(null=True, blank=True)
     order_id = models.BigIntegerField(null=True, blank=True)
     checkout_id = models.BigIntegerField(null=True, blank=True)
+    receipt_id = models.BigIntegerField(null=True, blank=True)  # warehouses.WarehouseReceipt
+    # A defaulted pledge loan: from then on the pledged goods sell on the platform and
+    # settlement repays the loan first from every order of them (see services.pledges).
+    collateral_sale_at = models.DateTimeField(null=True, blank=True)
     principal = models.DecimalField(**MONEY)
     rate = models.DecimalField(**RATE)
     penalty_rate = models.DecimalField(**RATE)
@@ -424,6 +443,41 @@ class LoanRepayment(models.Model):
 
     def __str__(self) -> str:
         return self.idempotency_key
+
+
+class MarginCallStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CURED = "cured", _("Cured")
+    CLOSED = "closed", _("Closed")
+
+
+class MarginCall(models.Model):
+    """The goods pledged for a loan are worth too little for what is owed: raised by the
+    periodic check into the credit officers' queue; cured when the value or repayments
+    bring the ratio back, or closed by an officer with a note."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="margin_calls")
+    value = models.DecimalField(**MONEY)  # of the pledged units when raised
+    unpaid = models.DecimalField(**MONEY)
+    unit_price = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=8, choices=MarginCallStatus.choices,
+                              default=MarginCallStatus.OPEN)
+    STATES = StateMachine(initial=[MarginCallStatus.OPEN], transitions={
+        "cure": ([MarginCallStatus.OPEN], MarginCallStatus.CURED),
+        "close": ([MarginCallStatus.OPEN], MarginCallStatus.CLOSED),
+    })
+    note = models.CharField(max_length=300, blank=True, default="")
+    closed_by_id = models.BigIntegerField(null=True, blank=True)
+    raised_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [models.UniqueConstraint(
+            fields=["loan"], condition=Q(status="open"), name="lending_one_open_margin_call")]
+
+    def __str__(self) -> str:
+        return f"margin call {self.pk} on {self.loan_id}"
 
 
 class LendingEvent(models.Model):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,8 +23,10 @@ from lending.models import (
     LendingEvent,
     Loan,
     LoanStatus,
+    MarginCall,
     MerchantConsent,
     PartyKind,
+    Product,
     ScheduleLine,
     ScoringRun,
     unpaid_principal,
@@ -224,3 +227,19 @@ def audit_entries(query) -> list:
                                   action=str(ACTION_LABELS.get(event.action, event.action)),
                                   target=target, note=event.note))
     return entries
+
+
+def margin_calls():
+    """The bank's margin calls on pledge loans, open ones first (the officers' queue)."""
+    return (MarginCall.objects.select_related("loan")
+            .annotate(open_first=Case(When(status="open", then=Value(0)), default=Value(1),
+                                      output_field=IntegerField()))
+            .order_by("open_first", "-raised_at", "-id"))
+
+
+def margin_call_get(*, call_id: int):
+    return get_object_or_404(MarginCall.objects.select_related("loan"), pk=call_id)
+
+
+def pledge_applications(*, merchant_id: int):
+    return Application.objects.filter(product=Product.PLEDGE, merchant_id=merchant_id)

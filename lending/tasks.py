@@ -71,3 +71,14 @@ def reconcile_bank_repayments() -> int:
 def reconcile_all_banks() -> int:
     """Every few minutes: card repayments whose gateway answer was lost."""
     return _each_bank(reconcile_bank_repayments)
+
+
+@shared_task(name="lending.tasks.margin_check_bank")
+def margin_check_bank() -> int:
+    return services.pledge_margin_check(bank=_bank())
+
+
+@shared_task(name="lending.tasks.margin_check_all_banks")
+def margin_check_all_banks() -> int:
+    """Daily: each bank's pledge loans re-valued; margin calls into the officers' queue."""
+    return _each_bank(margin_check_bank)

@@ -37,8 +37,10 @@ from catalog.services.products import (
 from catalog.services.ratings import rating_average, rating_refresh
 from catalog.services.search_index import product_reindex
 from catalog.services.stock import (
+    register_stock_issue_hook,
     sales_record,
     stock_adjust,
+    stock_from_warehouse,
     stock_hold,
     stock_hold_many,
     stock_issue,
@@ -75,7 +77,9 @@ __all__ = [
     "product_update",
     "sales_record",
     "sku_add",
+    "register_stock_issue_hook",
     "stock_adjust",
+    "stock_from_warehouse",
     "stock_hold",
     "stock_hold_many",
     "stock_issue",

@@ -15,6 +15,13 @@ from catalog.services.changes import products_touch
 from core.errors import ApplicationError
 
 
+def _not_in_warehouse(sku: Sku) -> None:
+    if Sku.objects.filter(pk=sku.pk, in_warehouse=True).exists():
+        raise ValidationError({"on_hand": [_(
+            "This specification is kept in warehouses: its stock follows the warehouses' "
+            "receipts, dispatches and stock-takes.")]})
+
+
 @transaction.atomic
 def stock_set(*, sku: Sku, on_hand: int) -> Sku:
     """The merchant counts its shelf: ``on_hand`` becomes the figure counted. Units held
@@ -23,6 +30,7 @@ def stock_set(*, sku: Sku, on_hand: int) -> Sku:
     if on_hand is None or int(on_hand) < 0:
         raise ValidationError({"on_hand": [_("Stock cannot be negative.")]})
     on_hand = int(on_hand)
+    _not_in_warehouse(sku)
     # One statement: a reservation committed meanwhile is either seen here or waits.
     if not Sku.objects.filter(pk=sku.pk, reserved__lte=on_hand).update(on_hand=on_hand):
         reserved = Sku.objects.filter(pk=sku.pk).values_list("reserved", flat=True).first()
@@ -38,7 +46,11 @@ def stock_set(*, sku: Sku, on_hand: int) -> Sku:
 @transaction.atomic
 def stock_adjust(*, sku: Sku, delta: int) -> Sku:
     """Add units to the shelf or take them off; taking units that are not available
-    (on the shelf and not reserved) is refused."""
+    (on the shelf and not reserved) is refused. A SKU kept in warehouses is left as it
+    is: returned goods come back into a warehouse by an inbound receipt."""
+    if Sku.objects.filter(pk=sku.pk, in_warehouse=True).exists():
+        sku.refresh_from_db(fields=["on_hand", "reserved", "stock"])
+        return sku
     updated = (Sku.objects.filter(pk=sku.pk, stock__gte=-min(delta, 0))
                .update(on_hand=F("on_hand") + delta))
     if not updated:
@@ -93,11 +105,44 @@ def stock_unhold(*, sku_quantities: dict[int, int]) -> None:
 
 
 def stock_issue(*, sku_quantities: dict[int, int]) -> None:
-    """Held units leave the shelf: off both the shelf and the reservation."""
+    """Held units leave the shelf: off both the shelf and the reservation. Units of a SKU
+    kept in warehouses leave its lots too (the hook the ``warehouses`` app registers), in
+    the same transaction."""
     for sku_id in sorted(sku_quantities):
         quantity = sku_quantities[sku_id]
         Sku.objects.filter(pk=sku_id).update(on_hand=F("on_hand") - quantity,
                                              reserved=F("reserved") - quantity)
+    if _issue_hooks:
+        kept = set(Sku.objects.filter(pk__in=list(sku_quantities), in_warehouse=True)
+                   .values_list("pk", flat=True))
+        if kept:
+            for hook in _issue_hooks:
+                hook({k: v for k, v in sku_quantities.items() if k in kept})
+
+
+# issue_hook({sku_id: quantity}) for SKUs kept in warehouses; registered by the app that
+# keeps the lots (catalog knows nothing of it).
+_issue_hooks: list = []
+
+
+def register_stock_issue_hook(hook) -> None:
+    if hook not in _issue_hooks:
+        _issue_hooks.append(hook)
+
+
+def stock_from_warehouse(*, sku_id: int, delta: int) -> bool:
+    """The warehouses' units of a SKU not pledged changed by ``delta``: its ``on_hand``
+    follows in one conditional UPDATE that refuses (False, nothing changed) to fall below
+    the units reserved for checkouts and unsent orders. Marks the SKU as kept in
+    warehouses: its first movement replaces the shelf count with the warehouses' figure
+    (``delta`` is then the whole of it). The caller runs inside the transaction of the
+    movement; a concurrent first movement waits on the row and takes the second branch."""
+    if Sku.objects.filter(pk=sku_id, in_warehouse=False, reserved__lte=delta).update(
+            on_hand=delta, in_warehouse=True):
+        return True
+    return bool(Sku.objects.filter(pk=sku_id, in_warehouse=True,
+                                   reserved__lte=F("on_hand") + delta)
+                .update(on_hand=F("on_hand") + delta))
 
 
 def sales_record(*, sku_quantities: dict[int, int]) -> None:

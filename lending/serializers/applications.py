@@ -25,8 +25,8 @@ class ApplicationSerializer(_Named, serializers.ModelSerializer):
     class Meta:
         model = Application
         fields = ["id", "product", "product_display", "party", "party_id", "party_name",
-                  "order", "checkout", "amount", "months", "term_days", "rate", "score",
-                  "tier", "limit", "available", "status", "status_display", "auto_decided",
+                  "order", "checkout", "receipt_id", "amount", "months", "term_days", "rate",
+                  "score", "tier", "limit", "available", "status", "status_display", "auto_decided",
                   "first_approver_id", "decided_by_id", "reason", "created_at",
                   "decided_at", "loan", "loan_number"]
 

@@ -130,7 +130,8 @@ class PolicySerializer(serializers.ModelSerializer):
                   "rate_b", "rate_c", "penalty_multiplier", "merchant_limit_months",
                   "buyer_limit_months", "merchant_limit_cap", "buyer_limit_cap",
                   "advance_ratio", "order_financing_days", "purchase_financing_days",
-                  "instalment_months", "auto_tiers", "second_approval_over", "updated_at"]
+                  "instalment_months", "auto_tiers", "second_approval_over", "pledge_ltv",
+                  "pledge_margin_ratio", "pledge_months", "updated_at"]
         read_only_fields = ["updated_at"]
         extra_kwargs = {field: {"min_value": low, "max_value": high}
                         for field, (low, high) in POLICY_BOUNDS.items()}

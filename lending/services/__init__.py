@@ -14,7 +14,8 @@ repayments and write-offs close the loan principal.
 One module per use case: ``policy``, ``consent``, ``scoring`` (profiles and runs),
 ``credit`` (limits), ``applications`` (order financing, decisions, disbursement),
 ``checkout`` (pay later and instalments), ``loans`` (accrual, ageing, write-off),
-``repayments`` (settlement and card) and ``refunds``. Callers import from this package.
+``repayments`` (settlement and card), ``refunds`` and ``pledges`` (warehouse receipt
+pledge loans and their margin calls). Callers import from this package.
 """
 
 from lending.services.applications import (
@@ -38,6 +39,13 @@ from lending.services.loans import (
     loan_due_now,
     loan_write_off,
     loans_age,
+)
+from lending.services.pledges import (
+    margin_call_close,
+    pledge_apply,
+    pledge_collateral_sale,
+    pledge_margin_check,
+    pledge_quote,
 )
 from lending.services.policy import (
     INSTALMENT_MONTHS,
@@ -89,12 +97,17 @@ __all__ = [
     "loan_repayments_reconcile",
     "loan_write_off",
     "loans_age",
+    "margin_call_close",
     "merchant_consent_grant",
     "merchant_consent_set",
     "merchant_consent_withdraw",
     "order_financing_apply",
     "order_financing_quote",
     "outstanding_principal",
+    "pledge_apply",
+    "pledge_collateral_sale",
+    "pledge_margin_check",
+    "pledge_quote",
     "policy_get",
     "policy_seed_for_bank",
     "policy_update",

@@ -29,6 +29,7 @@ from lending.models import (
 )
 from lending.services._common import K, _event, _in_bank, _today
 from lending.services.credit import _lock_borrower, _profile_for_decision, credit_of
+from lending.services.pledges import pledge_on_disburse
 from lending.services.policy import policy_get
 from orders.models import Checkout, Order
 from payments.models import SettlementItem
@@ -134,7 +135,9 @@ def application_decide(*, bank: Bank, application: Application, officer, approve
     policy = policy_get()
     key = "merchant_id" if app.party == PartyKind.MERCHANT else "user_id"
     credit = credit_of(party=app.party, party_id=getattr(app, key))
-    needs_two = app.amount > policy.second_approval_over or app.amount > credit.available
+    # A pledge loan is secured by the goods: the unsecured limit does not bound it.
+    needs_two = app.amount > policy.second_approval_over or (
+        app.product != Product.PLEDGE and app.amount > credit.available)
     if app.status == ApplicationStatus.AWAITING_SECOND:
         if app.first_approver_id == officer.pk:
             raise ApplicationError(_("The second approval must come from another officer."),
@@ -168,7 +171,9 @@ def _disburse(bank: Bank, app: Application, *, actor_id: int | None) -> Applicat
                 _("The order is worth less than when it was applied for (refunds): at most "
                   "%(most)s yuan can be advanced now; reject this application and apply "
                   "again.") % {"most": most}, code="not_financeable")
-    if app.product == Product.INSTALMENTS:
+    if app.product == Product.PLEDGE:
+        pledge_on_disburse(bank=bank, app=app, actor_id=actor_id)
+    if app.product in (Product.INSTALMENTS, Product.PLEDGE):
         rows = calc.equal_instalments(app.amount, app.rate, app.months, start)
         mode = InterestMode.SCHEDULED
     else:
@@ -178,7 +183,8 @@ def _disburse(bank: Bank, app: Application, *, actor_id: int | None) -> Applicat
     loan = Loan.objects.create(
         application=app, number=uuid.uuid4().hex[:24], product=app.product, party=app.party,
         merchant_id=app.merchant_id, user_id=app.user_id if app.party == PartyKind.BUYER
-        else None, order_id=app.order_id, checkout_id=app.checkout_id, principal=app.amount,
+        else None, order_id=app.order_id, checkout_id=app.checkout_id,
+        receipt_id=app.receipt_id, principal=app.amount,
         rate=app.rate,
         penalty_rate=(app.rate * policy.penalty_multiplier).quantize(Decimal("0.00001")),
         interest_mode=mode, start_date=start, maturity_date=rows[-1].due_date,
@@ -198,6 +204,12 @@ def _disburse(bank: Bank, app: Application, *, actor_id: int | None) -> Applicat
 def _post_disbursement(bank: Bank, app: Application, loan: Loan) -> None:
     principal = ledger_account(kind=K.LOAN_PRINCIPAL, bank_id=bank.pk)
     ref = f"{bank.pk}:{loan.number}"
+    if app.product == Product.PLEDGE:
+        ledger_post(kind="loan_disburse", reference=ref, memo=f"pledge loan {loan.number}",
+                    legs=[Leg(principal, loan.principal),
+                          Leg(ledger_account(kind=K.MERCHANT_PAYABLE, bank_id=bank.pk,
+                                             merchant_id=app.merchant_id), -loan.principal)])
+        return
     if app.product == Product.ORDER_FINANCING:
         order = Order.objects.get(pk=app.order_id)
         ledger_post(kind="loan_disburse", reference=ref, memo=f"advance on {order.number}",

@@ -29,7 +29,8 @@ POLICY_FIELDS = {"base_score", "weights", "tier_a_min", "tier_b_min", "tier_c_mi
                  "rate_a", "rate_b", "rate_c", "penalty_multiplier", "merchant_limit_months",
                  "buyer_limit_months", "merchant_limit_cap", "buyer_limit_cap",
                  "advance_ratio", "order_financing_days", "purchase_financing_days",
-                 "instalment_months", "auto_tiers", "second_approval_over"}
+                 "instalment_months", "auto_tiers", "second_approval_over",
+                 "pledge_ltv", "pledge_margin_ratio", "pledge_months"}
 
 
 # Every parameter's range: wide enough for any real bank, narrow enough that no value
@@ -49,6 +50,9 @@ POLICY_BOUNDS = {
     "order_financing_days": (7, 365),
     "purchase_financing_days": (7, 365),
     "second_approval_over": (Decimal("0.00"), Decimal("10000000.00")),
+    "pledge_ltv": (Decimal("0.10"), Decimal("0.90")),
+    "pledge_margin_ratio": (Decimal("0.10"), Decimal("1.00")),
+    "pledge_months": (2, 36),
 }
 WEIGHT_MAX = 500
 INSTALMENT_MONTHS = (2, 36)  # an "instalment" of one month is pay later
@@ -72,6 +76,10 @@ def _policy_errors(policy: LendingPolicy, changes: dict) -> dict[str, list[str]]
     if not errors.keys() & {"rate_a", "rate_b", "rate_c"} and not (
             policy.rate_a <= policy.rate_b <= policy.rate_c):
         add("rate_a", _("A better tier cannot pay a higher rate: rates must rise from A to C."))
+    if not errors.keys() & {"pledge_ltv", "pledge_margin_ratio"} and not (
+            policy.pledge_ltv < policy.pledge_margin_ratio):
+        add("pledge_margin_ratio", _("The maintenance ratio must be above the loan-to-value "
+                                     "ratio, or every new pledge loan is called at once."))
     tiers = policy.auto_tiers
     if not isinstance(tiers, str) or set(tiers) - {"A", "B", "C"} or len(set(tiers)) != len(
             tiers):

@@ -46,6 +46,11 @@ from lending.services.loans import (
     _unpaid_principal,
     loan_amount_due,
 )
+from lending.services.pledges import (
+    pledge_loan_selling,
+    pledge_release_repaid,
+    pledge_sale_orders,
+)
 from orders.models import Order
 from payments import services as payment_services
 from payments.interfaces import Repayment
@@ -80,6 +85,7 @@ def _allocate(loan: Loan, amount: Decimal, as_of: date, *, everything: bool) -> 
 
 
 def _after_repayment(loan: Loan, *, actor_id: int | None, as_of: date) -> None:
+    pledge_release_repaid(loan=loan, actor_id=actor_id)
     if not loan.lines.filter(paid_at__isnull=True).exists():
         _loan_transition(loan, "repay", actor_id=actor_id)
     elif loan.status == LoanStatus.OVERDUE and not loan.lines.filter(
@@ -103,19 +109,22 @@ def financed_orders_among(orders: list[Order]) -> set[int]:
                 order_id__in=ids, product=Product.ORDER_FINANCING,
                 status__in=[LoanStatus.ACTIVE, LoanStatus.OVERDUE]).values_list(
                 "order_id", flat=True))
+            found.update(pledge_sale_orders(ids))
     return found
 
 
 def repayments_at_settlement(order: Order, available: Decimal) -> list[Repayment]:
     """The repayment provider settlement calls (registered in ``LendingConfig.ready``):
     an order financed by the merchant's bank repays its loan first, as far as the order's
-    released escrow reaches. Runs inside the settlement's transaction and enters the
-    lending bank's schema explicitly."""
+    released escrow reaches; so does an order of a defaulted pledge loan's goods. Runs
+    inside the settlement's transaction and enters the lending bank's schema explicitly."""
     bank = Bank.objects.get(pk=order.merchant_bank_id)
     with schema_context(bank.schema_name):
         loan = (Loan.objects.select_for_update()
                 .filter(order_id=order.pk, product=Product.ORDER_FINANCING,
                         status__in=[LoanStatus.ACTIVE, LoanStatus.OVERDUE]).first())
+        if loan is None:  # a defaulted pledge loan whose goods this order sold
+            loan = pledge_loan_selling(order)
         if loan is None:
             return []
         if loan.repayments.filter(status=RepaymentStatus.PENDING).exists():
@@ -126,7 +135,8 @@ def repayments_at_settlement(order: Order, available: Decimal) -> list[Repayment
                    detail={"order": order.number, "reason": "card repayment in progress"})
             return []
         as_of = _today()
-        due = loan_amount_due(loan=loan, as_of=as_of)
+        due = loan_amount_due(loan=loan, as_of=as_of,
+                              everything=loan.product == Product.PLEDGE)  # all of it
         amount = min(due.total, available)
         if amount <= 0:
             return []
