@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -120,8 +120,8 @@ def lot_transfer(*, actor, lot: Lot, to_warehouse: Warehouse, quantity,
     Lot.objects.bulk_create([Lot(warehouse=to_warehouse, sku_id=source.sku_id,
                                  merchant_id=source.merchant_id, batch_id=source.batch_id,
                                  grade=source.grade)], ignore_conflicts=True)
-    target_id = Lot.objects.get(warehouse=to_warehouse, sku_id=source.sku_id,
-                                batch_id=source.batch_id, grade=source.grade).pk
+    target_id = Lot.objects.get(Q(batch_id=source.batch_id), warehouse=to_warehouse,
+                                sku_id=source.sku_id, grade=source.grade).pk
     locked = {row.pk: row for row in Lot.objects.select_for_update()
               .filter(pk__in=[source.pk, target_id]).order_by("pk")}
     source, target = locked[source.pk], locked[target_id]

@@ -63,7 +63,7 @@ def warehouse_decide(*, warehouse: Warehouse, actor, action: str, note: str = ""
                                % {"action": action, "status": warehouse.get_status_display()},
                                code="illegal_transition")
     before = warehouse.status
-    warehouse.status = Warehouse.STATES.target(warehouse.status, action)
+    warehouse.status = str(Warehouse.STATES.target(warehouse.status, action))
     warehouse.inspection_note = note or warehouse.inspection_note
     warehouse.decided_by, warehouse.decided_at = actor, timezone.now()
     warehouse.save()

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lending', '0005_repayment_status_choices'),
+        ('lending', '0006_keys_in_the_idempotency_store'),
     ]
 
     operations = [
