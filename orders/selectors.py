@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -312,9 +312,12 @@ def order_of_buyer(*, buyer, number: str) -> Order:
 
 
 def checkout_of_buyer(*, buyer, number: str) -> Checkout:
+    """The buyer's checkout with its orders, their lines and every bank and branch its
+    pages and API show: three statements."""
     checkout = (Checkout.objects.filter(buyer=buyer, number=number)
-                .prefetch_related("orders__lines", "orders__merchant",
-                                  "orders__pickup_branch").first())
+                .select_related("storefront_bank")
+                .prefetch_related(Prefetch("orders", queryset=Order.objects.select_related(
+                    "merchant__bank", *_ORDER_RELATED)), "orders__lines").first())
     if checkout is None:
         raise Http404
     return checkout
