@@ -31,6 +31,9 @@ class OrdersConfig(appconfig.PlatformAppConfig):
         post_save.connect(catalog_changed, sender=FlashSale, dispatch_uid="orders.flash_pages")
         post_delete.connect(catalog_changed, sender=FlashSale,
                             dispatch_uid="orders.flash_pages_delete")
+        from orders.flash import sale_saved
+
+        post_save.connect(sale_saved, sender=FlashSale, dispatch_uid="orders.flash_copy")
 
         from banks.audit import register_audit_source
         from orders.selectors_history import audit_entries as orders_audit
