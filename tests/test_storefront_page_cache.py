@@ -194,3 +194,22 @@ def redis_ttl_of_page(bank, path) -> int:
     new = set(cache._cache.get_client().keys("*catalog:page:*")) - before
     assert len(new) == 1
     return cache._cache.get_client().ttl(new.pop())
+
+
+def test_a_kept_search_page_still_tells_the_traffic_recorder_its_result_count(
+        province, kept, goods):
+    path = f"/search/?q={goods[2]}"
+    first = visitor(province.bank_a).get(path)
+    assert first.wsgi_request.search_results == 1
+    with CaptureQueriesContext(connection) as ctx:
+        again = visitor(province.bank_a).get(path)
+    assert not ctx.captured_queries
+    assert again.wsgi_request.search_results == 1
+
+
+def test_a_share_link_visit_is_never_served_from_the_kept_page(province, kept, goods):
+    path = f"/p/{goods[1].pk}/"
+    visitor(province.bank_a).get(path)
+    with CaptureQueriesContext(connection) as ctx:
+        visitor(province.bank_a).get(path + "?ref=nosuchcode")
+    assert ctx.captured_queries
