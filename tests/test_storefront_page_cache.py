@@ -213,3 +213,14 @@ def test_a_share_link_visit_is_never_served_from_the_kept_page(province, kept, g
     with CaptureQueriesContext(connection) as ctx:
         visitor(province.bank_a).get(path + "?ref=nosuchcode")
     assert ctx.captured_queries
+
+
+def test_a_new_synonym_is_on_the_kept_search_page_at_once(province, kept, goods, commits):
+    from catalog.services import synonym_group_create
+
+    word = f"同义{unique.tag()}"
+    path = f"/search/?q={word}"
+    assert visitor(province.bank_a).get(path).wsgi_request.search_results == 0   # kept
+    assert visitor(province.bank_a).get(path).wsgi_request.search_results == 0   # from it
+    commits(lambda: synonym_group_create(words=f"{goods[2]}, {word}"))
+    assert visitor(province.bank_a).get(path).wsgi_request.search_results == 1
