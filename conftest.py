@@ -82,6 +82,7 @@ def _no_listing_cache(settings):
     """Tests see the catalog as it is at once (the storefront caches counts and facets)."""
     settings.CATALOG_LISTING_CACHE_SECONDS = 0
     settings.STOREFRONT_CACHE_SECONDS = 0
+    settings.STOREFRONT_PAGE_CACHE_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

@@ -183,6 +183,9 @@ def run_locust(name: str, *, port: int, users: int, duration: str, mode: str) ->
     if proc.returncode != 0:
         print(proc.stdout[-2000:], proc.stderr[-3000:])
         raise SystemExit(f"locust step {name} failed ({proc.returncode})")
+    def ms(value: str) -> float:   # locust writes "N/A" for a step without requests
+        return float(value) if value not in ("", "N/A") else float("nan")
+
     rows = {}
     with open(f"{prefix}_stats.csv", newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -190,10 +193,10 @@ def run_locust(name: str, *, port: int, users: int, duration: str, mode: str) ->
                 "requests": int(row["Request Count"]),
                 "failures": int(row["Failure Count"]),
                 "per_s": float(row["Requests/s"]),
-                "p50_ms": float(row["50%"] or "nan"),
-                "p95_ms": float(row["95%"] or "nan"),
-                "p99_ms": float(row["99%"] or "nan"),
-                "max_ms": float(row["Max Response Time"] or "nan"),
+                "p50_ms": ms(row["50%"]),
+                "p95_ms": ms(row["95%"]),
+                "p99_ms": ms(row["99%"]),
+                "max_ms": ms(row["Max Response Time"]),
             }
     failures = []
     failures_csv = Path(f"{prefix}_failures.csv")

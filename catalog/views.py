@@ -67,6 +67,7 @@ def _listing_context(request, listing, *, title: str, category=None):
     }
 
 
+@page_cache.whole_page
 def home(request):
     bank = request.bank
     context = {"categories": selectors.category_tree()}
@@ -101,6 +102,7 @@ def _refused_query(request, exc: ValidationError, *, category=None):
     return _listing_page(request, context, status=400)
 
 
+@page_cache.whole_page
 def search(request):
     try:
         lq = selectors.parse_listing_query(request.GET)
@@ -112,6 +114,7 @@ def search(request):
     return _listing_page(request, _listing_context(request, listing, title=lq.q or ""))
 
 
+@page_cache.whole_page
 def category(request, slug: str):
     cat = get_object_or_404(Category, slug=slug)
     try:
@@ -134,6 +137,7 @@ def category(request, slug: str):
         "category": cat, "categories": selectors.category_tree()})
 
 
+@page_cache.whole_page
 def product(request, product_id: int):
     item = selectors.product_detail(product_id=product_id)
     skus = list(item.skus.all())
@@ -149,6 +153,7 @@ def product(request, product_id: int):
     })
 
 
+@page_cache.whole_page
 def shop(request, merchant_id: int):
     merchant = selectors.merchant_shop(merchant_id=merchant_id)
 

@@ -129,6 +129,8 @@ TEMPLATES = [
                 "core.context_processors.site",
                 "orders.context_processors.cart",
                 "notifications.context_processors.unread",
+                # last: a page kept whole gets a placeholder for the CSRF token
+                "catalog.page_cache.csrf_placeholder",
             ],
         },
     },
@@ -191,6 +193,9 @@ CATALOG_LISTING_CACHE_SECONDS = int(env("CATALOG_LISTING_CACHE_SECONDS", "30"))
 # Storefront product grids (home, category, shop pages) are cached this long per host,
 # language and catalog version (0: not at all); see catalog/page_cache.py.
 STOREFRONT_CACHE_SECONDS = int(env("STOREFRONT_CACHE_SECONDS", "60"))
+# Whole storefront pages for visitors without a session (home, category, search, shop and
+# product pages) are kept this long (0: not at all); stock shown may lag by as much.
+STOREFRONT_PAGE_CACHE_SECONDS = int(env("STOREFRONT_PAGE_CACHE_SECONDS", "30"))
 # The longest search query (characters) the search box takes and the server accepts.
 SEARCH_MAX_QUERY_LENGTH = 60
 

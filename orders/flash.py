@@ -6,7 +6,10 @@ conditional UPDATEs and CHECK constraints); Redis holds a copy of what is left o
 sale and of what each customer holds, to refuse the many quickly:
 
 * One hash per sale, ``flash:{<id>}``: ``left`` (units still on sale), ``gen`` (a random
-  token naming this copy) and ``u:<user id>`` (the units the customer holds). Flash sales
+  token naming this copy), ``u:<user id>`` (the units the customer holds), and what a
+  refusal says, so that it needs no database: ``cap`` (per customer), ``title``,
+  ``starts`` and ``ends`` (unix seconds). A sale's title, cap and window do not change
+  once it is set up (no service edits them; a save of the row drops the copy anyway). Flash sales
   are public-schema data (the ``orders`` app is shared by every bank), so the keys carry no
   bank; the ``{...}`` hash tag keeps a sale's keys on one Redis Cluster slot.
 * ``admit`` runs one Lua script: refuse over the cap or when sold out, else take the units.
@@ -17,6 +20,10 @@ sale and of what each customer holds, to refuse the many quickly:
   a copy rebuilt meanwhile already left them out). If the database refuses the flash units
   Redis admitted, the copy is stale: it is dropped (``forget``) and rebuilt on next use.
 * A cancelled or expired checkout gives its units back (``release``) after its commit.
+
+* ``peek`` reads the copy without changing it: a buyer who would be refused (sold out,
+  over the cap, not started, ended) is refused from it before any database read
+  (``orders.services.flash_sales``); admission itself is still ``admit``.
 
 Redis unavailable: ``FlashUnavailable`` (HTTP 503, "try again"); nothing was reserved.
 """
@@ -30,6 +37,7 @@ from datetime import timedelta
 
 import redis
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -65,11 +73,13 @@ else redis.call('HINCRBY', KEYS[1], field, -qty) end
 return qty
 """
 
-# ARGV: gen, left, expire-at (unix s), then user, units pairs. Only if no copy exists.
+# ARGV: gen, left, expire-at (unix s), cap, title, starts, ends (unix s), then user, units
+# pairs. Only if no copy exists.
 _REBUILD = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'gen', ARGV[1], 'left', ARGV[2])
-for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], 'u:' .. ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[1], 'gen', ARGV[1], 'left', ARGV[2], 'cap', ARGV[4],
+           'title', ARGV[5], 'starts', ARGV[6], 'ends', ARGV[7])
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], 'u:' .. ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
 return 1
 """
@@ -92,6 +102,28 @@ class FlashUnavailable(ApplicationError):
         super().__init__(_("So many people are buying this flash sale that we could not "
                            "take your order. Nothing was reserved: please try again in a "
                            "moment."), field="cart", code="flash_unavailable")
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the copy of a sale says, read without changing it (``peek``)."""
+
+    left: int
+    held: int
+    cap: int
+    title: str
+    starts: float
+    ends: float
+
+
+def limit_error(title: str, cap: int) -> ApplicationError:
+    return ApplicationError(_("“%(title)s” is limited to %(n)d per customer.")
+                            % {"title": title, "n": cap}, field="cart", code="flash_limit")
+
+
+def sold_out_error(title: str) -> ApplicationError:
+    return ApplicationError(_("“%(title)s” is sold out.") % {"title": title},
+                            field="cart", code="sold_out")
 
 
 @dataclass(frozen=True)
@@ -148,13 +180,9 @@ def admit(*, sale, user_id: int, quantity: int) -> Admission:
             if result >= 0:
                 return Admission(sale.pk, user_id, quantity, gen)
             if result == -2:
-                raise ApplicationError(
-                    _("“%(title)s” is limited to %(n)d per customer.")
-                    % {"title": sale.title, "n": sale.per_customer_limit},
-                    field="cart", code="flash_limit")
+                raise limit_error(sale.title, sale.per_customer_limit)
             if result == -3:
-                raise ApplicationError(_("“%(title)s” is sold out.") % {"title": sale.title},
-                                       field="cart", code="sold_out")
+                raise sold_out_error(sale.title)
             if not rebuild(sale_id=sale.pk) and time.monotonic() > deadline:
                 raise FlashUnavailable
             # rebuilt by us or by another process meanwhile (or soon): ask again
@@ -177,11 +205,16 @@ def rebuild(*, sale_id: int) -> bool:
         # conditional UPDATE when it commits; if the copy admits too many because of it,
         # the database refuses and the copy is dropped and rebuilt (see module doc).
         row = (FlashSale.objects.filter(pk=sale_id)
-               .values_list(F("quantity") - F("sold"), "ends_at").first())
-        left, ends_at = row if row else (0, timezone.now())
+               .values_list(F("quantity") - F("sold"), "ends_at", "starts_at",
+                            "per_customer_limit", "title").first())
+        if row is None:   # no such sale: a copy that refuses everything, for a while
+            now = timezone.now()
+            row = (0, now, now, 0, "")
+        left, ends_at, starts_at, cap, title = row
         # The copy outlives the sale by a day (late cancellations find it), then goes.
         expire_at = int((ends_at + timedelta(days=1)).timestamp())
-        args: list = [secrets.token_hex(8), left, expire_at]
+        args: list = [secrets.token_hex(8), left, expire_at, cap, title,
+                      starts_at.timestamp(), ends_at.timestamp()]
         for user_id, units in FlashSaleTake.objects.filter(
                 flash_sale_id=sale_id, quantity__gt=0).values_list("user_id", "quantity"):
             args += [user_id, units]
@@ -207,6 +240,29 @@ def release(*, sale_id: int, user_id: int, quantity: int) -> None:
         _script(_GIVE_BACK)(keys=[key(sale_id)], args=[user_id, quantity, ""])
     except _redis_errors():
         forget(sale_id)
+
+
+def peek(*, sale_id: int, user_id: int) -> Seen | None:
+    """What the copy of the sale says of it and of the customer, or None when there is no
+    copy (or one without what a refusal needs) or Redis does not answer."""
+    try:
+        values = client().hmget(key(sale_id), ["left", "cap", "title", "starts", "ends",
+                                               f"u:{user_id}"])
+    except _redis_errors():
+        return None
+    left, cap, title, starts, ends, held = values
+    if None in (left, cap, title, starts, ends) or int(cap) < 1:   # not a sale's copy
+        return None
+    return Seen(left=int(left), held=int(held or 0), cap=int(cap), title=title,
+                starts=float(starts), ends=float(ends))
+
+
+def sale_saved(sender, instance, created, **kwargs) -> None:
+    """A flash sale's row saved again (not through a service; none edits a sale): its copy
+    is dropped after the commit, and rebuilt with the new title, cap and window."""
+    if not created:
+        sale_id = instance.pk
+        transaction.on_commit(lambda: forget(sale_id))
 
 
 def forget(sale_id: int) -> None:

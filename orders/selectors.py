@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -73,6 +73,39 @@ def active_flash_sale(*, sku: Sku, at: datetime | None = None) -> FlashSale | No
     at = at or timezone.now()
     return (FlashSale.objects.filter(sku=sku, starts_at__lte=at, ends_at__gt=at)
             .order_by("price", "id").first())
+
+
+@dataclass(frozen=True)
+class ProductFlashSales:
+    """The running flash sale of each SKU of a product page (the cheapest, as
+    ``active_flash_sale`` picks), the units the shopper holds of each, and when the next
+    sale of these SKUs starts or a running one ends (None: no sale to come)."""
+
+    running: dict[int, FlashSale]
+    taken: dict[int, int]
+    next_change: datetime | None
+
+
+def product_flash_sales(*, skus, buyer, at: datetime | None = None) -> ProductFlashSales:
+    """The flash sales a product page shows, in one query (two for a signed-in shopper
+    when a sale runs)."""
+    at = at or timezone.now()
+    running: dict[int, FlashSale] = {}
+    next_change = None
+    for sale in (FlashSale.objects.filter(sku__in=[s.pk for s in skus], ends_at__gt=at)
+                 .order_by("price", "id")):
+        if sale.starts_at <= at:
+            running.setdefault(sale.sku_id, sale)
+            edge = sale.ends_at
+        else:
+            edge = sale.starts_at
+        next_change = edge if next_change is None else min(next_change, edge)
+    taken: dict[int, int] = {}
+    if running and buyer is not None and getattr(buyer, "is_authenticated", False):
+        taken = dict(FlashSaleTake.objects.filter(
+            flash_sale__in=list(running.values()), user=buyer)
+            .values_list("flash_sale_id", "quantity"))
+    return ProductFlashSales(running=running, taken=taken, next_change=next_change)
 
 
 def flash_taken(*, sale: FlashSale, buyer) -> int:
@@ -279,9 +312,12 @@ def order_of_buyer(*, buyer, number: str) -> Order:
 
 
 def checkout_of_buyer(*, buyer, number: str) -> Checkout:
+    """The buyer's checkout with its orders, their lines and every bank and branch its
+    pages and API show: three statements."""
     checkout = (Checkout.objects.filter(buyer=buyer, number=number)
-                .prefetch_related("orders__lines", "orders__merchant",
-                                  "orders__pickup_branch").first())
+                .select_related("storefront_bank")
+                .prefetch_related(Prefetch("orders", queryset=Order.objects.select_related(
+                    "merchant__bank", *_ORDER_RELATED)), "orders__lines").first())
     if checkout is None:
         raise Http404
     return checkout

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
+from catalog import page_cache
 from catalog import selectors as catalog_selectors
 from catalog.qr import qr_svg
 from core.errors import ApplicationError, first_message, validation_errors
@@ -88,9 +89,12 @@ def product_buying_context(request, product, skus) -> dict:
     user = request.user
     business = user.is_authenticated and user.is_business_buyer
     options = []
+    flash = selectors.product_flash_sales(skus=skus, buyer=user)
+    # a page kept whole (catalog.page_cache) is not kept past a sale's start or end
+    page_cache.expire_by(request, flash.next_change)
     for sku in skus:
-        sale = selectors.active_flash_sale(sku=sku)
-        taken = selectors.flash_taken(sale=sale, buyer=user) if sale else 0
+        sale = flash.running.get(sku.pk)
+        taken = flash.taken.get(sale.pk, 0) if sale else 0
         options.append({
             "sku": sku,
             "sale": sale,

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from catalog import search
 from catalog.models import SynonymGroup
+from catalog.page_cache import catalog_changed
 from catalog.selectors import SYNONYMS_CACHE_KEY
 
 
@@ -23,10 +24,12 @@ def _synonym_words(text: str) -> list[str]:
 
 
 def synonyms_changed() -> None:
-    """Forget the cached dictionary (every process reads the table again)."""
+    """Forget the cached dictionary (every process reads the table again), and the
+    search pages kept whole (a new catalog version: they find other products now)."""
     # The cache is an optimisation: without it the entry expires by itself.
     with contextlib.suppress(Exception):
         caches["shared"].delete(SYNONYMS_CACHE_KEY)
+    catalog_changed()
 
 
 @transaction.atomic

@@ -189,7 +189,9 @@ def _shipping_rule(merchant):
 def _checkout_place(*, buyer, cart: Cart | None, storefront_bank: Bank | None,
                     fulfilment: dict[int, FulfilmentChoice], delivery: DeliveryAddress | None,
                     admissions: list, buy_now: list[CartItem] | None = None,
-                    whole_flash: bool = False) -> Checkout:
+                    whole_flash: bool = False,
+                    flash_read: tuple[dict[int, FlashSale], dict[int, int]] | None = None,
+                    ) -> Checkout:
     now = timezone.now()
     items = _cart_items(cart, now, buyer) if cart is not None else buy_now
     if not items:
@@ -200,7 +202,8 @@ def _checkout_place(*, buyer, cart: Cart | None, storefront_bank: Bank | None,
     if off_sale:
         errors["cart"] = [_("No longer on sale: %(names)s. Remove it from your cart.")
                           % {"names": "、".join(off_sale)}]
-    sales, taken = _flash_of(items, buyer)
+    # (the caller may have read the sales and what the buyer holds with its lines)
+    sales, taken = flash_read if flash_read is not None else _flash_of(items, buyer)
 
     groups: dict[int, _Group] = {}
     for item in items:
@@ -251,7 +254,7 @@ def _checkout_place(*, buyer, cart: Cart | None, storefront_bank: Bank | None,
         admissions.append(flash.admit(sale=sales[sale_id], user_id=buyer.pk,
                                       quantity=flash_qty[sale_id]))
 
-    if cart is not None:  # the touch came with the cart's lines
+    if hasattr(items[0], "touch_bank_id"):  # the touch came with the lines
         touch_bank = items[0].touch_bank_id
         referrer_id = touch_bank if touch_bank else (storefront_bank.pk if storefront_bank
                                                      else None)
