@@ -7,4 +7,6 @@ from partners import pay_views
 app_name = "partner_pay"
 urlpatterns = [
     path("<str:token>/", pay_views.pay, name="pay"),
+    path("<str:token>/authenticate/<int:payment_id>/", pay_views.authenticate,
+         name="authenticate"),
 ]

@@ -10,13 +10,14 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError, validation_errors
 from orders.models import CheckoutStatus
 from partners.ordering import checkout_of_pay_link
+from payments import selectors as payment_selectors
 from payments import services
 from payments.forms import split_expiry
 from payments.models import PaymentStatus
@@ -58,11 +59,36 @@ def pay(request, token: str):
     if payment.status == PaymentStatus.SUCCEEDED:
         return _page(request, checkout)
     if payment.status == PaymentStatus.REQUIRES_ACTION:
-        message = _("This card asks for authentication, which this page cannot do; "
-                    "try another card.")
-    elif payment.status == PaymentStatus.FAILED:
+        return redirect("partner_pay:authenticate", token, payment.pk)
+    if payment.status == PaymentStatus.FAILED:
         message = _("The card was declined (%(reason)s); try another card.") % {
             "reason": (payment.failure_message or "").rstrip(".") or _("no reason given")}
     else:
         message = _("The payment did not go through. Try again.")
     return _page(request, checkout, message=message, status=400)
+
+
+def authenticate(request, token: str, payment_id: int):
+    """The card issuer's check (3-D Secure) of a payment made on the pay link: the same
+    service and page as the shoppers' (``payments.services.payment_authenticate``); the
+    signed link, not a sign-in, says whose checkout it is."""
+    checkout = checkout_of_pay_link(token, bank=getattr(request, "bank", None))
+    if checkout is None:
+        raise Http404(_("This pay link is not valid (or has expired)."))
+    payment = payment_selectors.payment_of_checkout(checkout=checkout, payment_id=payment_id)
+    if payment.status != PaymentStatus.REQUIRES_ACTION:
+        return redirect("partner_pay:pay", token)
+    if request.method == "POST":
+        try:
+            payment = services.payment_authenticate(
+                payment=payment, success=request.POST.get("result") == "approve")
+        except ApplicationError as exc:
+            return _page(request, checkout, message=exc.message, status=400)
+        checkout.refresh_from_db()
+        if payment.status == PaymentStatus.SUCCEEDED:
+            return _page(request, checkout)
+        return _page(request, checkout, status=400, message=_(
+            "The card was not authenticated; try again or use another card."))
+    return render(request, "payments/authenticate.html", {
+        "payment": payment, "checkout": checkout, "amount": checkout.total,
+        "local": bool(settings.STRIPE_API_BASE)})

@@ -58,6 +58,14 @@ def payment_of_buyer(*, buyer, payment_id) -> Payment:
     return payment
 
 
+def payment_of_checkout(*, checkout, payment_id) -> Payment:
+    """A payment of ``checkout``, or 404 (a pay link reaches its own checkout's only)."""
+    payment = Payment.objects.filter(pk=payment_id, checkout=checkout).first()
+    if payment is None:
+        raise Http404
+    return payment
+
+
 def payment_by_key(*, buyer, idempotency_key: str) -> Payment | None:
     """The payment ``buyer``'s idempotency key made, if any (to answer a replay)."""
     earlier = idempotency_find(scope=Payment.KEY_SCOPE, owner=key_owner(user=buyer),

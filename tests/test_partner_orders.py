@@ -313,3 +313,33 @@ def test_retries_give_up_after_the_last_delay(province, world, receiver, monkeyp
     # The order itself was never held up.
     checkout.refresh_from_db()
     assert checkout.status == CheckoutStatus.PAID
+
+
+def test_a_card_that_asks_for_authentication_is_approved_on_the_pay_link(province, world,
+                                                                        client_on):
+    """3-D Secure on the pay link: the customer is sent to the issuer's check (signed link,
+    no sign-in), approves, and the checkout is paid; another order's link cannot reach
+    the payment."""
+    shop, _partner, client = world
+    placed = place(client, body(shop.sku_a, quantity=1)).json()
+    other = place(client, body(shop.sku_a, quantity=1), key="k-2").json()
+    path = urlsplit(placed["payment_url"]).path
+    page = client_on(province.bank_a)
+    key = page.get(path).content.decode().split('name="idempotency_key" value="')[1][:32]
+    sent = page.post(path, {"number": "4000 0027 6000 3184", "exp": "12/30", "cvc": "123",
+                            "idempotency_key": key})
+    assert sent.status_code == 302
+    check = sent["Location"]
+    assert check.startswith(f"{path}authenticate/")
+    checkout = Checkout.objects.get(number=placed["number"])
+    assert checkout.status == CheckoutStatus.PENDING_PAYMENT
+    payment_id = check.rstrip("/").rsplit("/", 1)[1]
+    assert page.get(f"{urlsplit(other['payment_url']).path}authenticate/{payment_id}/"
+                    ).status_code == 404
+    assert client_on(province.bank_b).get(check).status_code == 404
+    assert page.get(check).status_code == 200
+    done = page.post(check, {"result": "approve"})
+    assert done.status_code == 200
+    checkout.refresh_from_db()
+    assert checkout.status == CheckoutStatus.PAID
+    assert client.get(f"{ORDERS}{checkout.number}/").json()["status"] == "paid"
