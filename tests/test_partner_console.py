@@ -230,3 +230,31 @@ def test_the_keys_api_takes_a_partners_admin_for_their_own_partner(province, two
     assert nobody.get("/api/v1/partner/keys/").status_code == 404
     fed = api_on(None, province.fed_admin)
     assert fed.post(f"/api/v1/partner/keys/{key_b.pk}/revoke/").status_code == 200
+
+
+def test_federation_dashboards_show_partners_beside_the_banks(province, two, client_on,
+                                                             api_on):
+    from orders.models import Checkout
+    from tests.orders_factories import pay
+
+    checkout = Checkout.objects.get(number=two["order_a"]["number"])
+    pay(checkout)
+    today = timezone.localdate().isoformat()
+    fed = client_on(None, province.fed_admin)
+    query = f"?start={today}&end={today}"
+    page = fed.get(f"/federation/traffic/{query}").content.decode()
+    name = two["pa"].name
+    # A row of the heat map of its own (2 x 45.50 of bank A's merchant's goods).
+    assert f"{name} (partner) → " in page or f"{name}（合作平台）→ " in page
+    assert 'data-table="partners"' in page and 'data-table="partner_days"' in page
+    month_table = page.split('data-table="partners"')[1].split("</table>")[0]
+    assert name in month_table and "91.00" in month_table
+    assert two["pb"].name not in month_table  # B's order is not paid
+    csv = fed.get(f"/federation/traffic/{query}&export=partner_days&format=csv")
+    assert csv.status_code == 200
+    assert f"{today},{name},1,91.00" in csv.content.decode("utf-8-sig")
+    # The partner console's overview counts the same payment.
+    viewer = client_on(None, two["people"]["a-viewer"])
+    overview = viewer.get(console(two["pa"].pk)).content.decode()
+    assert 'data-figure="orders-paid">1<' in overview
+    assert f'data-figure="gmv">¥{checkout.total}<' in overview
