@@ -10,9 +10,17 @@ from django.utils import timezone
 
 from accounts.services import user_register
 from banks.models import BankEvent
-from partners.models import PartnerKey, PartnerMember, PartnerWebhookEndpoint
-from partners.services import member_add
-from tests.orders_factories import market
+from fixtures.partners_demo import MEMBERS, ORDERS, PARTNERS, load_demo_partners
+from orders.models import Checkout, OrderStatus
+from partners.models import (
+    Partner,
+    PartnerKey,
+    PartnerMember,
+    PartnerOrder,
+    PartnerWebhookEndpoint,
+)
+from partners.services import member_add, partner_set_banks
+from tests.orders_factories import market, pay
 from tests.test_partner_orders import ALL_SCOPES, body, place
 from tests.test_partners import client_with, new_key, register
 
@@ -232,11 +240,7 @@ def test_the_keys_api_takes_a_partners_admin_for_their_own_partner(province, two
     assert fed.post(f"/api/v1/partner/keys/{key_b.pk}/revoke/").status_code == 200
 
 
-def test_federation_dashboards_show_partners_beside_the_banks(province, two, client_on,
-                                                             api_on):
-    from orders.models import Checkout
-    from tests.orders_factories import pay
-
+def test_federation_dashboards_show_partners_beside_the_banks(province, two, client_on):
     checkout = Checkout.objects.get(number=two["order_a"]["number"])
     pay(checkout)
     today = timezone.localdate().isoformat()
@@ -245,7 +249,7 @@ def test_federation_dashboards_show_partners_beside_the_banks(province, two, cli
     page = fed.get(f"/federation/traffic/{query}").content.decode()
     name = two["pa"].name
     # A row of the heat map of its own (2 x 45.50 of bank A's merchant's goods).
-    assert f"{name} (partner) → " in page or f"{name}（合作平台）→ " in page
+    assert f"{name} (partner) → " in page or f"{name}（合作平台） → " in page
     assert 'data-table="partners"' in page and 'data-table="partner_days"' in page
     month_table = page.split('data-table="partners"')[1].split("</table>")[0]
     assert name in month_table and "91.00" in month_table
@@ -258,3 +262,33 @@ def test_federation_dashboards_show_partners_beside_the_banks(province, two, cli
     overview = viewer.get(console(two["pa"].pk)).content.decode()
     assert 'data-figure="orders-paid">1<' in overview
     assert f'data-figure="gmv">¥{checkout.total}<' in overview
+
+
+def test_the_demo_places_partner_orders_through_the_services_once(province, client_on):
+
+    shop = market(province, stock_a=100)
+    Partner.objects.filter(name__in=[p["name"] for p in PARTNERS]).delete()
+    load_demo_partners(banks=[province.bank_a, province.bank_b])
+    centre = Partner.objects.get(name=PARTNERS[0]["name"])
+    # The demo banks are not the test's: let the centre sell bank A's merchant only.
+    partner_set_banks(partner=centre, banks=[province.bank_a],
+                      acting_user=province.fed_admin)
+    loaded = load_demo_partners(banks=[province.bank_a, province.bank_b],
+                                password=province.password)
+    assert loaded.skipped == ""
+    assert loaded.counts["partner_orders"] == len(ORDERS) == 3
+    assert loaded.counts["partner_members"] == len(MEMBERS)
+    placed = PartnerOrder.objects.filter(partner=centre).select_related("checkout")
+    statuses = sorted(o.status for po in placed for o in po.checkout.orders.all())
+    assert statuses == sorted([OrderStatus.PAID, OrderStatus.PENDING_PAYMENT,
+                               OrderStatus.SHIPPED])
+    assert {o.merchant_id for po in placed for o in po.checkout.orders.all()} == {
+        shop.merchant_a.pk}
+    again = load_demo_partners(banks=[province.bank_a, province.bank_b],
+                               password=province.password)
+    assert again.counts == {"partners": 0, "partner_members": 0, "partner_orders": 0}
+    assert PartnerOrder.objects.filter(partner=centre).count() == 3
+    # The console shows them to the centre's admin.
+    admin = PartnerMember.objects.get(partner=centre, role="admin").user
+    page = client_on(None, admin).get(console(centre.pk, "orders/")).content.decode()
+    assert page.count("data-order=") == 3
