@@ -12,16 +12,18 @@ from accounts.services import user_register
 from banks.models import BankEvent
 from fixtures.partners_demo import MEMBERS, ORDERS, PARTNERS, load_demo_partners
 from orders.models import Checkout, OrderStatus
+from partners import webhooks
 from partners.models import (
     Partner,
     PartnerKey,
     PartnerMember,
     PartnerOrder,
+    PartnerWebhookDelivery,
     PartnerWebhookEndpoint,
 )
 from partners.services import member_add, partner_set_banks
 from tests.orders_factories import market, pay
-from tests.test_partner_orders import ALL_SCOPES, body, place
+from tests.test_partner_orders import ALL_SCOPES, body, place, receiver  # noqa: F401
 from tests.test_partners import client_with, new_key, register
 
 pytestmark = pytest.mark.django_db
@@ -292,3 +294,37 @@ def test_the_demo_places_partner_orders_through_the_services_once(province, clie
     admin = PartnerMember.objects.get(partner=centre, role="admin").user
     page = client_on(None, admin).get(console(centre.pk, "orders/")).content.decode()
     assert page.count("data-order=") == 3
+
+
+def test_deliveries_are_listed_with_their_attempts_and_replayed_by_an_admin(
+        province, two, client_on, receiver, monkeypatch,  # noqa: F811
+        django_capture_on_commit_callbacks):
+    server, handler = receiver
+    monkeypatch.setattr(webhooks, "_queue", lambda _id: None)
+    pa = two["pa"].pk
+    admin = client_on(None, two["people"]["a-admin"])
+    url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    assert admin.post(console(pa, "webhooks/"), {"url": url, "events": ["order.paid"]}
+                      ).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(Checkout.objects.get(number=two["order_a"]["number"]))
+    delivery = PartnerWebhookDelivery.objects.get(endpoint__partner=two["pa"])
+    handler.answers = [503]
+    webhooks.delivery_attempt(delivery_id=delivery.pk)
+    page = admin.get(console(pa, "webhooks/")).content.decode()
+    row = page.split(f'data-delivery="{delivery.pk}"')[1].split("</tr>")[0]
+    assert "order.paid" in row and "HTTP 503" in row
+    viewer = client_on(None, two["people"]["a-viewer"])
+    replay = console(pa, f"webhooks/deliveries/{delivery.pk}/replay/")
+    assert viewer.post(replay).status_code == 403
+    assert len(handler.received) == 1
+    assert admin.post(replay).status_code == 302
+    assert len(handler.received) == 2
+    delivery.refresh_from_db()
+    assert delivery.status == "succeeded"
+    assert [a.replay for a in delivery.attempt_log.all()] == [False, True]
+    # Partner B's admin cannot replay it.
+    other = client_on(None, two["people"]["b-admin"])
+    assert other.post(console(two["pb"].pk, f"webhooks/deliveries/{delivery.pk}/replay/")
+                      ).status_code == 404
+    assert len(handler.received) == 2
