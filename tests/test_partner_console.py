@@ -242,7 +242,8 @@ def test_the_keys_api_takes_a_partners_admin_for_their_own_partner(province, two
     assert fed.post(f"/api/v1/partner/keys/{key_b.pk}/revoke/").status_code == 200
 
 
-def test_federation_dashboards_show_partners_beside_the_banks(province, two, client_on):
+def test_federation_dashboards_show_partners_beside_the_banks(province, two, client_on,
+                                                             api_on):
     checkout = Checkout.objects.get(number=two["order_a"]["number"])
     pay(checkout)
     today = timezone.localdate().isoformat()
@@ -259,6 +260,13 @@ def test_federation_dashboards_show_partners_beside_the_banks(province, two, cli
     csv = fed.get(f"/federation/traffic/{query}&export=partner_days&format=csv")
     assert csv.status_code == 200
     assert f"{today},{name},1,91.00" in csv.content.decode("utf-8-sig")
+    # The federation's traffic API serves the same rows.
+    rows = api_on(None, province.fed_admin).get(
+        "/api/v1/federation/traffic/partner-days/", {"start": today, "end": today}).json()
+    mine = [r for r in rows["rows"] if r["partner"] == name]
+    assert mine == [{"day": today, "partner": name, "orders": 1, "gmv": "91.00"}]
+    assert api_on(None, two["people"]["a-admin"]).get(
+        "/api/v1/federation/traffic/partner-days/").status_code == 404
     # The partner console's overview counts the same payment.
     viewer = client_on(None, two["people"]["a-viewer"])
     overview = viewer.get(console(two["pa"].pk)).content.decode()
