@@ -168,13 +168,14 @@ class PartnerDay:
     partner_id: int
     day: date
     orders: int  # checkouts paid that day
-    gmv: Decimal  # their totals (goods and shipping), before any refund
+    gmv: Decimal  # their goods totals (no shipping), before any refund
 
 
 def partner_sales_by_day(*, start: date, end: date, partner: Partner | None = None
                          ) -> list[PartnerDay]:
     """Per partner and day (local time) from ``start`` to ``end`` (both included): the
-    partners' checkouts paid that day and their totals. One grouped query on the shared
+    partners' checkouts paid that day and their goods totals (GMV, as the traffic
+    dashboards count it). One grouped query on the shared
     orders (no bank's schema is read)."""
     since = timezone.make_aware(datetime.combine(start, time()))
     until = timezone.make_aware(datetime.combine(end + timedelta(days=1), time()))
@@ -184,7 +185,7 @@ def partner_sales_by_day(*, start: date, end: date, partner: Partner | None = No
         qs = qs.filter(partner=partner)
     rows = (qs.annotate(day=TruncDate("checkout__paid_at",
                                       tzinfo=timezone.get_current_timezone()))
-            .values("partner_id", "day").annotate(n=Count("pk"), t=Sum("checkout__total"))
+            .values("partner_id", "day").annotate(n=Count("pk"), t=Sum("checkout__goods_total"))
             .order_by("day", "partner_id"))
     return [PartnerDay(partner_id=r["partner_id"], day=r["day"], orders=r["n"],
                        gmv=quantize_money(r["t"] or ZERO)) for r in rows]
@@ -220,7 +221,7 @@ class Overview:
     orders_placed: int  # placed this month
     awaiting_payment: int  # of those, still waiting for the customer's payment
     orders_paid: int  # paid this month
-    gmv: Decimal  # their totals
+    gmv: Decimal  # their goods totals
 
 
 def partner_overview(*, partner: Partner, today: date | None = None) -> Overview:

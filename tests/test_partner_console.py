@@ -271,7 +271,7 @@ def test_federation_dashboards_show_partners_beside_the_banks(province, two, cli
     viewer = client_on(None, two["people"]["a-viewer"])
     overview = viewer.get(console(two["pa"].pk)).content.decode()
     assert 'data-figure="orders-paid">1<' in overview
-    assert f'data-figure="gmv">¥{checkout.total}<' in overview
+    assert f'data-figure="gmv">¥{checkout.goods_total}<' in overview
 
 
 def test_the_demo_places_partner_orders_through_the_services_once(province, client_on):
