@@ -16,6 +16,8 @@ urlpatterns = [
     path("api/v1/federation/", include(recalls_api_urls.federation_urlpatterns)),
     path("api/v1/federation/", include("federation.api_urls")),
     path("federation/partners/", include("partners.urls")),
+    # The partner console: a partner platform's own people (PartnerMember).
+    path("partner/", include("partners.console_urls")),
     path("api/v1/partner/", include("partners.api_urls")),
     path("api/v1/", include(catalog_api_urls.public_urlpatterns)),
     path("admin/", admin.site.urls),

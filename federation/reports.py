@@ -164,6 +164,18 @@ SPECS: dict[str, tuple] = {
           lambda r: r.cross_bank_gmv),
         C("conversion", gettext_lazy("Orders per visit"), "pct", lambda r: r.conversion),
     ]),
+    "partners": (gettext_lazy("Partner platforms by month"), [
+        C("month", gettext_lazy("Month"), "text", lambda r: r.period),
+        C("partner", gettext_lazy("Partner platform"), "text", lambda r: r.name),
+        C("orders", gettext_lazy("Orders"), "int", lambda r: r.orders),
+        C("gmv", gettext_lazy("GMV"), "money", lambda r: r.gmv),
+    ]),
+    "partner_days": (gettext_lazy("Partner platforms by day"), [
+        C("day", gettext_lazy("Day"), "text", lambda r: r.period),
+        C("partner", gettext_lazy("Partner platform"), "text", lambda r: r.name),
+        C("orders", gettext_lazy("Orders"), "int", lambda r: r.orders),
+        C("gmv", gettext_lazy("GMV"), "money", lambda r: r.gmv),
+    ]),
     "series": (gettext_lazy("Day by day"), [
         C("day", gettext_lazy("Day"), "text", lambda p: p.day.isoformat()),
         C("visits", gettext_lazy("Visits"), "int", lambda p: p.visits),
@@ -306,6 +318,8 @@ FEDERATION_TABLES: dict[str, Callable[..., list]] = {
     "funnel": lambda s, e, b, t: selectors.traffic_funnel(start=s, end=e),
     "compliance": lambda s, e, b, t: selectors.merchant_compliance(today=t),
     "series": lambda s, e, b, t: selectors.traffic_series(start=s, end=e),
+    "partners": lambda s, e, b, t: selectors.channel_sales_view(start=s, end=e).by_month,
+    "partner_days": lambda s, e, b, t: selectors.channel_sales_view(start=s, end=e).by_day,
 }
 
 BANK_TABLES: dict[str, Callable[..., list]] = {

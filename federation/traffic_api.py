@@ -101,6 +101,8 @@ FEDERATION_SUMMARIES = {
     "credit": "Referral credit between each pair of banks",
     "credit_banks": "Referral fees earned and paid per bank",
     "compliance": "Merchants admitted, suspended, in review; overdue re-reviews (today)",
+    "partners": "Orders and GMV per partner platform and month",
+    "partner_days": "Orders and GMV per partner platform and day",
 }
 BANK_SUMMARIES = {
     "flows": "This bank's traffic in and out per other bank and the portal",

@@ -109,12 +109,19 @@ def federation_traffic(request):
     points = selectors.traffic_series(start=start, end=end)
     steps = selectors.traffic_funnel(start=start, end=end)
     credit_rows, credit_banks = selectors.referral_credit(start=start, end=end)
+    channels = selectors.channel_sales_view(start=start, end=end)
     get = HEAT_METRICS[metric]
+    # Partner platforms are sources beside the storefronts: rows of their own (orders and
+    # GMV only: they have no visits or views here, and pay no referral fees).
+    channel_get = get if metric in ("gmv", "orders") else None
     heat = charts.heatmap(
-        rows=[reports.storefront_name(s) for s in matrix.storefronts],
+        rows=[reports.storefront_name(s) for s in matrix.storefronts]
+        + [_("%(name)s (partner)") % {"name": name} for _key, name in channels.channels],
         columns=[b.display_name for b in matrix.merchant_banks],
         values=[[(lambda c: get(c) if c else None)(matrix.cell(s, b))
-                 for b in matrix.merchant_banks] for s in matrix.storefronts],
+                 for b in matrix.merchant_banks] for s in matrix.storefronts]
+        + [[(lambda c: channel_get(c) if c and channel_get else None)(channels.cell(key, b.pk))
+            for b in matrix.merchant_banks] for key, _name in channels.channels],
         label=_("%(metric)s from storefront (row) to merchants' bank (column)")
         % {"metric": _metric_label(metric)},
         row_title=_("Storefront ↓"), column_title=_("Merchants' bank →"), diagonal_offset=1)
@@ -129,9 +136,12 @@ def federation_traffic(request):
         reports.table("funnel", steps),
         reports.table("compliance", selectors.merchant_compliance(today=timezone.localdate())),
         reports.table("series", points),
+        reports.table("partners", channels.by_month),
+        reports.table("partner_days", channels.by_day),
     ]
     return render(request, "federation/traffic.html", {
         **base, "summary": selectors.traffic_summary(matrix), "heatmap": heat,
+        "channels": channels,
         "metric": metric, "metrics": [(k, _metric_label(k)) for k in HEAT_METRICS],
         "funnel_chart": _funnel_chart(steps), **_series_charts(points),
         "tables": {t.key: t for t in tables}, "freshness": selectors.rollup_freshness(),

@@ -6,7 +6,10 @@ ledger through the handler ``payments`` registers here (in its AppConfig.ready).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -66,3 +69,38 @@ def share_points(*, bank, sharer, order_ids) -> dict:
     if _share_points_provider is None or not order_ids:
         return {}
     return _share_points_provider(bank=bank, sharer=sharer, order_ids=list(order_ids))
+
+
+# --- sales of outside channels (partner platforms) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelSales:
+    """What an outside sales channel (a partner platform selling the shared catalog)
+    sold of one bank's merchants on one local day: merchant orders paid that day and
+    their goods totals (as the traffic roll-ups count GMV: goods, not shipping)."""
+
+    channel: str  # a stable key, e.g. "partner:3"
+    name: str
+    merchant_bank_id: int
+    day: datetime.date
+    orders: int
+    gmv: Decimal
+
+
+ChannelSalesProvider = Callable[..., list[ChannelSales]]
+
+_channel_sales_providers: list[ChannelSalesProvider] = []
+
+
+def register_channel_sales(provider: ChannelSalesProvider) -> None:
+    """``provider(start=, end=)`` -> ``ChannelSales`` rows of the days ``start`` to ``end``
+    (both included), read from the shared schema only (the federation's dashboards show
+    them beside the banks' storefronts)."""
+    if provider not in _channel_sales_providers:
+        _channel_sales_providers.append(provider)
+
+
+def channel_sales(*, start: datetime.date, end: datetime.date) -> list[ChannelSales]:
+    return [row for provider in _channel_sales_providers
+            for row in provider(start=start, end=end)]

@@ -2,8 +2,9 @@
 
 - ``catalog/export.jsonl`` and ``catalog/changes``: for partner platforms, with an API key
   that has the ``catalog:read`` scope (``partners.auth``).
-- ``keys/``: federation admins list, create, rotate and revoke partners' keys (signed in
-  as people: session, token or Basic, like the rest of the federation's API).
+- ``keys/``: federation admins list, create, rotate and revoke partners' keys, and a
+  partner's own admins those of their partner (signed in as people: session, token or
+  Basic; the partner console's pages call the same services).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import json
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from banks.models import StaffRole
-from banks.permissions import IsBankStaff, IsFederationAdmin
+from banks.permissions import IsBankStaff, _handles
 from core.api import valid
 from partners.auth import HasScope, PartnerKeyAuthentication, PartnerKeyThrottle
 from partners.models import PartnerKind, PartnerStatus, Scope
@@ -27,9 +28,9 @@ from partners.selectors import (
     CHANGES_LIMIT_MAX,
     catalog_changes,
     catalog_export,
-    key_get,
-    key_list,
-    partner_get,
+    key_for_manager,
+    keys_for_manager,
+    partner_for_key_manager,
     partner_of_bank,
     partners_of_bank,
 )
@@ -169,11 +170,28 @@ def _new_key_data(new) -> dict:
     return {**PartnerKeySerializer(new.key).data, "key": new.secret}
 
 
-class KeyListCreateApi(APIView):
-    """Partners' API keys (federation admins): list them (``?partner=<id>``), or create one
-    (its whole value is in this answer only)."""
+class IsPersonOnPortal(permissions.BasePermission):
+    """A signed-in person on the portal (not a bank's domain: 404 there); which partners'
+    keys they reach is the selectors' business (``partner_for_key_manager``)."""
 
-    permission_classes = [IsFederationAdmin]
+    answers_not_found = True  # to anyone who manages no partner's keys (see core.schema)
+
+    def has_permission(self, request, view) -> bool:
+        if not _handles(view, request):
+            return True
+        if not request.user or not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated
+        if getattr(request, "bank", None) is not None:
+            raise exceptions.NotFound
+        return True
+
+
+class KeyListCreateApi(APIView):
+    """Partners' API keys: list them (``?partner=<id>``), or create one (its whole value
+    is in this answer only). Federation admins: any partner's; a partner's members: their
+    partner's (to create, its admins; a viewer 403); anyone else 404."""
+
+    permission_classes = [IsPersonOnPortal]
 
     class ListQuerySerializer(serializers.Serializer):
         partner = serializers.IntegerField(required=False, min_value=1)
@@ -188,23 +206,25 @@ class KeyListCreateApi(APIView):
     @extend_schema(parameters=[ListQuerySerializer], responses=PartnerKeySerializer(many=True))
     def get(self, request):
         query = valid(self.ListQuerySerializer, request.query_params)
-        partner = partner_get(partner_id=query["partner"]) if "partner" in query else None
-        return Response(PartnerKeySerializer(key_list(partner=partner), many=True).data)
+        return Response(PartnerKeySerializer(keys_for_manager(
+            user=request.user, partner_id=query.get("partner")), many=True).data)
 
     @extend_schema(request=CreateSerializer, responses={201: NewPartnerKeySerializer})
     def post(self, request):
         data = valid(self.CreateSerializer, request.data)
-        new = key_create(partner=partner_get(partner_id=data["partner"]), name=data["name"],
-                         scopes=data["scopes"], expires_at=data["expires_at"],
-                         acting_user=request.user)
+        partner = partner_for_key_manager(user=request.user, partner_id=data["partner"],
+                                          change=True)
+        new = key_create(partner=partner, name=data["name"], scopes=data["scopes"],
+                         expires_at=data["expires_at"], acting_user=request.user)
         return Response(_new_key_data(new), status=status.HTTP_201_CREATED)
 
 
 class KeyRotateApi(APIView):
     """A new key with the same scopes (in this answer only); the old one works for
-    ``overlap_hours`` more (default 24, 0 to 720), then expires."""
+    ``overlap_hours`` more (default 24, 0 to 720), then expires. Federation admins, or the
+    key's partner's admins."""
 
-    permission_classes = [IsFederationAdmin]
+    permission_classes = [IsPersonOnPortal]
 
     class RotateSerializer(serializers.Serializer):
         overlap_hours = serializers.IntegerField(required=False, default=24, min_value=0,
@@ -213,18 +233,21 @@ class KeyRotateApi(APIView):
     @extend_schema(request=RotateSerializer, responses={201: NewPartnerKeySerializer})
     def post(self, request, key_id: int):
         data = valid(self.RotateSerializer, request.data)
-        new = key_rotate(key=key_get(key_id=key_id), acting_user=request.user, **data)
+        key = key_for_manager(user=request.user, key_id=key_id, change=True)
+        new = key_rotate(key=key, acting_user=request.user, **data)
         return Response(_new_key_data(new), status=status.HTTP_201_CREATED)
 
 
 class KeyRevokeApi(APIView):
-    """Revoke a key at once: its next request is refused (401)."""
+    """Revoke a key at once: its next request is refused (401). Federation admins, or the
+    key's partner's admins."""
 
-    permission_classes = [IsFederationAdmin]
+    permission_classes = [IsPersonOnPortal]
 
     @extend_schema(request=None, responses=PartnerKeySerializer)
     def post(self, request, key_id: int):
-        key = key_revoke(key=key_get(key_id=key_id), acting_user=request.user)
+        key = key_revoke(key=key_for_manager(user=request.user, key_id=key_id, change=True),
+                         acting_user=request.user)
         return Response(PartnerKeySerializer(key).data)
 
 

@@ -5,18 +5,16 @@ with scopes: ``orders:write`` to place, ``orders:read`` to read orders and state
 
 from __future__ import annotations
 
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from core.api import valid
-from orders.models import CheckoutStatus
 from partners.api import PartnerApi
 from partners.auth import HasScope
 from partners.models import Scope, WebhookEventType
-from partners.ordering import Recipient, partner_order_place, pay_link_token
+from partners.ordering import Recipient, partner_order_place
 from partners.selectors_orders import (
     LIST_LIMIT_DEFAULT,
     LIST_LIMIT_MAX,
@@ -29,7 +27,7 @@ from partners.selectors_orders import (
     partner_order_get,
     partner_orders,
     partner_statement,
-    pay_domain,
+    payment_url,
 )
 from partners.webhooks import (
     delivery_replay,
@@ -37,21 +35,6 @@ from partners.webhooks import (
     endpoint_delete,
     endpoint_update,
 )
-
-
-def payment_url(request, partner_order) -> str | None:
-    """The signed pay link, on the storefront of the (first) merchant's bank; None once
-    the checkout is no longer waiting for payment."""
-    if partner_order.checkout.status != CheckoutStatus.PENDING_PAYMENT:
-        return None
-    domain = pay_domain(partner_order)
-    if not domain:
-        return None
-    port = request.get_port()
-    suffix = "" if port == ("443" if request.is_secure() else "80") else f":{port}"
-    path = reverse("partner_pay:pay", urlconf="config.urls_bank",
-                   kwargs={"token": pay_link_token(partner_order)})
-    return f"{request.scheme}://{domain}{suffix}{path}"
 
 
 class RecipientSerializer(serializers.Serializer):
@@ -85,6 +68,10 @@ class PartnerOrderListCreateApi(PartnerApi):
         cursor = serializers.IntegerField(required=False, min_value=1)
         limit = serializers.IntegerField(required=False, min_value=1,
                                          max_value=LIST_LIMIT_MAX, default=LIST_LIMIT_DEFAULT)
+        status = serializers.CharField(required=False, allow_blank=True, default="",
+                                       max_length=20, help_text=(
+                                           "only checkouts with a merchant's order in this "
+                                           "status (e.g. shipped)"))
 
     class PartnerOrderCreateSerializer(serializers.Serializer):
         customer_reference = serializers.CharField(max_length=64)
@@ -99,7 +86,8 @@ class PartnerOrderListCreateApi(PartnerApi):
     def get(self, request):
         query = valid(self.PartnerOrderQuerySerializer, request.query_params)
         page, cursor = partner_orders(partner=request.auth.partner,
-                                      cursor=query.get("cursor"), limit=query["limit"])
+                                      cursor=query.get("cursor"), limit=query["limit"],
+                                      status=query["status"])
         return Response({"items": [partner_order_data(po, payment_url=payment_url(request, po))
                                    for po in page],
                          "next_cursor": cursor})

@@ -2,7 +2,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from banks.selectors import bank_list_active
-from partners.models import PartnerKind
+from partners.models import (
+    MemberRole,
+    Partner,
+    PartnerKind,
+    PartnerStatus,
+    Scope,
+    WebhookEventType,
+)
 
 
 class PartnerForm(forms.Form):
@@ -23,3 +30,38 @@ class PartnerForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["banks"].queryset = bank_list_active()
+
+
+class MemberForm(forms.Form):
+    """A person of a partner platform, added to its console (federation admins)."""
+
+    partner = forms.ModelChoiceField(label=_("Partner"), queryset=None)
+    person = forms.CharField(label=_("Mobile number or username"), max_length=150,
+                             help_text=_("The person signs up first, as any shopper."))
+    role = forms.ChoiceField(label=_("Role"), choices=MemberRole.choices,
+                             help_text=_("Administrators manage keys and webhooks; viewers "
+                                         "only read."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["partner"].queryset = Partner.objects.exclude(
+            status=PartnerStatus.CLOSED).order_by("name")
+
+
+class KeyForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=60,
+                           help_text=_("What the key is for, e.g. “catalog sync”."))
+    scopes = forms.MultipleChoiceField(label=_("Scopes"), choices=Scope.choices,
+                                       widget=forms.CheckboxSelectMultiple)
+
+
+class RotateForm(forms.Form):
+    overlap_hours = forms.IntegerField(label=_("Overlap (hours)"), min_value=0,
+                                       max_value=720, initial=24)
+
+
+class EndpointForm(forms.Form):
+    url = forms.CharField(label=_("Address"), max_length=300,
+                          help_text=_("https only (http only for localhost)."))
+    events = forms.MultipleChoiceField(label=_("Events"), choices=WebhookEventType.choices,
+                                       widget=forms.CheckboxSelectMultiple)

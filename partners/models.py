@@ -76,6 +76,31 @@ class BankPartnerOptOut(models.Model):
         return f"{self.bank_id} -/- {self.partner_id}"
 
 
+class MemberRole(models.TextChoices):
+    ADMIN = "admin", _("Administrator")
+    VIEWER = "viewer", _("Viewer")
+
+
+class PartnerMember(models.Model):
+    """A person of a partner platform who signs in to the partner console (on the portal)
+    with an ordinary account: admins manage keys and webhooks, viewers only read. Added
+    and removed by federation admins."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="partner_memberships")
+    role = models.CharField(_("role"), max_length=10, choices=MemberRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["partner_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["partner", "user"],
+                                               name="partners_member_once")]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}:{self.user_id}:{self.role}"
+
+
 class Scope(models.TextChoices):
     CATALOG_READ = "catalog:read", "catalog:read"
     ORDERS_WRITE = "orders:write", "orders:write"

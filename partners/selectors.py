@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max, Min, Q, QuerySet, Sum
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -33,7 +34,14 @@ from banks.models import BankEvent
 from catalog.models import Batch, Product, Sku
 from catalog.selectors import visible_products
 from core.money import quantize_money
-from partners.models import BankPartnerOptOut, Partner, PartnerKey
+from partners.models import (
+    BankPartnerOptOut,
+    MemberRole,
+    Partner,
+    PartnerKey,
+    PartnerMember,
+    PartnerStatus,
+)
 
 EXPORT_CHUNK = 2000
 CHANGES_LIMIT_DEFAULT = 500
@@ -65,6 +73,8 @@ ACTION_LABELS = {
     "partner_key_revoke": gettext_lazy("Partner API key revoked"),
     "partner_bank_opt_out": gettext_lazy("Merchants kept out of a partner"),
     "partner_bank_opt_in": gettext_lazy("Merchants offered to a partner again"),
+    "partner_member_add": gettext_lazy("Partner console member added"),
+    "partner_member_remove": gettext_lazy("Partner console member removed"),
 }
 BANK_SIDE = ("partner_bank_opt_out", "partner_bank_opt_in")
 
@@ -100,8 +110,88 @@ def key_list(*, partner: Partner | None = None) -> QuerySet[PartnerKey]:
     return qs.filter(partner=partner) if partner is not None else qs
 
 
-def key_get(*, key_id) -> PartnerKey:
-    return get_object_or_404(PartnerKey.objects.select_related("partner"), pk=key_id)
+def key_get(*, key_id, partner: Partner | None = None) -> PartnerKey:
+    """A key by id; with ``partner``, only one of that partner's (404 otherwise)."""
+    qs = PartnerKey.objects.select_related("partner")
+    if partner is not None:
+        qs = qs.filter(partner=partner)
+    return get_object_or_404(qs, pk=key_id)
+
+
+# --- members: who may open a partner's console ------------------------------------------
+
+
+def members_of(*, partner: Partner | None = None) -> QuerySet[PartnerMember]:
+    qs = PartnerMember.objects.select_related("partner", "user").order_by(
+        "partner__name", "user__username")
+    return qs.filter(partner=partner) if partner is not None else qs
+
+
+def member_get(*, member_id, partner: Partner | None = None) -> PartnerMember:
+    qs = PartnerMember.objects.select_related("partner", "user")
+    if partner is not None:
+        qs = qs.filter(partner=partner)
+    return get_object_or_404(qs, pk=member_id)
+
+
+def memberships_of(*, user) -> list[PartnerMember]:
+    """The partners (not closed) whose console the person may open."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(PartnerMember.objects.select_related("partner")
+                .filter(user=user).exclude(partner__status=PartnerStatus.CLOSED)
+                .order_by("partner__name"))
+
+
+def partner_for_member(*, user, partner_id, admin: bool = False) -> tuple[Partner, PartnerMember]:
+    """The partner whose console the person opens, and the person's membership: 404 to
+    anyone not its member (a closed partner's console is closed); with ``admin``, a
+    viewer gets PermissionDenied (403)."""
+    if not getattr(user, "is_authenticated", False):
+        raise Http404
+    member = (PartnerMember.objects.select_related("partner")
+              .filter(user=user, partner_id=partner_id)
+              .exclude(partner__status=PartnerStatus.CLOSED).first())
+    if member is None:
+        raise Http404
+    if admin and member.role != MemberRole.ADMIN:
+        raise PermissionDenied
+    return member.partner, member
+
+
+def partner_for_key_manager(*, user, partner_id, change: bool = False) -> Partner:
+    """The partner whose keys the person manages: a federation admin any partner, a
+    member of the partner its own (to change them, an admin of it; a viewer 403); anyone
+    else 404."""
+    if getattr(user, "is_federation_admin", False):
+        return partner_get(partner_id=partner_id)
+    partner, _member = partner_for_member(user=user, partner_id=partner_id, admin=change)
+    return partner
+
+
+def keys_for_manager(*, user, partner_id=None) -> QuerySet[PartnerKey]:
+    """The keys the person sees: of one partner (``partner_for_key_manager``), or of every
+    partner it may see (a federation admin: all; a member: its partners'; anyone else
+    404)."""
+    if partner_id is not None:
+        return key_list(partner=partner_for_key_manager(user=user, partner_id=partner_id))
+    if getattr(user, "is_federation_admin", False):
+        return key_list()
+    partner_ids = [m.partner_id for m in memberships_of(user=user)]
+    if not partner_ids:
+        raise Http404  # no partner's member: as if there were no such list
+    return key_list().filter(partner_id__in=partner_ids)
+
+
+def key_for_manager(*, user, key_id, change: bool = False) -> PartnerKey:
+    """A key the person may manage (``partner_for_key_manager``), or 404."""
+    if getattr(user, "is_federation_admin", False):
+        return key_get(key_id=key_id)
+    partner_ids = [m.partner_id for m in memberships_of(user=user)]
+    key = get_object_or_404(PartnerKey.objects.select_related("partner"), pk=key_id,
+                            partner_id__in=partner_ids)
+    partner_for_key_manager(user=user, partner_id=key.partner_id, change=change)
+    return key
 
 
 def partners_of_bank(*, bank) -> list[Partner]:

@@ -30,15 +30,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from banks.models import Bank, BankEvent
-from banks.services import bank_audit
+from banks.services import bank_audit, person_by_login
 from catalog.services import products_touch
 from core.errors import ApplicationError
 from core.validators import validate_cn_mobile
 from partners.models import (
     BankPartnerOptOut,
+    MemberRole,
     Partner,
     PartnerKey,
     PartnerKind,
+    PartnerMember,
     Scope,
 )
 
@@ -214,6 +216,54 @@ def bank_partner_opt_in(*, bank: Bank, partner: Partner, acting_user) -> bool:
                bank=bank)
         products_touch(bank_ids=[bank.pk])
     return bool(deleted)
+
+
+# --- members: the partner's own people in the partner console --------------------------
+
+
+@transaction.atomic
+def member_add(*, partner: Partner, person: str, role: str, acting_user) -> PartnerMember:
+    """Give the person (by mobile number or username) a place in the partner's console:
+    ``admin`` manages keys and webhooks, ``viewer`` only reads. A member already there
+    takes the new role."""
+    errors: dict[str, list[str]] = {}
+    user = None
+    try:
+        user = person_by_login(person)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if role not in MemberRole.values:
+        errors["role"] = [_("Choose a role.")]
+    if errors:
+        raise ValidationError(errors)
+    if partner.status == "closed":
+        raise ApplicationError(_("A closed partner gets no new members."),
+                               code="illegal_transition")
+    member = PartnerMember.objects.select_for_update().filter(partner=partner,
+                                                              user=user).first()
+    before = {"user": user.username, "role": member.role} if member else {}
+    if member is None:
+        member = PartnerMember.objects.create(partner=partner, user=user, role=role)
+    elif member.role != role:
+        member.role = role
+        member.save(update_fields=["role"])
+    else:
+        return member
+    _event(partner, actor=acting_user, action="member_add", before=before,
+           after={"user": user.username, "role": role})
+    return member
+
+
+@transaction.atomic
+def member_remove(*, member: PartnerMember, acting_user) -> None:
+    """The person leaves the partner's console at once."""
+    locked = (PartnerMember.objects.select_for_update().select_related("user", "partner")
+              .filter(pk=member.pk).first())
+    if locked is None:
+        return
+    before = {"user": locked.user.username, "role": locked.role}
+    locked.delete()
+    _event(locked.partner, actor=acting_user, action="member_remove", before=before)
 
 
 # --- API keys ------------------------------------------------------------------------

@@ -13,10 +13,18 @@ from django.views.decorators.http import require_POST
 from banks.permissions import federation_admin_required
 from core.errors import ApplicationError, first_message, validation_errors
 from core.forms import add_service_errors
-from partners.forms import PartnerForm
-from partners.selectors import partner_events, partner_get, partner_list
+from partners.forms import MemberForm, PartnerForm
+from partners.selectors import (
+    member_get,
+    members_of,
+    partner_events,
+    partner_get,
+    partner_list,
+)
 from partners.selectors_orders import parse_month, partners_fees_of_month
 from partners.services import (
+    member_add,
+    member_remove,
     partner_close,
     partner_reactivate,
     partner_register,
@@ -29,8 +37,13 @@ ACTIONS = {"suspend": partner_suspend, "reactivate": partner_reactivate,
 
 @federation_admin_required
 def partners_page(request):
-    form = PartnerForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    return _partners_page(request)
+
+
+def _partners_page(request, member_form=None):
+    form = PartnerForm(request.POST if request.method == "POST" and member_form is None
+                       else None)
+    if request.method == "POST" and member_form is None and form.is_valid():
         try:
             partner = partner_register(acting_user=request.user, **form.cleaned_data)
         except ValidationError as exc:
@@ -50,8 +63,39 @@ def partners_page(request):
         partner.month_fees = fees.get(partner.pk, Decimal("0.00"))
     return render(request, "partners/partners.html", {
         "form": form, "partners": partners, "events": partner_events(),
-        "month": f"{year:04d}-{month:02d}",
+        "month": f"{year:04d}-{month:02d}", "members": members_of(),
+        "member_form": member_form or MemberForm(),
     }, status=400 if request.method == "POST" else 200)
+
+
+@require_POST
+@federation_admin_required
+def member_add_page(request):
+    """Give a person a place in a partner's console (the partner's own people)."""
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        try:
+            member = member_add(acting_user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("%(person)s is in the console of %(partner)s.")
+                             % {"person": member.user.shown_name,
+                                "partner": member.partner.name})
+            return redirect("partners:list")
+    return _partners_page(request, member_form=form)
+
+
+@require_POST
+@federation_admin_required
+def member_remove_page(request, member_id: int):
+    member = member_get(member_id=member_id)
+    member_remove(member=member, acting_user=request.user)
+    messages.success(request, _("%(person)s left the console of %(partner)s.")
+                     % {"person": member.user.shown_name, "partner": member.partner.name})
+    return redirect("partners:list")
 
 
 @require_POST

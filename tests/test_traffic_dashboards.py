@@ -215,7 +215,8 @@ def test_federation_dashboard_shows_every_bank(province, traffic, client_on):
     assert body.count('class="cell"') == 3 * 2  # portal + 2 banks x 2 merchant banks
     tables = page_tables(response.content)
     assert set(tables) == {"storefronts", "pairs", "credit", "credit_banks", "products",
-                           "regions", "categories", "funnel", "compliance", "series"}
+                           "regions", "categories", "funnel", "compliance", "series",
+                           "partners", "partner_days"}
     merchants = {row[2] for row in tables["products"][1:]}
     assert {"甲果园流量", "乙蜂场流量"} <= merchants
     # the console links to it

@@ -18,9 +18,10 @@ Definitions (docs/architecture.md, "Traffic dashboards"):
 - rates are percentages rounded to one decimal (ROUND_HALF_UP), ``None`` when the base is 0.
 
 One module per read: ``traffic`` (the matrix, its summary, the series, the funnel),
-``tops``, ``referrals``, ``bank_view`` (a bank's own flows, merchants and customer
-groups), ``compliance`` and ``searches`` (searches that found nothing); shared helpers in
-``_common``. Callers import from this package.
+``tops``, ``referrals``, ``channels`` (partner platforms beside the storefronts),
+``bank_view`` (a bank's own flows, merchants and customer groups), ``compliance`` and
+``searches`` (searches that found nothing); shared helpers in ``_common``. Callers import
+from this package.
 """
 
 from federation.selectors._common import MAX_RANGE_DAYS, ZERO, rate, rollup_freshness
@@ -31,6 +32,12 @@ from federation.selectors.bank_view import (
     bank_merchant_performance,
     bank_segments,
     bank_traffic_flows,
+)
+from federation.selectors.channels import (
+    ChannelCell,
+    ChannelRow,
+    Channels,
+    channel_sales_view,
 )
 from federation.selectors.compliance import ComplianceRow, merchant_compliance
 from federation.selectors.referrals import BankCredit, CreditRow, referral_credit
@@ -63,6 +70,9 @@ __all__ = [
     "PAIR_FIELDS",
     "ZERO",
     "BankCredit",
+    "ChannelCell",
+    "ChannelRow",
+    "Channels",
     "ComplianceRow",
     "CreditRow",
     "DayPoint",
@@ -79,6 +89,7 @@ __all__ = [
     "bank_merchant_performance",
     "bank_segments",
     "bank_traffic_flows",
+    "channel_sales_view",
     "merchant_compliance",
     "rate",
     "referral_credit",
