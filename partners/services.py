@@ -234,7 +234,7 @@ def member_add(*, partner: Partner, person: str, role: str, acting_user) -> Part
         errors.update(exc.message_dict)
     if role not in MemberRole.values:
         errors["role"] = [_("Choose a role.")]
-    if errors:
+    if errors or user is None:
         raise ValidationError(errors)
     if partner.status == "closed":
         raise ApplicationError(_("A closed partner gets no new members."),

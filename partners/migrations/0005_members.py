@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('partners', '0003_trail_in_bank_events'),
+        ('partners', '0004_keys_in_the_idempotency_store'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
