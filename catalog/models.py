@@ -391,7 +391,7 @@ class SuggestKey(models.Model):
     class Meta:
         indexes = [models.Index(fields=["key"], name="catalog_suggestkey_prefix",
                                 opclasses=["varchar_pattern_ops"],
-                                include=["sales_count", "bank", "at_start"])]
+                                include=["sales_count", "bank", "at_start", "product"])]
 
     def __str__(self) -> str:
         return self.key

@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('at_start', models.BooleanField(default=False)),
             ],
             options={
-                'indexes': [models.Index(fields=['key'], include=('sales_count', 'bank', 'at_start'), name='catalog_suggestkey_prefix', opclasses=['varchar_pattern_ops'])],
+                'indexes': [models.Index(fields=['key'], include=('sales_count', 'bank', 'at_start', 'product'), name='catalog_suggestkey_prefix', opclasses=['varchar_pattern_ops'])],
             },
         ),
     ]
