@@ -10,8 +10,9 @@ from types import SimpleNamespace
 import pytest
 
 from catalog.models import Category, MerchantKind, ProductStatus, SuggestKey
+from catalog import search
 from catalog.search import suggest
-from catalog.selectors import search_suggestions
+from catalog.selectors import search_suggestions, searching
 from catalog.services import (
     SkuSpec,
     merchant_register,
@@ -50,7 +51,7 @@ def oranges(province):
     # nine names begin with 脐橙 (more than a page of suggestions), two have it further in
     plain = [make(f"脐橙礼盒{n}号", "a", 5) for n in range(1, 10)]
     return SimpleNamespace(plain=plain, gannan=make("赣南脐橙", "a", 50),
-                           xunwu=make("寻乌脐橙", "b", 1))
+                           xunwu=make("寻乌脐橙", "b", 1), shops=shops)
 
 
 def texts(q, bank=None):
@@ -99,3 +100,16 @@ def test_keys_start_at_every_boundary():
     assert keys["赣南脐橙"] and keys["navelorange"] and not keys["脐橙"]
     assert suggest.typed_key("l") == ""          # one Latin letter is not looked up
     assert suggest.typed_key("脐") == "脐" and suggest.typed_key("Qi Cheng") == "qicheng"
+
+
+def test_whether_a_word_finds_anything_looks_past_the_first_matches(province, oranges,
+                                                                    monkeypatch):
+    # (a word that finds nothing gets typo alternatives: the quick test reads only the
+    # first matches, and all of them only when none of those is visible)
+    monkeypatch.setattr(searching, "QUICK_MATCHES", 1)
+    word = search.build_tsquery("脐橙")
+    assert searching._any_visible_match(word)
+    merchant_transition(merchant=oranges.shops["a"], action="suspend", reason="整改")
+    assert searching._any_visible_match(word)             # 寻乌脐橙, the last one made
+    product_transition(product=oranges.xunwu, action="delist", reason="下架")
+    assert not searching._any_visible_match(word)
