@@ -404,6 +404,7 @@ def generate(n_products: int, n_merchants: int, seed: int = 20260) -> dict:
     start = time.perf_counter()
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE catalog_product")
+        cur.execute("VACUUM ANALYZE catalog_suggestkey")   # as search_reindex does
         cur.execute("ANALYZE")
         cur.execute(
             "SELECT pg_size_pretty(pg_total_relation_size('catalog_product')), "

@@ -92,7 +92,7 @@ class SuggestApi(APIView):
                    responses=SuggestResponseSerializer)
     def get(self, request):
         q = request.query_params.get("q", "")
-        suggestions = selectors.search_suggestions(q)
+        suggestions = selectors.search_suggestions(q, host_bank=request.bank)
         return Response({"q": q, "suggestions": self.SuggestionSerializer(
             suggestions, many=True).data})
 

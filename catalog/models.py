@@ -375,19 +375,27 @@ class SearchTerm(models.Model):
 
 
 class SuggestKey(models.Model):
-    """What a shopper may have started typing to mean a product: its name (normalised,
-    without spaces), the name's pinyin and initials, its English name and its aliases.
-    Suggestions read them by prefix from a B-tree (``catalog.selectors.search_suggestions``);
-    ``catalog.services.product_reindex`` writes them with the search vector."""
+    """Where a shopper may start typing to mean a product: from each CJK character, ASCII
+    word and pinyin syllable (full and initials) of its name, English name and aliases, to
+    the end (``catalog.search.suggest``). Suggestions read the keys by prefix from a
+    B-tree that also holds the ranking columns (an index-only scan); the product's bank
+    and sales are copied here for that. ``catalog.services.product_reindex`` writes the
+    keys, ``catalog.services.sales_record`` keeps ``sales_count`` current."""
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    pk = models.CompositePrimaryKey("product_id", "key")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
     key = models.CharField(max_length=120)
+    # the merchant's bank (never changes), for "the host bank's products first"
+    bank = models.ForeignKey(Bank, on_delete=models.DO_NOTHING, related_name="+",
+                             db_index=False, db_constraint=False)
+    sales_count = models.PositiveIntegerField(default=0)
+    at_start = models.BooleanField(default=False)   # the key is where the name begins
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["product", "key"],
-                                               name="catalog_suggestkey_unique")]
         indexes = [models.Index(fields=["key"], name="catalog_suggestkey_prefix",
-                                opclasses=["varchar_pattern_ops"])]
+                                opclasses=["varchar_pattern_ops"],
+                                include=["sales_count", "bank", "at_start", "product"])]
 
     def __str__(self) -> str:
         return self.key

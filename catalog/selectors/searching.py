@@ -36,6 +36,7 @@ from catalog.models import (
     SuggestKey,
     SynonymGroup,
 )
+from catalog.search import suggest
 from catalog.selectors._common import _cached
 from catalog.selectors.storefront import _card_queryset, visible_products
 
@@ -86,18 +87,30 @@ def typo_terms(word: str, *, limit: int = 5) -> list[str]:
     return found[:limit]
 
 
+# How many matches the quick test of _any_visible_match reads before it looks further.
+QUICK_MATCHES = 100
+
+
 def _any_visible_match(tsquery: str) -> bool:
     """Whether a visible product matches ``tsquery``. The matches are read from the GIN
     index first (a materialized CTE): written as EXISTS, the planner walks the listing
     index in order and tests every product's vector when nothing matches (100 ms at
-    100,000 products instead of 1)."""
+    100,000 products instead of 1). Only the first QUICK_MATCHES matches are read at
+    first (a word with 12,000 matches cost as much as counting them, on every search);
+    all of them only when none of those is visible."""
     sql = ("WITH m AS MATERIALIZED (SELECT merchant_id FROM catalog_product "
-           "WHERE search_vector @@ %s::tsquery AND status = %s) "
-           "SELECT EXISTS (SELECT 1 FROM m JOIN catalog_merchant me ON me.id = m.merchant_id "
+           "WHERE search_vector @@ %s::tsquery AND status = %s{limit}) "
+           "SELECT (SELECT count(*) FROM m), EXISTS (SELECT 1 FROM m "
+           "JOIN catalog_merchant me ON me.id = m.merchant_id "
            "JOIN banks_bank b ON b.id = me.bank_id WHERE me.status = %s AND b.is_active)")
+    params = [tsquery, ProductStatus.LISTED, MerchantStatus.APPROVED]
     with connection.cursor() as cur:
-        cur.execute(sql, [tsquery, ProductStatus.LISTED, MerchantStatus.APPROVED])
-        return cur.fetchone()[0]
+        cur.execute(sql.format(limit=f" LIMIT {QUICK_MATCHES}"), params)
+        read, found = cur.fetchone()
+        if found or read < QUICK_MATCHES:
+            return found
+        cur.execute(sql.format(limit=""), params)
+        return cur.fetchone()[1]
 
 
 def _finds_anything(tsquery: str) -> bool:
@@ -189,7 +202,7 @@ def did_you_mean(plan: search.QueryPlan) -> str:
     return text
 
 
-def search_suggestions(q: str, *, limit: int = 8) -> list[dict]:
+def search_suggestions(q: str, *, host_bank: Bank | None = None, limit: int = 8) -> list[dict]:
     """Completions of what a shopper is typing (characters or pinyin): category names,
     dictionary words and names of products it finds, best first."""
     text = search.normalize_query(clean_query(q))
@@ -209,19 +222,12 @@ def search_suggestions(q: str, *, limit: int = 8) -> list[dict]:
             if word.startswith(compact) or (search.CJK.fullmatch(word) and len(compact) >= 2
                                             and search.full_pinyin(word).startswith(compact)):
                 out.append({"text": word, "kind": "term"})
-        plan = search.build_plan(text, synonyms=synonyms())
-        if plan is not None:
-            # Names (or their pinyin, initials, English names, aliases) that start with
-            # what is typed, from the B-tree of suggestion keys: short ones first (罗汉果
-            # before 罗汉果干果礼盒), then best sellers.
-            keyed = SuggestKey.objects.filter(key__startswith=compact).values("product_id")
-            names = list(visible_products().filter(pk__in=keyed)
-                         .annotate(length=Length("name"))
-                         .order_by("length", "-sales_count", "-id")
-                         .values_list("name", flat=True)[:limit * 4])
-            if len(set(names)) < limit:
-                # Too few: names that contain it further in (长白山当季罗汉果整箱), ranked
-                # by the search's tiers.
+        names = _suggested_names(text, host_bank=host_bank, limit=limit)
+        if len(names) < limit:
+            # Too few names contain it from a boundary on: the ranked search finds the
+            # rest (synonyms, aliases, words apart: 罗汉果 礼盒).
+            plan = search.build_plan(text, synonyms=synonyms())
+            if plan is not None:
                 starts = RawSQL("lower(catalog_product.name) LIKE %s",
                                 [search.like_contains(text)[1:]],
                                 output_field=BooleanField())
@@ -229,7 +235,7 @@ def search_suggestions(q: str, *, limit: int = 8) -> list[dict]:
                           .annotate(starts=starts, length=Length("name"))
                           .order_by("-tier", "-starts", "length", "-sales_count", "-id")
                           .values_list("name", flat=True)[:limit * 4])
-            out += [{"text": n, "kind": "product"} for n in names]
+        out += [{"text": n, "kind": "product"} for n in names]
         seen, unique = set(), []
         for item in out:
             if item["text"] not in seen:
@@ -237,8 +243,28 @@ def search_suggestions(q: str, *, limit: int = 8) -> list[dict]:
                 unique.append(item)
         return unique[:limit]
 
-    key = "catalog:suggest:" + hashlib.sha1(text.encode()).hexdigest()  # noqa: S324
+    raw = f"{text}|{host_bank.pk if host_bank is not None else ''}"
+    key = "catalog:suggest:" + hashlib.sha1(raw.encode()).hexdigest()  # noqa: S324
     return _cached(key, compute)
+
+
+def _suggested_names(text: str, *, host_bank: Bank | None, limit: int) -> list[str]:
+    """Names of visible products that contain what is typed from a boundary on (a
+    character, a word, a pinyin syllable: catalog.search.suggest): the host bank's first,
+    then best sellers, then those that begin with it. One range scan of the keys' B-tree
+    (index only: the ranking columns are in the index), then the few best by id."""
+    typed = suggest.typed_key(text)
+    if not typed:
+        return []
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT product_id FROM {SuggestKey._meta.db_table} WHERE key LIKE %s "  # noqa: S608
+            "ORDER BY bank_id = %s DESC, sales_count DESC, at_start DESC, product_id DESC "
+            "LIMIT %s", [search.like_contains(typed)[1:], host_bank.pk if host_bank else 0,
+                         limit * 8])
+        ids = list(dict.fromkeys(row[0] for row in cur.fetchall()))
+    visible = dict(visible_products().filter(pk__in=ids).values_list("pk", "name"))
+    return list(dict.fromkeys(visible[pk] for pk in ids if pk in visible))[:limit]
 
 
 def clean_query(q) -> str:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Value
+from django.db.models import F, Subquery, Value
 from django.db.models.functions import Greatest
 from django.utils.translation import gettext as _
 
-from catalog.models import Product, Sku
+from catalog.models import Product, Sku, SuggestKey
 from catalog.services.changes import products_touch
 from core.errors import ApplicationError
 
@@ -155,3 +155,6 @@ def sales_record(*, sku_quantities: dict[int, int]) -> None:
     for product_id in sorted(per_product):
         Product.objects.filter(pk=product_id).update(
             sales_count=Greatest(F("sales_count") + per_product[product_id], Value(0)))
+        # suggestions rank by sales from their own copy (catalog.SuggestKey)
+        SuggestKey.objects.filter(product_id=product_id).update(
+            sales_count=Subquery(Product.objects.filter(pk=product_id).values("sales_count")[:1]))

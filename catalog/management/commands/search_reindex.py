@@ -2,9 +2,10 @@
 changes how products are indexed, or after renaming categories or shops)."""
 
 from django.core.management.base import BaseCommand
+from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from catalog.models import Product
+from catalog.models import Product, SuggestKey
 from catalog.services import product_reindex
 
 
@@ -20,4 +21,10 @@ class Command(BaseCommand):
             done = 0
             for start in range(0, len(ids), batch):
                 done += product_reindex(product_ids=ids[start:start + batch])
+            # Suggestions read the keys by an index-only scan, which needs the visibility
+            # map of the rewritten table (autovacuum would set it, later).
+            # (inside a transaction, as in tests, VACUUM cannot run: ANALYZE only)
+            vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
+            with connection.cursor() as cur:
+                cur.execute(f"{vacuum} {SuggestKey._meta.db_table}")
         self.stdout.write(f"reindexed {done} products")
