@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('banks', '0002_bank_requires_listing_review'),
-        ('catalog', '0010_lab_reports_recalls'),
+        ('catalog', '0011_sku_in_warehouse'),
     ]
 
     operations = [
