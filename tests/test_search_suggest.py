@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from catalog.models import Category, MerchantKind, ProductStatus, SuggestKey
 from catalog import search
+from catalog.models import Category, MerchantKind, ProductStatus, SuggestKey
 from catalog.search import suggest
 from catalog.selectors import search_suggestions, searching
 from catalog.services import (
