@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from catalog.models import Sku
@@ -24,8 +25,10 @@ from lending.models import (
     MarginCallStatus,
 )
 from lending.tasks import margin_check_bank
-from payments.models import Posting
+from payments import settlement
+from payments.models import Posting, SettlementItem
 from tests.orders_factories import GOOD_CARD, market, pay, place
+from tests.test_settlement import _complete
 from warehouses import services as wh
 from warehouses.models import Lot, ReceiptStatus
 
@@ -151,11 +154,7 @@ def test_an_unapproved_warehouse_or_another_bank_cannot_take_the_pledge(province
 
 def test_on_default_the_goods_sell_and_settlement_repays_the_loan_first(province,
                                                                        pledgeable):
-    from django.utils import timezone
 
-    from payments import settlement
-    from payments.models import SettlementItem
-    from tests.test_settlement import _complete
 
     shop, lot, receipt = pledgeable
     bank, member = province.bank_a, owner(shop.merchant_a)

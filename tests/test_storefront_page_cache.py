@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalog import page_cache
-from catalog.services import SkuSpec, sku_add
+from catalog.services import SkuSpec, sku_add, synonym_group_create
 from orders import services as orders
 from orders.models import FlashSale
 from tests import unique
@@ -216,7 +216,6 @@ def test_a_share_link_visit_is_never_served_from_the_kept_page(province, kept, g
 
 
 def test_a_new_synonym_is_on_the_kept_search_page_at_once(province, kept, goods, commits):
-    from catalog.services import synonym_group_create
 
     word = f"同义{unique.tag()}"
     path = f"/search/?q={word}"

@@ -16,10 +16,12 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
+from accounts.services import user_register
 from catalog.models import Sku
 from catalog.services import product_transition
 from orders.models import Cart, CartItem, Checkout, Order, OrderLine
 from tests import unique
+from tests.catalog_factories import approved_merchant
 from tests.orders_factories import product_with_sku
 from tests.test_stock_concurrency import buy, committed, failure_codes, run_concurrently
 from warehouses import services as wh
@@ -33,8 +35,6 @@ TAG = unique.tag()
 
 @pytest.fixture(scope="module")
 def yard(province, django_db_blocker):
-    from accounts.services import user_register
-    from tests.catalog_factories import approved_merchant
 
     with django_db_blocker.unblock():
         connection.set_schema_to_public()

@@ -6,8 +6,10 @@ public verification page and API show no holder; the pages speak Chinese."""
 from __future__ import annotations
 
 import pytest
+from django_tenants.utils import schema_context
 
 from catalog.models import Sku
+from lending.models import Loan
 from tests.orders_factories import market
 from warehouses.models import Lot, Warehouse, WarehouseReceipt
 
@@ -85,9 +87,7 @@ def test_from_a_warehouse_to_a_pledge_loan_on_the_api(province, api_on, client_o
     assert api_on(bank, province.a_credit).get(
         "/api/v1/console/lending/margin-calls/").status_code == 200
     # The loan on the usual pages: the shop's, the officers' (application and loan).
-    from django_tenants.utils import schema_context
 
-    from lending.models import Loan
 
     with schema_context(bank.schema_name):
         loan = Loan.objects.get(application_id=applied.json()["id"])

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 
 from banks.models import BankEvent
 from catalog.models import Sku
 from catalog.services import stock_adjust, stock_set
 from core.errors import ApplicationError
 from orders import services as orders
-from tests.orders_factories import market, pay, place
+from tests.orders_factories import market, pay, place, product_with_sku
 from warehouses import selectors
 from warehouses import services as wh
 from warehouses.models import Lot, MoveKind, ReceiptStatus, StockMove, WarehouseStatus
@@ -220,10 +222,7 @@ def test_transfer_through_the_platform_and_public_facts(province, shop, stored):
 def test_checkout_of_a_warehouse_sku_runs_the_same_statements_as_a_shelf_sku(province, shop):
     """The stock rule adds nothing to checkout: it reserves against the SKU's stock as
     before (the figure for bench/README.md)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
-    from tests.orders_factories import product_with_sku
 
     shelf = product_with_sku(shop.merchant_a, name="货架苹果", price="45.50", stock=50)
     kept = product_with_sku(shop.merchant_a, name="冷库苹果", price="45.50", stock=0)
