@@ -45,6 +45,7 @@ from core.validators import (
     validate_cn_mobile,
     validate_uscc,
 )
+from core.writes import Change
 
 # Who in a bank works on admission (a bank admin may always).
 STAFF_ROLES = (StaffRole.ACCOUNT_MANAGER, StaffRole.CREDIT_OFFICER)
@@ -149,13 +150,15 @@ def licence_set_scan(*, dossier: Dossier, licence_id: int, document, actor) -> L
 
 
 def _move(dossier: Dossier, *, action: str, actor, reason: str = "") -> Merchant:
+    """The merchant's status through its machine, audited on its dossier."""
+    def on_dossier(change: Change) -> None:
+        DossierEvent.objects.create(dossier=dossier, actor_id=change.actor_id,
+                                    action=change.action, from_status=change.before,
+                                    to_status=change.after, reason=change.note)
+
     merchant = Merchant.objects.get(pk=dossier.merchant_id)
-    before = merchant.status
-    merchant = merchant_transition(merchant=merchant, action=action, reason=reason)
-    DossierEvent.objects.create(dossier=dossier, actor=actor, action=action,
-                                from_status=before, to_status=merchant.status,
-                                reason=(reason or "").strip())
-    return merchant
+    return merchant_transition(merchant=merchant, action=action, reason=reason, actor=actor,
+                               audit=on_dossier)
 
 
 # --- storefront curation and listing review, audited on the merchant's dossier ------------

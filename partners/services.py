@@ -34,6 +34,7 @@ from banks.services import bank_audit, person_by_login
 from catalog.services import products_touch
 from core.errors import ApplicationError
 from core.validators import validate_cn_mobile
+from core.writes import Change, lock, register_audit, transition
 from partners.models import (
     BankPartnerOptOut,
     MemberRole,
@@ -141,17 +142,20 @@ def partner_update(*, partner: Partner, acting_user, name: str, kind: str, conta
     return locked
 
 
+def _audit(change: Change) -> None:
+    _event(change.row, actor=change.actor, action=change.action,
+           before={"status": change.before},
+           after={"status": change.after, "reason": change.note})
+
+
+register_audit(Partner, _audit)
+
+
 def _transition(partner: Partner, *, action: str, acting_user, reason: str = "") -> Partner:
-    locked = Partner.objects.select_for_update().get(pk=partner.pk)
-    before = locked.status
-    target = Partner.STATES.target(locked.status, action, message=_(
+    locked = lock(partner)
+    transition(locked, action, actor=acting_user, note=reason, save_fields=(), message=_(
         "A partner that is “%(status)s” cannot take this step.")
         % {"status": locked.get_status_display()})
-    assert target is not None
-    locked.status = target
-    locked.save(update_fields=["status"])
-    _event(locked, actor=acting_user, action=action, before={"status": before},
-           after={"status": locked.status, "reason": (reason or "").strip()})
     partner.status = locked.status
     return locked
 

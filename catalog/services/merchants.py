@@ -10,9 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from banks.models import Bank
+from banks.services import bank_audit
 from catalog.models import Merchant, MerchantKind, MerchantMember, MerchantRole
 from catalog.services.changes import products_touch
 from core.errors import ApplicationError
+from core.writes import AuditWriter, Change, lock, register_audit, transition
 
 # Declared on the model: action -> (from statuses, to status).
 MERCHANT_TRANSITIONS = Merchant.STATES.table
@@ -24,25 +26,35 @@ def merchant_allowed_actions(merchant: Merchant) -> list[str]:
             if merchant.status in sources]
 
 
+def _audit(change: Change) -> None:
+    """A merchant's status change, on its bank's trail (admission writes it on the
+    merchant's dossier instead, in the bank's schema)."""
+    merchant = change.row
+    bank_audit(bank=merchant.bank, actor=change.actor, action=f"merchant_{change.action}",
+               target=merchant, changes={"status": [change.before, change.after]},
+               note=change.note)
+
+
+register_audit(Merchant, _audit)
+
+
 @transaction.atomic
-def merchant_transition(*, merchant: Merchant, action: str, reason: str = "") -> Merchant:
-    """Move a merchant through its admission state machine (callers audit it)."""
+def merchant_transition(*, merchant: Merchant, action: str, reason: str = "", actor=None,
+                        audit: AuditWriter | None = None) -> Merchant:
+    """Move a merchant through its admission state machine, audited by ``audit`` (the
+    bank's trail when not given)."""
     if action not in MERCHANT_TRANSITIONS:
         raise ApplicationError(_("Unknown action “%(a)s”.") % {"a": action}, field="action")
-    locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
-    sources, target = MERCHANT_TRANSITIONS[action]
-    if locked.status not in sources:
-        raise ApplicationError(
-            _("A merchant that is “%(status)s” cannot be %(action)s.")
-            % {"status": locked.get_status_display(), "action": _action_label(action)},
-            code="illegal_transition")
+    locked = lock(merchant)
     reason = (reason or "").strip()
-    if action in REASON_REQUIRED and not reason:
+    if action in REASON_REQUIRED and not reason and locked.STATES.can(locked.status, action):
         raise ApplicationError(_("Give a reason."), field="reason")
-    locked.status = target
     locked.status_reason = reason
     locked.status_changed_at = timezone.now()
-    locked.save(update_fields=["status", "status_reason", "status_changed_at"])
+    transition(locked, action, actor=actor, note=reason, audit=audit,
+               save_fields=["status_reason", "status_changed_at"], message=_(
+                   "A merchant that is “%(status)s” cannot be %(action)s.")
+               % {"status": locked.get_status_display(), "action": _action_label(action)})
     products_touch(merchant_ids=[locked.pk])  # its products appear or go in the feeds
     merchant.status, merchant.status_reason = locked.status, locked.status_reason
     merchant.status_changed_at = locked.status_changed_at

@@ -5,11 +5,12 @@ services check that the connection is in its schema (pages and APIs on a bank's 
 are; tasks are queued inside it; settlement enters it explicitly).
 
 Two state machines, declared on their models (``Application.STATES``, ``Loan.STATES``)
-and applied by ``applications._app_transition`` and ``loans._loan_transition``. Every transition
-writes a ``LendingEvent`` saying who made it. Money moves only through the federation's
-ledger (``payments.services.ledger_post``): order financing is lent to the merchant and
-repaid first at settlement; pay later and instalments pay the checkout's escrow; card
-repayments and write-offs close the loan principal.
+and applied by ``_common._app_transition`` and ``_common._loan_transition`` through
+``core.writes.transition``. Every transition writes a ``LendingEvent`` saying who made it.
+Money moves only through the federation's ledger (``payments.services.ledger_post``):
+order financing is lent to the merchant and repaid first at settlement; pay later and
+instalments pay the checkout's escrow; card repayments and write-offs close the loan
+principal.
 
 One module per use case: ``policy``, ``consent``, ``scoring`` (profiles and runs),
 ``credit`` (limits), ``applications`` (order financing, decisions, disbursement),

@@ -1,4 +1,5 @@
-"""What every lending service shares: the schema guard, today, the audit event."""
+"""What every lending service shares: the schema guard, today, the audit event and the two
+state machines' transitions (applications and loans, through ``core.writes.transition``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from decimal import Decimal
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from banks.models import Bank
-from lending.models import Application, LendingEvent, Loan
+from core.writes import Change, register_audit, transition
+from lending.models import Application, ApplicationStatus, LendingEvent, Loan, LoanStatus
 from payments.models import AccountKind
 
 ZERO = Decimal("0.00")
@@ -33,3 +36,37 @@ def _event(*, action: str, actor_id: int | None, application: Application | None
                                 from_status=from_status, to_status=to_status,
                                 actor_id=actor_id, note=note[:300], detail=detail or {},
                                 at=timezone.now())
+
+
+def _lending_event(change: Change) -> None:
+    row = change.row
+    LendingEvent.objects.create(
+        application=row if isinstance(row, Application) else None,
+        loan=row if isinstance(row, Loan) else None, action=change.action,
+        from_status=change.before, to_status=change.after, actor_id=change.actor_id,
+        note=change.note, detail=dict(change.detail), at=change.at)
+
+
+register_audit(Application, _lending_event)
+register_audit(Loan, _lending_event)
+
+
+def _app_transition(app: Application, action: str, *, actor_id: int | None,
+                    note: str = "") -> Application:
+    if Application.STATES.table[action][1] in (ApplicationStatus.APPROVED,
+                                                ApplicationStatus.REJECTED):
+        app.decided_at, app.decided_by_id = timezone.now(), actor_id
+    transition(app, action, actor_id=actor_id, note=note, message=_(
+        "This application cannot be %(action)s now (it is %(status)s).")
+        % {"action": action.replace("_", " "), "status": app.get_status_display()})
+    return app
+
+
+def _loan_transition(loan: Loan, action: str, *, actor_id: int | None, note: str = "",
+                     detail: dict | None = None) -> Loan:
+    if Loan.STATES.table[action][1] in (LoanStatus.REPAID, LoanStatus.WRITTEN_OFF):
+        loan.closed_at = timezone.now()
+    transition(loan, action, actor_id=actor_id, note=note, detail=detail, message=_(
+        "This loan cannot be %(action)s now (it is %(status)s).")
+        % {"action": action.replace("_", " "), "status": loan.get_status_display()})
+    return loan

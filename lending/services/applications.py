@@ -27,7 +27,7 @@ from lending.models import (
     Product,
     ScheduleLine,
 )
-from lending.services._common import K, _event, _in_bank, _today
+from lending.services._common import K, _app_transition, _event, _in_bank, _today
 from lending.services.credit import _lock_borrower, _profile_for_decision, credit_of
 from lending.services.pledges import pledge_on_disburse
 from lending.services.policy import policy_get
@@ -36,22 +36,6 @@ from payments.models import SettlementItem
 from payments.services import Leg, ledger_account, ledger_post
 
 # FINANCEABLE (the orders that may be financed) is in lending.models, below the selectors.
-
-def _app_transition(app: Application, action: str, *, actor_id: int | None,
-                    note: str = "") -> Application:
-    if not Application.STATES.can(app.status or "", action):
-        raise ApplicationError(
-            _("This application cannot be %(action)s now (it is %(status)s).")
-            % {"action": action.replace("_", " "), "status": app.get_status_display()},
-            code="illegal_transition")
-    before, app.status = app.status, Application.STATES.target(app.status or "", action)
-    if app.status in (ApplicationStatus.APPROVED, ApplicationStatus.REJECTED):
-        app.decided_at, app.decided_by_id = timezone.now(), actor_id
-    app.save()
-    _event(application=app, action=action, from_status=before, to_status=app.status,
-           actor_id=actor_id, note=note)
-    return app
-
 
 def order_financing_quote(*, bank: Bank, order: Order) -> dict:
     """What the bank would advance on this order, and at what rate."""

@@ -15,8 +15,8 @@ from core.errors import ApplicationError
 from core.money import quantize_money
 from lending import calc
 from lending.models import Application, PartyKind, Product
-from lending.services._common import ZERO, _in_bank, _today
-from lending.services.applications import _app_transition, _disburse
+from lending.services._common import ZERO, _app_transition, _in_bank, _today
+from lending.services.applications import _disburse
 from lending.services.credit import _lock_borrower, _profile_for_decision, credit_of
 from lending.services.policy import policy_get
 from orders import services as order_services

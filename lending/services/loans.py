@@ -9,7 +9,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from banks.models import Bank
@@ -18,7 +17,7 @@ from core.money import quantize_money
 from lending import calc
 from lending.models import InterestMode, Loan, LoanStatus, RepaymentStatus, ScheduleLine
 from lending.selectors import OPEN_LOANS
-from lending.services._common import ZERO, K, _event, _in_bank, _today
+from lending.services._common import ZERO, K, _in_bank, _loan_transition, _today
 from payments.services import Leg, ledger_account, ledger_post
 
 BUCKETS = [(30, "M1"), (60, "M2"), (90, "M3")]
@@ -31,22 +30,6 @@ def delinquency_bucket(days_overdue: int) -> str:
         if days_overdue <= upto:
             return name
     return "M3+"
-
-
-def _loan_transition(loan: Loan, action: str, *, actor_id: int | None, note: str = "",
-                     detail: dict | None = None) -> Loan:
-    if not Loan.STATES.can(loan.status, action):
-        raise ApplicationError(
-            _("This loan cannot be %(action)s now (it is %(status)s).")
-            % {"action": action.replace("_", " "), "status": loan.get_status_display()},
-            code="illegal_transition")
-    before, loan.status = loan.status, Loan.STATES.target(loan.status, action)
-    if loan.status in (LoanStatus.REPAID, LoanStatus.WRITTEN_OFF):
-        loan.closed_at = timezone.now()
-    loan.save()
-    _event(loan=loan, action=action, from_status=before, to_status=loan.status,
-           actor_id=actor_id, note=note, detail=detail)
-    return loan
 
 
 def _unpaid_principal(line: ScheduleLine) -> Decimal:

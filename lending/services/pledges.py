@@ -41,7 +41,7 @@ from lending.models import (
     actor_user,
     unpaid_principal,
 )
-from lending.services._common import _event, _in_bank
+from lending.services._common import _app_transition, _event, _in_bank
 from lending.services.credit import _lock_borrower, credit_of
 from lending.services.policy import policy_get
 from orders.models import Order, OrderLine
@@ -99,7 +99,6 @@ def pledge_apply(*, bank: Bank, receipt: WarehouseReceipt, actor,
                       tier=profile.tier if profile else "D",
                       limit=profile.limit if profile else Decimal("0.00"),
                       available=credit.available, status="")
-    from lending.services.applications import _app_transition  # a cycle at import time
 
     _app_transition(app, "submit", actor_id=actor.pk,
                     note=_("Receipt %(number)s, %(n)d units worth %(value)s yuan.")

@@ -34,14 +34,13 @@ from lending.models import (
     RepaymentSource,
     RepaymentStatus,
 )
-from lending.services._common import ZERO, K, _event, _in_bank, _today
+from lending.services._common import ZERO, K, _event, _in_bank, _loan_transition, _today
 from lending.services.loans import (
     Due,
     _accrual_date,
     _accrue_line,
     _interest_due,
     _lines_to_pay,
-    _loan_transition,
     _penalty_due,
     _unpaid_principal,
     loan_amount_due,

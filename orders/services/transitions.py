@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
-from core.errors import ApplicationError
+from core.writes import Change, register_audit, transition
 from orders.hooks import order_completed, send_on_commit
 from orders.models import Fulfilment, Order, OrderEvent, OrderStatus
 
@@ -28,27 +27,30 @@ def order_allowed_actions(order: Order) -> list[str]:
 def _transition(order: Order, action: str, *, actor=None, note: str = "",
                 detail: dict | None = None, at: datetime | None = None) -> Order:
     """Apply one transition to a row the caller has locked; record it in the history."""
-    sources, target = ORDER_TRANSITIONS[action]
-    if order.status not in sources:
-        raise ApplicationError(
-            _("Order %(number)s is “%(status)s”: it cannot be %(action)s.")
-            % {"number": order.number, "status": order.get_status_display(),
-               "action": _ACTION_LABELS.get(action, action)},
-            code="illegal_transition")
-    at = at or timezone.now()
+    back_to = None
     if action == "request_refund":
         order.status_before_refund = order.status
-    if target is None:
-        target, order.status_before_refund = order.status_before_refund, ""
-    elif action in ("refund_full",):
+    elif ORDER_TRANSITIONS[action][1] is None:  # back to the status before the request
+        back_to, order.status_before_refund = order.status_before_refund, ""
+    elif action == "refund_full":
         order.status_before_refund = ""
-    order.status = target
-    order.save()
-    OrderEvent.objects.create(order=order, kind=action, actor=actor, note=note[:300],
-                              detail=detail or {}, at=at)
-    if target == OrderStatus.COMPLETED:
+    change = transition(
+        order, action, actor=actor, note=note, detail=detail, at=at, back_to=back_to,
+        message=_("Order %(number)s is “%(status)s”: it cannot be %(action)s.")
+        % {"number": order.number, "status": order.get_status_display(),
+           "action": _ACTION_LABELS.get(action, action)})
+    if change.after == OrderStatus.COMPLETED:
         send_on_commit(order_completed, order=order)
     return order
+
+
+def _history_event(change: Change) -> None:
+    """The order's history is its audit: one ``OrderEvent`` per transition."""
+    OrderEvent.objects.create(order=change.row, kind=change.action, actor_id=change.actor_id,
+                              note=change.note, detail=dict(change.detail), at=change.at)
+
+
+register_audit(Order, _history_event)
 
 
 _ACTION_LABELS = {  # completes "it cannot be ...", in the page's language

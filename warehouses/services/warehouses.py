@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from banks.models import Bank
 from banks.services import bank_audit
-from core.errors import ApplicationError
+from core.writes import Change, lock, register_audit, transition
 from warehouses.models import TemperatureClass, Warehouse
 
 MAX_CAPACITY = 10**9
@@ -48,25 +48,29 @@ def warehouse_register(*, bank: Bank, actor, name: str, operator: str, address: 
     return warehouse
 
 
+def _audit(change: Change) -> None:
+    warehouse = change.row
+    bank_audit(bank=warehouse.bank, actor=change.actor, action=f"warehouse_{change.action}",
+               target=warehouse, changes={"status": [change.before, change.after]},
+               note=change.note)
+
+
+register_audit(Warehouse, _audit)
+
+
 @transaction.atomic
 def warehouse_decide(*, warehouse: Warehouse, actor, action: str, note: str = "") -> Warehouse:
     """Approve or reject after the inspection, suspend or reinstate: through the declared
     transitions; a rejection or suspension says why."""
-    warehouse = Warehouse.objects.select_for_update().get(pk=warehouse.pk)
+    warehouse = lock(warehouse)
     if action not in Warehouse.STATES.table:
         raise ValidationError({"action": [_("Choose approve, reject, suspend or reinstate.")]})
     note = _text(note, 300)
     if action in NOTE_REQUIRED and not note:
         raise ValidationError({"note": [_("Say why.")]})
-    if not Warehouse.STATES.can(warehouse.status, action):
-        raise ApplicationError(_("This warehouse cannot be %(action)s now (it is %(status)s).")
-                               % {"action": action, "status": warehouse.get_status_display()},
-                               code="illegal_transition")
-    before = warehouse.status
-    warehouse.status = str(Warehouse.STATES.target(warehouse.status, action))
     warehouse.inspection_note = note or warehouse.inspection_note
     warehouse.decided_by, warehouse.decided_at = actor, timezone.now()
-    warehouse.save()
-    bank_audit(bank=warehouse.bank, actor=actor, action=f"warehouse_{action}",
-               target=warehouse, changes={"status": [before, warehouse.status]}, note=note)
+    transition(warehouse, action, actor=actor, note=note, message=_(
+        "This warehouse cannot be %(action)s now (it is %(status)s).")
+        % {"action": action, "status": warehouse.get_status_display()})
     return warehouse
