@@ -45,7 +45,7 @@ from core.validators import (
     validate_cn_mobile,
     validate_uscc,
 )
-from core.writes import Change
+from core.writes import Change, registered_audit
 
 # Who in a bank works on admission (a bank admin may always).
 STAFF_ROLES = (StaffRole.ACCOUNT_MANAGER, StaffRole.CREDIT_OFFICER)
@@ -192,10 +192,21 @@ def listing_decide(*, product: Product, action: str, actor, reason: str = "") ->
     written with the product and the reason on the merchant's dossier history."""
     if action not in LISTING_ACTIONS:
         raise ApplicationError(_("Unknown action “%(a)s”.") % {"a": action}, field="action")
-    product = product_transition(product=product, action=action, reason=reason)
-    note = product.name if not (reason or "").strip() else f"{product.name}: {reason.strip()}"
-    _audit(merchant_id=product.merchant_id, actor=actor, action=action, reason=note)
-    return product
+    dossier = Dossier.objects.filter(merchant_id=product.merchant_id).first()
+
+    def on_dossier(change: Change) -> None:
+        """On the merchant's dossier (one admitted before dossiers existed has none: the
+        bank's trail then)."""
+        name = change.row.name
+        note = f"{name}: {change.note}" if change.note else name
+        if dossier is None:
+            registered_audit(Product)(change)
+            return
+        DossierEvent.objects.create(dossier=dossier, actor_id=change.actor_id,
+                                    action=change.action, reason=note[:300])
+
+    return product_transition(product=product, action=action, reason=reason, actor=actor,
+                              audit=on_dossier)
 
 
 def _business_licence_valid(dossier: Dossier, today: datetime.date) -> bool:

@@ -138,6 +138,7 @@ BANK_ACTIONS = {
     "mall_offer_changed": ("points", _("Mall offer changed")),
     "redemption_cancelled": ("points", _("Redemption cancelled")),
     "redemption_collected": ("points", _("Redemption handed over")),
+    "redemption_paid": ("points", _("Redemption paid in cash")),
 }
 
 

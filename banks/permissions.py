@@ -16,6 +16,7 @@ from rest_framework import exceptions, permissions
 
 from banks.models import StaffMembership, StaffRole
 from banks.selectors import membership_for
+from core.api import view_handles
 
 
 def require_bank_staff(request, roles: tuple[str, ...] = ()) -> StaffMembership:
@@ -64,13 +65,6 @@ def federation_admin_required(view):
     return wrapper
 
 
-def _handles(view, request) -> bool:
-    """Whether the view has a handler for this method (else DRF answers 405 after the
-    permission check: a permission that answers 404 must let that through)."""
-    method = request.method.lower()
-    return method in view.http_method_names and hasattr(view, method)
-
-
 class IsBankStaff(permissions.BasePermission):
     """API permission: authenticated staff of the bank whose domain this is.
 
@@ -80,7 +74,7 @@ class IsBankStaff(permissions.BasePermission):
     answers_not_found = True  # to anyone not on the bank's staff (see core.schema)
 
     def has_permission(self, request, view) -> bool:
-        if not _handles(view, request):
+        if not view_handles(view, request):
             return True  # the view answers 405 for a method it does not have
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated
@@ -98,7 +92,7 @@ class IsFederationAdmin(permissions.BasePermission):
     answers_not_found = True  # to anyone but federation admins (see core.schema)
 
     def has_permission(self, request, view) -> bool:
-        if not _handles(view, request):
+        if not view_handles(view, request):
             return True  # the view answers 405 for a method it does not have
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -27,6 +28,7 @@ from banks.models import (
 )
 from banks.schema_template import template_ensure
 from banks.signals import bank_schema_ready
+from core.writes import Change, register_audit
 
 RESERVED_CODES = {"www", "portal", "api", "admin", "static", "media", "public", "federation"}
 HOSTNAME_RE = re.compile(
@@ -457,6 +459,24 @@ def bank_audit(*, bank: Bank | None, actor, action: str, target=None,
     return BankEvent.objects.create(
         bank=bank, actor=actor if getattr(actor, "pk", None) else None, action=action[:40],
         detail=detail)
+
+
+def register_bank_audit(model, *, action: str | Mapping[str, str],
+                        bank: Callable[[Any], Bank | None] = lambda row: row.bank) -> None:
+    """Every ``core.writes.transition`` of ``model`` on its bank's trail: a ``BankEvent``
+    with the row as object, its status before and after (and the change's details as more
+    changes), and the note. ``action``: the event's action for each transition (a mapping),
+    or a format of ``{action}`` and ``{after}`` ("warehouse_{action}"). ``bank``: the row's
+    bank, when the transition does not give it (None: the federation's trail)."""
+    def write(change: Change) -> None:
+        name = (action[change.action] if isinstance(action, Mapping)
+                else action.format(action=change.action, after=change.after))
+        bank_audit(bank=change.bank if change.bank is not None else bank(change.row),
+                   actor=change.actor, action=name, target=change.row,
+                   changes={**change.detail, "status": [change.before, change.after]},
+                   note=change.note)
+
+    register_audit(model, write)
 
 
 def federation_audit(*, actor, action: str, target=None, changes: dict | None = None,

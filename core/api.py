@@ -1,5 +1,5 @@
-"""What every API view shares: reading a query or body through a serializer, and the page
-parameters of a list."""
+"""What every API view shares: reading a query or body through a serializer, the page
+parameters of a list, and what a permission asks of the view."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ def valid(serializer_class, data, **kwargs) -> dict:
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def view_handles(view, request) -> bool:
+    """Whether the view has a handler for this method (else DRF answers 405 after the
+    permission check: a permission that answers 404 must let that through)."""
+    method = request.method.lower()
+    return method in view.http_method_names and hasattr(view, method)
 
 
 class PageQuerySerializer(serializers.Serializer):

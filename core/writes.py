@@ -43,6 +43,7 @@ class Change:
     after: str
     actor: Any = None  # the acting user, or None: the platform itself
     actor_id: int | None = None
+    bank: Any = None  # the bank it happened in, when the row does not say
     note: str = ""
     detail: Mapping[str, Any] = field(default_factory=dict)
     at: datetime = field(default_factory=timezone.now)
@@ -58,6 +59,12 @@ def register_audit(model: type[models.Model], writer: AuditWriter) -> None:
     _writers[model] = writer
 
 
+def registered_audit(model: type[models.Model]) -> AuditWriter:
+    """The writer ``model``'s app registered (for a call that audits elsewhere but falls
+    back to it)."""
+    return _writers[model]
+
+
 def lock(row: M, *, related: Iterable[str] = ()) -> M:
     """The row again, locked ``FOR UPDATE`` until the transaction ends (only the row's own
     table when ``related`` rows are read with it)."""
@@ -68,8 +75,16 @@ def lock(row: M, *, related: Iterable[str] = ()) -> M:
     return query.get(pk=row.pk)
 
 
+def require(row: models.Model, action: str, *, message=None) -> None:
+    """Refuse (``IllegalTransition``) at once when the row's status does not allow
+    ``action``: for a service that checks the state before the input it validates."""
+    machine: StateMachine = type(row).STATES  # type: ignore[attr-defined]
+    if not machine.can(getattr(row, machine.field) or "", action):
+        raise IllegalTransition(message)
+
+
 def transition(row: models.Model, action: str, *, actor=None, actor_id: int | None = None,
-               note: str = "", detail: Mapping[str, Any] | None = None, message=None,
+               bank=None, note: str = "", detail: Mapping[str, Any] | None = None, message=None,
                back_to: str | None = None, save_fields: Iterable[str] | None = None,
                audit: AuditWriter | None = None, at: datetime | None = None,
                after_commit: Iterable[Callable[[], object]] = ()) -> Change:
@@ -84,8 +99,7 @@ def transition(row: models.Model, action: str, *, actor=None, actor_id: int | No
         raise RuntimeError("transition() must run inside the service's transaction")
     machine: StateMachine = type(row).STATES  # type: ignore[attr-defined]
     before = getattr(row, machine.field) or ""
-    if not machine.can(before, action):
-        raise IllegalTransition(message)
+    require(row, action, message=message)
     after = machine.target(before, action)
     if after is None:
         if back_to is None or back_to not in machine.returns_to:
@@ -100,7 +114,7 @@ def transition(row: models.Model, action: str, *, actor=None, actor_id: int | No
     if actor_id is None and actor is not None:
         actor_id = actor.pk
     change = Change(row=row, action=action, before=before, after=after, actor=actor,
-                    actor_id=actor_id, note=(note or "").strip()[:300],
+                    actor_id=actor_id, bank=bank, note=(note or "").strip()[:300],
                     detail=dict(detail or {}), at=at or timezone.now())
     writer = audit or _writers.get(type(row))
     if writer is None:
@@ -109,3 +123,11 @@ def transition(row: models.Model, action: str, *, actor=None, actor_id: int | No
     for effect in after_commit:
         transaction.on_commit(effect)
     return change
+
+
+def recorded_by_the_row(change: Change) -> None:
+    """For the attempt rows of the one charging path and of the platform's own runs (a card
+    payment, a loan repayment, a gateway refund, a payout line, a settlement run, a webhook
+    delivery): the row is its own record (who started it and when, the gateway's reference
+    and answer, the run's progress) and the money it moved is in the ledger, so the change
+    writes no second event."""

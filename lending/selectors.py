@@ -206,6 +206,9 @@ ACTION_LABELS = {
     "fall_overdue": gettext_lazy("Fell overdue"),
     "cure": gettext_lazy("Arrears cleared"),
     "write_off": gettext_lazy("Written off"),
+    "collateral_sale": gettext_lazy("Pledged goods put on sale"),
+    "margin_call_close": gettext_lazy("Margin call closed"),
+    "margin_call_cure": gettext_lazy("Margin call cured"),
 }
 
 

@@ -19,8 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from banks.models import StaffRole
-from banks.permissions import IsBankStaff, _handles
-from core.api import valid
+from banks.permissions import IsBankStaff
+from core.api import valid, view_handles
 from partners.auth import HasScope, PartnerKeyAuthentication, PartnerKeyThrottle
 from partners.models import PartnerKind, PartnerStatus, Scope
 from partners.selectors import (
@@ -177,7 +177,7 @@ class IsPersonOnPortal(permissions.BasePermission):
     answers_not_found = True  # to anyone who manages no partner's keys (see core.schema)
 
     def has_permission(self, request, view) -> bool:
-        if not _handles(view, request):
+        if not view_handles(view, request):
             return True
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated

@@ -143,6 +143,7 @@ def partner_update(*, partner: Partner, acting_user, name: str, kind: str, conta
 
 
 def _audit(change: Change) -> None:
+    assert isinstance(change.row, Partner)
     _event(change.row, actor=change.actor, action=change.action,
            before={"status": change.before},
            after={"status": change.after, "reason": change.note})
@@ -156,7 +157,7 @@ def _transition(partner: Partner, *, action: str, acting_user, reason: str = "")
     transition(locked, action, actor=acting_user, note=reason, save_fields=(), message=_(
         "A partner that is “%(status)s” cannot take this step.")
         % {"status": locked.get_status_display()})
-    partner.status = locked.status
+    partner.refresh_from_db(fields=["status"])  # the caller's copy, as the row is now
     return locked
 
 

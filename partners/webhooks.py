@@ -36,6 +36,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.writes import recorded_by_the_row, transition
 from orders.models import Order
 from partners.models import (
     DeliveryStatus,
@@ -244,9 +245,10 @@ def delivery_attempt(*, delivery_id: int, replay: bool = False) -> PartnerWebhoo
                                              replay=replay)
         delivery.attempts += 1
         delivery.last_status_code, delivery.last_error = status_code, error
+        action = None
         if ok:
             if delivery.status != DeliveryStatus.SUCCEEDED:
-                delivery.status = delivery.STATES.target(delivery.status, "succeed")
+                action = "succeed"
             delivery.delivered_at, delivery.next_attempt_at = timezone.now(), None
         elif delivery.status == DeliveryStatus.PENDING and not replay:
             delays = settings.PARTNER_WEBHOOK_RETRY_DELAYS
@@ -255,9 +257,11 @@ def delivery_attempt(*, delivery_id: int, replay: bool = False) -> PartnerWebhoo
                 delivery.next_attempt_at = timezone.now() + timedelta(
                     seconds=delays[failures - 1])
             else:
-                delivery.status = delivery.STATES.target(delivery.status, "give_up")
-                delivery.next_attempt_at = None
-        delivery.save()
+                action, delivery.next_attempt_at = "give_up", None
+        if action is None:
+            delivery.save()
+        else:
+            transition(delivery, action, audit=recorded_by_the_row)
     return delivery
 
 

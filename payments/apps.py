@@ -1,3 +1,5 @@
+from django.utils.translation import gettext_lazy as _
+
 from core import appconfig
 
 
@@ -12,7 +14,9 @@ class PaymentsConfig(appconfig.PlatformAppConfig):
 
         register_refund_handler(refund_execute)
 
-        from banks.audit import register_audit_source
+        from banks.audit import register_actions, register_audit_source
         from payments.selectors import audit_entries as payments_audit
 
         register_audit_source(("settlement",), payments_audit)
+        register_actions(bank={"gateway_refund_resolved": ("settlement",
+                                                           _("Gateway refund resolved"))})

@@ -34,10 +34,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from banks.models import Bank
-from banks.services import bank_audit
+from banks.services import bank_audit, register_bank_audit
 from catalog.models import Batch, Product, ProductStatus, Sku
 from catalog.services import batches_set_recalled, product_transition
 from core.errors import ApplicationError
+from core.writes import transition
 from orders import services as orders
 from orders.models import (
     REFUNDABLE,
@@ -150,6 +151,9 @@ def recall_open(*, actor, bank: Bank | None, batch_ids, reason: str) -> Recall:
     return recall
 
 
+register_bank_audit(Recall, action="recall_{after}")
+
+
 def _locked_open(recall: Recall) -> Recall:
     recall = Recall.objects.select_for_update().get(pk=recall.pk)
     if recall.status != RecallStatus.OPEN:
@@ -202,14 +206,11 @@ def recall_close(*, recall: Recall, actor, resolution: str, note: str = "") -> R
             detail={"recall": recall.number, "resolution": resolution})
         batch_ids = list(recall.batches.exclude(recalls__in=others).values_list("pk", flat=True))
         batches_set_recalled(batch_ids=batch_ids, recalled=False)
-        recall.status = Recall.STATES.target(recall.status, "close")  # type: ignore[assignment]
         recall.resolution = resolution
         recall.resolution_note = (note or "").strip()[:300]
         recall.closed_by = actor
         recall.closed_at = timezone.now()
         recall.orders_refunded = recall.orders_refunded + refunded
-        recall.save()
-        bank_audit(bank=recall.bank, actor=actor, action="recall_closed", target=recall,
-                   changes={"status": [RecallStatus.OPEN, RecallStatus.CLOSED]},
-                   note=f"{recall.number}: {resolution}")
+        transition(recall, "close", actor=actor, note=f"{recall.number}: {resolution}",
+                   at=recall.closed_at)
     return recall

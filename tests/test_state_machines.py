@@ -17,7 +17,8 @@ from orders.models import Order, OrderStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ["accounts", "admission", "banks", "catalog", "core", "federation", "lending",
-        "orders", "payments", "rewards", "notifications", "recalls", "fixtures"]
+        "orders", "payments", "rewards", "notifications", "recalls", "partners", "warehouses",
+        "fixtures"]
 WRITES = {"create", "update", "update_or_create", "get_or_create"}
 
 
@@ -103,6 +104,27 @@ def test_only_services_assign_a_status():
              if "migrations" not in path.parts and "tests" not in path.parts
              and not _is_service_module(path)
              for line in status_writes(path, model_names)]
+    assert found == []
+
+
+def row_status_assignments(path: Path) -> list[int]:
+    """Lines of ``path`` that set ``.status`` on a row (``x.status = ...``)."""
+    return sorted(node.lineno for node in ast.walk(ast.parse(path.read_text()))
+                  if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign)
+                  and any(isinstance(sub, ast.Attribute) and sub.attr == "status"
+                          for t in (node.targets if isinstance(node, ast.Assign)
+                                    else [node.target]) for sub in ast.walk(t)))
+
+
+def test_services_move_a_row_only_through_the_write_helper():
+    """A service changes one row's status with ``core.writes.transition`` (lock, declared
+    machine, audit, effects), never by setting it: new rows get theirs in the constructor
+    and set-based writes (``update(status=...)``) keep to the machine's statuses."""
+    found = [f"{path.relative_to(ROOT)}:{line}"
+             for app in APPS for path in sorted((ROOT / app).rglob("*.py"))
+             if "migrations" not in path.parts and "tests" not in path.parts
+             and app != "fixtures" and path != ROOT / "core" / "writes.py"
+             for line in row_status_assignments(path)]
     assert found == []
 
 

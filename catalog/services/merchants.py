@@ -10,11 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from banks.models import Bank
-from banks.services import bank_audit
+from banks.services import register_bank_audit
 from catalog.models import Merchant, MerchantKind, MerchantMember, MerchantRole
 from catalog.services.changes import products_touch
 from core.errors import ApplicationError
-from core.writes import AuditWriter, Change, lock, register_audit, transition
+from core.writes import AuditWriter, lock, transition
 
 # Declared on the model: action -> (from statuses, to status).
 MERCHANT_TRANSITIONS = Merchant.STATES.table
@@ -26,16 +26,8 @@ def merchant_allowed_actions(merchant: Merchant) -> list[str]:
             if merchant.status in sources]
 
 
-def _audit(change: Change) -> None:
-    """A merchant's status change, on its bank's trail (admission writes it on the
-    merchant's dossier instead, in the bank's schema)."""
-    merchant = change.row
-    bank_audit(bank=merchant.bank, actor=change.actor, action=f"merchant_{change.action}",
-               target=merchant, changes={"status": [change.before, change.after]},
-               note=change.note)
-
-
-register_audit(Merchant, _audit)
+# On the bank's trail (admission writes it on the merchant's dossier instead).
+register_bank_audit(Merchant, action="merchant_{action}")
 
 
 @transaction.atomic
@@ -56,8 +48,7 @@ def merchant_transition(*, merchant: Merchant, action: str, reason: str = "", ac
                    "A merchant that is “%(status)s” cannot be %(action)s.")
                % {"status": locked.get_status_display(), "action": _action_label(action)})
     products_touch(merchant_ids=[locked.pk])  # its products appear or go in the feeds
-    merchant.status, merchant.status_reason = locked.status, locked.status_reason
-    merchant.status_changed_at = locked.status_changed_at
+    merchant.refresh_from_db(fields=["status", "status_reason", "status_changed_at"])
     return locked
 
 

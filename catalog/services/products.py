@@ -14,12 +14,14 @@ from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from banks.services import register_bank_audit
 from catalog import search
 from catalog.models import UNITS, Category, Merchant, Product, ProductStatus, Sku, WholesaleTier
 from catalog.services.search_index import product_reindex
 from core import uploads
 from core.errors import ApplicationError
 from core.money import quantize_money
+from core.writes import AuditWriter, lock, require, transition
 
 P = ProductStatus
 # Declared on the model; "submit" lists at once where the bank does not review listings.
@@ -176,38 +178,42 @@ def sku_add(*, product: Product, spec: SkuSpec) -> Sku:
     return sku
 
 
+# On the bank's trail (staff decisions are written on the merchant's dossier instead).
+register_bank_audit(Product, action="product_{action}", bank=lambda row: row.merchant.bank)
+
+
 @transaction.atomic
-def product_transition(*, product: Product, action: str, reason: str = "") -> Product:
+def product_transition(*, product: Product, action: str, reason: str = "", actor=None,
+                       audit: AuditWriter | None = None) -> Product:
+    """Move a product through its listing machine, audited by ``audit`` (the bank's trail
+    when not given). Submitting lists at once where the bank does not review listings:
+    the submission is then approved by the platform in the same transaction."""
     if action not in PRODUCT_TRANSITIONS:
         raise ApplicationError(_("Unknown action “%(a)s”.") % {"a": action}, field="action")
-    locked = (Product.objects.select_for_update().select_related("merchant__bank")
-              .get(pk=product.pk))
-    sources, target = PRODUCT_TRANSITIONS[action]
-    if locked.status not in sources:
-        raise ApplicationError(
-            _("A product that is “%(status)s” cannot take this step.")
-            % {"status": locked.get_status_display()}, code="illegal_transition")
+    locked = lock(product, related=["merchant__bank"])
+    refusal = (_("A product that is “%(status)s” cannot take this step.")
+               % {"status": locked.get_status_display()})
+    require(locked, action, message=refusal)
     if action in {"submit", "approve_listing"}:
         if not locked.merchant.is_trading:
             raise ApplicationError(_("Only an approved merchant's products can be listed."),
                                    code="merchant_not_approved")
         if not locked.skus.exists():
             raise ApplicationError(_("Add at least one specification first."), field="skus")
-    if action == "submit" and not locked.merchant.bank.requires_listing_review:
-        target = P.LISTED
     if action == "reject_listing" and not (reason or "").strip():
         raise ApplicationError(_("Give a reason."), field="reason")
-    locked.status = target
-    locked.status_reason = (reason or "").strip()
-    fields = ["status", "status_reason"]
-    if target == P.LISTED:
-        locked.listed_at = timezone.now()
-        fields.append("listed_at")
-    locked.save(update_fields=fields)
-    if target == P.LISTED:
+    steps = [(action, actor)]
+    if action == "submit" and not locked.merchant.bank.requires_listing_review:
+        steps.append(("approve_listing", None))  # the platform, by the bank's policy
+    for step, by in steps:
+        locked.status_reason = (reason or "").strip()
+        if PRODUCT_TRANSITIONS[step][1] == P.LISTED:
+            locked.listed_at = timezone.now()
+        transition(locked, step, actor=by, note=reason, audit=audit, message=refusal,
+                   save_fields=["status_reason", "listed_at"])
+    if locked.status == P.LISTED:
         product_reindex(product_ids=[locked.pk])
-    product.status, product.status_reason = locked.status, locked.status_reason
-    product.listed_at = locked.listed_at
+    product.refresh_from_db(fields=["status", "status_reason", "listed_at"])  # caller's copy
     return locked
 
 

@@ -12,7 +12,14 @@ from django.utils.translation import gettext as _
 
 from banks.models import Bank
 from core.writes import Change, register_audit, transition
-from lending.models import Application, ApplicationStatus, LendingEvent, Loan, LoanStatus
+from lending.models import (
+    Application,
+    ApplicationStatus,
+    LendingEvent,
+    Loan,
+    LoanStatus,
+    MarginCall,
+)
 from payments.models import AccountKind
 
 ZERO = Decimal("0.00")
@@ -39,16 +46,21 @@ def _event(*, action: str, actor_id: int | None, application: Application | None
 
 
 def _lending_event(change: Change) -> None:
+    """Every transition of an application, a loan or a loan's margin call (on its loan)."""
     row = change.row
+    action = change.action
+    if isinstance(row, MarginCall):
+        row, action = row.loan, f"margin_call_{action}"
     LendingEvent.objects.create(
         application=row if isinstance(row, Application) else None,
-        loan=row if isinstance(row, Loan) else None, action=change.action,
+        loan=row if isinstance(row, Loan) else None, action=action,
         from_status=change.before, to_status=change.after, actor_id=change.actor_id,
         note=change.note, detail=dict(change.detail), at=change.at)
 
 
 register_audit(Application, _lending_event)
 register_audit(Loan, _lending_event)
+register_audit(MarginCall, _lending_event)
 
 
 def _app_transition(app: Application, action: str, *, actor_id: int | None,

@@ -29,6 +29,7 @@ from banks.models import Bank
 from catalog.models import MerchantMember
 from core.errors import ApplicationError
 from core.money import quantize_money
+from core.writes import lock, transition
 from lending.models import (
     Application,
     ApplicationStatus,
@@ -159,7 +160,8 @@ def pledge_margin_check(*, bank: Bank) -> int:
             value = quantize_money(price * receipt.pledged)
             unpaid = loan.lines.aggregate(n=unpaid_principal(""))["n"]
             short = unpaid > value * policy.pledge_margin_ratio
-            call = MarginCall.objects.filter(loan=loan, status=MarginCallStatus.OPEN).first()
+            call = (MarginCall.objects.select_for_update()
+                    .filter(loan=loan, status=MarginCallStatus.OPEN).first())
             if short and call is None:
                 MarginCall.objects.create(loan=loan, value=value, unpaid=unpaid,
                                           unit_price=price, raised_at=timezone.now())
@@ -172,9 +174,9 @@ def pledge_margin_check(*, bank: Bank) -> int:
 
 def _call_transition(call: MarginCall, action: str, *, actor_id: int | None,
                      note: str) -> MarginCall:
-    call.status = MarginCall.STATES.target(call.status, action)  # type: ignore[assignment]
     call.note, call.closed_by_id, call.closed_at = note[:300], actor_id, timezone.now()
-    call.save()
+    transition(call, action, actor_id=actor_id, note=note, at=call.closed_at,
+               message=_("This margin call is closed already."))
     return call
 
 
@@ -186,11 +188,7 @@ def margin_call_close(*, bank: Bank, call: MarginCall, officer, note: str) -> Ma
     note = (note or "").strip()
     if not note:
         raise ValidationError({"note": [_("Say how the margin call was settled.")]})
-    call = MarginCall.objects.select_for_update().get(pk=call.pk)
-    if call.status != MarginCallStatus.OPEN:
-        raise ApplicationError(_("This margin call is closed already."),
-                               code="illegal_transition")
-    return _call_transition(call, "close", actor_id=officer.pk, note=note)
+    return _call_transition(lock(call), "close", actor_id=officer.pk, note=note)
 
 
 OPEN_LOANS = (LoanStatus.ACTIVE, LoanStatus.OVERDUE)

@@ -25,6 +25,7 @@ from core.idempotency import (
     key_owner,
 )
 from core.models import IdempotencyKey
+from core.writes import lock, recorded_by_the_row, transition
 from lending.models import (
     Loan,
     LoanRepayment,
@@ -243,7 +244,7 @@ def _may_repay(loan: Loan, payer) -> bool:
 def _settle_card_repayment(bank: Bank, repayment: LoanRepayment, charge) -> LoanRepayment:
     """Apply the gateway's answer to a pending card repayment, once."""
     with transaction.atomic():
-        repayment = LoanRepayment.objects.select_for_update().get(pk=repayment.pk)
+        repayment = lock(repayment)
         if repayment.status != RepaymentStatus.PENDING:
             return repayment
         if charge.unknown:  # stays pending: ``loan_repayments_reconcile`` finds out
@@ -252,9 +253,8 @@ def _settle_card_repayment(bank: Bank, repayment: LoanRepayment, charge) -> Loan
             return repayment
         repayment.reference = charge.intent_id
         if not charge.succeeded:
-            repayment.status = LoanRepayment.STATES.target(repayment.status, "fail")
             repayment.message = charge.message[:300]
-            repayment.save()
+            transition(repayment, "fail", audit=recorded_by_the_row)
             return repayment
         # The loan cannot have closed meanwhile: a pending repayment blocks other
         # repayments and write-off, and settlement skips a loan with one.
@@ -268,8 +268,7 @@ def _settle_card_repayment(bank: Bank, repayment: LoanRepayment, charge) -> Loan
                       repayment.amount, took.total)
         repayment.principal, repayment.interest, repayment.penalty = (
             took.principal, took.interest, took.penalty + repayment.amount - took.total)
-        repayment.status = LoanRepayment.STATES.target(repayment.status, "succeed")
-        repayment.save()
+        transition(repayment, "succeed", audit=recorded_by_the_row)
         legs = [Leg(ledger_account(kind=K.CARD_CLEARING, bank_id=bank.pk), repayment.amount)]
         if repayment.principal:
             legs.append(Leg(ledger_account(kind=K.LOAN_PRINCIPAL, bank_id=bank.pk),

@@ -28,6 +28,7 @@ from catalog.services import sales_record
 from core.errors import ApplicationError
 from core.money import quantize_money
 from core.validators import validate_cn_mobile
+from core.writes import Change, lock, require, transition
 from orders import flash, selectors
 from orders.hooks import checkout_paid, checkout_placed, send_on_commit
 from orders.interfaces import cancel_handlers
@@ -368,34 +369,36 @@ def _insert_with_number(obj, *, prefix: str):
 @transaction.atomic
 def checkout_cancel(*, checkout: Checkout, reason: str, actor=None) -> Checkout:
     """An unpaid checkout is given up (by the shopper, or on expiry): stock goes back."""
-    checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
-    if checkout.status != CheckoutStatus.PENDING_PAYMENT:
-        raise ApplicationError(_("Only an unpaid checkout can be cancelled."),
-                               code="illegal_transition")
+    checkout = lock(checkout)
+    unpaid_only = _("Only an unpaid checkout can be cancelled.")
+    require(checkout, "cancel", message=unpaid_only)
     _release(checkout)
     if checkout.points_used:
         for handler in cancel_handlers():  # the points go back to the customer
             handler(checkout)
-    checkout.status = Checkout.STATES.target(checkout.status, "cancel")
     checkout.cancel_reason = reason[:200]
-    checkout.save(update_fields=["status", "cancel_reason"])
+    transition(checkout, "cancel", actor=actor, note=reason, message=unpaid_only,
+               save_fields=["cancel_reason"], audit=_in_the_orders_history)
     for order in checkout.orders.select_for_update().order_by("pk"):
         _transition(order, "cancel", actor=actor, note=reason)
     return checkout
 
 
+def _in_the_orders_history(change: Change) -> None:
+    """A checkout is paid or given up as a whole: each of its orders' transitions in the
+    same transaction (pay, cancel) records it in that order's history."""
+
+
 @transaction.atomic
 def checkout_mark_paid(*, checkout: Checkout) -> Checkout:
     """The payment of the checkout succeeded (called by ``payments``). Idempotent."""
-    checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
+    checkout = lock(checkout)
     if checkout.status == CheckoutStatus.PAID:
         return checkout
-    if checkout.status != CheckoutStatus.PENDING_PAYMENT:
-        raise ApplicationError(_("This checkout was cancelled; it cannot be paid."),
-                               code="illegal_transition")
     now = timezone.now()
-    checkout.status, checkout.paid_at = Checkout.STATES.target(checkout.status, "pay"), now
-    checkout.save(update_fields=["status", "paid_at"])
+    checkout.paid_at = now
+    transition(checkout, "pay", at=now, save_fields=["paid_at"], audit=_in_the_orders_history,
+               message=_("This checkout was cancelled; it cannot be paid."))
     sold: dict[int, int] = defaultdict(int)
     for order in checkout.orders.select_for_update().order_by("pk"):
         order.paid_at = now

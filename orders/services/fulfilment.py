@@ -82,8 +82,8 @@ def order_ready_for_pickup(*, order: Order, actor) -> Order:
             with transaction.atomic():
                 _transition(order, "ready_for_pickup", actor=actor,
                             detail={"branch": order.pickup_branch_id})
-        except IntegrityError:
-            order.status = S.PAID
+        except IntegrityError:  # the code is taken: the savepoint undid the step
+            order.refresh_from_db(fields=["status"])
             continue
         _issue(order)  # the goods go to the branch
         return order

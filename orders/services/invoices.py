@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from core.errors import ApplicationError
 from core.uploads import attach
 from core.validators import validate_uscc
+from core.writes import require, transition
 from orders.models import (
     InvoiceRequest,
     InvoiceTitleKind,
@@ -29,7 +30,7 @@ from orders.models import (
 )
 from orders.selectors_invoices import invoice_amount, invoice_blocker, live_invoice_of
 
-from .transitions import _locked
+from .transitions import _locked, register_in_order_history
 
 # The number of an e-invoice: 8 digits (an electronic plain or special invoice, printed
 # beside its 10- or 12-digit invoice code) or 20 digits (a fully digital e-invoice, 数电票,
@@ -134,11 +135,20 @@ def _locked_invoice(invoice: InvoiceRequest) -> tuple[Order, InvoiceRequest]:
     return order, InvoiceRequest.objects.select_for_update().get(pk=invoice.pk)
 
 
-def _move(invoice: InvoiceRequest, action: str) -> None:
-    invoice.status = InvoiceRequest.STATES.target(
-        invoice.status, action,
-        message=_("This invoice request is “%(status)s”: it cannot be changed now.")
-        % {"status": invoice.get_status_display()})
+def _refusal(invoice: InvoiceRequest) -> str:
+    return (_("This invoice request is “%(status)s”: it cannot be changed now.")
+            % {"status": invoice.get_status_display()})
+
+
+def _move(invoice: InvoiceRequest, action: str, *, actor, note: str = "",
+          detail: dict | None = None) -> None:
+    invoice.decided_by, invoice.decided_at = actor, timezone.now()
+    transition(invoice, action, actor=actor, note=note, detail=detail,
+               at=invoice.decided_at, message=_refusal(invoice))
+
+
+register_in_order_history(InvoiceRequest, detail_key="invoice", kinds={
+    "withdraw": "invoice_withdrawn", "issue": "invoice_issued", "reject": "invoice_rejected"})
 
 
 @transaction.atomic
@@ -147,10 +157,7 @@ def invoice_withdraw(*, invoice: InvoiceRequest, actor) -> InvoiceRequest:
     order, invoice = _locked_invoice(invoice)
     if actor is None or actor.pk != order.buyer_id:
         raise ApplicationError(_("Only the buyer may withdraw the request."), code="not_buyer")
-    _move(invoice, "withdraw")
-    invoice.decided_by, invoice.decided_at = actor, timezone.now()
-    invoice.save()
-    _event(order, "invoice_withdrawn", actor=actor, invoice=invoice)
+    _move(invoice, "withdraw", actor=actor)
     return invoice
 
 
@@ -181,7 +188,7 @@ def invoice_issue(*, invoice: InvoiceRequest, actor, invoice_number: str, issued
     order's total less refunds at this moment; while a refund request is open the
     invoice waits for its decision."""
     order, invoice = _locked_invoice(invoice)
-    _move(invoice, "issue")
+    require(invoice, "issue", message=_refusal(invoice))
     if order.status == OrderStatus.REFUND_REQUESTED:
         raise ApplicationError(_("A refund request on this order is open: decide it first, "
                                  "as it changes the invoice's amount."), code="refund_open")
@@ -206,13 +213,11 @@ def invoice_issue(*, invoice: InvoiceRequest, actor, invoice_number: str, issued
         raise ValidationError(errors)
     invoice.invoice_number, invoice.issued_on = number, issued
     invoice.amount = invoice_amount(order)
-    invoice.decided_by, invoice.decided_at = actor, timezone.now()
     if pdf:
         attach(invoice, "pdf", pdf, save=False)  # ValidationError on "pdf": nothing saved
-    invoice.save()
-    _event(order, "invoice_issued", actor=actor, invoice=invoice, note=number,
-           number=number, amount=str(invoice.amount), issued_on=issued.isoformat(),
-           pdf=bool(invoice.pdf))
+    _move(invoice, "issue", actor=actor, note=number, detail={
+        "number": number, "amount": str(invoice.amount), "issued_on": issued.isoformat(),
+        "pdf": bool(invoice.pdf)})
     return invoice
 
 
@@ -220,12 +225,10 @@ def invoice_issue(*, invoice: InvoiceRequest, actor, invoice_number: str, issued
 def invoice_reject(*, invoice: InvoiceRequest, actor, reason: str) -> InvoiceRequest:
     """The merchant refuses the request and says why; the buyer may ask again."""
     order, invoice = _locked_invoice(invoice)
-    _move(invoice, "reject")
+    require(invoice, "reject", message=_refusal(invoice))
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": [_("Say why the invoice is not issued.")]})
     invoice.reject_reason = reason[:300]
-    invoice.decided_by, invoice.decided_at = actor, timezone.now()
-    invoice.save()
-    _event(order, "invoice_rejected", actor=actor, invoice=invoice, note=reason)
+    _move(invoice, "reject", actor=actor, note=reason)
     return invoice

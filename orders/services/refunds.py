@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import ApplicationError
 from core.money import quantize_money
+from core.writes import Change, lock, require, transition
 from orders.interfaces import refund_handler
 from orders.models import REFUNDABLE, Order, Refund, RefundStatus
 
@@ -30,6 +30,12 @@ def _refund_amount(order: Order, amount) -> Decimal:
         raise ValidationError({"amount": [
             _("Enter an amount from 0.01 to %(max)s.") % {"max": order.refundable}]})
     return amount
+
+
+def _in_the_order_history(change: Change) -> None:
+    """A refund's decision is a step of its order: the order's transition in the same
+    transaction (reject_refund, refund_full, refund_partial) records it, with the refund's
+    id, in the order's history."""
 
 
 @transaction.atomic
@@ -53,26 +59,25 @@ def refund_decide(*, refund: Refund, actor, approve: bool, note: str = "") -> Re
     """The merchant approves (money goes back through the gateway and the ledger) or
     rejects a refund request; the order moves on accordingly."""
     order = _locked(refund.order)
-    refund = Refund.objects.select_for_update().get(pk=refund.pk)
-    if refund.status != RefundStatus.REQUESTED:
-        raise ApplicationError(_("This refund was already decided."),
-                               code="illegal_transition")
+    refund = lock(refund)
+    decided = _("This refund was already decided.")
+    require(refund, "approve", message=decided)
     note = (note or "").strip()
     now = timezone.now()
     refund.decided_by, refund.decided_at, refund.decision_note = actor, now, note[:300]
     if not approve:
         if not note:
             raise ValidationError({"note": [_("Say why the refund is refused.")]})
-        refund.status = Refund.STATES.target(refund.status, "reject")
-        refund.save()
+        transition(refund, "reject", actor=actor, note=note, audit=_in_the_order_history,
+                   message=decided)
         _transition(order, "reject_refund", actor=actor, note=note,
                     detail={"refund": refund.pk})
         return refund
     if refund.amount > order.refundable:
         raise ValidationError({"amount": [_("The refund exceeds what is left to refund.")]})
     refund.gateway_reference = refund_handler()(refund)
-    refund.status = Refund.STATES.target(refund.status, "approve")
-    refund.save()
+    transition(refund, "approve", actor=actor, note=note, audit=_in_the_order_history,
+               message=decided)
     order.refunded_total += refund.amount
     full = order.refunded_total == order.total
     if full and order.status_before_refund == S.PAID:

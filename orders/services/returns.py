@@ -31,6 +31,7 @@ from catalog.services import sales_record, stock_adjust
 from core import uploads
 from core.errors import ApplicationError
 from core.money import quantize_money
+from core.writes import transition
 from orders.models import (
     RETURN_OPEN,
     Order,
@@ -47,7 +48,7 @@ from orders.selectors_returns import return_refusal, returned_quantities
 
 from ._common import _int_or_none
 from .refunds import refund_issue
-from .transitions import _locked
+from .transitions import _locked, register_in_order_history
 
 MAX_RETURN_PHOTOS = 3
 
@@ -62,8 +63,10 @@ def _event(order: Order, kind: str, ret: ReturnRequest, *, actor, note: str = ""
                               detail={"return": ret.pk, **detail}, at=at or timezone.now())
 
 
-def _move(ret: ReturnRequest, action: str) -> None:
-    ret.status = ReturnRequest.STATES.target(ret.status, action)
+register_in_order_history(ReturnRequest, detail_key="return", kinds={
+    "approve": "return_approved", "refuse": "return_refused", "withdraw": "return_withdrawn",
+    "ship_back": "return_shipped_back", "receive": "return_received",
+    "refund": "return_refunded", "lapse": "return_lapsed"})
 
 
 def _locked_return(ret: ReturnRequest) -> tuple[Order, ReturnRequest]:
@@ -187,14 +190,11 @@ def return_decide(*, return_request: ReturnRequest, actor, approve: bool,
     note = (note or "").strip()
     if not approve and not note:
         raise ValidationError({"note": [_("Say why the return is refused.")]})
-    _move(ret, "approve" if approve else "refuse")
     now = timezone.now()
     ret.decided_by, ret.decided_at, ret.decision_note = actor, now, note[:300]
     if not approve:
         ret.closed_at = now
-    ret.save()
-    _event(order, "return_approved" if approve else "return_refused", ret, actor=actor,
-           note=note, at=now)
+    transition(ret, "approve" if approve else "refuse", actor=actor, note=note, at=now)
     return ret
 
 
@@ -202,10 +202,8 @@ def return_decide(*, return_request: ReturnRequest, actor, approve: bool,
 def return_withdraw(*, return_request: ReturnRequest, actor) -> ReturnRequest:
     """The buyer takes the request back (before sending the goods)."""
     order, ret = _locked_return(return_request)
-    _move(ret, "withdraw")
     ret.closed_at = timezone.now()
-    ret.save()
-    _event(order, "return_withdrawn", ret, actor=actor, at=ret.closed_at)
+    transition(ret, "withdraw", actor=actor, at=ret.closed_at)
     return ret
 
 
@@ -222,12 +220,10 @@ def return_ship_back(*, return_request: ReturnRequest, actor, carrier: str,
     if errors:
         raise ValidationError(errors)
     order, ret = _locked_return(return_request)
-    _move(ret, "ship_back")
     ret.carrier, ret.tracking_number = carrier, tracking_number
     ret.shipped_back_at = timezone.now()
-    ret.save()
-    _event(order, "return_shipped_back", ret, actor=actor, at=ret.shipped_back_at,
-           carrier=carrier, tracking_number=tracking_number)
+    transition(ret, "ship_back", actor=actor, at=ret.shipped_back_at,
+               detail={"carrier": carrier, "tracking_number": tracking_number})
     return ret
 
 
@@ -244,30 +240,26 @@ def return_receive(*, return_request: ReturnRequest, actor,
         raise ApplicationError(_("Decide the buyer's open refund request on this order "
                                  "first."), code="refund_open")
     now = timezone.now()
-    _move(ret, "receive")
-    ret.received_at = now
-    ret.save()
     back: dict[int, int] = defaultdict(int)
     for sku_id, quantity in ret.lines.values_list("order_line__sku_id", "quantity"):
         back[sku_id] += quantity
+    ret.received_at = now
+    transition(ret, "receive", actor=actor, at=now, detail={
+        "skus": {str(k): v for k, v in sorted(back.items())}},
+        note=_("Counted as received: the shop did not confirm within %(days)d days.") % {
+            "days": settings.ORDER_RETURN_RECEIVE_DAYS} if automatic else "")
     for sku_id in sorted(back):  # rows in id order, as every stock writer does
         stock_adjust(sku=Sku(pk=sku_id), delta=back[sku_id])
     sales_record(sku_quantities={sku_id: -units for sku_id, units in back.items()})
-    _event(order, "return_received", ret, actor=actor, at=now,
-           note=_("Counted as received: the shop did not confirm within %(days)d days.") % {
-               "days": settings.ORDER_RETURN_RECEIVE_DAYS} if automatic else "",
-           skus={str(k): v for k, v in sorted(back.items())})
     amount = min(ret.amount, order.refundable)
     if amount > 0:
         ret.refund = refund_issue(
             order=order, actor=actor, amount=amount,
             reason=_("Return %(id)s: goods received back") % {"id": ret.pk})
         order.refresh_from_db()
-    _move(ret, "refund")
     ret.closed_at = timezone.now()
-    ret.save()
-    _event(order, "return_refunded", ret, actor=actor, at=ret.closed_at,
-           amount=str(amount), refund=ret.refund_id)
+    transition(ret, "refund", actor=actor, at=ret.closed_at,
+               detail={"amount": str(amount), "refund": ret.refund_id})
     return ret
 
 
@@ -276,12 +268,10 @@ def return_lapse(*, return_request: ReturnRequest) -> ReturnRequest:
     """The approved goods were not sent back within ORDER_RETURN_SHIP_DAYS: the return
     closes (its units and value no longer count, and it no longer holds the escrow)."""
     order, ret = _locked_return(return_request)
-    _move(ret, "lapse")
     ret.closed_at = timezone.now()
-    ret.save()
-    _event(order, "return_lapsed", ret, actor=None, at=ret.closed_at,
-           note=_("Not sent back within %(days)d days of the approval.") % {
-               "days": settings.ORDER_RETURN_SHIP_DAYS})
+    transition(ret, "lapse", at=ret.closed_at,
+               note=_("Not sent back within %(days)d days of the approval.") % {
+                   "days": settings.ORDER_RETURN_SHIP_DAYS})
     return ret
 
 

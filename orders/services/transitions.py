@@ -53,6 +53,20 @@ def _history_event(change: Change) -> None:
 register_audit(Order, _history_event)
 
 
+def register_in_order_history(model, *, kinds: dict[str, str], detail_key: str) -> None:
+    """The steps of a row that belongs to an order (a return, an invoice request) are
+    audited in the order's history: one ``OrderEvent`` named by ``kinds`` (action ->
+    kind), with the row's id under ``detail_key``."""
+    def write(change: Change) -> None:
+        row = change.row
+        OrderEvent.objects.create(order_id=row.order_id, kind=kinds[change.action],
+                                  actor_id=change.actor_id, note=change.note,
+                                  detail={detail_key: row.pk, **change.detail},
+                                  at=change.at)
+
+    register_audit(model, write)
+
+
 _ACTION_LABELS = {  # completes "it cannot be ...", in the page's language
     "pay": pgettext_lazy("order action", "paid"),
     "cancel": pgettext_lazy("order action", "cancelled"),

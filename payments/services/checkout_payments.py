@@ -23,6 +23,7 @@ from core.idempotency import (
 )
 from core.models import IdempotencyKey
 from core.money import to_fen
+from core.writes import lock, recorded_by_the_row, transition
 from orders import services as order_services
 from orders.assisted import assert_confirmed
 from orders.models import Checkout, CheckoutStatus
@@ -219,7 +220,7 @@ GATEWAY_STATUS = {
 @transaction.atomic
 def _apply(payment: Payment, *, status: str, intent_id: str | None = None,
            message: str = "") -> Payment:
-    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    payment = lock(payment)
     target = GATEWAY_STATUS.get(status)
     if intent_id and not payment.intent_id:
         payment.intent_id = intent_id
@@ -229,11 +230,15 @@ def _apply(payment: Payment, *, status: str, intent_id: str | None = None,
         return payment
     if target == PaymentStatus.SUCCEEDED:
         return _succeed(payment)
-    payment.status = target
     if target == PaymentStatus.FAILED:
         payment.failure_message = (message or _("The card was declined."))[:300]
-    payment.save()
+    transition(payment, _ACTIONS[target], audit=recorded_by_the_row)
     return payment
+
+
+# The action of Payment.STATES that leads to each status the gateway reports.
+_ACTIONS = {PaymentStatus.REQUIRES_ACTION: "require_action", PaymentStatus.FAILED: "fail",
+            PaymentStatus.CANCELED: "cancel"}
 
 
 def _succeed(payment: Payment) -> Payment:
@@ -250,8 +255,7 @@ def _succeed(payment: Payment) -> Payment:
         reason = "duplicate payment" if paid_by_other else "checkout cancelled before payment"
         _refund_whole_payment(payment, reason=reason)
         return payment
-    payment.status = Payment.STATES.target(payment.status, "succeed")
-    payment.save()
+    transition(payment, "succeed", audit=recorded_by_the_row)
     order_services.checkout_mark_paid(checkout=checkout)
     _book_capture(checkout, payment)
     return payment
@@ -264,9 +268,8 @@ def _refund_whole_payment(payment: Payment, *, reason: str) -> None:
         options={"idempotency_key": f"returned:{payment.pk}"})
     log.warning("returned payment %s (%s)", payment.intent_id, reason)
     # No escrow was booked for it, so no postings move; the payment records the refund.
-    payment.status = Payment.STATES.target(payment.status, "return")
     payment.late_refund_reference = refund.id
     payment.failure_message = {
         "duplicate payment": _("This checkout was already paid; this charge was refunded."),
     }.get(reason, _("The order was cancelled before the payment arrived; it was refunded."))
-    payment.save()
+    transition(payment, "return", audit=recorded_by_the_row)

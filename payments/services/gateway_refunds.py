@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from banks.models import Bank
-from core.errors import ApplicationError
+from banks.services import register_bank_audit
+from core.writes import lock, transition
 from orders import services as order_services
 from orders.models import Order, Refund
 from payments.gateway import stripe_client
@@ -63,10 +64,11 @@ def _gateway_refund_record(refund: dict, *, charge: dict | None, event_id: str) 
     amount = Decimal(int(refund.get("amount") or 0)) / 100
     payment = Payment.objects.filter(intent_id=intent_id, status=PaymentStatus.SUCCEEDED
                                      ).select_related("checkout").first() if intent_id else None
-    record = GatewayRefund(refund_id=rid, intent_id=intent_id, amount=amount,
-                           payment=payment, event_id=event_id, status=GatewayRefundStatus.OPEN)
+    found = {"refund_id": rid, "intent_id": intent_id, "amount": amount, "payment": payment,
+             "event_id": event_id}
     if payment is None:
         bank_code = _intent_bank_code(intent_id)
+        record = GatewayRefund(**found, status=GatewayRefundStatus.OPEN)
         record.bank = Bank.objects.filter(code=bank_code).first() if bank_code else None
         record.note = _("A refund at the card service of a payment that is not a checkout's "
                         "card payment (a loan repayment, a points-mall cash part, or "
@@ -75,8 +77,11 @@ def _gateway_refund_record(refund: dict, *, charge: dict | None, event_id: str) 
         log.warning("gateway refund %s of unknown intent %s left open", rid, intent_id)
         return
     orders = list(payment.checkout.orders.order_by("pk"))
-    record.bank_id = orders[0].merchant_bank_id if orders else None
     plan = _allocate_gateway_refund(orders, amount)
+    # Open: left for the bank's admins; booked: taken as the orders' refund below.
+    record = GatewayRefund(**found, status=GatewayRefundStatus.OPEN if plan is None
+                           else GatewayRefundStatus.BOOKED,
+                           bank_id=orders[0].merchant_bank_id if orders else None)
     if plan is None:
         record.note = _("Refunded at the card service outside the platform, but its orders "
                         "are settled, refunded or being refunded already: the money has to "
@@ -84,7 +89,6 @@ def _gateway_refund_record(refund: dict, *, charge: dict | None, event_id: str) 
         _save_once(record)
         log.warning("gateway refund %s of %s left open", rid, intent_id)
         return
-    record.status = GatewayRefundStatus.BOOKED
     if not _save_once(record):
         return
     reason = _("Refunded at the card service (%(id)s)") % {"id": rid}
@@ -102,17 +106,19 @@ def gateway_refund_resolve(*, record: GatewayRefund, actor, note: str) -> Gatewa
     """A bank admin settled an open gateway refund outside the platform's automatic
     booking (recovered the money from the merchant, refunded the order by hand...) and
     says how."""
-    record = GatewayRefund.objects.select_for_update().get(pk=record.pk)
+    record = lock(record)
     note = (note or "").strip()
     if not note:
         raise ValidationError({"note": [_("Say how it was resolved.")]})
-    if record.status != GatewayRefundStatus.OPEN:
-        raise ApplicationError(_("This gateway refund is not open."), code="illegal_transition")
-    record.status, record.resolved_by, record.resolved_at = (
-        GatewayRefund.STATES.target(record.status, "resolve"), actor, timezone.now())
+    record.resolved_by, record.resolved_at = actor, timezone.now()
     record.resolution = note[:300]
-    record.save()
+    transition(record, "resolve", actor=actor, note=note, at=record.resolved_at,
+               message=_("This gateway refund is not open."))
     return record
+
+
+# A bank admin's resolution, on the bank's trail (the federation's for a refund of no bank).
+register_bank_audit(GatewayRefund, action={"resolve": "gateway_refund_resolved"})
 
 
 def _save_once(record: GatewayRefund) -> bool:

@@ -18,6 +18,7 @@ from admission.selectors import settlement_accounts
 from banks.models import Bank
 from catalog.models import Merchant
 from core.errors import ApplicationError
+from core.writes import recorded_by_the_row, transition
 from payments.models import PayoutBatch, PayoutLine, PayoutStatus, Posting, SettlementRun
 from payments.services import Leg, ledger_account, ledger_post
 
@@ -107,8 +108,7 @@ def payout_line_confirm(*, line: PayoutLine) -> PayoutLine:
         Leg(ledger_account(kind=K.PAYOUT_IN_TRANSIT, bank_id=bank_id), line.amount),
         Leg(ledger_account(kind=K.CARD_CLEARING, bank_id=bank_id), -line.amount),
     ], memo=f"payout line {line.pk} confirmed")
-    line.status = PayoutLine.STATES.target(line.status, "confirm")
-    line.save(update_fields=["status", "updated_at"])
+    transition(line, "confirm", save_fields=["updated_at"], audit=recorded_by_the_row)
     return line
 
 
@@ -129,7 +129,7 @@ def payout_line_fail(*, line: PayoutLine, reason: str) -> PayoutLine:
         Leg(ledger_account(kind=K.MERCHANT_PAYABLE, bank_id=bank_id,
                            merchant_id=line.merchant_id), -line.amount),
     ], memo=f"payout line {line.pk} failed: {reason}"[:200])
-    line.status = PayoutLine.STATES.target(line.status, "fail")
     line.failure_reason = reason[:200]
-    line.save(update_fields=["status", "failure_reason", "updated_at"])
+    transition(line, "fail", save_fields=["failure_reason", "updated_at"],
+               audit=recorded_by_the_row)
     return line

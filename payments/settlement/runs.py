@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from banks.models import Bank
 from core.errors import ApplicationError
+from core.writes import recorded_by_the_row, transition
 from payments.models import LedgerAccount, RunStatus, SettlementRun
 
 from .chunks import record_holds, settle_chunk, settleable_orders
@@ -93,13 +94,12 @@ def settlement_run_execute(run_id: int) -> SettlementRun:
         run = SettlementRun.objects.select_for_update().get(pk=run_id)
         if run.status == RunStatus.COMPLETED:
             return run
-        run.status = SettlementRun.STATES.target(run.status, "start")
         run.started_at = run.started_at or timezone.now()
         run.error = ""
         done = run.items.count()
         run.orders_total = done + settleable_orders(run).count()
         run.orders_done = done
-        run.save()
+        transition(run, "start", audit=recorded_by_the_row)
         record_holds(run)
     # The ledger accounts this call has used, looked up once: an account row never changes
     # or goes away. One that a chunk's transaction created is safe to reuse too: if that

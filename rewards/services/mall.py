@@ -15,9 +15,11 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Segment
 from banks.models import Bank, Branch
-from banks.services import bank_audit, changed_fields
+from banks.services import bank_audit, changed_fields, register_bank_audit
 from catalog.models import MerchantStatus, Sku
 from core.errors import ApplicationError
+from core.states import IllegalTransition
+from core.writes import lock, require, transition
 from rewards.models import (
     EntryKind,
     MallOffer,
@@ -79,24 +81,27 @@ def redemption_cancel(*, bank: Bank, redemption: Redemption, actor) -> Redemptio
     """Before pickup (and before any cash was paid): the points come back (unless they
     have expired meanwhile) and the offer's quantity is freed."""
     _in_bank(bank)
-    redemption = Redemption.objects.select_for_update().get(pk=redemption.pk)
-    if redemption.status not in (RedemptionStatus.READY, RedemptionStatus.AWAITING_CASH) or \
-            redemption.payment_reference or redemption.payments.filter(
-                status=RedemptionPaymentStatus.PENDING).exists():
-        raise ApplicationError(_("This redemption cannot be cancelled now."),
-                               code="illegal_transition")
+    redemption = lock(redemption)
+    refusal = _("This redemption cannot be cancelled now.")
+    require(redemption, "cancel", message=refusal)
+    if redemption.payment_reference or redemption.payments.filter(
+            status=RedemptionPaymentStatus.PENDING).exists():
+        raise IllegalTransition(refusal)
     spent = PointsEntry.objects.get(kind=EntryKind.SPENT, reference=f"redeem:{redemption.pk}")
     _restore(spent=spent, points=redemption.points, reference=f"unredeem:{redemption.pk}")
     MallOffer.objects.filter(pk=redemption.offer_id).update(
         redeemed=F("redeemed") - redemption.quantity)
     OfferTake.objects.filter(offer_id=redemption.offer_id, user_id=redemption.user_id).update(
         quantity=F("quantity") - redemption.quantity)
-    before = redemption.status
-    redemption.status = Redemption.STATES.target(before, "cancel")
-    redemption.save(update_fields=["status"])
-    bank_audit(bank=bank, actor=actor, action="redemption_cancelled", target=redemption,
-               changes={"status": (before, redemption.status)})
+    transition(redemption, "cancel", actor=actor, bank=bank, save_fields=(),
+               message=refusal)
     return redemption
+
+
+# On the bank's trail; the transitions give the bank (the row is in its schema).
+register_bank_audit(Redemption, bank=lambda row: None, action={
+    "cancel": "redemption_cancelled", "collect": "redemption_collected",
+    "pay_cash": "redemption_paid"})
 
 
 @transaction.atomic
@@ -107,10 +112,8 @@ def redemption_collect(*, bank: Bank, code: str, staff) -> Redemption:
     redemption = Redemption.objects.select_for_update().filter(pickup_code=code).first()
     if redemption is None or redemption.status != RedemptionStatus.READY:
         raise ApplicationError(_("No redemption is waiting with this code."), code="not_found")
-    redemption.status = Redemption.STATES.target(redemption.status, "collect")
     redemption.collected_at = timezone.now()
-    redemption.save(update_fields=["status", "collected_at"])
-    bank_audit(bank=bank, actor=staff, action="redemption_collected", target=redemption)
+    transition(redemption, "collect", actor=staff, bank=bank, save_fields=["collected_at"])
     return redemption
 
 

@@ -23,6 +23,7 @@ from core.idempotency import (
     key_owner,
 )
 from core.models import IdempotencyKey
+from core.writes import lock, recorded_by_the_row, transition
 from payments.models import AccountKind
 from payments.services import (
     GatewayUnavailable,
@@ -137,7 +138,7 @@ def _settle_cash_payment(bank: Bank, payment: RedemptionPayment, charge) -> Rede
     redemption ready, or mark the attempt failed; an unknown answer leaves it pending."""
     with transaction.atomic():
         redemption = Redemption.objects.select_for_update().get(pk=payment.redemption_id)
-        payment = RedemptionPayment.objects.select_for_update().get(pk=payment.pk)
+        payment = lock(payment)
         if payment.status != RedemptionPaymentStatus.PENDING:
             return payment
         if charge.unknown:
@@ -146,9 +147,9 @@ def _settle_cash_payment(bank: Bank, payment: RedemptionPayment, charge) -> Rede
             return payment
         payment.reference = charge.intent_id
         if not charge.succeeded:
-            payment.status = RedemptionPayment.STATES.target(payment.status, "fail")
             payment.message = charge.message[:300]
-            payment.save(update_fields=["status", "message", "reference"])
+            transition(payment, "fail", save_fields=["message", "reference"],
+                       audit=recorded_by_the_row)
             return payment
         # A pending attempt blocks cancelling and other attempts: the redemption is still
         # waiting for exactly this cash.
@@ -159,11 +160,10 @@ def _settle_cash_payment(bank: Bank, payment: RedemptionPayment, charge) -> Rede
                     payment.amount),
                 Leg(ledger_account(kind=AccountKind.POINTS_MALL_INCOME, bank_id=bank.pk),
                     -payment.amount)])
-        payment.status = RedemptionPayment.STATES.target(payment.status, "succeed")
-        payment.save(update_fields=["status", "reference"])
-        redemption.status = Redemption.STATES.target(redemption.status, "pay_cash")
+        transition(payment, "succeed", save_fields=["reference"], audit=recorded_by_the_row)
         redemption.payment_reference = charge.intent_id
-        redemption.save(update_fields=["status", "payment_reference"])
+        transition(redemption, "pay_cash", actor_id=payment.actor_id, bank=bank,
+                   save_fields=["payment_reference"])
     return payment
 
 

@@ -18,9 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from banks.models import Bank
-from banks.services import bank_audit
+from banks.services import bank_audit, register_bank_audit
 from catalog.models import Merchant, MerchantStatus
 from core.errors import ApplicationError
+from core.writes import require, transition
 from warehouses.models import (
     Lot,
     ReceiptStatus,
@@ -37,15 +38,16 @@ def _number() -> str:
     return f"WR{timezone.localtime():%Y%m%d}{secrets.randbelow(10**6):06d}"
 
 
-def _transition(receipt: WarehouseReceipt, action: str) -> str:
-    if not WarehouseReceipt.STATES.can(receipt.status, action):
-        raise ApplicationError(
-            _("This receipt cannot be %(action)s now (it is %(status)s).")
-            % {"action": action, "status": receipt.get_status_display()},
-            code="illegal_transition")
-    before = receipt.status
-    receipt.status = WarehouseReceipt.STATES.target(receipt.status, action)  # type: ignore[assignment]
-    return before
+register_bank_audit(WarehouseReceipt, action={
+    "pledge": "receipt_pledged", "release": "receipt_released", "cancel": "receipt_cancelled"})
+
+
+def _transition(receipt: WarehouseReceipt, action: str, *, actor, note: str,
+                save_fields: list[str], changes: dict | None = None) -> None:
+    transition(receipt, action, actor=actor, note=note, detail=changes,
+               save_fields=save_fields, message=_(
+                   "This receipt cannot be %(action)s now (it is %(status)s).")
+               % {"action": action, "status": receipt.get_status_display()})
 
 
 def _lock(receipt: WarehouseReceipt) -> WarehouseReceipt:
@@ -112,11 +114,8 @@ def receipt_cancel(*, receipt: WarehouseReceipt, actor, note: str) -> WarehouseR
     if not note:
         raise ValidationError({"note": [_("Say why.")]})
     receipt = _lock(receipt)
-    before = _transition(receipt, "cancel")
     receipt.cancelled_at = timezone.now()
-    receipt.save(update_fields=["status", "cancelled_at"])
-    bank_audit(bank=receipt.bank, actor=actor, action="receipt_cancelled", target=receipt,
-               changes={"status": [before, receipt.status]}, note=note)
+    _transition(receipt, "cancel", actor=actor, note=note, save_fields=["cancelled_at"])
     return receipt
 
 
@@ -139,13 +138,11 @@ def receipt_pledge(*, bank: Bank, receipt: WarehouseReceipt, actor) -> Warehouse
     loan's). Refused when the units are reserved for orders."""
     receipt = _lock(receipt)
     receipt_check_pledgeable(receipt, bank=bank)
-    before = _transition(receipt, "pledge")
+    require(receipt, "pledge")
     lot_pledge_units(lot=receipt.lot, quantity=receipt.quantity, actor=actor, receipt=receipt)
     receipt.pledged = receipt.quantity
-    receipt.save(update_fields=["status", "pledged"])
-    bank_audit(bank=bank, actor=actor, action="receipt_pledged", target=receipt,
-               changes={"status": [before, receipt.status]},
-               note=f"{receipt.number}: {receipt.quantity}")
+    _transition(receipt, "pledge", actor=actor, note=f"{receipt.number}: {receipt.quantity}",
+                save_fields=["pledged"])
     return receipt
 
 
@@ -161,12 +158,15 @@ def receipt_release(*, receipt: WarehouseReceipt, quantity, actor,
                                                   "pledged.") % {"n": receipt.pledged}]})
         lot_release_units(lot=receipt.lot, quantity=quantity, actor=actor, receipt=receipt)
         receipt.pledged -= quantity
-        before = receipt.status
+        changes = {"pledged": [receipt.pledged + quantity, receipt.pledged]}
+        note = str(note or "").strip()[:300] or receipt.number
         if receipt.pledged == 0:
-            _transition(receipt, "release")
-        receipt.save(update_fields=["status", "pledged"])
-        bank_audit(bank=receipt.bank, actor=actor, action="receipt_released", target=receipt,
-                   changes={"pledged": [receipt.pledged + quantity, receipt.pledged],
-                            "status": [before, receipt.status]},
-                   note=str(note or "").strip()[:300] or receipt.number)
+            _transition(receipt, "release", actor=actor, note=note, save_fields=["pledged"],
+                        changes=changes)
+        else:  # units released, the receipt still pledged
+            receipt.save(update_fields=["pledged"])
+            bank_audit(bank=receipt.bank, actor=actor, action="receipt_released",
+                       target=receipt, changes={**changes,
+                                                "status": [receipt.status, receipt.status]},
+                       note=note)
     return receipt

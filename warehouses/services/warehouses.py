@@ -8,8 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from banks.models import Bank
-from banks.services import bank_audit
-from core.writes import Change, lock, register_audit, transition
+from banks.services import bank_audit, register_bank_audit
+from core.writes import lock, transition
 from warehouses.models import TemperatureClass, Warehouse
 
 MAX_CAPACITY = 10**9
@@ -48,14 +48,7 @@ def warehouse_register(*, bank: Bank, actor, name: str, operator: str, address: 
     return warehouse
 
 
-def _audit(change: Change) -> None:
-    warehouse = change.row
-    bank_audit(bank=warehouse.bank, actor=change.actor, action=f"warehouse_{change.action}",
-               target=warehouse, changes={"status": [change.before, change.after]},
-               note=change.note)
-
-
-register_audit(Warehouse, _audit)
+register_bank_audit(Warehouse, action="warehouse_{action}")
 
 
 @transaction.atomic
