@@ -19,6 +19,7 @@ from lending import services as lending
 from lending.models import (
     Application,
     ApplicationStatus,
+    LendingEvent,
     Loan,
     LoanStatus,
     MarginCall,
@@ -111,6 +112,10 @@ def test_a_pledge_loan_pledges_on_approval_and_releases_as_it_is_repaid(province
         lending.pledge_margin_check(bank=bank)
         call.refresh_from_db()
         assert call.status == MarginCallStatus.CURED
+        # The cure is on the loan's audit trail, by the platform.
+        assert list(LendingEvent.objects.filter(loan=loan, action__startswith="margin_call")
+                    .values_list("action", "from_status", "to_status", "actor_id")) == [
+            ("margin_call_cure", "open", "cured", None)]
         lending.loan_repay_by_card(bank=bank, loan=loan, payer=member, card=GOOD_CARD,
                                    idempotency_key="pledge-repay-2", everything=True)
         loan.refresh_from_db()

@@ -23,6 +23,7 @@ import pytest
 from django.conf import settings
 
 from accounts.services import user_register
+from banks.models import BankEvent
 from core.money import to_fen
 from orders import services as orders
 from orders.models import Checkout, CheckoutStatus
@@ -435,6 +436,12 @@ def test_a_gateway_refund_of_a_settled_order_is_left_open_for_the_bank(province,
     done = admin.post(f"{url}{recorded.pk}/resolve/", {"note": "商户已退回款项"},
                       format="json")
     assert done.status_code == 200 and done.json()["status"] == "resolved"
+    # The admin's resolution is on the bank's audit trail.
+    assert list(BankEvent.objects.filter(
+        bank=province.bank_a, action="gateway_refund_resolved",
+        detail__object=f"payments.gatewayrefund:{recorded.pk}").values_list(
+        "actor_id", "detail__changes__status", "detail__note")) == [
+        (province.a_admin.pk, ["open", "resolved"], "商户已退回款项")]
 
 
 @db
