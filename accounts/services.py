@@ -13,6 +13,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from knox.models import AuthToken
+from knox.settings import knox_settings
 
 from accounts.models import Address, BuyerKind, Consent, ConsentPurpose, Division, Segment, User
 from accounts.signin import account_of_credentials
@@ -241,9 +243,6 @@ def sign_in_unlock(*, actor, bank, identifier: str = "", address: str = "") -> i
 def api_token_create(*, user: User):
     """A new API token for ``user``: returns the stored row and the token itself, which is
     shown once (only its hash is kept)."""
-    from knox.models import AuthToken
-    from knox.settings import knox_settings
-
     limit = knox_settings.TOKEN_LIMIT_PER_USER
     if limit is not None and AuthToken.objects.filter(
             user=user, expiry__gt=timezone.now()).count() >= limit:
@@ -255,11 +254,16 @@ def api_token_create(*, user: User):
 @transaction.atomic
 def api_token_revoke(*, user: User, token_key: str) -> int:
     """Revoke the caller's own token(s) starting with ``token_key``; returns how many."""
-    from knox.models import AuthToken
-
     if not token_key:
         return 0
     deleted, _per_model = AuthToken.objects.filter(user=user, token_key=token_key).delete()
+    return deleted
+
+
+def api_tokens_delete_expired() -> int:
+    """Delete every API token past its expiry; returns how many (the authentication reads
+    only the request's own token, so expired ones of other sessions wait for this)."""
+    deleted, _per_model = AuthToken.objects.filter(expiry__lt=timezone.now()).delete()
     return deleted
 
 

@@ -12,6 +12,10 @@ BEAT_SCHEDULE = {
         "task": "core.tasks.heartbeat",
         "schedule": 15.0,
     },
+    "accounts-expired-api-tokens": {  # API tokens past their expiry are deleted
+        "task": "accounts.tasks.delete_expired_api_tokens",
+        "schedule": crontab(hour=3, minute=5),
+    },
     "admission-flags": {  # licences expiring or expired, re-reviews due
         "task": "admission.tasks.scan_all_banks",
         "schedule": crontab(hour=2, minute=30),

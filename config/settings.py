@@ -146,7 +146,7 @@ if env("DATABASE_URL"):
     _db = dj_database_url.parse(env("DATABASE_URL"), conn_max_age=60)
 else:
     _db = embedded.postgres_database()
-_db["ENGINE"] = "django_tenants.postgresql_backend"
+_db["ENGINE"] = "core.db_backend"  # django-tenants', remembering the server's search path
 _db.setdefault("CONN_MAX_AGE", 60)
 _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
@@ -322,7 +322,7 @@ REST_FRAMEWORK = {
         # Basic is kept for old clients (counted by the sign-in lockout); tokens are the
         # way: one hash of a random token instead of a password hash on every request.
         "accounts.signin.LockoutBasicAuthentication",
-        "knox.auth.TokenAuthentication",
+        "accounts.tokens.TokenAuthentication",  # knox's, reading one token per request
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

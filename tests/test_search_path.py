@@ -74,3 +74,54 @@ def test_c_a_storefront_request_sets_the_search_path_once(client_on, province):
     assert response.status_code == 200
     sets = [q["sql"] for q in queries if q["sql"].startswith("SET search_path")]
     assert len(sets) <= 1, sets
+
+
+def test_d_a_second_request_on_the_same_bank_sends_no_set(client_on, province):
+    """The server keeps the bank's search path between requests on a persistent
+    connection: the second request's statements need no SET."""
+    shop = market(province)
+    client = client_on(province.bank_a, province.shopper)
+    client.get(f"/p/{shop.sku_a.product_id}/")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/p/{shop.sku_a.product_id}/").status_code == 200
+    assert queries.captured_queries  # the page did read the database
+    assert not [q for q in queries if q["sql"].startswith("SET search_path")]
+
+    # Another bank's host needs its own path; and back, the first one's again.
+    other = client_on(province.bank_b, province.shopper)
+    other.get("/")  # warm: its host
+    client.get("/")
+    for bank_client, schema in ((other, province.bank_b.schema_name),
+                                (client, province.bank_a.schema_name)):
+        with CaptureQueriesContext(connection) as queries:
+            bank_client.get("/")
+        sets = [q["sql"] for q in queries if q["sql"].startswith("SET search_path")]
+        assert len(sets) == 1 and f'"{schema}"' in sets[0], sets
+
+
+def test_e_a_path_the_rollback_undid_is_set_again(province):
+    """A SET made inside a savepoint that is rolled back is gone from the server: the next
+    statement on that schema sets it again, even across a switch away and back."""
+    a, b = province.bank_a.schema_name, province.bank_b.schema_name
+    _probe(a, "a")
+    _probe(b, "b")
+    connection.set_schema(a)
+    assert _read() == "a"
+
+    class Undo(Exception):
+        pass
+
+    def switch_then_fail():
+        with transaction.atomic():
+            connection.set_schema(b)
+            assert _read() == "b"  # SET to b inside the savepoint
+            raise Undo  # ... undone: the server is on a again
+
+    with pytest.raises(Undo):
+        switch_then_fail()
+    connection.set_schema_to_public()
+    connection.set_schema(b)  # the backend must not believe the server is on b
+    assert _read() == "b"
+    connection.set_schema(a)
+    assert _read() == "a"
+    connection.set_schema_to_public()

@@ -1,0 +1,2 @@
+"""The database backend: django-tenants' PostgreSQL backend that remembers the search path
+the server already has (``base.DatabaseWrapper``)."""
