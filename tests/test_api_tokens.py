@@ -3,10 +3,17 @@ authenticates API requests without any password hash."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from accounts.services import user_register
+from accounts.services import api_token_create, user_register
+from accounts.tasks import delete_expired_api_tokens
 from conftest import PASSWORD, host_of
 from tests import unique
 
@@ -74,3 +81,26 @@ def test_basic_auth_still_works(province):
     basic = base64.b64encode(f"{user.username}:{PASSWORD}".encode()).decode()
     client = APIClient(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Basic {basic}")
     assert client.get("/api/v1/me/").status_code == 200
+
+
+def test_a_request_reads_its_own_token_once_and_expired_tokens_go(province):
+    """Authentication reads the request's token with its user in one statement (knox's
+    own class also read all the user's other tokens); an expired token is refused and
+    deleted; the daily task deletes the others past their expiry and keeps live ones."""
+    user = _person()
+    live, live_token = api_token_create(user=user)
+    stale, _stale_token = api_token_create(user=user)
+    used, used_token = api_token_create(user=user)
+    past = timezone.now() - timedelta(minutes=1)
+    AuthToken.objects.filter(pk__in=[stale.pk, used.pk]).update(expiry=past)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert _with_token(live_token).get("/api/v1/me/").status_code == 200
+    token_reads = [q["sql"] for q in queries if "knox_authtoken" in q["sql"]]
+    assert len(token_reads) == 1, token_reads
+    assert _with_token(used_token).get("/api/v1/me/").status_code == 401
+    assert set(AuthToken.objects.filter(user=user).values_list("pk", flat=True)) == {
+        live.pk, stale.pk}  # the used one is gone, the other expired one waits
+
+    assert delete_expired_api_tokens() >= 1  # the task body, in this transaction
+    assert list(AuthToken.objects.filter(user=user).values_list("pk", flat=True)) == [live.pk]
