@@ -25,6 +25,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, status
 from rest_framework.authentication import BasicAuthentication
 
+from accounts.forms import LoginForm
+
 
 def lockout_minutes() -> int:
     return max(1, math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
@@ -62,8 +64,6 @@ def lockout_response(request, original_response=None, credentials=None) -> HttpR
         response = JsonResponse({"message": message, "errors": {}},
                                 status=status.HTTP_429_TOO_MANY_REQUESTS)
     else:
-        from accounts.forms import LoginForm
-
         response = render(request, "accounts/login.html", {
             "form": LoginForm(request, initial={"username": (credentials or {}).get(
                 "username", request.POST.get("username", ""))}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
-from admission.models import Dossier, DossierEvent, Flag
+from admission.models import Dossier, DossierEvent, Flag, FlagKind
 from banks.audit import AuditEntry, filter_times
 from banks.models import Bank
 from catalog.models import Merchant, MerchantStatus
@@ -103,8 +103,6 @@ def dossier_of_merchant(*, merchant_id: int) -> Dossier | None:
 def compliance_counts(*, bank: Bank, today) -> dict[str, int]:
     """For the federation's compliance overview, in the current (this bank's) schema:
     admitted merchants whose re-review date has passed, and open expired-licence flags."""
-    from admission.models import FlagKind
-
     admitted = Merchant.objects.filter(bank=bank, status=MerchantStatus.APPROVED)
     overdue = Dossier.objects.filter(merchant_id__in=admitted.values("pk"),
                                      next_review_due__lt=today).count()

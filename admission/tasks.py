@@ -2,6 +2,7 @@ from celery import shared_task
 from django_tenants.utils import schema_context
 
 from admission.services import flags_scan
+from banks.models import Bank
 
 
 @shared_task(name="admission.tasks.scan_bank_flags")
@@ -13,8 +14,6 @@ def scan_bank_flags() -> dict:
 @shared_task(name="admission.tasks.scan_all_banks")
 def scan_all_banks() -> int:
     """Daily: queue one flag scan per active bank, each inside that bank's schema."""
-    from banks.models import Bank
-
     count = 0
     for bank in Bank.objects.filter(is_active=True).only("schema_name"):
         with schema_context(bank.schema_name):

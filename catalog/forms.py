@@ -1,3 +1,5 @@
+from decimal import Decimal, InvalidOperation
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -40,8 +42,6 @@ class SkuForm(forms.Form):
                             widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean_tiers(self):
-        from decimal import Decimal, InvalidOperation
-
         tiers = []
         for line in self.cleaned_data["tiers"].splitlines():
             if not line.strip():

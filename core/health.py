@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import redis
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 
@@ -50,8 +51,6 @@ def check_worker() -> dict:
         age = time.time() - float(value)
         if age < HEARTBEAT_FRESH_SECONDS:
             return {"ok": True, "heartbeat_age_seconds": round(age, 1)}
-    from celery import current_app
-
     try:
         replies = current_app.control.ping(timeout=1.0)
     except Exception as exc:  # noqa: BLE001

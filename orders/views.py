@@ -28,7 +28,7 @@ from catalog import page_cache
 from catalog import selectors as catalog_selectors
 from catalog.qr import qr_svg
 from core.errors import ApplicationError, first_message, validation_errors
-from orders import selectors, services
+from orders import selectors, services, sharing
 from orders import selectors_returns as returns
 from orders.models import CheckoutStatus, Fulfilment, OrderStatus, PriceKind
 from orders.selectors_history import order_history
@@ -333,8 +333,6 @@ def checkout_detail(request, number: str):
 def share(request):
     """The shopper's share link for a product (or a whole shop) on this bank's storefront,
     with a QR code and a poster to save."""
-    from orders import sharing
-
     if request.bank is None:
         raise Http404
     product = merchant = None
