@@ -2,7 +2,11 @@
 takes with N buyers at once, on one hot SKU and spread over many SKUs, against a baseline
 measured in the same run on the same database: the same number of single-row conditional
 updates, ``UPDATE catalog_sku SET reserved = reserved + 1 WHERE id = %s AND stock >= 1``, each
-its own transaction, at the same concurrency, on one hot row and on many rows.
+its own transaction, at the same concurrency, on one hot row and on many rows; and against
+a second baseline, a hand-written SQL transaction (``hand_written_checkout``: BEGIN, 6
+statements, COMMIT on Django's cursor) that makes the same rows for the same carts. Before
+the cases, one checkout of each kind is run with every message to the database counted
+(round trips: statements, BEGIN/COMMIT, ``SET search_path``).
 
 Buyers are processes (a pool of worker processes, each with ``django.setup()`` and its
 own database session), not threads: the machine has few cores and the GIL would measure
@@ -65,6 +69,32 @@ CODE_PATHS = ("orders", "payments", "catalog", "config")
 BASELINE_SQL = ("UPDATE catalog_sku SET reserved = reserved + 1 "
                 "WHERE id = %s AND stock >= 1")
 HOT_STOCK = 10_000_000
+HAND_CART_SQL = (
+    "SELECT ci.id, ci.sku_id, ci.quantity, s.price, p.name, s.spec, s.unit, p.merchant_id, "
+    "m.bank_id FROM orders_cartitem ci JOIN catalog_sku s ON s.id = ci.sku_id "
+    "JOIN catalog_product p ON p.id = s.product_id JOIN catalog_merchant m ON m.id = p.merchant_id "
+    "WHERE ci.cart_id = %s ORDER BY ci.sku_id FOR UPDATE OF ci")
+HAND_CHECKOUT_SQL = (
+    "INSERT INTO orders_checkout (number, buyer_id, storefront_bank_id, status, cancel_reason, "
+    "goods_total, shipping_total, total, points_used, points_value, reserved_until, created_at) "
+    "VALUES (%s, %s, %s, 'pending_payment', '', %s, %s, %s, 0, 0, %s, %s) RETURNING id")
+HAND_ORDER_COLUMNS = (
+    "(checkout_id, number, buyer_id, merchant_id, merchant_bank_id, referrer_bank_id, "
+    "is_cross_bank, status, status_before_refund, fulfilment, recipient_name, recipient_phone, "
+    "address, pickup_code, carrier, tracking_number, goods_total, shipping_fee, total, "
+    "refunded_total, points_used, points_value, created_at, held_reason)")
+HAND_ORDER_ROW = ("(%s, %s, %s, %s, %s, %s, %s, 'pending_payment', '', 'delivery', %s, %s, %s, "
+                  "'', '', '', %s, %s, %s, 0, 0, 0, %s, '')")
+HAND_LINE_COLUMNS = ("(order_id, sku_id, product_name, spec, unit, quantity, unit_price, "
+                     "line_total, price_kind)")
+HAND_LINE_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, 'retail')"
+HAND_EVENTS_SQL = (
+    "WITH gone AS (DELETE FROM orders_cartitem WHERE id = ANY(%s)) "
+    "INSERT INTO orders_orderevent (order_id, kind, actor_id, note, detail, at) "
+    "SELECT o, 'placed', %s, '', '{}'::jsonb, %s FROM unnest(%s::bigint[]) AS o")
+HAND_STOCK_SQL = (
+    "UPDATE catalog_sku s SET reserved = s.reserved + v.q FROM (VALUES {rows}) AS v(id, q) "
+    "WHERE s.id = v.id AND s.on_hand - s.reserved >= v.q RETURNING s.id")
 STOCK = 1_000_000
 
 
@@ -128,6 +158,193 @@ def settle_database() -> None:
         cur.execute("CHECKPOINT")
 
 
+# --- the hand-written transaction ---------------------------------------------------------
+
+
+def hand_written_checkout(cursor, *, buyer_id: int, cart_id: int, storefront_bank_id: int,
+                          address: tuple[str, str, str]) -> int:
+    """The rows ``checkout_place`` makes for a cart of retail lines, delivered, without a
+    referral touch, from merchants on the platform's default delivery fee (the bench's
+    merchants have no rule of their own), written by hand in one transaction on a plain
+    cursor: the cart's lines read and locked with their prices (one SELECT), the checkout,
+    one order per merchant, the lines, the "placed" events with the cart emptied (one
+    statement, as the service does), the stock reserved with one conditional UPDATE; ids
+    from RETURNING. BEGIN, 6 statements, COMMIT. Nothing of the service's checks
+    (visibility, recalls, lab reports, flash sales, address) is in it: this is the floor
+    a checkout's writes can reach."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from core.money import quantize_money
+    from orders.selectors import shipping_fee_of
+    from orders.services.checkout import _new_number
+
+    now = timezone.now()
+    cursor.execute("BEGIN")
+    try:
+        cursor.execute(HAND_CART_SQL, [cart_id])
+        rows = cursor.fetchall()
+        if not rows:
+            raise RuntimeError("empty cart")
+        merchants: dict[int, list] = {}
+        for row in rows:
+            merchants.setdefault(row[7], []).append(row)
+        goods = {m: quantize_money(sum(r[3] * r[2] for r in lines))
+                 for m, lines in merchants.items()}
+        shipping = {m: shipping_fee_of(rule=None, goods_total=g) for m, g in goods.items()}
+        goods_total = sum(goods.values())
+        shipping_total = sum(shipping.values())
+        number = _new_number("H")
+        cursor.execute(HAND_CHECKOUT_SQL, [
+            number, buyer_id, storefront_bank_id, goods_total, shipping_total,
+            goods_total + shipping_total,
+            now + timedelta(minutes=settings.ORDER_RESERVATION_MINUTES), now])
+        checkout_id = cursor.fetchone()[0]
+        order_params: list = []
+        for index, (merchant_id, lines) in enumerate(sorted(merchants.items()), start=1):
+            bank_id = lines[0][8]
+            order_params += [checkout_id, f"{number}-{index}", buyer_id, merchant_id, bank_id,
+                             storefront_bank_id, storefront_bank_id != bank_id, *address,
+                             goods[merchant_id], shipping[merchant_id],
+                             goods[merchant_id] + shipping[merchant_id], now]
+        cursor.execute(f"INSERT INTO orders_order {HAND_ORDER_COLUMNS} VALUES "  # noqa: S608
+                       + ", ".join([HAND_ORDER_ROW] * len(merchants)) + " RETURNING id",
+                       order_params)
+        order_ids = [r[0] for r in cursor.fetchall()]
+        line_params: list = []
+        for order_id, (_merchant, lines) in zip(order_ids, sorted(merchants.items()),
+                                                strict=True):
+            for _id, sku_id, quantity, price, name, spec, unit, _m, _b in lines:
+                line_params += [order_id, sku_id, name, spec, unit, quantity, price,
+                                quantize_money(price * quantity)]
+        cursor.execute(f"INSERT INTO orders_orderline {HAND_LINE_COLUMNS} VALUES "  # noqa: S608
+                       + ", ".join([HAND_LINE_ROW] * len(rows)), line_params)
+        cursor.execute(HAND_EVENTS_SQL, [[r[0] for r in rows], buyer_id, now, order_ids])
+        sku_qty: dict[int, int] = {}
+        for row in rows:
+            sku_qty[row[1]] = sku_qty.get(row[1], 0) + row[2]
+        cursor.execute(HAND_STOCK_SQL.format(
+            rows=", ".join(["(%s::bigint, %s::integer)"] * len(sku_qty))),
+            [x for sku_id in sorted(sku_qty) for x in (sku_id, sku_qty[sku_id])])
+        if cursor.rowcount != len(sku_qty):
+            raise RuntimeError("out of stock")
+    except BaseException:
+        cursor.execute("ROLLBACK")
+        raise
+    cursor.execute("COMMIT")
+    return checkout_id
+
+
+class _CountingCursor:
+    """A psycopg2 cursor that notes every statement it sends (``SET search_path`` of
+    django-tenants included: it goes to the driver's cursor, not through Django's
+    logging)."""
+
+    def __init__(self, cursor, log):
+        self._cursor, self._log = cursor, log
+
+    def execute(self, sql, params=None):
+        self._log.note(sql)
+        return self._cursor.execute(sql, params)
+
+    def executemany(self, sql, params):
+        self._log.note(sql)
+        return self._cursor.executemany(sql, params)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+    def __iter__(self):
+        return iter(self._cursor)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._cursor.close()
+
+
+class _CountingConnection:
+    """Stands in for Django's psycopg2 connection while one call runs: each message the
+    client waits on is one round trip (a statement, the ``BEGIN`` psycopg2 sends before
+    the first statement of a transaction, ``COMMIT``, ``ROLLBACK``)."""
+
+    def __init__(self, raw):
+        object.__setattr__(self, "_raw", raw)
+        object.__setattr__(self, "trips", [])
+
+    def note(self, sql):
+        from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+        if not self._raw.autocommit and self._raw.info.transaction_status == \
+                TRANSACTION_STATUS_IDLE:
+            self.trips.append("BEGIN")
+        self.trips.append(" ".join(str(sql).split())[:60])
+
+    def cursor(self, *args, **kwargs):
+        return _CountingCursor(self._raw.cursor(*args, **kwargs), self)
+
+    def commit(self):
+        if self._raw.info.transaction_status != 0:  # psycopg2 sends nothing when idle
+            self.trips.append("COMMIT")
+        return self._raw.commit()
+
+    def rollback(self):
+        if self._raw.info.transaction_status != 0:
+            self.trips.append("ROLLBACK")
+        return self._raw.rollback()
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._raw, name, value)
+
+
+def count_round_trips(data: dict) -> dict:
+    """One checkout of each kind (one line, delivery) in this process, every message to the
+    database counted: what a checkout of the timed cases sends."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from banks.models import Bank
+    from orders import services as orders
+    from orders.models import Cart
+
+    bank = Bank.objects.get(pk=data["bank_id"])
+    buyer, other = data["buyers"][-2:]
+    fill_carts([buyer, other], data["skus"][:2])
+    users = get_user_model().objects.in_bulk([buyer, other])
+    carts = {c.user_id: c for c in Cart.objects.filter(user_id__in=[buyer, other])}
+    address = orders.DeliveryAddress("张三", "13700000001", "甲县人民路 18 号 3 单元")
+    result = {}
+    for kind, user_id in (("checkout", buyer), ("hand", other)):
+        connection.ensure_connection()
+        raw = connection.connection
+        counting = _CountingConnection(raw)
+        connection.connection = counting
+        try:
+            if kind == "checkout":
+                orders.checkout_place(buyer=users[user_id], cart=carts[user_id],
+                                      storefront_bank=bank, delivery=address)
+            else:
+                with connection.cursor() as cur:
+                    hand_written_checkout(cur, buyer_id=user_id, cart_id=carts[user_id].pk,
+                                          storefront_bank_id=bank.pk,
+                                          address=(address.recipient_name,
+                                                   address.recipient_phone, address.address))
+        finally:
+            connection.connection = raw
+        kinds = Counter("SET search_path" if t.startswith("SET search_path")
+                        else t if t in ("BEGIN", "COMMIT", "ROLLBACK")
+                        else t.split()[0].upper() for t in counting.trips)
+        result[kind] = {"total": len(counting.trips), "trips": counting.trips,
+                        "summary": ", ".join(f"{k} {v}" for k, v in kinds.items())}
+    return result
+
+
 # --- the worker processes ------------------------------------------------------------------
 
 
@@ -156,7 +373,7 @@ def worker_main(worker_id: int, inbox, outbox) -> None:
 
     def stamp_reservation(execute, sql, params, many, context):
         """Notes when the stock UPDATE starts (from then on the row is locked)."""
-        if not reserved_at and sql.startswith('UPDATE "catalog_sku"'):
+        if not reserved_at and "UPDATE catalog_sku" in sql:  # orders.services.stock
             reserved_at.append(time.perf_counter())
         return execute(sql, params, many, context)
 
@@ -168,7 +385,7 @@ def worker_main(worker_id: int, inbox, outbox) -> None:
             break
         kind, bank_id, items = job
         bank = Bank.objects.get(pk=bank_id)
-        if kind in ("checkout", "checkout+pay"):
+        if kind in ("checkout", "checkout+pay", "hand"):
             users = User.objects.in_bulk(items)
             carts = {c.user_id: c for c in Cart.objects.filter(user_id__in=items)}
         outbox.put(("ready", worker_id))
@@ -186,6 +403,13 @@ def worker_main(worker_id: int, inbox, outbox) -> None:
                         cur.execute(BASELINE_SQL, [item])
                         if cur.rowcount != 1:
                             errors["no row updated"] += 1
+                elif kind == "hand":
+                    with connection.cursor() as cur:
+                        hand_written_checkout(cur, buyer_id=item, cart_id=carts[item].pk,
+                                              storefront_bank_id=bank.pk,
+                                              address=(address.recipient_name,
+                                                       address.recipient_phone,
+                                                       address.address))
                 else:
                     with connection.execute_wrapper(stamp_reservation):
                         checkout = orders.checkout_place(buyer=users[item], cart=carts[item],
@@ -372,16 +596,16 @@ def run_cases(pool: Pool, data: dict, args) -> list[dict]:
     n = args.ops // args.repetitions
     targets = {"hot": [hot] * n, "many": [skus[k % len(skus)] for k in range(n)]}
     specs = [(kind, concurrency, target) for concurrency in args.concurrency
-             for target in ("hot", "many") for kind in ("checkout", "update")]
+             for target in ("hot", "many") for kind in ("checkout", "hand", "update")]
     runs: dict[tuple, list] = {spec: [] for spec in specs}
     for rep in range(args.repetitions):
         print(f"  repetition {rep + 1}/{args.repetitions}", flush=True)
         for kind, concurrency, target in specs if rep % 2 == 0 else specs[::-1]:
             sku_ids = targets[target]
-            if kind == "checkout":
+            if kind in ("checkout", "hand"):
                 fill_carts(buyers[:n], sku_ids)
             settle_database()
-            run = pool.run(kind, data["bank_id"], buyers[:n] if kind == "checkout"
+            run = pool.run(kind, data["bank_id"], buyers[:n] if kind in ("checkout", "hand")
                            else sku_ids, concurrency)
             runs[(kind, concurrency, target)].append(run)
             print(f"    {LABELS[kind]:16}{concurrency:>3} buyers {target:>5}: "
@@ -403,8 +627,10 @@ def run_cases(pool: Pool, data: dict, args) -> list[dict]:
 
 
 def add_ratios(cases: list[dict]) -> list[dict]:
-    """checkout ÷ baseline at the same concurrency and target."""
+    """checkout ÷ baseline UPDATE and checkout ÷ hand-written transaction at the same
+    concurrency and target."""
     base = {(c["concurrency"], c["target"]): c for c in cases if c["kind"] == "update"}
+    hand = {(c["concurrency"], c["target"]): c for c in cases if c["kind"] == "hand"}
     rows = []
     for c in cases:
         if c["kind"] == "update":
@@ -415,6 +641,11 @@ def add_ratios(cases: list[dict]) -> list[dict]:
             row["throughput_ratio"] = c["ops_per_s"] / b["ops_per_s"]
             row["p50_ratio"] = c["p50_ms"] / b["p50_ms"]
             row["p95_ratio"] = c["p95_ms"] / b["p95_ms"]
+        h = hand.get((c["concurrency"], c["target"]))
+        if c["kind"] == "checkout" and h is not None:
+            row["throughput_ratio_vs_hand"] = c["ops_per_s"] / h["ops_per_s"]
+            row["p50_ratio_vs_hand"] = c["p50_ms"] / h["p50_ms"]
+            row["p95_ratio_vs_hand"] = c["p95_ms"] / h["p95_ms"]
         plain = next((p for p in cases if p["kind"] == "checkout"
                       and (p["concurrency"], p["target"]) == (c["concurrency"], c["target"])),
                      None)
@@ -441,7 +672,8 @@ def integrity(data: dict) -> dict:
 
 # --- report --------------------------------------------------------------------------------
 
-LABELS = {"checkout": "checkout_place", "update": "baseline UPDATE",
+LABELS = {"checkout": "checkout_place", "hand": "hand-written SQL",
+          "update": "baseline UPDATE",
           "checkout+pay": "checkout + card payment"}
 
 
@@ -481,6 +713,15 @@ def print_report(result: dict) -> None:
                   f"{r['throughput_ratio']:>10.3f}{r['p50_ratio']:>9.1f}{r['p95_ratio']:>9.1f}")
         if "throughput_ratio_vs_checkout" in r:
             print(f"   {'':26}(÷ checkout_place alone: {r['throughput_ratio_vs_checkout']:.2f})")
+    print("\n   checkout_place ÷ the hand-written transaction (same concurrency, same target)")
+    print(f"   {'buyers':>7}{'target':>7}{'ops/s x':>10}{'p50 x':>9}{'p95 x':>9}")
+    for r in result["ratios"]:
+        if "throughput_ratio_vs_hand" in r:
+            print(f"   {r['concurrency']:>7}{r['target']:>7}{r['throughput_ratio_vs_hand']:>10.3f}"
+                  f"{r['p50_ratio_vs_hand']:>9.2f}{r['p95_ratio_vs_hand']:>9.2f}")
+    print("\n   round trips of one checkout (1 line, delivery), counted once before the run:")
+    for kind, counted in result["round_trips"].items():
+        print(f"   {LABELS[kind]:26}{counted['total']:>3}  ({counted['summary']})")
     errors = {f"{LABELS[c['kind']]} {c['concurrency']} {c['target']}": c["errors"]
               for c in result["cases"] if c["errors"]}
     print(f"\nErrors: {errors or 'none'}; integrity: {result['integrity']}")
@@ -551,6 +792,7 @@ def main() -> None:
         if args.payment_ops:
             fill_carts(warm[:4], data["skus"][:4])
             pool.run("checkout+pay", data["bank_id"], warm[:4], 4)
+        result["round_trips"] = count_round_trips(data)
         result["cases"] = run_cases(pool, data, args)
         result["ratios"] = add_ratios(result["cases"])
         result["integrity"] = integrity(data)

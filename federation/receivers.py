@@ -39,18 +39,19 @@ def _lines(checkout):
             .select_related("sku").order_by("order_id", "pk"))
 
 
-def _record_lines(kind: str, checkout) -> None:
+def _record_lines(kind: str, checkout, lines=None) -> None:
+    """One event per order line; ``lines`` when the sender has them in hand (else read)."""
     at = time.time()
     context = _buyer_context(checkout, at)
     lines = [recorder.encode(kind, at=at, checkout_id=checkout.pk, order_id=line.order_id,
                              product_id=line.sku.product_id, quantity=line.quantity,
                              amount=str(line.line_total), **context)
-             for line in _lines(checkout)]
+             for line in (lines if lines is not None else _lines(checkout))]
     recorder.push([line for line in lines if line])
 
 
-def on_checkout_placed(sender, checkout, **kwargs) -> None:
-    _record_lines("checkout", checkout)
+def on_checkout_placed(sender, checkout, lines=None, **kwargs) -> None:
+    _record_lines("checkout", checkout, lines)
 
 
 def on_checkout_paid(sender, checkout, **kwargs) -> None:

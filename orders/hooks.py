@@ -4,7 +4,9 @@ inside it, and a receiver's failure never reaches the shopper (``send_robust``).
 
 - ``cart_item_added(sender, item, quantity)``: a shopper put ``quantity`` of a SKU in
   their cart (``item`` is the ``CartItem``).
-- ``checkout_placed(sender, checkout)``: a checkout and its orders were created.
+- ``checkout_placed(sender, checkout, lines)``: a checkout and its orders were created;
+  ``lines`` are its ``OrderLine`` rows as written (with their SKU), in order and line
+  order, so that a receiver needs no query to read them.
 - ``checkout_paid(sender, checkout)``: the checkout's payment succeeded.
 - ``order_completed(sender, order)``: the buyer confirmed receipt (or it was confirmed
   automatically): the order is final (points are earned on it).

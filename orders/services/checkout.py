@@ -306,7 +306,8 @@ def _checkout_place(*, buyer, cart: Cart | None, storefront_bank: Bank | None,
     # (a sold-out buyer's rows above are rolled back with the whole checkout).
     _reserve(buyer, [(item.sku, item.quantity, quote) for g in groups.values()
                      for item, quote in g.lines], sales)
-    send_on_commit(checkout_placed, checkout=checkout)
+    # The receivers get the lines in hand (no query after the commit).
+    send_on_commit(checkout_placed, checkout=checkout, lines=lines)
     return checkout
 
 
