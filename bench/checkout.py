@@ -43,9 +43,11 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -54,6 +56,8 @@ from bench import common  # noqa: E402
 REPO = common.REPO
 BENCH_DB = "bench_checkout"
 common.use_bench_database(BENCH_DB)  # before Django reads its settings
+# The platform's modules are imported inside the functions: the buyers are spawned
+# processes that import this module before their django.setup().
 
 OUT = REPO / "bench" / "out" / "checkout.json"
 PG_SETTINGS = (
@@ -172,8 +176,6 @@ def hand_written_checkout(cursor, *, buyer_id: int, cart_id: int, storefront_ban
     from RETURNING. BEGIN, 6 statements, COMMIT. Nothing of the service's checks
     (visibility, recalls, lab reports, flash sales, address) is in it: this is the floor
     a checkout's writes can reach."""
-    from datetime import timedelta
-
     from django.conf import settings
     from django.utils import timezone
 
@@ -276,8 +278,6 @@ class _CountingConnection:
         object.__setattr__(self, "trips", [])
 
     def note(self, sql):
-        from psycopg2.extensions import TRANSACTION_STATUS_IDLE
-
         if not self._raw.autocommit and self._raw.info.transaction_status == \
                 TRANSACTION_STATUS_IDLE:
             self.trips.append("BEGIN")

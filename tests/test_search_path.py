@@ -27,28 +27,36 @@ def _read() -> str:
         return cursor.fetchone()[0]
 
 
-def test_a_limited_set_calls_are_on():
-    assert settings.TENANT_LIMIT_SET_CALLS is True
+class Undo(Exception):
+    pass
 
 
-def test_b_a_schema_switched_in_a_rolled_back_savepoint_is_set_again(province):
+def _on_a_after_an_undone_switch_to_b(province) -> tuple[str, str]:
+    """Both banks' schemas with a probe table; the connection on a, then switched to b
+    inside a savepoint that is rolled back (PostgreSQL's search_path is a's again)."""
     a, b = province.bank_a.schema_name, province.bank_b.schema_name
     _probe(a, "a")
     _probe(b, "b")
     connection.set_schema(a)
     assert _read() == "a"
 
-    class Undo(Exception):
-        pass
-
     def switch_then_fail():
         with transaction.atomic():  # a savepoint in the test's transaction
             connection.set_schema(b)
             assert _read() == "b"
-            raise Undo  # ROLLBACK TO SAVEPOINT: PostgreSQL's search_path is a's again
+            raise Undo  # ROLLBACK TO SAVEPOINT
 
     with pytest.raises(Undo):
         switch_then_fail()
+    return a, b
+
+
+def test_a_limited_set_calls_are_on():
+    assert settings.TENANT_LIMIT_SET_CALLS is True
+
+
+def test_b_a_schema_switched_in_a_rolled_back_savepoint_is_set_again(province):
+    a, b = _on_a_after_an_undone_switch_to_b(province)
     assert connection.schema_name == b
     assert _read() == "b"  # set again, not the stale a
 
@@ -101,27 +109,10 @@ def test_d_a_second_request_on_the_same_bank_sends_no_set(client_on, province):
 
 def test_e_a_path_the_rollback_undid_is_set_again(province):
     """A SET made inside a savepoint that is rolled back is gone from the server: the next
-    statement on that schema sets it again, even across a switch away and back."""
-    a, b = province.bank_a.schema_name, province.bank_b.schema_name
-    _probe(a, "a")
-    _probe(b, "b")
-    connection.set_schema(a)
-    assert _read() == "a"
-
-    class Undo(Exception):
-        pass
-
-    def switch_then_fail():
-        with transaction.atomic():
-            connection.set_schema(b)
-            assert _read() == "b"  # SET to b inside the savepoint
-            raise Undo  # ... undone: the server is on a again
-
-    with pytest.raises(Undo):
-        switch_then_fail()
-    connection.set_schema_to_public()
-    connection.set_schema(b)  # the backend must not believe the server is on b
-    assert _read() == "b"
+    statement on that schema sets it again when the schema is chosen anew."""
+    a, b = _on_a_after_an_undone_switch_to_b(province)
+    connection.set_schema(b)  # again, as the next request on b's host would
+    assert _read() == "b"  # the backend must not believe the server is still on b
     connection.set_schema(a)
     assert _read() == "a"
     connection.set_schema_to_public()
