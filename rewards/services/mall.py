@@ -98,8 +98,15 @@ def redemption_cancel(*, bank: Bank, redemption: Redemption, actor) -> Redemptio
     return redemption
 
 
+def _bank_not_given(row: Redemption) -> None:
+    """A redemption lives in its bank's schema and does not name the bank: every
+    transition of one must give it (else its event would land on the federation's
+    trail)."""
+    raise ValueError(f"redemption {row.pk}: a transition must give the bank")
+
+
 # On the bank's trail; the transitions give the bank (the row is in its schema).
-register_bank_audit(Redemption, bank=lambda row: None, action={
+register_bank_audit(Redemption, bank=_bank_not_given, action={
     "cancel": "redemption_cancelled", "collect": "redemption_collected",
     "pay_cash": "redemption_paid"})
 
