@@ -88,6 +88,8 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 # cached search path on rollback and on rollback to a savepoint, so the next statement
 # sets it again (tests/test_search_path.py).
 TENANT_LIMIT_SET_CALLS = True
+# migrate_schemas leaves bank schemas that hold every migration alone (one query for all).
+GET_EXECUTOR_FUNCTION = "banks.migration_executor.get_executor"
 # A new bank's schema is copied from a template schema kept at the latest migrations,
 # instead of migrating from nothing (banks.schema_template); "" turns that off.
 BANK_SCHEMA_TEMPLATE = env("BANK_SCHEMA_TEMPLATE", "tenant_template")
