@@ -273,6 +273,8 @@ TRAFFIC_RECORDING = env_bool("TRAFFIC_RECORDING", True)
 TRAFFIC_REDIS_URL = env("TRAFFIC_REDIS_URL", "")  # default: REDIS_URL
 TRAFFIC_REDIS_TIMEOUT = float(env("TRAFFIC_REDIS_TIMEOUT", "0.25"))  # seconds, per call
 TRAFFIC_FLUSH_BATCH = int(env("TRAFFIC_FLUSH_BATCH", "5000"))  # events per COPY
+# Memory for the roll-up's sorts (the distinct counts), set for its transactions only.
+TRAFFIC_ROLLUP_WORK_MEM = env("TRAFFIC_ROLLUP_WORK_MEM", "64MB")
 
 # --- auth --------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -292,3 +293,31 @@ def test_top_products_on_the_demo_history_equal_the_old_computation(province):
             new = selectors.top_products(start=start, end=last, bank=bank)
             old = selectors.top_products_from_days(start=start, end=last, bank=bank)
             assert new and [vars(r) for r in new] == [vars(r) for r in old]
+
+
+def test_the_rollup_sorts_with_its_own_work_mem(province, settings):
+    """TRAFFIC_ROLLUP_WORK_MEM is in effect while the roll-up stages its events (set with
+    set_config(..., is_local => true): it ends with the roll-up's transaction, which the
+    test's own outer transaction hides here)."""
+    settings.TRAFFIC_ROLLUP_WORK_MEM = "37MB"
+    with connection.cursor() as cur:
+        cur.execute("SHOW work_mem")
+        before = cur.fetchone()[0]
+    assert before != "37MB"
+    seen: list[str] = []
+
+    def spy(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "fed_rollup_t" in sql and not seen:
+            with context["connection"].cursor() as cur:
+                cur.execute("SHOW work_mem")
+                seen.append(cur.fetchone()[0])
+        return result
+
+    services.write_events([{"kind": "visit", "day": date(2034, 7, 1),
+                            "at": datetime(2034, 7, 1, 9, tzinfo=services.local_zone()),
+                            "storefront_bank_id": province.bank_a.pk,
+                            "session_hash": "v-1"}])
+    with connection.execute_wrapper(spy):
+        assert services.rollup_new_events() == 1
+    assert seen == ["37MB"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
@@ -259,6 +260,13 @@ def _referral_fees(cursor, days: list[date]) -> None:
             DO UPDATE SET referral_fees = EXCLUDED.referral_fees""", params)  # noqa: S608
 
 
+def _sort_memory(cursor) -> None:
+    """The distinct counts sort every staged event; with the server's default work_mem
+    (4MB) those sorts spill to disk. Raised for this transaction only."""
+    cursor.execute("SELECT set_config('work_mem', %s, true)",
+                   [settings.TRAFFIC_ROLLUP_WORK_MEM])
+
+
 def _locked_watermark(cursor) -> int:
     """Take the roll-up lock (held to the end of the transaction); the watermark."""
     cursor.execute(f"SET LOCAL search_path TO {get_public_schema_name()}")
@@ -305,6 +313,7 @@ def rollup_new_events(*, chunk: int = ROLLUP_CHUNK) -> int:
             if low >= upto:
                 return counted
             high = min(upto, low + chunk)
+            _sort_memory(cursor)
             _stage(cursor, "id > %(low)s AND id <= %(high)s", {"low": low, "high": high},
                    counted_below=low)
             _apply_stage(cursor)
@@ -323,6 +332,7 @@ def rollup_day(day: date) -> int:
     rollup_new_events()
     with transaction.atomic(), connection.cursor() as cursor:
         upto = _locked_watermark(cursor)
+        _sort_memory(cursor)
         _stage(cursor, "day = %(day)s AND id <= %(upto)s", {"day": day, "upto": upto},
                counted_below=None)
         _apply_stage(cursor, rebuild=day)
