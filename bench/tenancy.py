@@ -40,6 +40,9 @@ REPO = common.REPO
 BENCH_DB = "bench_platform"
 common.use_bench_database(BENCH_DB)  # before Django reads its settings
 
+# Needs the settings, not the app registry: importable before django.setup().
+from banks import migration_executor  # noqa: E402
+
 OUT = REPO / "bench" / "out" / "tenancy.json"
 URLCONF = "bench_tenancy_urls"  # registered in sys.modules below
 
@@ -171,8 +174,6 @@ def bench_migrate(rounds: int, bank_count: int) -> dict:
         call_command("migrate_schemas", interactive=False, verbosity=0,
                      stdout=io.StringIO(), stderr=io.StringIO(), **options)
         return time.perf_counter() - start
-
-    from banks import migration_executor
 
     def timed_full_path() -> float:
         """Baseline: every bank schema through Django's migrate, as django-tenants does
