@@ -44,8 +44,8 @@ from lending.scoring import factor_table
 from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer, orders_of_merchant
 from payments import services as payment_services
+from payments.card_entry import card_entry_context
 from payments.interfaces import PaymentOption
-from payments.views import card_entry_context
 
 log = logging.getLogger(__name__)
 

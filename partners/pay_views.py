@@ -1,6 +1,6 @@
 """The card page a partner's customer opens from the order's signed pay link (on the
 storefront of the merchant's bank), without signing in: the partner's customers have no
-account here. The charge is the shoppers' (``payments.services.checkout_pay``), with the
+account here. The charge is the shoppers' (``payments.card_entry``), with the
 partner's system user, the checkout's buyer, as the payer of record."""
 
 from __future__ import annotations
@@ -8,18 +8,16 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import ApplicationError, validation_errors
+from core.errors import ApplicationError
 from orders.models import CheckoutStatus
 from partners.ordering import checkout_of_pay_link
+from payments import card_entry
 from payments import selectors as payment_selectors
-from payments import services
-from payments.forms import split_expiry
 from payments.models import PaymentStatus
 
 
@@ -42,19 +40,15 @@ def pay(request, token: str):
         raise Http404(_("This pay link is not valid (or has expired)."))
     if request.method != "POST" or checkout.status != CheckoutStatus.PENDING_PAYMENT:
         return _page(request, checkout)
-    month, year = split_expiry(request.POST.get("exp", ""))
-    try:
-        payment = services.checkout_pay(
-            checkout=checkout, buyer=checkout.buyer,
-            card=services.Card(request.POST.get("number", ""), month, year,
-                               request.POST.get("cvc", "")),
-            idempotency_key=request.POST.get("idempotency_key", ""))
-    except ValidationError as exc:
-        return _page(request, checkout, errors=validation_errors(exc), status=400)
-    except ApplicationError as exc:
+    attempt = card_entry.charge_posted_card(request, checkout=checkout, payer=checkout.buyer)
+    payment = attempt.payment
+    if payment is None:
         checkout.refresh_from_db()
-        return _page(request, checkout, message=exc.message,
-                     status=200 if exc.code == "already_paid" else 400)
+        refusal = attempt.refusal
+        if refusal is None:
+            return _page(request, checkout, errors=attempt.errors, status=400)
+        return _page(request, checkout, message=refusal.message,
+                     status=200 if refusal.code == "already_paid" else 400)
     checkout.refresh_from_db()
     if payment.status == PaymentStatus.SUCCEEDED:
         return _page(request, checkout)
@@ -62,7 +56,7 @@ def pay(request, token: str):
         return redirect("partner_pay:authenticate", token, payment.pk)
     if payment.status == PaymentStatus.FAILED:
         message = _("The card was declined (%(reason)s); try another card.") % {
-            "reason": (payment.failure_message or "").rstrip(".") or _("no reason given")}
+            "reason": card_entry.decline_reason(payment)}
     else:
         message = _("The payment did not go through. Try again.")
     return _page(request, checkout, message=message, status=400)
@@ -80,8 +74,7 @@ def authenticate(request, token: str, payment_id: int):
         return redirect("partner_pay:pay", token)
     if request.method == "POST":
         try:
-            payment = services.payment_authenticate(
-                payment=payment, success=request.POST.get("result") == "approve")
+            payment = card_entry.answer_issuer(request, payment=payment)
         except ApplicationError as exc:
             return _page(request, checkout, message=exc.message, status=400)
         checkout.refresh_from_db()
@@ -89,6 +82,4 @@ def authenticate(request, token: str, payment_id: int):
             return _page(request, checkout)
         return _page(request, checkout, status=400, message=_(
             "The card was not authenticated; try again or use another card."))
-    return render(request, "payments/authenticate.html", {
-        "payment": payment, "checkout": checkout, "amount": checkout.total,
-        "local": bool(settings.STRIPE_API_BASE)})
+    return card_entry.issuer_page(request, payment=payment, checkout=checkout)

@@ -16,8 +16,7 @@ from banks.permissions import bank_staff_required
 from core.errors import ApplicationError, validation_errors
 from orders.assisted_selectors import assisted_order
 from orders.models import CheckoutStatus
-from payments import desk, services
-from payments.forms import split_expiry
+from payments import card_entry, desk, services
 from payments.models import PaymentStatus
 
 
@@ -40,17 +39,16 @@ def desk_pay(request, number: str):
                                  % {"amount": checkout.cash_due})
                 return redirect("console_desk:detail", number)
             if method == "card":
-                month, year = split_expiry(request.POST.get("exp", ""))
-                payment = services.checkout_pay(
-                    checkout=checkout, buyer=checkout.buyer,
-                    card=services.Card(request.POST.get("number", ""), month, year,
-                                       request.POST.get("cvc", "")),
-                    idempotency_key=request.POST.get("idempotency_key", ""))
-                if payment.status == PaymentStatus.SUCCEEDED:
+                attempt = card_entry.charge_posted_card(request, checkout=checkout,
+                                                        payer=checkout.buyer)
+                payment = attempt.payment
+                if payment is None:
+                    errors = attempt.field_errors()
+                elif payment.status == PaymentStatus.SUCCEEDED:
                     messages.success(request, _("Paid by card: ¥%(amount)s.")
                                      % {"amount": checkout.cash_due})
                     return redirect("console_desk:detail", number)
-                if payment.status == PaymentStatus.REQUIRES_ACTION:
+                elif payment.status == PaymentStatus.REQUIRES_ACTION:
                     services.payment_cancel_at_gateway(payment)
                     errors = {"card": [_("This card asks for authentication, which the desk "
                                          "cannot do; use another card or pay at the desk.")]}

@@ -9,39 +9,23 @@ from __future__ import annotations
 
 import uuid
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.errors import ApplicationError, validation_errors
+from core.errors import ApplicationError
 from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer
-from payments import selectors, services
-from payments.forms import split_expiry
+from payments import card_entry, selectors, services
 from payments.interfaces import payment_options
 from payments.models import PaymentStatus
-
-TEST_CARDS = [
-    ("4242 4242 4242 4242", "succeeds"),
-    ("4000 0000 0000 0341", "declined"),
-    ("4000 0027 6000 3184", "authentication"),
-]
 
 
 def _held_until(checkout) -> str:
     return f"{timezone.localtime(checkout.reserved_until):%H:%M}"
-
-
-def card_entry_context() -> dict:
-    """What every page that takes a card shows: the local server's test cards, and
-    whether cards may be typed on our pages at all."""
-    return {"test_cards": TEST_CARDS if settings.STRIPE_API_BASE else [],
-            "cards_here": settings.PAYMENTS_SERVER_SIDE_CARDS}
 
 
 def _pay_page(request, checkout, *, errors=None, card=None, decline="", status=200):
@@ -58,7 +42,7 @@ def _pay_page(request, checkout, *, errors=None, card=None, decline="", status=2
         "waiting": waiting,
         "held_until": _held_until(checkout),
         "expired": checkout.reserved_until <= timezone.now(),
-        **card_entry_context(),
+        **card_entry.card_entry_context(),
         # Other ways to pay that outer apps offer on this host (a bank's credit).
         "other_options": payment_options(request=request, checkout=checkout),
     }, status=status)
@@ -76,24 +60,17 @@ def pay(request, number: str):
         return _pay_page(request, checkout, status=400, decline=_(
             "This checkout was cancelled; place a new order."))
 
-    month, year = split_expiry(request.POST.get("exp", ""))
-    card_number = request.POST.get("number", "")
-    shown = {"number": card_number, "exp": request.POST.get("exp", "")}
-    try:
-        payment = services.checkout_pay(
-            checkout=checkout, buyer=request.user,
-            card=services.Card(card_number, month, year, request.POST.get("cvc", "")),
-            idempotency_key=request.POST.get("idempotency_key", ""))
-    except ValidationError as exc:
-        errors = validation_errors(exc)
-        return _pay_page(request, checkout, errors=errors, card=shown, status=400)
-    except ApplicationError as exc:
-        if exc.code == "already_paid":
-            messages.info(request, exc.message)
+    shown = {"number": request.POST.get("number", ""), "exp": request.POST.get("exp", "")}
+    attempt = card_entry.charge_posted_card(request, checkout=checkout, payer=request.user)
+    payment = attempt.payment
+    if payment is None:
+        refusal = attempt.refusal
+        if refusal is not None and refusal.code == "already_paid":
+            messages.info(request, refusal.message)
             return redirect("orders:checkout-detail", checkout.number)
         checkout.refresh_from_db()
-        return _pay_page(request, checkout, decline=exc.message, card=shown, status=400)
-
+        return _pay_page(request, checkout, errors=attempt.errors, card=shown, status=400,
+                         decline=refusal.message if refusal is not None else "")
     if payment.status == PaymentStatus.SUCCEEDED:
         messages.success(request, _("Payment received: ¥%(total)s. The shops will get to work.")
                          % {"total": checkout.total})
@@ -104,8 +81,7 @@ def pay(request, number: str):
     if payment.status == PaymentStatus.FAILED:
         decline = _("The card was declined (%(reason)s). The goods stay reserved until "
                     "%(time)s, try another card.") % {
-            "reason": (payment.failure_message or "").rstrip(".") or _("no reason given"),
-            "time": _held_until(checkout)}
+            "reason": card_entry.decline_reason(payment), "time": _held_until(checkout)}
     else:
         decline = _("The payment did not go through. Try again.")
     return _pay_page(request, checkout, decline=decline, card={"exp": shown["exp"]},
@@ -136,9 +112,8 @@ def authenticate(request, payment_id: int):
     if payment.status != PaymentStatus.REQUIRES_ACTION:
         return redirect("payments:pay", checkout.number)
     if request.method == "POST":
-        approve = request.POST.get("result") == "approve"
         try:
-            payment = services.payment_authenticate(payment=payment, success=approve)
+            payment = card_entry.answer_issuer(request, payment=payment)
         except ApplicationError as exc:
             messages.error(request, exc.message)
             return redirect("payments:pay", checkout.number)
@@ -151,6 +126,4 @@ def authenticate(request, payment_id: int):
                                   "until %(time)s, try again or use another card.")
                        % {"time": _held_until(checkout)})
         return redirect("payments:pay", checkout.number)
-    return render(request, "payments/authenticate.html", {
-        "payment": payment, "checkout": checkout, "amount": checkout.total,
-        "local": bool(settings.STRIPE_API_BASE)})
+    return card_entry.issuer_page(request, payment=payment, checkout=checkout)

@@ -29,10 +29,10 @@ from core.errors import ApplicationError, first_message, validation_errors
 from core.idempotency import request_fingerprint
 from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer
+from payments.card_entry import card_entry_context
 from payments.forms import CardForm
 from payments.interfaces import PaymentOption
 from payments.services import Card
-from payments.views import card_entry_context
 from rewards import selectors, services
 from rewards.forms import ApplyPointsForm, RedeemForm
 from rewards.models import RedemptionStatus
