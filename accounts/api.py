@@ -111,13 +111,12 @@ class SignInUnlockApi(APIView):
 
     @extend_schema(request=SignInUnlockInputSerializer, responses=SignInUnlockOutputSerializer)
     def post(self, request):
-        data = self.SignInUnlockInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid(self.SignInUnlockInputSerializer, request.data)
         try:
             cleared = services.sign_in_unlock(
                 actor=request.user, bank=getattr(request, "bank", None),
-                identifier=data.validated_data.get("username", ""),
-                address=data.validated_data.get("address", ""))
+                identifier=data.get("username", ""),
+                address=data.get("address", ""))
         except PermissionDenied:
             raise exceptions.NotFound
         return Response(self.SignInUnlockOutputSerializer({"cleared": cleared}).data)

@@ -118,9 +118,7 @@ class ApplyApi(APIView):
     def post(self, request):
         if request.bank is None:
             raise NotFound
-        serializer = self.ApplyInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = valid(self.ApplyInputSerializer, request.data)
         data["licences"] = [services.LicenceSpec(**lic) for lic in data["licences"]]
         dossier = services.admission_apply(bank=request.bank, applicant=request.user, **data)
         merchant = catalog_selectors.bank_merchant(bank=request.bank,
@@ -176,10 +174,9 @@ class InspectionApi(_StaffApi):
     def post(self, request, merchant_id: int):
         _merchant, dossier = selectors.dossier_for_bank(bank=request.bank,
                                                         merchant_id=merchant_id)
-        serializer = self.InspectionInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = valid(self.InspectionInputSerializer, request.data)
         services.inspection_record(dossier=dossier, inspector=request.user,
-                                   **serializer.validated_data)
+                                   **data)
         return Response(DossierSerializer(dossier).data, status=status.HTTP_201_CREATED)
 
 
@@ -197,10 +194,9 @@ class DocumentApi(_StaffApi):
     def post(self, request, merchant_id: int):
         _merchant, dossier = selectors.dossier_for_bank(bank=request.bank,
                                                         merchant_id=merchant_id)
-        serializer = self.DocumentInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = valid(self.DocumentInputSerializer, request.data)
         services.document_add(dossier=dossier, actor=request.user,
-                              **serializer.validated_data)
+                              **data)
         _merchant, dossier = selectors.dossier_for_bank(bank=request.bank,
                                                         merchant_id=merchant_id)
         return Response(DossierSerializer(dossier).data, status=status.HTTP_201_CREATED)
@@ -222,10 +218,9 @@ class LicenceScanApi(APIView):
             raise NotFound
         _merchant, dossier = selectors.dossier_for_member(
             user=request.user, bank=request.bank, merchant_id=merchant_id)
-        serializer = self.ScanSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = valid(self.ScanSerializer, request.data)
         services.licence_set_scan(dossier=dossier, licence_id=licence_id, actor=request.user,
-                                  document=serializer.validated_data["document"])
+                                  document=data["document"])
         return Response(LicenceStateSerializer(dossier.licences.all(), many=True).data)
 
 
@@ -239,12 +234,11 @@ class DecisionApi(_StaffApi):
     def post(self, request, merchant_id: int):
         _merchant, dossier = selectors.dossier_for_bank(bank=request.bank,
                                                         merchant_id=merchant_id)
-        serializer = self.DecisionInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        action = serializer.validated_data["action"]
+        data = valid(self.DecisionInputSerializer, request.data)
+        action = data["action"]
         kwargs = {"dossier": dossier, "actor": request.user}
         if action in {"reject", "suspend", "reinstate"}:
-            kwargs["reason"] = serializer.validated_data["reason"]
+            kwargs["reason"] = data["reason"]
         merchant = DECISIONS[action](**kwargs)
         return Response(MerchantStateSerializer(merchant).data)
 
@@ -267,8 +261,7 @@ class ListingDecisionApi(_StaffApi):
     @extend_schema(request=ListingDecisionInputSerializer, responses=ProductCardSerializer)
     def post(self, request, product_id: int):
         product = catalog_selectors.bank_product(bank=request.bank, product_id=product_id)
-        serializer = self.ListingDecisionInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = valid(self.ListingDecisionInputSerializer, request.data)
         services.listing_decide(product=product, actor=request.user,
-                                **serializer.validated_data)
+                                **data)
         return Response({"id": product.pk, "status": product.status})

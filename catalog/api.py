@@ -27,6 +27,7 @@ from catalog.serializers import (
     ShopSerializer,
     TraceSerializer,
 )
+from core.api import valid
 from core.uploads import UploadSerializerField
 
 
@@ -248,9 +249,7 @@ class MerchantProductListApi(_MemberApi):
     @extend_schema(request=CreateSerializer, responses={201: MerchantProductSerializer})
     def post(self, request, merchant_id: int):
         merchant = self.merchant(request, merchant_id)
-        serializer = self.CreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = valid(self.CreateSerializer, request.data)
         data["skus"] = [SkuInputSerializer.spec_of(s) for s in data["skus"]]
         product = services.product_create(merchant=merchant, **data)
         return Response(self.product_data(request, product), status=status.HTTP_201_CREATED)
@@ -265,9 +264,8 @@ class MerchantProductDetailApi(_MemberApi):
     @extend_schema(request=ProductInputSerializer, responses=MerchantProductSerializer)
     def put(self, request, merchant_id: int, product_id: int):
         product = self.product(request, merchant_id, product_id)
-        serializer = ProductInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.product_update(product=product, **serializer.validated_data)
+        data = valid(ProductInputSerializer, request.data)
+        services.product_update(product=product, **data)
         return Response(self.product_data(request, product))
 
 
@@ -275,10 +273,9 @@ class MerchantSkuCreateApi(_MemberApi):
     @extend_schema(request=SkuInputSerializer, responses={201: MerchantSkuSerializer})
     def post(self, request, merchant_id: int, product_id: int):
         product = self.product(request, merchant_id, product_id)
-        serializer = SkuInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = valid(SkuInputSerializer, request.data)
         sku = services.sku_add(product=product,
-                               spec=SkuInputSerializer.spec_of(serializer.validated_data))
+                               spec=SkuInputSerializer.spec_of(data))
         return Response(MerchantSkuSerializer(sku).data, status=status.HTTP_201_CREATED)
 
 
@@ -300,9 +297,7 @@ class MerchantStockApi(_MemberApi):
     def put(self, request, merchant_id: int, product_id: int, sku_id: int):
         product = self.product(request, merchant_id, product_id)
         sku = get_object_or_404(product.skus.all(), pk=sku_id)
-        serializer = self.StockSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = valid(self.StockSerializer, request.data)
         return Response(MerchantSkuSerializer(services.stock_set(
             sku=sku, on_hand=data.get("on_hand", data.get("stock")))).data)
 
@@ -311,9 +306,8 @@ class MerchantBatchCreateApi(_MemberApi):
     @extend_schema(request=BatchInputSerializer, responses={201: TraceSerializer})
     def post(self, request, merchant_id: int, product_id: int):
         product = self.product(request, merchant_id, product_id)
-        serializer = BatchInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        batch = services.batch_create(product=product, **serializer.validated_data)
+        data = valid(BatchInputSerializer, request.data)
+        batch = services.batch_create(product=product, **data)
         return Response(TraceSerializer(batch, context={"request": request}).data,
                         status=status.HTTP_201_CREATED)
 
@@ -363,9 +357,8 @@ class MerchantLabReportsApi(_MemberApi):
                                "traceability page.")
     def post(self, request, merchant_id: int, product_id: int, batch_id: int):
         batch = self.batch(request, merchant_id, product_id, batch_id)
-        data = LabReportInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        report = services.lab_report_add(batch=batch, **data.validated_data)
+        data = valid(LabReportInputSerializer, request.data)
+        report = services.lab_report_add(batch=batch, **data)
         return Response(LabReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
 
@@ -381,9 +374,8 @@ class MerchantProductImageApi(_MemberApi):
                    responses=MerchantProductSerializer)
     def put(self, request, merchant_id: int, product_id: int):
         product = self.product(request, merchant_id, product_id)
-        serializer = self.ImageSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.product_set_image(product=product, image=serializer.validated_data["image"])
+        data = valid(self.ImageSerializer, request.data)
+        services.product_set_image(product=product, image=data["image"])
         return Response(self.product_data(request, product))
 
 
@@ -400,10 +392,9 @@ class MerchantBatchReportApi(_MemberApi):
     def put(self, request, merchant_id: int, product_id: int, batch_id: int):
         product = self.product(request, merchant_id, product_id)
         batch = get_object_or_404(product.batches.all(), pk=batch_id)
-        serializer = self.ReportSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = valid(self.ReportSerializer, request.data)
         services.batch_set_report(batch=batch,
-                                  report_file=serializer.validated_data["report_file"])
+                                  report_file=data["report_file"])
         return Response(TraceSerializer(batch, context={"request": request}).data)
 
 
@@ -414,10 +405,9 @@ class MerchantProductActionApi(_MemberApi):
     @extend_schema(request=ActionSerializer, responses=MerchantProductSerializer)
     def post(self, request, merchant_id: int, product_id: int):
         product = self.product(request, merchant_id, product_id)
-        serializer = self.ActionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = valid(self.ActionSerializer, request.data)
         services.product_transition(product=product,
-                                    action=serializer.validated_data["action"])
+                                    action=data["action"])
         return Response(self.product_data(request, product))
 
 

@@ -62,9 +62,7 @@ class BankListOnboardApi(APIView):
     @extend_schema(request=BankOnboardInputSerializer,
                    responses={201: BankSerializer, 200: BankSerializer})
     def post(self, request):
-        serializer = self.BankOnboardInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = valid(self.BankOnboardInputSerializer, request.data)
         data["branches"] = [BranchSpec(**b) for b in data["branches"]]
         result = bank_onboard(acting_user=request.user, **data)
         return Response(BankSerializer(result.bank).data,
@@ -102,10 +100,9 @@ class ReferralStatementApi(APIView):
                        "month": serializers.CharField(),
                        "rows": RowSerializer(many=True)}))
     def get(self, request):
-        query = self.QuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = valid(self.QuerySerializer, request.query_params)
         today = timezone.localdate()
-        year, month = query.validated_data.get("month") or (today.year, today.month)
+        year, month = query.get("month") or (today.year, today.month)
         rows = referral_statement(year=year, month=month)
         return Response({"month": f"{year:04d}-{month:02d}",
                          "rows": self.RowSerializer(rows, many=True).data})
@@ -152,9 +149,8 @@ class SettlementDayApi(APIView):
                        "mismatches": serializers.ListField(child=serializers.CharField()),
                        "runs": RunSerializer(many=True)}))
     def get(self, request):
-        query = self.QuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = federation_settlement_day(day=query.validated_data.get("day")
+        query = valid(self.QuerySerializer, request.query_params)
+        data = federation_settlement_day(day=query.get("day")
                                          or timezone.localdate())
         return Response({**data, "day": data["day"].isoformat(),
                          "runs": self.RunSerializer(data["runs"], many=True).data})

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from banks.permissions import IsBankStaff, IsFederationAdmin
+from core.api import valid
 from federation import reports
 
 
@@ -55,9 +56,8 @@ class _TableApi(APIView):
         return None
 
     def get(self, request):
-        query = RangeQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        start, end = query.validated_data["start"], query.validated_data["end"]
+        query = valid(RangeQuerySerializer, request.query_params)
+        start, end = query["start"], query["end"]
         table = reports.build(self.tables, self.table_key, start=start, end=end,
                               bank=self.bank(request), today=timezone.localdate())
         keys = [c.key for c in table.columns]

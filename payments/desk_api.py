@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from banks.permissions import IsBankStaff
+from core.api import valid
 from orders.assisted_selectors import assisted_order
 from orders.serializers import MONEY
 from payments import desk
@@ -38,12 +39,11 @@ class DeskPayApi(APIView):
                    description="The customer paid the checkout's cash due at the branch desk "
                                "(the assisted order must be confirmed with the code first).")
     def post(self, request, number: str):
-        serializer = DeskPayInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = valid(DeskPayInputSerializer, request.data)
         assisted = assisted_order(bank=request.bank, number=number)
         payment = desk.checkout_pay_at_desk(
             checkout=assisted.checkout, staff=request.user, branch=assisted.branch,
-            receipt_number=serializer.validated_data["receipt_number"])
+            receipt_number=data["receipt_number"])
         return Response(DeskPaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
 
 

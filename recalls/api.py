@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from banks.models import StaffRole
 from banks.permissions import IsBankStaff, IsFederationAdmin
+from core.api import valid
 from recalls import selectors, services
 from recalls.models import Recall, RecallResolution
 
@@ -70,11 +71,10 @@ class ConsoleRecallsApi(APIView):
                                "money of every affected order and tells the buyers. 400 for "
                                "an unknown batch, 404 for another bank's batch.")
     def post(self, request):
-        data = RecallOpenInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid(RecallOpenInputSerializer, request.data)
         recall = services.recall_open(actor=request.user, bank=request.bank,
-                                      batch_ids=data.validated_data["batches"],
-                                      reason=data.validated_data["reason"])
+                                      batch_ids=data["batches"],
+                                      reason=data["reason"])
         return Response(RecallSerializer(selectors.recall_for_bank(
             bank=request.bank, recall_id=recall.pk)).data, status=status.HTTP_201_CREATED)
 
@@ -100,10 +100,9 @@ class ConsoleRecallCloseApi(APIView):
                                "(the next settlement pays them). 400 when already closed.")
     def post(self, request, recall_id: int):
         recall = selectors.recall_closable_by_bank(bank=request.bank, recall_id=recall_id)
-        data = RecallCloseInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid(RecallCloseInputSerializer, request.data)
         recall = services.recall_close(recall=recall, actor=request.user,
-                                       **data.validated_data)
+                                       **data)
         return Response(RecallSerializer(selectors.recall_for_bank(
             bank=request.bank, recall_id=recall.pk)).data)
 
@@ -120,11 +119,10 @@ class FederationRecallsApi(APIView):
                    responses={201: RecallSerializer},
                    description="Opens a recall of any batches (federation admins).")
     def post(self, request):
-        data = RecallOpenInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid(RecallOpenInputSerializer, request.data)
         recall = services.recall_open(actor=request.user, bank=None,
-                                      batch_ids=data.validated_data["batches"],
-                                      reason=data.validated_data["reason"])
+                                      batch_ids=data["batches"],
+                                      reason=data["reason"])
         return Response(RecallSerializer(selectors.recall_get(recall_id=recall.pk)).data,
                         status=status.HTTP_201_CREATED)
 
@@ -138,8 +136,7 @@ class FederationRecallCloseApi(APIView):
                                "closed.")
     def post(self, request, recall_id: int):
         recall = selectors.recall_get(recall_id=recall_id)
-        data = RecallCloseInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid(RecallCloseInputSerializer, request.data)
         recall = services.recall_close(recall=recall, actor=request.user,
-                                       **data.validated_data)
+                                       **data)
         return Response(RecallSerializer(selectors.recall_get(recall_id=recall.pk)).data)

@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import valid
 from core.idempotency import request_fingerprint
 from orders.models import CheckoutStatus
 from orders.selectors import checkout_of_buyer
@@ -107,13 +108,12 @@ class CheckoutPaymentApi(APIView):
         if not key or len(key) > 80:
             raise serializers.ValidationError({"idempotency_key": [
                 _("Send an Idempotency-Key header (1 to 80 characters).")]})
-        card = PaymentInputSerializer(data=request.data)
-        card.is_valid(raise_exception=True)
+        card = valid(PaymentInputSerializer, request.data)
         fingerprint = request_fingerprint(operation="checkout_pay", checkout=checkout.number,
-                                          card=card.validated_data["card"])
+                                          card=card["card"])
         replay = selectors.payment_by_key(buyer=request.user, idempotency_key=key)
         payment = services.checkout_pay(checkout=checkout, buyer=request.user,
-                                        card=services.Card(**card.validated_data["card"]),
+                                        card=services.Card(**card["card"]),
                                         idempotency_key=key, fingerprint=fingerprint)
         if replay is not None:
             return Response(self.payment_data(request, payment))

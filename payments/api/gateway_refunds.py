@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from banks.models import StaffRole
 from banks.permissions import IsBankStaff, require_bank_staff
+from core.api import valid
 from payments import selectors, services
 from payments.models import GatewayRefund, GatewayRefundStatus
 
@@ -38,10 +39,9 @@ class ConsoleGatewayRefundsApi(APIView):
                                "checkout's) and an admin resolves. The latest 200.")
     def get(self, request):
         require_bank_staff(request, (StaffRole.BANK_ADMIN,))
-        query = self.QuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = valid(self.QuerySerializer, request.query_params)
         rows = selectors.bank_gateway_refunds(bank=request.bank,
-                                              status=query.validated_data["status"])[:200]
+                                              status=query["status"])[:200]
         return Response(GatewayRefundSerializer(rows, many=True).data)
 
 
@@ -57,8 +57,7 @@ class ConsoleGatewayRefundResolveApi(APIView):
     def post(self, request, refund_id: int):
         require_bank_staff(request, (StaffRole.BANK_ADMIN,))
         row = selectors.bank_gateway_refund(bank=request.bank, refund_id=refund_id)
-        data = self.GatewayRefundResolveInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid(self.GatewayRefundResolveInputSerializer, request.data)
         row = services.gateway_refund_resolve(record=row, actor=request.user,
-                                              note=data.validated_data["note"])
+                                              note=data["note"])
         return Response(GatewayRefundSerializer(row).data)

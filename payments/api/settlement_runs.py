@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from banks.models import StaffRole
 from banks.permissions import IsBankStaff, require_bank_staff
+from core.api import valid
 from payments import selectors, settlement
 from payments.models import PayoutBatch, PayoutLine, RunStatus, SettlementRun
 from payments.tasks import run_settlement
@@ -170,10 +171,9 @@ class ConsoleSettlementRunsApi(APIView):
                                "follow the run's progress on its detail.")
     def post(self, request):
         require_bank_staff(request, (StaffRole.BANK_ADMIN,))
-        data = self.RunStartInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid(self.RunStartInputSerializer, request.data)
         run = settlement.settlement_run_start(bank=request.bank,
-                                              cutoff=data.validated_data["cutoff"],
+                                              cutoff=data["cutoff"],
                                               actor=request.user)
         transaction.on_commit(lambda: run_settlement.delay(run.pk))
         return Response(SettlementRunSerializer(run).data, status=status.HTTP_201_CREATED)
@@ -236,7 +236,6 @@ class ConsolePayoutLineFailApi(_PayoutLineApi):
                                "to the merchant again and the next run pays it.")
     def post(self, request, line_id: int):
         line = selectors.bank_payout_line(bank=request.bank, line_id=line_id)
-        data = self.FailInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        line = settlement.payout_line_fail(line=line, reason=data.validated_data["reason"])
+        data = valid(self.FailInputSerializer, request.data)
+        line = settlement.payout_line_fail(line=line, reason=data["reason"])
         return Response(PayoutLineSerializer(line).data)

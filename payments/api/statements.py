@@ -17,6 +17,7 @@ from admission.services import dossier_set_settlement_account
 from banks.models import StaffRole
 from banks.permissions import IsBankStaff
 from catalog.selectors import bank_merchant, merchant_for_member
+from core.api import valid
 from payments import selectors, settlement
 from payments.models import SettlementItem
 
@@ -99,10 +100,9 @@ class ConsoleMerchantSettlementAccountApi(APIView):
                                "their money stays owed.")
     def put(self, request, merchant_id: int):
         merchant, dossier = dossier_for_bank(bank=request.bank, merchant_id=merchant_id)
-        data = self.AccountSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = valid(self.AccountSerializer, request.data)
         dossier = dossier_set_settlement_account(dossier=dossier, actor=request.user,
-                                                 **data.validated_data)
+                                                 **data)
         return Response(self.AccountOutputSerializer({
             "merchant": merchant.pk, "account_name": dossier.settlement_account_name,
             "account_number": f"****{dossier.settlement_account_number[-4:]}"}).data)
