@@ -86,7 +86,7 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 # `SET search_path` only when the schema changes (at most once per request), not before
 # every statement. Safe against the savepoint-rollback problem: the backend forgets its
 # cached search path on rollback and on rollback to a savepoint, so the next statement
-# sets it again (tests/test_search_path.py).
+# sets it again (core/tests/test_search_path.py).
 TENANT_LIMIT_SET_CALLS = True
 # migrate_schemas leaves bank schemas that hold every migration alone (one query for all).
 GET_EXECUTOR_FUNCTION = "banks.migration_executor.get_executor"

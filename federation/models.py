@@ -6,7 +6,7 @@
 past ``RollupWatermark`` by ``federation.services.rollup_recent`` and rebuilt for a day
 from its raw events by ``federation.services.rollup_day``; ``ProductTotal`` holds the
 product roll-up summed over aligned spans of days (kept by a trigger). Dashboards read
-only the roll-ups. See docs/architecture.md, "Traffic and behaviour data".
+only the roll-ups. See docs/flows.md, "Traffic and behaviour data".
 """
 import datetime
 

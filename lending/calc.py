@@ -1,6 +1,6 @@
 """The arithmetic of lending: dates, interest, schedules. Pure functions, no database.
 
-Conventions (the bank's usual ones, written down in docs/architecture.md):
+Conventions (the bank's usual ones, written down in docs/flows.md, "Lending"):
 
 - Annual rates; a day's interest is ``rate / 360`` (the day-count basis of Chinese banks'
   loans, 日利率 = 年利率 / 360), a month's is ``rate / 12``.

@@ -100,7 +100,7 @@ class WebhookEvent(models.Model):
 class GatewayRefundStatus(models.TextChoices):
     # Recorded as a refund of the order(s) and booked (escrow / card clearing).
     BOOKED = "booked", _("Booked as a refund of the order")
-    # Not booked: a bank admin has to resolve it (see docs/architecture.md).
+    # Not booked: a bank admin has to resolve it (see docs/flows.md, "Card payments and webhooks").
     OPEN = "open", _("Needs review")
     RESOLVED = "resolved", _("Resolved")
 

@@ -23,12 +23,12 @@ from orders import services as orders
 from orders.models import Checkout, CheckoutStatus, Order
 from payments import services as payments
 from payments import settlement
+from payments.tests.test_settlement import _account, _complete
 from tests import test_browser, unique
 from tests.catalog_factories import approved_merchant
 from tests.lending_factories import PASSWORD, buyer, scored_buyer
 from tests.orders_factories import pay, place, product_with_sku
 from tests.test_browser import shot
-from tests.test_settlement import _account, _complete
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 

@@ -165,7 +165,7 @@ def test_the_order_financing_key(province, shop, api_on):
 
 
 def test_the_points_mall_cash_key(province, shop, api_on, monkeypatch):
-    from tests.test_rewards_cash import _Gateway
+    from rewards.tests.test_rewards_cash import _Gateway
 
     bank, me = province.bank_a, buyer()
     grant(bank, me, 500)

@@ -33,9 +33,9 @@ from payments.models import (
     SettlementRun,
 )
 from payments.tasks import run_settlement
+from payments.tests.test_settlement import _account
 from tests.lending_factories import buyer
 from tests.orders_factories import market, pay, place
-from tests.test_settlement import _account
 
 D = Decimal
 pytestmark = [pytest.mark.django_db, pytest.mark.worker]

@@ -16,10 +16,10 @@ from orders import services as orders
 from orders import sharing
 from orders.models import ReferralTouch, ShareLink
 from orders.posters import HEIGHT, WIDTH, share_poster_png
+from payments.tests.test_settlement import _complete
 from rewards import services as rewards
 from tests.lending_factories import buyer
 from tests.orders_factories import market, pay, place
-from tests.test_settlement import _complete
 
 pytestmark = pytest.mark.django_db
 

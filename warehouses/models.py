@@ -4,7 +4,7 @@ Shared (public schema): a warehouse is registered and approved by one bank's sta
 the goods in it are merchants' SKUs of the shared catalog, and a receipt's verification
 page is public. A pledge loan (in the lending bank's schema) points at a receipt by id.
 
-Stock rule (docs/architecture.md, "Warehouses"): for a SKU kept in warehouses,
+Stock rule (docs/flows.md, "Warehouses"): for a SKU kept in warehouses,
 ``Sku.on_hand`` = the sum over its lots of ``on_hand - pledged``; every movement changes
 both in one transaction, the SKU through one conditional UPDATE that the SKU's own CHECK
 (``reserved <= on_hand``) backs, so pledged units are never sold and sold units never

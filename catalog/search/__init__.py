@@ -1,7 +1,7 @@
 """Search that works for Chinese: how products are indexed and queries are understood.
 
 Technique (figures in bench/README.md, section "Search"; the rules for shoppers in
-docs/architecture.md, "Product search"):
+docs/flows.md, "Product search"):
 
 * **One normalisation** (``normalize_query``) for every entry point (storefront page, API,
   suggestions) and for the indexed text: NFKC (full-width ＬＨＧ and ２５ become lhg and 25),

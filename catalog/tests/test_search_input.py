@@ -3,7 +3,7 @@ punctuation (they never reach a LIKE pattern), and full-width letters and digits
 their ASCII forms.
 
 A few products are made once for the module by the real services, in a transaction rolled
-back when the module ends (the same pattern as tests/test_search.py).
+back when the module ends (the same pattern as catalog/tests/test_search.py).
 """
 
 from decimal import Decimal

@@ -10,7 +10,7 @@ the next cursor needs is that one.
 
 It forgets that path whenever the server may have dropped it, as django-tenants forgets
 its own: on a rollback and a rollback to a savepoint (a ``SET`` is transactional), on a
-failed ``SET``, when the connection is closed or opened. ``tests/test_search_path.py``
+failed ``SET``, when the connection is closed or opened. ``core/tests/test_search_path.py``
 checks a second request on the same host and bank sends no ``SET``, and that a path undone
 by a rollback is set again.
 """

@@ -8,7 +8,7 @@ merchants or customers. ``merchant_compliance`` is the one read that leaves the 
 schema: it enters each bank's own schema explicitly (``schema_context``) to count the
 admission files kept there.
 
-Definitions (docs/architecture.md, "Traffic dashboards"):
+Definitions (docs/flows.md, "Traffic dashboards"):
 - a *pair* is (storefront bank, merchant bank); the portal is the storefront ``None``;
 - *cross-bank* means a member bank's storefront selling a product of another bank's
   merchant (the portal is no bank, so its traffic is never cross-bank);

@@ -5,7 +5,7 @@ business alone); the caller passes the ``bank`` and the services check the schem
 The ledger: every change is a ``PointsEntry`` (append-only; the database refuses updates
 and deletes) and earned points sit in ``PointsLot`` rows that spending and expiry draw
 down, oldest expiry first. A customer's balance is the sum of their entries and always
-equals the sum of their lots' ``remaining`` (tests/test_rewards.py checks both).
+equals the sum of their lots' ``remaining`` (rewards/tests/test_rewards.py checks both).
 
 One module per use case: ``programme`` (seeding, rates and rules, earning rules),
 ``ledger`` (balance, lots, expiry, spending, restoring), ``earning`` (points of completed

@@ -28,8 +28,8 @@ from lending.models import (
 from lending.tasks import margin_check_bank
 from payments import settlement
 from payments.models import Posting, SettlementItem
+from payments.tests.test_settlement import _complete
 from tests.orders_factories import GOOD_CARD, market, pay, place
-from tests.test_settlement import _complete
 from warehouses import services as wh
 from warehouses.models import Lot, ReceiptStatus
 

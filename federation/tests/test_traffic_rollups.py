@@ -27,13 +27,13 @@ from federation.models import (
     RollupWatermark,
 )
 from federation.services import flush as event_flush
-from tests.orders_factories import market
-from tests.test_traffic_data import (
+from federation.tests.test_traffic_data import (
     _expected,
     _table,
     buffer,  # noqa: F401 - the fixture
     event_rows,
 )
+from tests.orders_factories import market
 
 pytestmark = pytest.mark.django_db
 

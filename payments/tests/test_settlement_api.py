@@ -16,8 +16,8 @@ from admission.models import Dossier
 from payments import settlement
 from payments.models import PayoutLine, PayoutStatus, RunStatus, SettlementRun
 from payments.tasks import run_settlement
-from tests import test_settlement_pages
-from tests.test_settlement_pages import line_of, owner, settled
+from payments.tests import test_settlement_pages
+from payments.tests.test_settlement_pages import line_of, owner, settled
 
 pytestmark = pytest.mark.django_db
 

@@ -401,7 +401,7 @@ def test_a_gateway_refund_of_a_settled_order_is_left_open_for_the_bank(province,
                                                                        client_on, api_on):
     from payments import settlement
     from payments.models import GatewayRefund
-    from tests.test_settlement import _account, _complete
+    from payments.tests.test_settlement import _account, _complete
 
     _account(province.bank_a, shop.merchant_a, "6230000000000000311")
     checkout = place(province.shopper, province.bank_a, [(shop.sku_a, 1)])

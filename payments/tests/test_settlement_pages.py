@@ -27,10 +27,10 @@ from core.errors import ApplicationError
 from payments import selectors, settlement
 from payments.models import PayoutLine, PayoutStatus, RunStatus, SettlementRun
 from payments.tasks import run_settlement
+from payments.tests.test_settlement import _account, _complete
 from tests import test_browser, unique
 from tests.orders_factories import market, pay, place
 from tests.test_browser import shot
-from tests.test_settlement import _account, _complete
 
 pytestmark = pytest.mark.django_db
 

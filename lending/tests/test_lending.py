@@ -30,9 +30,9 @@ from payments import settlement
 from payments.models import AccountKind, Posting, SettlementItem
 from payments.services import charges as payment_charges
 from payments.services import checkout_payments
+from payments.tests.test_settlement import _account, _complete
 from tests.lending_factories import buyer, lenient_policy, scored_buyer, scored_merchant
 from tests.orders_factories import GOOD_CARD, market, pay, place
-from tests.test_settlement import _account, _complete
 
 D = Decimal
 pytestmark = pytest.mark.django_db
