@@ -112,6 +112,15 @@ def test_b_refusals_are_clear_and_reserve_nothing(api_on, province, shop, case, 
     assert not Checkout.objects.filter(buyer=province.shopper, orders__lines__sku=shop).exists()
 
 
+@pytest.mark.parametrize("sale_id", [2**63, 10**20, 0])
+def test_b_a_sale_id_no_sale_can_have_is_a_clear_400(api_on, province, sale_id):
+    response = api_on(province.bank_a, province.shopper).post(
+        f"/api/v1/flash-sales/{sale_id}/buy/", {"quantity": 1, "delivery": ADDRESS.__dict__},
+        format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"]["sale"]
+
+
 def test_c_redis_down_is_a_503_in_chinese_and_nothing_is_reserved(api_on, province, shop):
     sale = flash_sale(shop, quantity=5, limit=2)
     api = api_on(province.bank_a, province.shopper)

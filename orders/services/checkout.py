@@ -27,6 +27,7 @@ from catalog.selectors import (
 from catalog.services import sales_record
 from core.errors import ApplicationError
 from core.money import quantize_money
+from core.prepared import PreparedQuery
 from core.validators import validate_cn_mobile
 from core.writes import Change, lock, require, transition
 from orders import flash, selectors
@@ -114,24 +115,35 @@ def checkout_place(*, buyer, cart: Cart, storefront_bank: Bank | None,
         raise
 
 
+def _cart_lines_query(cart_id: int, buyer_id: int, now: datetime, since: datetime):
+    running = (FlashSale.objects.filter(sku_id=OuterRef("sku_id"), starts_at__lte=now,
+                                        ends_at__gt=now).order_by("price", "id").values("pk")[:1])
+    touch = (ReferralTouch.objects.filter(user_id=buyer_id, at__gte=since, at__lte=now,
+                                          bank__is_active=True).order_by("-at", "-id"))
+    return (CartItem.objects.filter(cart_id=cart_id)
+            .select_related("sku__product__merchant__bank",
+                            "sku__product__merchant__shipping_rule")
+            .annotate(flash_id=Subquery(running),
+                      is_recalled=recalled_expression("sku__product_id"),
+                      has_passing_report=passing_report_expression("sku__product_id"),
+                      touch_bank_id=Subquery(touch.values("bank_id")[:1]),
+                      touch_sharer_id=Subquery(touch.values("sharer_id")[:1]))
+            .select_for_update(of=("self",)).order_by("sku_id"))
+
+
+# Built and compiled once per process: on every checkout only the values change.
+_CART_LINES = PreparedQuery(_cart_lines_query, cart_id=int, buyer_id=int, now=datetime,
+                            since=datetime)
+
+
 def _cart_items(cart: Cart, now: datetime, buyer) -> list[CartItem]:
     """The cart's lines, locked (the same cart submitted twice at once, a double click,
     becomes one checkout: the second waits, then finds the lines gone), with their SKU,
     product, merchant, its bank and delivery rule, the id of the SKU's running flash sale
     and the buyer's last storefront touch (selectors.referral_for): one statement."""
-    running = (FlashSale.objects.filter(sku_id=OuterRef("sku_id"), starts_at__lte=now,
-                                        ends_at__gt=now).order_by("price", "id").values("pk")[:1])
-    since = now - timedelta(days=settings.ORDER_REFERRAL_WINDOW_DAYS)
-    touch = (ReferralTouch.objects.filter(user=buyer, at__gte=since, at__lte=now,
-                                          bank__is_active=True).order_by("-at", "-id"))
-    return list(cart.items.select_related("sku__product__merchant__bank",
-                                          "sku__product__merchant__shipping_rule")
-                .annotate(flash_id=Subquery(running),
-                          is_recalled=recalled_expression("sku__product_id"),
-                          has_passing_report=passing_report_expression("sku__product_id"),
-                          touch_bank_id=Subquery(touch.values("bank_id")[:1]),
-                          touch_sharer_id=Subquery(touch.values("sharer_id")[:1]))
-                .select_for_update(of=("self",)).order_by("sku_id"))
+    return _CART_LINES.fetch(
+        cart_id=cart.pk, buyer_id=buyer.pk, now=now,
+        since=now - timedelta(days=settings.ORDER_REFERRAL_WINDOW_DAYS))
 
 
 def _is_visible(product) -> bool:

@@ -17,6 +17,7 @@ from catalog.models import Sku
 from catalog.selectors import passing_report_expression, recalled_expression
 from core.errors import ApplicationError
 from core.money import quantize_money
+from core.prepared import PreparedQuery
 from orders import flash
 from orders.models import CartItem, Checkout, FlashSale, FlashSaleTake, ReferralTouch
 
@@ -105,13 +106,10 @@ def _refuse_from_copy(*, sale_id: int, buyer, quantity: int | None, now: datetim
         raise flash.sold_out_error(seen.title)
 
 
-def _sale_for_buying(*, sale_id: int | None, buyer, now: datetime) -> FlashSale | None:
-    if sale_id is None:
-        return None
-    since = now - timedelta(days=settings.ORDER_REFERRAL_WINDOW_DAYS)
-    touch = (ReferralTouch.objects.filter(user=buyer, at__gte=since, at__lte=now,
+def _sale_query(sale_id: int, buyer_id: int, now: datetime, since: datetime):
+    touch = (ReferralTouch.objects.filter(user_id=buyer_id, at__gte=since, at__lte=now,
                                           bank__is_active=True).order_by("-at", "-id"))
-    held = FlashSaleTake.objects.filter(flash_sale=OuterRef("pk"), user=buyer)
+    held = FlashSaleTake.objects.filter(flash_sale=OuterRef("pk"), user_id=buyer_id)
     return (FlashSale.objects.select_related("sku__product__merchant__bank",
                                              "sku__product__merchant__shipping_rule")
             .annotate(is_recalled=recalled_expression("sku__product_id"),
@@ -119,7 +117,21 @@ def _sale_for_buying(*, sale_id: int | None, buyer, now: datetime) -> FlashSale 
                       taken=Coalesce(Subquery(held.values("quantity")[:1]), 0),
                       touch_bank_id=Subquery(touch.values("bank_id")[:1]),
                       touch_sharer_id=Subquery(touch.values("sharer_id")[:1]))
-            .filter(pk=sale_id).first())
+            .filter(pk=sale_id))
+
+
+# Built and compiled once per process: a stampede's winners only change the values.
+_SALE_FOR_BUYING = PreparedQuery(_sale_query, sale_id=int, buyer_id=int, now=datetime,
+                                 since=datetime)
+
+
+def _sale_for_buying(*, sale_id: int | None, buyer, now: datetime) -> FlashSale | None:
+    if sale_id is None or not 0 < sale_id < 2**63:  # no such id (the ORM would say so too)
+        return None
+    rows = _SALE_FOR_BUYING.fetch(
+        sale_id=sale_id, buyer_id=buyer.pk, now=now,
+        since=now - timedelta(days=settings.ORDER_REFERRAL_WINDOW_DAYS))
+    return rows[0] if rows else None
 
 
 @transaction.atomic
